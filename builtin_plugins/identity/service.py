@@ -1,0 +1,37 @@
+"""Identity commands."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.identity.models import Membership, Role, User
+from builtin_plugins.identity.repository import MembershipRepository, UserRepository
+
+DEMO_ACCOUNTS = (
+    ("admin@demo.ticketing.test", "Demo Admin", Role.ADMIN),
+    ("organizer@demo.ticketing.test", "Demo Organizer", Role.ORGANIZER),
+    ("user@demo.ticketing.test", "Demo User", Role.USER),
+)
+
+
+async def ensure_member(
+    session: AsyncSession, *, organization_id: uuid.UUID, email: str, name: str, role: Role
+) -> User:
+    """Create the user and membership if missing; an existing membership keeps its role."""
+    users = UserRepository(session)
+    user = await users.by_email(email)
+    if user is None:
+        user = users.add(User(email=email.strip().lower(), name=name))
+        await session.flush()
+    memberships = MembershipRepository(session, organization_id)
+    if await memberships.of_user(user.id) is None:
+        memberships.add(Membership(user_id=user.id, role=role))
+        await session.flush()
+    return user
+
+
+async def seed_demo_accounts(session: AsyncSession, *, organization_id: uuid.UUID) -> None:
+    for email, name, role in DEMO_ACCOUNTS:
+        await ensure_member(
+            session, organization_id=organization_id, email=email, name=name, role=role
+        )

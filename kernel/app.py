@@ -1,0 +1,123 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from kernel import migrate
+from kernel.context import Kernel, build_kernel
+from kernel.health import router as health_router
+from kernel.logging import configure_logging
+from kernel.middleware.metrics import MetricsMiddleware
+from kernel.middleware.rate_limit import RateLimitMiddleware
+from kernel.middleware.request_id import RequestIdMiddleware
+from kernel.middleware.security_headers import SecurityHeadersMiddleware
+from kernel.outbox import OutboxRelay
+from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
+from kernel.problems import install_problem_handlers
+from kernel.route_templates import RouteTemplates
+from kernel.settings import Settings
+from kernel.storage import MinioStorage
+
+API_PREFIX = "/api/v1"
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
+API_VERSION = "1.0.0"
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, plugins: KernelPluginManager | None = None
+) -> FastAPI:
+    """Build the app: plugins, kernel services, routes, middleware, lifecycle."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    plugins = plugins or create_plugin_manager(disabled=settings.disabled_plugins)
+    kernel = build_kernel(settings, plugins)
+
+    app = FastAPI(
+        title="Ticketing API",
+        version=API_VERSION,
+        openapi_url=OPENAPI_URL,
+        docs_url=DOCS_URL,
+        redoc_url=None,
+        lifespan=_lifespan(kernel),
+    )
+    app.state.kernel = kernel
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(_api_router(plugins))
+    _install_middleware(app, kernel)
+    return app
+
+
+def _api_router(plugins: KernelPluginManager) -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for _slug, routers in plugins.collect("ticketing_api_routers"):
+        for router in routers or ():
+            api.include_router(router)
+    return api
+
+
+def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
+    """Added innermost first: the request id wraps everything, so every line carries it."""
+    settings = kernel.settings
+    app.add_middleware(
+        RateLimitMiddleware,
+        store=kernel.cache,
+        limit=settings.rate_limit_requests,
+        window_seconds=settings.rate_limit_window_seconds,
+        trusted_proxies=frozenset(settings.trusted_proxies),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Remaining"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=(DOCS_URL,))
+    templates = RouteTemplates(app)
+    app.add_middleware(MetricsMiddleware, templates=templates)
+    app.add_middleware(RequestIdMiddleware, templates=templates)
+
+
+def _lifespan(kernel: Kernel):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if kernel.settings.migrate_on_startup:
+            await asyncio.to_thread(migrate.upgrade, kernel.database.url, kernel.plugins)
+        if isinstance(kernel.storage, MinioStorage):
+            await kernel.storage.ensure_bucket()
+        subscriptions = [
+            subscription
+            for _slug, found in kernel.plugins.collect("ticketing_event_subscriptions")
+            for subscription in found or ()
+        ]
+        relay = OutboxRelay(
+            kernel.database, subscriptions, poll_seconds=kernel.settings.outbox_poll_seconds
+        )
+        await relay.start()
+        app.state.outbox_relay = relay
+        await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
+        logger.info(
+            "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
+        )
+        try:
+            yield
+        finally:
+            await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
+            await relay.stop()
+            await kernel.cache.close()
+            await kernel.database.dispose()
+
+    return lifespan

@@ -1,0 +1,119 @@
+"""The ``ticketing`` command line: serve, migrate, seed, plugins; plugins add their own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from kernel import migrate as migrations
+from kernel.context import build_kernel
+from kernel.logging import configure_logging
+from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
+from kernel.settings import Settings
+
+
+def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
+    cli = typer.Typer(help="Ticketing platform: kernel and plugins.", no_args_is_help=True)
+    plugins_cli = typer.Typer(help="Inspect plugins.", no_args_is_help=True)
+    cli.add_typer(plugins_cli, name="plugins")
+
+    @cli.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    ) -> None:
+        """Start the API server (migrating first unless TICKETING_MIGRATE_ON_STARTUP=false)."""
+        if workers == 1:
+            from kernel.app import create_app
+
+            app = create_app(settings, plugins=plugins)
+            uvicorn.run(
+                app, host=host, port=port, log_config=None, proxy_headers=False, server_header=False
+            )
+        else:
+            uvicorn.run(
+                "kernel.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,
+                proxy_headers=False,
+                server_header=False,
+            )
+
+    @cli.command()
+    def migrate(
+        revision: Annotated[str, typer.Option(help="Target revision for an upgrade.")] = "heads",
+        downgrade: Annotated[
+            str | None, typer.Option(help="Downgrade to this revision instead (e.g. base).")
+        ] = None,
+    ) -> None:
+        """Apply the kernel's and every plugin's migrations (or downgrade)."""
+        kernel = build_kernel(settings, plugins)
+        if downgrade:
+            migrations.downgrade(kernel.database.url, plugins, downgrade)
+            typer.echo(f"downgraded to {downgrade}")
+        else:
+            migrations.upgrade(kernel.database.url, plugins, revision)
+            typer.echo(f"upgraded to {revision}")
+
+    @cli.command()
+    def seed() -> None:
+        """Create the demo organization, accounts and event (idempotent)."""
+        from kernel.seed import seed_demo_data
+
+        kernel = build_kernel(settings, plugins)
+        migrations.upgrade(kernel.database.url, plugins)
+
+        async def run():
+            try:
+                return await seed_demo_data(kernel)
+            finally:
+                await kernel.database.dispose()
+
+        context = asyncio.run(run())
+        typer.echo(f"seeded organization {context.organization_slug} ({context.organization_id})")
+
+    @plugins_cli.command("list")
+    def list_plugins(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Loaded, disabled and failed plugins, with the reason for each that is not loaded."""
+        rows = [
+            {
+                "slug": record.slug,
+                "status": record.status.value,
+                "name": record.metadata.name if record.metadata else None,
+                "version": record.metadata.version if record.metadata else None,
+                "category": record.metadata.category.value if record.metadata else None,
+                "required": record.metadata.required if record.metadata else False,
+                "source": record.source,
+                "reason": record.reason,
+            }
+            for record in plugins.records
+        ]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            line = f"{row['slug']:<20} {row['status']:<9} {row['version'] or '-':<9} "
+            line += f"{row['category'] or '-':<10} {row['source']}"
+            if row["reason"]:
+                line += f"\n{'':<20} reason: {row['reason']}"
+            typer.echo(line)
+
+    plugins.hook.ticketing_cli(cli=cli)
+    return cli
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    plugins = create_plugin_manager(disabled=settings.disabled_plugins)
+    build_cli(settings, plugins)()

@@ -1,0 +1,77 @@
+"""The running kernel's services, handed to plugins by the lifecycle hooks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import urllib3
+from minio import Minio
+
+from kernel.cache import Cache, InProcessCache, RedisCache
+from kernel.db import Database
+from kernel.db.embedded import start_embedded_postgres
+from kernel.plugin_manager import KernelPluginManager
+from kernel.settings import Settings
+from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Kernel:
+    settings: Settings
+    plugins: KernelPluginManager
+    database: Database
+    cache: Cache
+    storage: ObjectStorage
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` if set, else the embedded PostgreSQL in the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_postgres(settings.data_dir)
+
+
+def build_cache(settings: Settings) -> Cache:
+    if settings.redis_url:
+        return RedisCache.from_url(settings.redis_url)
+    logger.info("no REDIS_URL set: using the in-process cache and rate-limit store")
+    return InProcessCache()
+
+
+def build_storage(settings: Settings) -> ObjectStorage:
+    if not settings.storage_endpoint:
+        logger.info(
+            "no object storage endpoint set: storing objects in a local directory",
+            extra={"directory": str(settings.storage_dir)},
+        )
+        return LocalStorage(settings.storage_dir)
+    client = Minio(
+        settings.storage_endpoint,
+        access_key=settings.storage_access_key,
+        secret_key=settings.storage_secret_key,
+        secure=settings.storage_secure,
+        region=settings.storage_region,
+        http_client=urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3, read=15),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2),
+        ),
+    )
+    return MinioStorage(client, settings.storage_bucket)
+
+
+def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
+    database = Database(
+        resolve_database_url(settings),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    return Kernel(
+        settings=settings,
+        plugins=plugins,
+        database=database,
+        cache=build_cache(settings),
+        storage=build_storage(settings),
+    )

@@ -1,0 +1,15 @@
+"""Persistence: one declarative base, an async engine per process, repositories per domain."""
+
+from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey
+from kernel.db.database import Database
+from kernel.db.repository import Repository, TenantRepository
+
+__all__ = [
+    "Base",
+    "Database",
+    "Repository",
+    "TenantRepository",
+    "TenantScoped",
+    "Timestamped",
+    "UUIDPrimaryKey",
+]

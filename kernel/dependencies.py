@@ -1,0 +1,23 @@
+"""FastAPI dependencies every plugin's routes use (``Annotated`` aliases)."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.context import Kernel
+
+
+def get_kernel(request: Request) -> Kernel:
+    return request.app.state.kernel
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    async with get_kernel(request).database.transaction() as session:
+        yield session
+
+
+KernelDep = Annotated[Kernel, Depends(get_kernel)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

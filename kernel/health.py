@@ -1,0 +1,62 @@
+"""Liveness, readiness and metrics: the endpoints an orchestrator and Prometheus scrape.
+
+Public by design (no permission): they reveal which backends are in use, never data.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kernel.problems import problem_response
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", summary="Database, cache and storage answer")
+async def ready(request: Request) -> Any:
+    kernel = request.app.state.kernel
+    checks = {
+        "database": ("postgresql", kernel.database.ping),
+        "cache": (kernel.cache.backend, kernel.cache.ping),
+        "storage": (kernel.storage.backend, kernel.storage.check),
+    }
+    results = await asyncio.gather(*(_run(probe) for _, probe in checks.values()))
+    report = {
+        name: {"backend": backend, **result}
+        for (name, (backend, _)), result in zip(checks.items(), results, strict=True)
+    }
+    if all(result["status"] == "ok" for result in report.values()):
+        return {"status": "ok", "checks": report}
+    failed = sorted(name for name, result in report.items() if result["status"] != "ok")
+    return problem_response(
+        status=503,
+        title="Service Unavailable",
+        detail=f"not ready: {', '.join(failed)}",
+        instance=request.url.path,
+        checks=report,
+    )
+
+
+async def _run(probe: Callable[[], Awaitable[None]]) -> dict[str, str]:
+    try:
+        await asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return {"status": "error", "error": f"no answer within {CHECK_TIMEOUT_SECONDS} s"}
+    except Exception as exc:
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

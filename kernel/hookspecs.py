@@ -1,0 +1,293 @@
+"""Every hook the kernel calls, in one place.
+
+Conventions (read these before writing a plugin):
+
+* Hook names carry the ``ticketing_`` prefix; a misspelt implementation is reported and
+  the plugin is refused (``check_pending``).
+* An implementation may be a plain function or ``async def``: the kernel awaits any
+  awaitable it gets back (:func:`kernel.awaitables.await_me_maybe`).
+* Hooks marked ``firstresult`` stop at the first implementation that returns something
+  other than ``None``; use ``tryfirst``/``trylast`` on the implementation to take or
+  yield precedence. Builtin defaults are ``trylast`` so any plugin can override them.
+* Other hooks collect every implementation's answer and compose them.
+* Arguments and results are the frozen values of :mod:`kernel.contracts`; an
+  implementation may accept any subset of the arguments a spec names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from kernel.markers import hookspec
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from kernel.context import Kernel
+    from kernel.contracts import (
+        CheckoutCart,
+        CheckoutVeto,
+        LayoutRequest,
+        OrderSnapshot,
+        PaymentProvider,
+        PaymentRequest,
+        PaymentSnapshot,
+        Permission,
+        PriceAdjuster,
+        PricingContext,
+        RefundSnapshot,
+        RenderedLayout,
+        SeatHoldRequest,
+        SeatHoldResult,
+        SeatMap,
+        SeedContext,
+        Subscription,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Lifecycle: start-up and shut-down of the service
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def ticketing_startup(kernel: Kernel) -> None:
+    """Called once when the API process starts, after migrations and before serving.
+
+    :param kernel: the running kernel's services (settings, database, cache, storage).
+    Open connections or warm caches here; an exception marks the plugin failed.
+    """
+
+
+@hookspec
+def ticketing_shutdown(kernel: Kernel) -> None:
+    """Called once when the API process stops; close what ``ticketing_startup`` opened.
+
+    :param kernel: the running kernel's services.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Registration: what a plugin adds to the kernel
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def ticketing_api_routers() -> Sequence[APIRouter]:
+    """Called while the app is built; return the routers to mount under ``/api/v1``.
+
+    Each route must declare its permission (see the identity plugin). Answers compose.
+    """
+
+
+@hookspec
+def ticketing_orm_models() -> Sequence[type]:
+    """Called while the kernel collects its schema; return the plugin's ORM model classes.
+
+    Models subclass :class:`kernel.db.Base` so they share one ``MetaData`` with
+    stable constraint names. Answers compose.
+    """
+
+
+@hookspec
+def ticketing_migration_location() -> str | None:
+    """Called by ``ticketing migrate``; return the directory of the plugin's Alembic versions.
+
+    The plugin's revisions form their own branch (``branch_labels=("<slug>",)``) that
+    ``depends_on`` the kernel's revision it needs. Return ``None`` when the plugin owns no
+    tables. Answers compose.
+    """
+
+
+@hookspec
+def ticketing_permissions() -> Sequence[Permission]:
+    """Called when the permission registry is built; return the permissions the plugin adds.
+
+    Answers compose; two plugins declaring the same name is a start-up error.
+    """
+
+
+@hookspec
+def ticketing_cli(cli: typer.Typer) -> None:
+    """Called while the ``ticketing`` command line is built; add commands or sub-apps.
+
+    :param cli: the root Typer application.
+    """
+
+
+@hookspec
+def ticketing_event_subscriptions() -> Sequence[Subscription]:
+    """Called when the outbox relay starts; return the domain events the plugin consumes.
+
+    Delivery is at least once and after commit; the kernel records each delivery in the
+    handler's own transaction, so handlers that write only to the database see each
+    event once. Answers compose.
+    """
+
+
+@hookspec
+def ticketing_seed(session: AsyncSession, seed: SeedContext) -> None:
+    """Called by ``ticketing seed`` inside one transaction; add the plugin's demo data.
+
+    Must be idempotent: running the seed twice leaves one copy of everything.
+
+    :param session: the open transaction.
+    :param seed: the demo organization the data belongs to.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Pricing
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ticketing_pricing_base_price(context: PricingContext) -> int | None:
+    """Called for each quoted line; return the unit base price in minor units.
+
+    The catalog plugin answers ``trylast``. Stops at first non-None result.
+
+    :param context: what is being priced, and the inventory state the price may read.
+    """
+
+
+@hookspec
+def ticketing_pricing_adjusters(context: PricingContext) -> Sequence[PriceAdjuster]:
+    """Called for each quoted line; return the strategies that adjust its unit price.
+
+    Adjusters from every plugin compose: they run in :class:`PriceStage` order, then by
+    ``code``, each seeing the unit price left by the previous one, and each change is
+    kept in the quote's breakdown.
+
+    :param context: what is being priced.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Payments
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def ticketing_payment_providers() -> Sequence[PaymentProvider]:
+    """Called when the payment registry is built; return the providers the plugin offers.
+
+    Answers compose; provider keys are unique.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_payment_choose_provider(
+    request: PaymentRequest, providers: Mapping[str, PaymentProvider]
+) -> str | None:
+    """Called when a payment is created; return the key of the provider that takes it.
+
+    Stops at first non-None result.
+
+    :param request: the payment to make.
+    :param providers: the providers enabled for the organization, by key.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Checkout
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def ticketing_checkout_validate(cart: CheckoutCart) -> Sequence[CheckoutVeto] | None:
+    """Called before a cart becomes an order; return vetoes to refuse it, or nothing.
+
+    Answers compose: any veto stops the checkout and its reasons are shown to the buyer.
+
+    :param cart: the priced cart.
+    """
+
+
+@hookspec
+def ticketing_checkout_before_order_placed(order: OrderSnapshot, session: AsyncSession) -> None:
+    """Called inside the checkout transaction, after the order row is written.
+
+    Raising aborts the whole checkout (nothing is written). Keep it fast: inventory
+    rows may be locked.
+
+    :param order: the order about to be committed, in ``pending_payment``.
+    :param session: the checkout transaction.
+    """
+
+
+@hookspec
+def ticketing_checkout_after_order_placed(order: OrderSnapshot) -> None:
+    """Called after the checkout transaction committed.
+
+    :param order: the committed order.
+    """
+
+
+@hookspec
+def ticketing_checkout_after_payment(order: OrderSnapshot, payment: PaymentSnapshot) -> None:
+    """Called after a payment for the order succeeded and was committed.
+
+    :param order: the order, now ``paid``.
+    :param payment: the payment that settled it.
+    """
+
+
+@hookspec
+def ticketing_checkout_after_refund(order: OrderSnapshot, refund: RefundSnapshot) -> None:
+    """Called after a refund was committed.
+
+    :param order: the order after the refund.
+    :param refund: what was refunded and why.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Layout
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ticketing_layout_render(request: LayoutRequest) -> RenderedLayout | None:
+    """Called to render a ticket, an order document or a page.
+
+    The builtin layout answers ``trylast``; a plugin restyles by answering first.
+    Stops at first non-None result.
+
+    :param request: what to render, in which format, with which data.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Seating
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ticketing_seating_map(organization_id: UUID, event_id: UUID) -> SeatMap | None:
+    """Called when a seat map is shown or checked; return the event's map.
+
+    Stops at first non-None result; ``None`` from every plugin means general admission.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_seating_hold(request: SeatHoldRequest) -> SeatHoldResult | None:
+    """Called when a buyer picks seats; hold them all or none until ``expires_at``.
+
+    Stops at first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_seating_release(
+    organization_id: UUID, event_id: UUID, hold_id: UUID, seat_keys: Sequence[str]
+) -> int | None:
+    """Called when a hold is released (cart emptied, order expired or cancelled).
+
+    Return how many seats were released. Stops at first non-None result.
+    """

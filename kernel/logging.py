@@ -1,0 +1,43 @@
+"""Structured JSON logs; every line carries the request id of the work that wrote it."""
+
+import logging
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from kernel.request_context import current_request_id
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = current_request_id()
+        return True
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Send every logger (ours, uvicorn's, plugins') through one JSON handler on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(RequestIdFilter())
+    if json:
+        handler.setFormatter(
+            JsonFormatter(
+                ["asctime", "levelname", "name", "message", "request_id"],
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                timestamp=False,
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # pgserver narrates every command it runs; its warnings are what matter.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
+    # The kernel writes its own access line (with route, status, duration and request id).
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,34 @@
+"""Request count and latency by route template (not raw path, so cardinality stays low)."""
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from kernel.route_templates import RouteTemplates
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, *, templates: RouteTemplates) -> None:
+        self.app = app
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            labels = (scope["method"], self.templates.of(scope), str(status))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)

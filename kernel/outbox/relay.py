@@ -1,0 +1,158 @@
+"""Delivering outbox events to the plugins that subscribed to them.
+
+Every API replica runs a relay. A relay claims a batch of pending events with
+``FOR NO KEY UPDATE SKIP LOCKED`` (so two replicas never work on the same event) and hands
+each to its subscribers. Each delivery runs in the subscriber's own transaction, which
+first inserts the ``(event, consumer)`` delivery row: if the row exists the event was
+already handled and is skipped; if the handler fails, the row goes away with the rollback
+and the event is retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
+polls, so an event survives a crash of the process that wrote it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import make_url
+
+from kernel.contracts import DomainEvent, Subscription
+from kernel.db import Database
+from kernel.metrics import OUTBOX_DELIVERIES
+from kernel.outbox.models import OutboxDelivery, OutboxEvent
+from kernel.outbox.publisher import NOTIFY_CHANNEL
+from kernel.request_context import bind_request_id, reset_request_id
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20
+BATCH_SIZE = 100
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off: 1 s, 2 s, 4 s ... capped at 10 minutes."""
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0), 600))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database: Database,
+        subscriptions: Sequence[Subscription],
+        *,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.database = database
+        self.subscriptions = list(subscriptions)
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def deliver_pending(self, *, batch_size: int = BATCH_SIZE) -> int:
+        """Deliver one batch of due events; returns how many events were claimed."""
+        now = datetime.now(UTC)
+        async with self.database.transaction() as session:
+            events = (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(
+                        OutboxEvent.dispatched_at.is_(None),
+                        OutboxEvent.dead_at.is_(None),
+                        OutboxEvent.next_attempt_at <= now,
+                    )
+                    .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True, key_share=True)
+                )
+            ).all()
+            for event in events:
+                errors = [
+                    error
+                    for subscription in self.subscriptions
+                    if subscription.matches(event.topic)
+                    and (error := await self._deliver(event, subscription)) is not None
+                ]
+                if not errors:
+                    event.dispatched_at = datetime.now(UTC)
+                    continue
+                event.attempts += 1
+                event.last_error = "; ".join(errors)[:4000]
+                if event.attempts >= MAX_ATTEMPTS:
+                    event.dead_at = datetime.now(UTC)
+                    logger.error("outbox event gave up", extra={"event_id": str(event.id)})
+                else:
+                    event.next_attempt_at = datetime.now(UTC) + retry_delay(event.attempts)
+        return len(events)
+
+    async def _deliver(self, event: OutboxEvent, subscription: Subscription) -> str | None:
+        """Hand one event to one consumer in its own transaction; return an error or None."""
+        domain_event = DomainEvent(
+            id=event.id,
+            topic=event.topic,
+            organization_id=event.organization_id,
+            payload=event.payload,
+            occurred_at=event.occurred_at,
+        )
+        token = bind_request_id(event.request_id)
+        try:
+            async with self.database.transaction() as session:
+                claimed = await session.scalar(
+                    insert(OutboxDelivery)
+                    .values(event_id=event.id, consumer=subscription.consumer)
+                    .on_conflict_do_nothing()
+                    .returning(OutboxDelivery.consumer)
+                )
+                if claimed is None:
+                    OUTBOX_DELIVERIES.labels(subscription.consumer, "duplicate").inc()
+                    return None
+                await subscription.handler(domain_event, session)
+        except Exception as exc:
+            OUTBOX_DELIVERIES.labels(subscription.consumer, "failed").inc()
+            logger.exception(
+                "outbox delivery failed",
+                extra={"consumer": subscription.consumer, "event_id": str(event.id)},
+            )
+            return f"{subscription.consumer}: {type(exc).__name__}: {exc}"
+        finally:
+            reset_request_id(token)
+        OUTBOX_DELIVERIES.labels(subscription.consumer, "delivered").inc()
+        return None
+
+    # -- running in the background ------------------------------------------------------
+
+    async def start(self) -> None:
+        dsn = make_url(self.database.url).set(drivername="postgresql")
+        try:
+            self._listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError):
+            logger.warning("outbox relay cannot LISTEN; polling only", exc_info=True)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            await self._listener.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self.deliver_pending()
+            except Exception:
+                logger.exception("outbox relay pass failed")
+                claimed = 0
+            if claimed >= BATCH_SIZE:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()

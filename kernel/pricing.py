@@ -1,0 +1,38 @@
+"""Quoting a line through the pricing hooks: base price, then composed adjusters."""
+
+from dataclasses import replace
+
+from kernel.awaitables import await_all, first_result
+from kernel.contracts import LineQuote, PriceAdjuster, PricingContext
+from kernel.problems import UnprocessableContent
+
+
+class NoBasePrice(UnprocessableContent):
+    code, title = "no-price", "No price for this line"
+
+
+async def quote_line(hook, context: PricingContext) -> LineQuote:
+    """Price ``context`` with ``hook``: a plugin manager's ``hook`` relay.
+
+    Deterministic: adjusters run in (stage, code) order, each on the unit price the
+    previous one left, and the unit price never drops below zero.
+    """
+    base = await first_result(hook.ticketing_pricing_base_price, context=context)
+    if base is None:
+        raise NoBasePrice(f"No plugin prices ticket type {context.ticket_type_id}.")
+    found = await await_all(hook.ticketing_pricing_adjusters(context=context))
+    adjusters: list[PriceAdjuster] = [adjuster for group in found for adjuster in group or ()]
+    adjusters.sort(key=lambda adjuster: (adjuster.stage, adjuster.code))
+    unit_price = base
+    applied = []
+    for adjuster in adjusters:
+        adjustment = adjuster.adjust(context, unit_price)
+        if adjustment is None or adjustment.amount == 0:
+            continue
+        if unit_price + adjustment.amount < 0:
+            adjustment = replace(adjustment, amount=-unit_price)
+        unit_price += adjustment.amount
+        applied.append(adjustment)
+    return LineQuote(
+        context=context, base_unit_price=base, adjustments=tuple(applied), unit_price=unit_price
+    )

@@ -1,0 +1,14 @@
+"""The one schema: kernel models plus every loaded plugin's models on ``Base.metadata``."""
+
+from kernel.plugin_manager import KernelPluginManager
+
+
+def import_models(plugins: KernelPluginManager) -> list[type]:
+    """Import the kernel's models and collect the plugins' (importing maps them)."""
+    from kernel.organizations import Organization
+    from kernel.outbox.models import OutboxDelivery, OutboxEvent
+
+    models: list[type] = [Organization, OutboxEvent, OutboxDelivery]
+    for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
+        models.extend(plugin_models or ())
+    return models

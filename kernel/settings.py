@@ -1,0 +1,82 @@
+"""Settings from the environment and ``.env``; README's settings table documents each."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("TICKETING_ENV")
+    )
+    data_dir: Path = Field(Path(".ticketing"), validation_alias=_env("TICKETING_DATA_DIR"))
+
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    database_pool_size: int = Field(20, ge=1, validation_alias=_env("TICKETING_DB_POOL_SIZE"))
+    database_max_overflow: int = Field(10, ge=0, validation_alias=_env("TICKETING_DB_MAX_OVERFLOW"))
+    migrate_on_startup: bool = Field(True, validation_alias=_env("TICKETING_MIGRATE_ON_STARTUP"))
+
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+
+    storage_endpoint: str | None = Field(None, validation_alias=_env("TICKETING_STORAGE_ENDPOINT"))
+    storage_access_key: str | None = Field(
+        None, validation_alias=_env("TICKETING_STORAGE_ACCESS_KEY")
+    )
+    storage_secret_key: str | None = Field(
+        None, validation_alias=_env("TICKETING_STORAGE_SECRET_KEY")
+    )
+    storage_bucket: str = Field("ticketing", validation_alias=_env("TICKETING_STORAGE_BUCKET"))
+    storage_secure: bool = Field(True, validation_alias=_env("TICKETING_STORAGE_SECURE"))
+    storage_region: str | None = Field(None, validation_alias=_env("TICKETING_STORAGE_REGION"))
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TICKETING_CORS_ORIGINS")
+    )
+    rate_limit_requests: int = Field(
+        600, ge=0, validation_alias=_env("TICKETING_RATE_LIMIT_REQUESTS")
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, validation_alias=_env("TICKETING_RATE_LIMIT_WINDOW_SECONDS")
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        validation_alias=_env("TICKETING_TRUSTED_PROXIES"),
+    )
+
+    disabled_plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TICKETING_DISABLED_PLUGINS")
+    )
+    outbox_poll_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("TICKETING_OUTBOX_POLL_SECONDS")
+    )
+
+    log_level: str = Field("INFO", validation_alias=_env("TICKETING_LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=_env("TICKETING_LOG_JSON"))
+
+    @field_validator("cors_origins", "disabled_plugins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @cached_property
+    def storage_dir(self) -> Path:
+        """Where objects live when no object storage endpoint is configured."""
+        return self.data_dir / "storage"

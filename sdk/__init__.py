@@ -1,0 +1,29 @@
+"""The plugin SDK: the one package a third-party plugin author imports.
+
+A plugin is a module (or object) with ``METADATA`` and hook implementations::
+
+    from sdk import PluginCategory, PluginMetadata, hookimpl
+
+    METADATA = PluginMetadata(
+        slug="gift-cards", name="Gift cards", version="1.0.0",
+        category=PluginCategory.MARKETING,
+    )
+
+    @hookimpl
+    def ticketing_pricing_adjusters(context):
+        return [GiftCardAdjuster()]
+
+and is advertised by its distribution under the ``ticketing.plugins`` entry point group::
+
+    [project.entry-points."ticketing.plugins"]
+    gift-cards = "gift_cards"
+
+The hooks, their arguments and their answers are documented in :mod:`kernel.hookspecs`.
+"""
+
+from kernel import contracts
+from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
+from kernel.markers import hookimpl
+from kernel.plugin_metadata import PluginCategory, PluginMetadata
+
+__all__ = ["PluginCategory", "PluginMetadata", "hookimpl", *contracts.__all__]

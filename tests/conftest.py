@@ -1,0 +1,84 @@
+"""Fixtures: a migrated PostgreSQL database per test session, Redis, the app over real HTTP.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the local server, trust auth) and
+Redis from ``TEST_REDIS_URL`` (default: local, database 15, flushed at the start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from kernel import migrate
+from kernel.app import create_app
+from kernel.db import Database
+from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
+from kernel.settings import Settings
+from tests.support.databases import create_database, drop_database
+from tests.support.live_server import live_server
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def plugins() -> KernelPluginManager:
+    return create_plugin_manager()
+
+
+@pytest.fixture(scope="session")
+async def database_url(plugins: KernelPluginManager) -> AsyncIterator[str]:
+    """A database with every migration applied, shared by the session's tests."""
+    url = await create_database()
+    await asyncio.to_thread(migrate.upgrade, url, plugins)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, pool_size=5)
+    yield db
+    await db.dispose()
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {
+        "environment": "test",
+        "data_dir": tmp_path / "data",
+        "migrate_on_startup": False,
+        "log_json": True,
+        "log_level": "WARNING",
+        "outbox_poll_seconds": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture
+def server_url(settings: Settings) -> Iterator[str]:
+    """The full app, with its lifespan, served over real HTTP on loopback."""
+    with live_server(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server_url, timeout=30) as http:
+        yield http

@@ -1,0 +1,159 @@
+"""The app over real HTTP against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from kernel.app import create_app
+from tests.conftest import make_settings
+from tests.support.live_server import live_server
+
+PROBLEM = "application/problem+json"
+
+
+async def test_live_and_ready_report_every_backend(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert checks["database"] == {"backend": "postgresql", "status": "ok"}
+    assert checks["cache"] == {"backend": "redis", "status": "ok"}
+    assert checks["storage"] == {"backend": "local", "status": "ok"}
+
+
+async def test_ready_answers_503_problem_when_redis_is_unreachable(tmp_path, database_url) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, redis_url="redis://127.0.0.1:1/0")
+    with live_server(create_app(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            response = await http.get("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["checks"]["cache"]["status"] == "error"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert "cache" in body["detail"]
+
+
+async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/openapi.json")).json()
+    assert spec["info"]["title"] == "Ticketing API"
+    assert "/api/v1/events" in spec["paths"]
+    docs = await client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 404
+    assert body["title"] == "Not Found"
+    assert body["instance"] == "/api/v1/no-such-thing"
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_missing_domain_object_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    event_id = uuid.uuid4()
+    response = await client.get(f"/api/v1/events/{event_id}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "urn:ticketing:problem:not-found"
+    assert str(event_id) in response.json()["detail"]
+
+
+async def test_validation_error_is_a_422_problem_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/v1/events/not-a-uuid")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "urn:ticketing:problem:validation-error"
+    assert body["errors"][0]["location"] == ["path", "event_id"]
+
+    response = await client.get("/api/v1/events", params={"limit": 1000})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["location"] == ["query", "limit"]
+
+
+async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/health/live")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_request_id_is_echoed_or_created(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/health/live", headers={"X-Request-ID": "trace-42"})
+    assert echoed.headers["x-request-id"] == "trace-42"
+
+    created = await client.get("/health/live")
+    assert uuid.UUID(created.headers["x-request-id"])
+
+    hostile = await client.get("/health/live", headers={"X-Request-ID": "x" * 500})
+    assert hostile.headers["x-request-id"] != "x" * 500
+    assert uuid.UUID(hostile.headers["x-request-id"])
+
+
+async def test_security_headers_are_set(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert "strict-transport-security" in response.headers
+    assert "server" not in response.headers
+
+
+async def test_cors_preflight_allows_only_configured_origins(
+    tmp_path, database_url, redis_url
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        cors_origins=["https://shop.example"],
+    )
+    preflight = {"Access-Control-Request-Method": "GET"}
+    with live_server(create_app(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            allowed = await http.options(
+                "/api/v1/events", headers={"Origin": "https://shop.example", **preflight}
+            )
+            refused = await http.options(
+                "/api/v1/events", headers={"Origin": "https://evil.example", **preflight}
+            )
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_rate_limit_refuses_with_429_problem_and_retry_after(
+    tmp_path, database_url, redis_url
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url=database_url, redis_url=redis_url, rate_limit_requests=3
+    )
+    with live_server(create_app(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            # A client id of its own, so earlier tests' requests do not count.
+            answers = [
+                await http.get("/api/v1/events", headers={"X-Forwarded-For": "203.0.113.7"})
+                for _ in range(4)
+            ]
+            health = await http.get("/health/live", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.headers["content-type"] == PROBLEM
+    assert int(refused.headers["retry-after"]) >= 1
+    assert answers[0].headers["ratelimit-remaining"] == "2"
+    assert health.status_code == 200
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get(f"/api/v1/events/{uuid.uuid4()}")
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/v1/events/{event_id}"' in metrics
+    assert "ticketing_http_request_duration_seconds_bucket" in metrics
