@@ -15,7 +15,7 @@ from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.logging import configure_logging
 from kernel.middleware.metrics import MetricsMiddleware
-from kernel.middleware.rate_limit import RateLimitMiddleware
+from kernel.middleware.rate_limit import RateLimitMiddleware, parse_networks
 from kernel.middleware.request_id import RequestIdMiddleware
 from kernel.middleware.security_headers import SecurityHeadersMiddleware
 from kernel.outbox import OutboxRelay
@@ -74,7 +74,7 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
         store=kernel.cache,
         limit=settings.rate_limit_requests,
         window_seconds=settings.rate_limit_window_seconds,
-        trusted_proxies=frozenset(settings.trusted_proxies),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -16,8 +16,12 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    """Send every logger (ours, uvicorn's, plugins') through one JSON handler on stdout."""
-    handler = logging.StreamHandler(sys.stdout)
+    """Send every logger (ours, uvicorn's, plugins') through one JSON handler.
+
+    The handler writes to stderr, so a command's own output on stdout (``plugins list
+    --json``) stays parseable.
+    """
+    handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     if json:
         handler.setFormatter(

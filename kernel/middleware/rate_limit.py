@@ -20,25 +20,34 @@ logger = logging.getLogger(__name__)
 EXEMPT_PREFIXES = ("/health/", "/metrics")
 
 
-def client_address(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def parse_networks(entries: list[str]) -> Networks:
+    """``127.0.0.1`` or ``10.0.0.0/8`` style entries, as networks."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _in(networks: Networks, address: str) -> bool | None:
+    """Whether ``address`` lies in ``networks``; ``None`` when it is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return any(ip in network for network in networks)
+
+
+def client_address(scope: Scope, trusted_proxies: Networks) -> str:
     peer = (scope.get("client") or ("unknown",))[0]
-    if peer not in trusted_proxies:
+    if not _in(trusted_proxies, peer):
         return peer
     for name, value in scope.get("headers", ()):
         if name == b"x-forwarded-for":
             hops = [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
             for hop in reversed(hops):
-                if hop not in trusted_proxies and _is_ip(hop):
+                if _in(trusted_proxies, hop) is False:
                     return hop
     return peer
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 class RateLimitMiddleware:
@@ -49,7 +58,7 @@ class RateLimitMiddleware:
         store: Cache,
         limit: int,
         window_seconds: int,
-        trusted_proxies: frozenset[str] = frozenset(),
+        trusted_proxies: Networks = (),
     ) -> None:
         self.app = app
         self.store = store

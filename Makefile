@@ -1,0 +1,26 @@
+# Two targets a newcomer needs: `make serve` and `make test`. Both set everything up first.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup serve test lint
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+setup: $(UV)
+	$(UV) sync --frozen
+
+serve: setup
+	$(UV) run ticketing seed
+	$(UV) run ticketing serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(UV) run pytest
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .

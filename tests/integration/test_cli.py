@@ -1,0 +1,154 @@
+"""The ``ticketing`` command line, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.databases import create_database, drop_database
+
+TICKETING = str(Path(sys.executable).parent / "ticketing")
+SERVE_TIMEOUT_SECONDS = 90
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run(
+        [TICKETING, *args],
+        env={**base, "TICKETING_LOG_LEVEL": "WARNING", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+async def fresh_database() -> AsyncIterator[str]:
+    url = await create_database("ticketing_cli")
+    yield url
+    await drop_database(url)
+
+
+def test_plugins_list_shows_builtin_plugins_found_through_entry_points() -> None:
+    result = run_cli("plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = {row["slug"]: row for row in json.loads(result.stdout)}
+    for slug in ("identity", "events"):
+        assert plugins[slug]["status"] == "loaded"
+        assert plugins[slug]["source"].startswith(f"entry point builtin_plugins.{slug} (ticketing ")
+
+    table = run_cli("plugins", "list")
+    assert "identity" in table.stdout and "loaded" in table.stdout
+
+
+def test_required_plugin_cannot_be_disabled() -> None:
+    result = run_cli("plugins", "list", "--json", env={"TICKETING_DISABLED_PLUGINS": "events"})
+    plugins = {row["slug"]: row for row in json.loads(result.stdout)}
+    assert plugins["events"]["status"] == "loaded"
+    assert "required plugin cannot be disabled" in result.stderr
+
+
+async def _counts(url: str) -> dict[str, int]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return {
+                table: await connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in ("organization", "user_account", "membership", "event", "ticket_type")
+            }
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_then_seed_twice_is_idempotent(fresh_database: str) -> None:
+    env = {"DATABASE_URL": fresh_database}
+    migrated = run_cli("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "upgraded to heads" in migrated.stdout
+
+    first = run_cli("seed", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "seeded organization demo" in first.stdout
+    after_first = await _counts(fresh_database)
+    assert after_first == {
+        "organization": 1,
+        "user_account": 3,
+        "membership": 3,
+        "event": 1,
+        "ticket_type": 2,
+    }
+    second = run_cli("seed", env=env)
+    assert second.returncode == 0, second.stderr
+    assert await _counts(fresh_database) == after_first
+
+    down = run_cli("migrate", "--downgrade", "base", env=env)
+    assert down.returncode == 0, down.stderr
+    engine = create_async_engine(fresh_database)
+    async with engine.connect() as connection:
+        left = await connection.scalar(
+            text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        )
+    await engine.dispose()
+    assert left == 1  # alembic_version only
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> None:
+    """The first-run default: no DATABASE_URL, no REDIS_URL, no object storage."""
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "TICKETING_STORAGE_ENDPOINT")
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [TICKETING, "serve", "--port", str(port)],
+            env={**base, "TICKETING_DATA_DIR": str(tmp_path / "data")},
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        ready = None
+        deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None, log_path.read_text()[-3000:]
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        assert checks["database"]["status"] == "ok"
+        assert checks["cache"]["backend"] == "in-process"
+        assert checks["storage"]["backend"] == "local"
+        spec = httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=5)
+        assert spec.status_code == 200
+        events = httpx.get(f"http://127.0.0.1:{port}/api/v1/events", timeout=5)
+        assert events.status_code == 200  # migrations ran at start-up
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    log = log_path.read_text()
+    assert "using embedded PostgreSQL" in log
+    assert "using the in-process cache" in log
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
