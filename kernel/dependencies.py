@@ -20,4 +20,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 KernelDep = Annotated[Kernel, Depends(get_kernel)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a failed commit
+# is answered as an error instead of a success that was never stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

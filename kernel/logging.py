@@ -3,6 +3,7 @@
 import logging
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from kernel.request_context import current_request_id
@@ -29,6 +30,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
                 ["asctime", "levelname", "name", "message", "request_id"],
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 timestamp=False,
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's ANSI copy
             )
         )
     else:

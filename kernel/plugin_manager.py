@@ -100,6 +100,8 @@ class KernelPluginManager(pluggy.PluginManager):
         try:
             self.register(plugin, name=slug)
         except (pluggy.PluginValidationError, ValueError) as exc:
+            if self.get_plugin(slug) is plugin:  # pluggy leaves a half-registered plugin behind
+                self.unregister(plugin)
             return self._fail(slug, source, f"invalid hook implementation: {exc}", metadata)
         unknown = self._unknown_hooks(plugin)
         if unknown:

@@ -58,7 +58,7 @@ def validate_metadata(candidate: object, *, expected_slug: str | None = None) ->
 
     if not isinstance(candidate, PluginMetadata):
         raise InvalidPluginMetadata("plugin does not declare METADATA = PluginMetadata(...)")
-    if not re.match(SLUG_PATTERN, candidate.slug):
+    if not isinstance(candidate.slug, str) or not re.fullmatch(SLUG_PATTERN, candidate.slug):
         raise InvalidPluginMetadata(f"slug {candidate.slug!r} does not match {SLUG_PATTERN}")
     if expected_slug is not None and candidate.slug != expected_slug:
         raise InvalidPluginMetadata(

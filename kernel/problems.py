@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernel.request_context import current_request_id
@@ -142,7 +143,20 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """A unique or foreign-key violation the route did not anticipate: the client's data
+    conflicts with what is stored. Nothing was written (the transaction rolled back)."""
+    return problem_response(
+        status=409,
+        title="Conflict",
+        detail="The request conflicts with data that already exists; nothing was changed.",
+        type_=PROBLEM_TYPE_PREFIX + "conflict",
+        instance=request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

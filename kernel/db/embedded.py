@@ -5,6 +5,7 @@ reference count and the server stops when the last of them exits.
 """
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,7 +16,10 @@ DATABASE_NAME = "ticketing"
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded server and return an asyncpg URL to its database."""
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)

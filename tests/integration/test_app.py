@@ -5,8 +5,14 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from fastapi import APIRouter
 
 from kernel.app import create_app
+from kernel.dependencies import SessionDep
+from kernel.markers import hookimpl
+from kernel.organizations import Organization
+from kernel.plugin_manager import create_plugin_manager
+from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
 
@@ -157,3 +163,51 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     metrics = (await client.get("/metrics")).text
     assert 'route="/api/v1/events/{event_id}"' in metrics
     assert "ticketing_http_request_duration_seconds_bucket" in metrics
+
+
+class FaultyRoutesPlugin:
+    """A plugin whose routes fail the two ways a route can: raising, and a failed commit."""
+
+    METADATA = PluginMetadata(
+        slug="faulty-routes", name="Faulty routes", version="1.0", category=PluginCategory.SOCIAL
+    )
+
+    @hookimpl
+    def ticketing_api_routers(self):
+        router = APIRouter(prefix="/faulty")
+
+        @router.get("/boom")
+        async def boom() -> dict:
+            raise RuntimeError("secret internals")
+
+        @router.post("/organizations/{slug}")
+        async def create_organization(slug: str, session: SessionDep) -> dict:
+            session.add(Organization(slug=slug, name=slug))  # written at commit time
+            return {"created": slug}
+
+        return [router]
+
+
+async def test_plugin_routes_mount_and_failures_are_500_problems(
+    tmp_path, database_url, redis_url
+) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
+    plugins = create_plugin_manager(extra_plugins=[FaultyRoutesPlugin()])
+    slug = f"dup-{uuid.uuid4().hex[:8]}"
+    with live_server(create_app(settings, plugins=plugins)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            boom = await http.get("/api/v1/faulty/boom", headers={"X-Request-ID": "boom-1"})
+            first = await http.post(f"/api/v1/faulty/organizations/{slug}")
+            duplicate = await http.post(f"/api/v1/faulty/organizations/{slug}")
+
+    assert boom.status_code == 500
+    assert boom.headers["content-type"] == PROBLEM
+    assert boom.headers["x-request-id"] == "boom-1"
+    assert boom.json()["request_id"] == "boom-1"
+    assert "secret internals" not in boom.text
+
+    assert first.status_code == 200
+    # The unique violation surfaces at commit: the client must not be told it worked.
+    assert duplicate.status_code == 409
+    assert duplicate.headers["content-type"] == PROBLEM
+    assert "uq_organization_slug" not in duplicate.text
