@@ -271,7 +271,10 @@ def ticketing_layout_render(request: LayoutRequest) -> RenderedLayout | None:
 def ticketing_seating_map(organization_id: UUID, event_id: UUID) -> SeatMap | None:
     """Called when a seat map is shown or checked; return the event's map.
 
-    Stops at first non-None result; ``None`` from every plugin means general admission.
+    ``None`` from every plugin means general admission. Stops at first non-None result.
+
+    :param organization_id: the organization that owns the event.
+    :param event_id: the event whose map is wanted.
     """
 
 
@@ -280,6 +283,8 @@ def ticketing_seating_hold(request: SeatHoldRequest) -> SeatHoldResult | None:
     """Called when a buyer picks seats; hold them all or none until ``expires_at``.
 
     Stops at first non-None result.
+
+    :param request: the event, the seats, the hold id and when the hold expires.
     """
 
 
@@ -290,4 +295,9 @@ def ticketing_seating_release(
     """Called when a hold is released (cart emptied, order expired or cancelled).
 
     Return how many seats were released. Stops at first non-None result.
+
+    :param organization_id: the organization that owns the event.
+    :param event_id: the event the seats belong to.
+    :param hold_id: the hold being released.
+    :param seat_keys: the seats to release (all of the hold's when empty).
     """

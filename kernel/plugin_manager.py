@@ -182,6 +182,7 @@ class KernelPluginManager(pluggy.PluginManager):
             if inspect.isawaitable(result):
                 if inspect.iscoroutine(result):
                     result.close()
+                PLUGIN_FAILURES.labels(plugin=slug, stage=hook_name).inc()
                 logger.error(
                     "registration hooks are synchronous; an awaitable was ignored",
                     extra={"plugin": slug, "hook": hook_name},
@@ -230,6 +231,7 @@ def create_plugin_manager(
     extra_plugins: Sequence[object] = (),
 ) -> KernelPluginManager:
     """Build a fresh plugin manager: entry points, then ``extra_plugins``, then checks."""
+    disabled = frozenset(disabled)
     manager = KernelPluginManager()
     manager.load_entry_points(group, disabled=disabled)
     for plugin in extra_plugins:

@@ -27,10 +27,12 @@ async def quote_line(hook, context: PricingContext) -> LineQuote:
     applied = []
     for adjuster in adjusters:
         adjustment = adjuster.adjust(context, unit_price)
-        if adjustment is None or adjustment.amount == 0:
+        if adjustment is None:
             continue
         if unit_price + adjustment.amount < 0:
             adjustment = replace(adjustment, amount=-unit_price)
+        if adjustment.amount == 0:  # checked after clamping: nothing left to discount
+            continue
         unit_price += adjustment.amount
         applied.append(adjustment)
     return LineQuote(

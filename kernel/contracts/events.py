@@ -37,5 +37,5 @@ class Subscription:
 
     def matches(self, topic: str) -> bool:
         if self.topic.endswith(".*"):
-            return topic.startswith(self.topic[:-2])
+            return topic.startswith(self.topic[:-1])
         return topic == self.topic or self.topic == "*"

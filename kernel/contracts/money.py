@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +14,7 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise TypeError("Money.amount is an integer number of minor units")
-        if not _CURRENCY.match(self.currency):
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             raise ValueError(f"{self.currency!r} is not an ISO 4217 currency code")
 
     def __add__(self, other: "Money") -> "Money":
