@@ -23,6 +23,7 @@ SPECS = {
 FIRSTRESULT = sorted(name for name, f in SPECS.items() if f.ticketing_spec["firstresult"])
 COMPOSING = sorted(name for name, f in SPECS.items() if not f.ticketing_spec["firstresult"])
 
+
 # Hookspecs whose docstrings do not name their arguments yet; documenting them (a
 # ``:param name:`` line each) turns these into XPASS, which fails: then drop them here.
 def normalized_doc(name: str) -> str:
