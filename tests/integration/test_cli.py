@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import create_database, drop_database
+from tests.support.plugin_distribution import installed_distribution
 
 TICKETING = str(Path(sys.executable).parent / "ticketing")
 SERVE_TIMEOUT_SECONDS = 90
@@ -152,3 +153,33 @@ def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> No
     assert "using embedded PostgreSQL" in log
     assert "using the in-process cache" in log
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+
+BROKEN_PLUGIN = "raise RuntimeError('cannot reach the licence server')\n"
+MISSPELT_PLUGIN = """
+from kernel.markers import hookimpl
+from kernel.plugin_metadata import PluginCategory, PluginMetadata
+
+METADATA = PluginMetadata(
+    slug="misspelt", name="Misspelt", version="2.0", category=PluginCategory.MARKETING
+)
+
+
+@hookimpl
+def ticketing_pricing_adjuster(context):
+    return []
+"""
+
+
+def test_plugins_list_reports_failed_plugins_with_reasons(tmp_path: Path) -> None:
+    with installed_distribution(
+        tmp_path, {"broken": BROKEN_PLUGIN, "misspelt": MISSPELT_PLUGIN}
+    ) as dist:
+        result = run_cli("plugins", "list", "--json", env={"PYTHONPATH": str(dist.root)})
+    assert result.returncode == 0, result.stderr
+    plugins = {row["slug"]: row for row in json.loads(result.stdout)}
+    assert plugins["broken"]["status"] == "failed"
+    assert "cannot reach the licence server" in plugins["broken"]["reason"]
+    assert plugins["misspelt"]["status"] == "failed"
+    assert "ticketing_pricing_adjuster" in plugins["misspelt"]["reason"]
+    assert plugins["identity"]["status"] == "loaded"  # the kernel runs on without them

@@ -1,7 +1,7 @@
 """The plugin manager: discovery through real entry points, order, isolation of failures.
 
 Plugins come from a real distribution written into ``tmp_path`` and found by
-``importlib.metadata`` (see :mod:`tests.support.test_distribution`), next to the builtin
+``importlib.metadata`` (see :mod:`tests.support.plugin_distribution`), next to the builtin
 ``identity`` and ``events`` plugins of the installed ``ticketing`` distribution.
 """
 
@@ -30,7 +30,7 @@ from kernel.plugin_manager import (
     create_plugin_manager,
 )
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from tests.support.test_distribution import DemoDistribution, installed_distribution
+from tests.support.plugin_distribution import DemoDistribution, installed_distribution
 
 BUILTINS = ("events", "identity")
 

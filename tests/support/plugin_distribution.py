@@ -8,9 +8,6 @@ directory off ``sys.path`` and forgets the imported modules, so tests stay indep
     with installed_distribution(tmp_path, {"alpha": ALPHA_SOURCE}) as dist:
         manager = create_plugin_manager()
         assert manager.record("alpha").source.endswith(f"({dist.describe})")
-
-(The module name starts with ``test_`` only because the brief asked for that path; it
-holds no tests, and nothing in it is named so that pytest would collect it.)
 """
 
 from __future__ import annotations
