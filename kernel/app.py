@@ -91,13 +91,25 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
     app.add_middleware(RequestIdMiddleware, templates=templates)
 
 
+async def _ensure_bucket(storage: MinioStorage) -> None:
+    """Create the bucket if storage answers; if not, start anyway and let readiness say so."""
+    try:
+        await storage.ensure_bucket()
+    except Exception:
+        logger.error(
+            "object storage unreachable at start-up; /health/ready reports it",
+            exc_info=True,
+            extra={"bucket": storage.bucket},
+        )
+
+
 def _lifespan(kernel: Kernel):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if kernel.settings.migrate_on_startup:
             await asyncio.to_thread(migrate.upgrade, kernel.database.url, kernel.plugins)
         if isinstance(kernel.storage, MinioStorage):
-            await kernel.storage.ensure_bucket()
+            await _ensure_bucket(kernel.storage)
         subscriptions = [
             subscription
             for _slug, found in kernel.plugins.collect("ticketing_event_subscriptions")

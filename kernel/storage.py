@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -61,10 +62,11 @@ class LocalStorage:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers see the old object or the new one, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+        f.write(data)
+    Path(f.name).replace(path)
 
 
 class MinioStorage:
@@ -79,14 +81,19 @@ class MinioStorage:
             await asyncio.to_thread(self.client.make_bucket, self.bucket)
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        await asyncio.to_thread(
-            self.client.put_object,
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-        )
+        def write() -> None:
+            self.client.put_object(
+                self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
+            )
+
+        try:
+            await asyncio.to_thread(write)
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket":
+                raise
+            # Storage was unreachable at start-up, or the bucket was removed since.
+            await self.ensure_bucket()
+            await asyncio.to_thread(write)
 
     async def get(self, key: str) -> bytes:
         def read() -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 
@@ -57,7 +57,6 @@ class OutboxRelay:
 
     async def deliver_pending(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Deliver one batch of due events; returns how many events were claimed."""
-        now = datetime.now(UTC)
         async with self.database.transaction() as session:
             events = (
                 await session.scalars(
@@ -65,7 +64,7 @@ class OutboxRelay:
                     .where(
                         OutboxEvent.dispatched_at.is_(None),
                         OutboxEvent.dead_at.is_(None),
-                        OutboxEvent.next_attempt_at <= now,
+                        OutboxEvent.next_attempt_at <= func.now(),  # the database's clock
                     )
                     .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
                     .limit(batch_size)
@@ -128,13 +127,22 @@ class OutboxRelay:
     # -- running in the background ------------------------------------------------------
 
     async def start(self) -> None:
+        await self._listen()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def _listen(self) -> None:
+        """(Re)open the LISTEN connection; without it the relay still polls."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
         dsn = make_url(self.database.url).set(drivername="postgresql")
         try:
             self._listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
             await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
         except (OSError, asyncpg.PostgresError):
-            logger.warning("outbox relay cannot LISTEN; polling only", exc_info=True)
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+            if self._listener is not None and not self._listener.is_closed():
+                await self._listener.close()
+            self._listener = None
+            logger.warning("outbox relay cannot LISTEN; polling until it can", exc_info=True)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -146,6 +154,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
+            await self._listen()
             try:
                 claimed = await self.deliver_pending()
             except Exception:
