@@ -54,6 +54,9 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(_api_router(plugins))
+    for _slug, routers in plugins.collect("ticketing_unversioned_routers"):
+        for router in routers or ():
+            app.include_router(router)
     _install_middleware(app, kernel)
     return app
 

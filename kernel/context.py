@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import urllib3
 from minio import Minio
 
+from kernel.auth.permissions import PermissionRegistry
 from kernel.cache import Cache, InProcessCache, RedisCache
+from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database
 from kernel.db.embedded import start_embedded_postgres
+from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
 from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
@@ -25,6 +28,8 @@ class Kernel:
     database: Database
     cache: Cache
     storage: ObjectStorage
+    encryptor: Encryptor
+    permissions: PermissionRegistry
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -74,4 +79,18 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         database=database,
         cache=build_cache(settings),
         storage=build_storage(settings),
+        encryptor=build_encryptor(settings),
+        permissions=PermissionRegistry.from_plugins(plugins),
     )
+
+
+def build_encryptor(settings: Settings) -> Encryptor:
+    keys = settings.encryption_keys or [
+        local_secret(
+            settings.data_dir,
+            "TICKETING_ENCRYPTION_KEYS",
+            environment=settings.environment,
+            generate=new_key,
+        )
+    ]
+    return Encryptor(parse_keys(keys))

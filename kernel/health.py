@@ -10,11 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kernel.auth import public
 from kernel.problems import problem_response
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[public()])
 
 
 @router.get("/health/live", summary="The process is up")

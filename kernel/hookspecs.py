@@ -24,7 +24,7 @@ from kernel.markers import hookspec
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import APIRouter
+    from fastapi import APIRouter, Request
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kernel.context import Kernel
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Permission,
         PriceAdjuster,
         PricingContext,
+        Principal,
         RefundSnapshot,
         RenderedLayout,
         SeatHoldRequest,
@@ -81,6 +82,15 @@ def ticketing_api_routers() -> Sequence[APIRouter]:
     """Called while the app is built; return the routers to mount under ``/api/v1``.
 
     Each route must declare its permission (see the identity plugin). Answers compose.
+    """
+
+
+@hookspec
+def ticketing_unversioned_routers() -> Sequence[APIRouter]:
+    """Called while the app is built; return routers to mount at the root, outside ``/api/v1``.
+
+    Only for paths fixed by another protocol (NextAuth's ``/api/auth/session``); everything
+    else belongs under the versioned API. Answers compose.
     """
 
 
@@ -137,6 +147,24 @@ def ticketing_seed(session: AsyncSession, seed: SeedContext) -> None:
 
     :param session: the open transaction.
     :param seed: the demo organization the data belongs to.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Access
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ticketing_authenticate(request: Request) -> Principal | None:
+    """Called by every route that declares a permission; return who the request acts as.
+
+    Return ``None`` when the request carries no credential this plugin understands;
+    raise :class:`kernel.problems.Unauthorized` when it carries one that is invalid
+    (expired, tampered, revoked), so a bad token never falls through to anonymous.
+    Stops at first non-None result.
+
+    :param request: the incoming request (headers, cookies, method, client address).
     """
 
 

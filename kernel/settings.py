@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     disabled_plugins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("TICKETING_DISABLED_PLUGINS")
     )
+    encryption_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TICKETING_ENCRYPTION_KEYS")
+    )
     outbox_poll_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("TICKETING_OUTBOX_POLL_SECONDS")
     )
@@ -65,7 +68,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=_env("TICKETING_LOG_LEVEL"))
     log_json: bool = Field(True, validation_alias=_env("TICKETING_LOG_JSON"))
 
-    @field_validator("cors_origins", "disabled_plugins", "trusted_proxies", mode="before")
+    @field_validator(
+        "cors_origins", "disabled_plugins", "trusted_proxies", "encryption_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

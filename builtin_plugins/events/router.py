@@ -7,10 +7,11 @@ from fastapi import APIRouter, Query
 
 from builtin_plugins.events.repository import PublicEventRepository
 from builtin_plugins.events.schemas import EventDetailPublic, EventPublic, TicketTypePublic
+from kernel.auth import public
 from kernel.dependencies import SessionDep
 from kernel.problems import NotFound
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
 
 
 @router.get("", response_model=list[EventPublic], summary="Published events, soonest first")

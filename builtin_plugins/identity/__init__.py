@@ -17,9 +17,18 @@ METADATA = PluginMetadata(
 
 @hookimpl
 def ticketing_orm_models():
-    from builtin_plugins.identity.models import Membership, User
+    from builtin_plugins.identity import models
 
-    return [User, Membership]
+    return [
+        models.User,
+        models.Membership,
+        models.OAuthAccount,
+        models.UserSession,
+        models.RefreshToken,
+        models.RecoveryCode,
+        models.TwoFactorChallenge,
+        models.AuditEntry,
+    ]
 
 
 @hookimpl

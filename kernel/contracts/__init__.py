@@ -4,7 +4,7 @@ Everything a hook receives or returns is defined here, frozen and free of ORM ob
 so a plugin (installed, bundled or remote) never depends on the kernel's tables.
 """
 
-from kernel.contracts.access import Permission
+from kernel.contracts.access import Permission, Principal
 from kernel.contracts.checkout import (
     CheckoutCart,
     CheckoutLine,
@@ -48,6 +48,7 @@ __all__ = [
     "PaymentResult",
     "PaymentSnapshot",
     "Permission",
+    "Principal",
     "PriceAdjuster",
     "PriceAdjustment",
     "PriceStage",

@@ -1,0 +1,32 @@
+"""Access control every route declares: public, signed in, or a permission in an organization.
+
+Authentication itself is a hook (``ticketing_authenticate``) answered by the identity
+plugin; the kernel only asks it and applies the rule the route declared.
+"""
+
+from kernel.auth.permissions import PermissionRegistry, UnknownPermission
+from kernel.auth.rules import (
+    AccessRule,
+    Authenticated,
+    OrganizationPermission,
+    PlatformPermission,
+    Public,
+    authenticate,
+    public,
+    requires,
+    signed_in,
+)
+
+__all__ = [
+    "AccessRule",
+    "Authenticated",
+    "OrganizationPermission",
+    "PermissionRegistry",
+    "PlatformPermission",
+    "Public",
+    "UnknownPermission",
+    "authenticate",
+    "public",
+    "requires",
+    "signed_in",
+]

@@ -1,0 +1,115 @@
+"""Route access rules, used as FastAPI dependencies.
+
+Every route declares exactly one rule (a meta-test walks the app to make sure):
+
+* ``public`` -- anyone, no credential needed;
+* ``signed_in`` -- any authenticated user; the dependency returns the :class:`Principal`;
+* ``requires("events:create", ...)`` -- a member of the path's ``{organization_id}``
+  holding every named permission. Someone who is not a member gets 404, exactly as if
+  the organization did not exist; a member without the permission gets 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import Depends, Request
+
+from kernel.awaitables import first_result
+from kernel.contracts import Principal
+from kernel.problems import Forbidden, NotFound, Unauthorized
+
+
+async def authenticate(request: Request) -> Principal | None:
+    """Ask the authentication hook once per request (the answer is kept on the request)."""
+    if not hasattr(request.state, "principal"):
+        plugins = request.app.state.kernel.plugins
+        request.state.principal = await first_result(
+            plugins.hook.ticketing_authenticate, request=request
+        )
+    return request.state.principal
+
+
+async def _signed_in(request: Request) -> Principal:
+    principal = await authenticate(request)
+    if principal is None or principal.user_id is None:
+        raise Unauthorized(
+            "Sign in first: send a bearer token or a session cookie.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+class AccessRule:
+    """Base of every declared rule; ``describe`` is what the API docs say about it."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class Public(AccessRule):
+    async def __call__(self) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "public"
+
+
+class Authenticated(AccessRule):
+    async def __call__(self, request: Request) -> Principal:
+        return await _signed_in(request)
+
+    def describe(self) -> str:
+        return "signed in"
+
+
+class OrganizationPermission(AccessRule):
+    def __init__(self, *names: str) -> None:
+        if not names:
+            raise ValueError("name at least one permission")
+        self.names = names
+
+    async def __call__(self, request: Request, organization_id: uuid.UUID) -> Principal:
+        principal = await _signed_in(request)
+        if not principal.is_member(organization_id):
+            raise NotFound(f"No organization {organization_id}.")
+        if not principal.can(organization_id, *self.names):
+            raise Forbidden(
+                f"This needs {', '.join(self.names)} in the organization.",
+                required=list(self.names),
+            )
+        return principal
+
+    def describe(self) -> str:
+        return " + ".join(self.names)
+
+
+class PlatformPermission(AccessRule):
+    """For callers acting for the platform rather than a user (e.g. the NextAuth server)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = await authenticate(request)
+        if principal is None:
+            raise Unauthorized("This endpoint needs the platform's service credential.")
+        if not all(name in principal.platform_permissions for name in self.names):
+            raise Forbidden(f"This needs {', '.join(self.names)}.")
+        return principal
+
+    def describe(self) -> str:
+        return "platform: " + " + ".join(self.names)
+
+
+def public() -> Any:
+    return Depends(Public())
+
+
+def signed_in() -> Any:
+    return Depends(Authenticated())
+
+
+def requires(*names: str) -> Any:
+    return Depends(OrganizationPermission(*names))

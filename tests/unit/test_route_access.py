@@ -1,0 +1,70 @@
+"""Every route of the app declares who may call it; a route without a rule fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from kernel.app import DOCS_URL, OPENAPI_URL, create_app
+from kernel.auth import AccessRule, OrganizationPermission, PermissionRegistry
+from tests.conftest import make_settings
+
+FASTAPI_OWN_ROUTES = {OPENAPI_URL, DOCS_URL, DOCS_URL + "/oauth2-redirect"}
+
+
+def _rules(dependant) -> list[AccessRule]:
+    found = [dependant.call] if isinstance(dependant.call, AccessRule) else []
+    for child in dependant.dependencies:
+        found.extend(_rules(child))
+    return found
+
+
+def _routes(tmp_path: Path):
+    app = create_app(make_settings(tmp_path, database_url="postgresql://unused@localhost/unused"))
+    routes = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if context.path in FASTAPI_OWN_ROUTES:
+            continue
+        routes.append((context.path, route))
+    return app, routes
+
+
+def test_every_route_declares_exactly_one_access_rule(tmp_path: Path) -> None:
+    _, routes = _routes(tmp_path)
+    assert routes, "no routes found"
+    undeclared = []
+    for path, route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        rules = _rules(route.dependant)
+        if len(rules) != 1:
+            undeclared.append(f"{sorted(route.methods)} {path}: {len(rules)} rules")
+    assert undeclared == []
+
+
+def test_organization_rules_name_registered_permissions_on_organization_paths(
+    tmp_path: Path,
+) -> None:
+    app, routes = _routes(tmp_path)
+    registry = PermissionRegistry.from_plugins(app.state.kernel.plugins)
+    for path, route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for rule in _rules(route.dependant):
+            if isinstance(rule, OrganizationPermission):
+                assert "{organization_id}" in path, path
+                registry.check(rule.names)
+
+
+@pytest.mark.parametrize("role", ["admin", "organizer", "user"])
+def test_role_map_is_computed_from_declared_permissions(tmp_path: Path, role: str) -> None:
+    app, _ = _routes(tmp_path)
+    registry = PermissionRegistry.from_plugins(app.state.kernel.plugins)
+    declared = {permission.name for permission in registry}
+    if role == "admin":
+        assert registry.for_role(role) == declared
+    else:
+        assert registry.for_role(role) <= declared
