@@ -4,6 +4,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# npm packages that mint real NextAuth/Auth.js tokens for the tests; reinstalled when the
+# lock changes (npm ci empties node_modules, so the stamp goes with it).
+NEXTAUTH_STAMP := tests/nextauth/node_modules/.installed
 
 .PHONY: setup serve test lint
 
@@ -18,7 +21,11 @@ serve: setup
 	$(UV) run ticketing seed
 	$(UV) run ticketing serve --host $(HOST) --port $(PORT)
 
-test: setup
+$(NEXTAUTH_STAMP): tests/nextauth/package-lock.json tests/nextauth/package.json
+	npm ci --prefix tests/nextauth --no-audit --no-fund
+	touch $@
+
+test: setup $(NEXTAUTH_STAMP)
 	$(UV) run pytest
 
 lint: setup

@@ -51,6 +51,7 @@ def create_app(
         lifespan=_lifespan(kernel),
     )
     app.state.kernel = kernel
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(_api_router(plugins))
@@ -77,7 +78,7 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
         store=kernel.cache,
         limit=settings.rate_limit_requests,
         window_seconds=settings.rate_limit_window_seconds,
-        trusted_proxies=parse_networks(settings.trusted_proxies),
+        trusted_proxies=app.state.trusted_proxies,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import urllib3
 from minio import Minio
@@ -30,6 +30,8 @@ class Kernel:
     storage: ObjectStorage
     encryptor: Encryptor
     permissions: PermissionRegistry
+    # Singletons plugins build at start-up (``kernel.services["identity"]``), by slug.
+    services: dict[str, object] = field(default_factory=dict)
 
 
 def resolve_database_url(settings: Settings) -> str:

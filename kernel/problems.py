@@ -61,7 +61,13 @@ class Forbidden(Problem):
 
 
 class Unauthorized(Problem):
+    """401, always with ``WWW-Authenticate: Bearer`` as RFC 9110 asks."""
+
     status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        headers = {"WWW-Authenticate": "Bearer", **(kwargs.pop("headers", None) or {})}
+        super().__init__(detail, headers=headers, **kwargs)
 
 
 class UnprocessableContent(Problem):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from kernel.contracts import Permission
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 
@@ -13,6 +14,15 @@ METADATA = PluginMetadata(
     required=True,
     description="Events, their dates and the ticket types sold for them.",
 )
+
+
+@hookimpl
+def ticketing_permissions():
+    return (
+        Permission("events:create", "Create events and ticket types", ("organizer",)),
+        Permission("events:edit", "Change events and ticket types", ("organizer",)),
+        Permission("events:publish", "Publish, complete and cancel events", ("organizer",)),
+    )
 
 
 @hookimpl

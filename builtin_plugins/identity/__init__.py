@@ -1,18 +1,34 @@
-"""Identity: users of the platform and their membership (with a role) in organizations."""
+"""Identity: users, organizations and roles, NextAuth-compatible sign-in, sessions, 2FA, audit."""
 
 from pathlib import Path
 
+from kernel.contracts import Permission
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
     slug="identity",
     name="Identity",
-    version="0.1.0",
+    version="0.2.0",
     category=PluginCategory.TICKETING,
     required=True,
-    description="Users, organization memberships and roles.",
+    description="Users, organizations, roles, NextAuth sessions, two-factor sign-in, audit log.",
 )
+
+PERMISSIONS = (
+    Permission("org:view", "See the organization and its members", ("organizer", "user")),
+    Permission("org:manage", "Rename the organization, manage members, read the audit log"),
+    Permission("plugins:manage", "Install, configure and enable plugins"),
+    Permission("reports:view", "Read sales and attendance reports", ("organizer",)),
+    Permission("tickets:manage", "Issue, void and transfer tickets", ("organizer",)),
+    Permission("tickets:checkin", "Scan tickets at the door", ("organizer",)),
+    Permission("orders:refund", "Refund orders"),
+)
+
+
+@hookimpl
+def ticketing_permissions():
+    return PERMISSIONS
 
 
 @hookimpl
@@ -34,6 +50,34 @@ def ticketing_orm_models():
 @hookimpl
 def ticketing_migration_location():
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def ticketing_api_routers():
+    from builtin_plugins.identity import auth_router, me_router, organizations_router
+
+    return [auth_router.router, auth_router.adapter, me_router.router, organizations_router.router]
+
+
+@hookimpl
+def ticketing_unversioned_routers():
+    from builtin_plugins.identity.session_router import router
+
+    return [router]
+
+
+@hookimpl
+def ticketing_startup(kernel):
+    from builtin_plugins.identity.services import SERVICE_KEY, build_identity_services
+
+    kernel.services[SERVICE_KEY] = build_identity_services(kernel)
+
+
+@hookimpl(trylast=True)
+async def ticketing_authenticate(request):
+    from builtin_plugins.identity.authentication import authenticate_request
+
+    return await authenticate_request(request)
 
 
 @hookimpl

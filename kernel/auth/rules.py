@@ -34,10 +34,7 @@ async def authenticate(request: Request) -> Principal | None:
 async def _signed_in(request: Request) -> Principal:
     principal = await authenticate(request)
     if principal is None or principal.user_id is None:
-        raise Unauthorized(
-            "Sign in first: send a bearer token or a session cookie.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("Sign in first: send a bearer token or a session cookie.")
     return principal
 
 

@@ -1,0 +1,85 @@
+"""The audit log: who did what, when, from where, under which request id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from builtin_plugins.identity.models import AuditEntry
+from kernel.middleware.rate_limit import client_address
+from kernel.request_context import current_request_id
+
+
+def request_origin(request: Request | None) -> tuple[str | None, str | None]:
+    """(client ip, user agent) of a request, as the rate limiter identifies the client."""
+    if request is None:
+        return None, None
+    networks = request.app.state.trusted_proxies
+    user_agent = request.headers.get("user-agent")
+    return client_address(request.scope, networks), user_agent[:512] if user_agent else None
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor_user_id: uuid.UUID | None,
+    organization_id: uuid.UUID | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    request: Request | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an entry to the current transaction: it exists only if the action committed."""
+    ip, user_agent = request_origin(request)
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_user_id=actor_user_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        ip=ip,
+        user_agent=user_agent,
+        request_id=current_request_id(),
+        details=to_jsonable_python(dict(details or {})),
+    )
+    session.add(entry)
+    return entry
+
+
+async def entries(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    action: str | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Sequence[AuditEntry]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = select(AuditEntry).where(AuditEntry.organization_id == organization_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor_user_id:
+        query = query.where(AuditEntry.actor_user_id == actor_user_id)
+    if since:
+        query = query.where(AuditEntry.created_at >= since)
+    if until:
+        query = query.where(AuditEntry.created_at < until)
+    if before:
+        created_at, entry_id = before
+        query = query.where(
+            (AuditEntry.created_at < created_at)
+            | ((AuditEntry.created_at == created_at) & (AuditEntry.id < entry_id))
+        )
+    query = query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()

@@ -1,0 +1,52 @@
+"""Identity settings; README's settings table documents each."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class IdentitySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    nextauth_secret: str | None = Field(None, validation_alias=_env("NEXTAUTH_SECRET"))
+    nextauth_previous_secrets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("NEXTAUTH_SECRET_PREVIOUS")
+    )
+    service_key: str | None = Field(None, validation_alias=_env("TICKETING_SERVICE_KEY"))
+    access_token_minutes: int = Field(
+        15, ge=1, le=1440, validation_alias=_env("TICKETING_ACCESS_TOKEN_MINUTES")
+    )
+    refresh_token_days: int = Field(30, ge=1, validation_alias=_env("TICKETING_REFRESH_TOKEN_DAYS"))
+    session_days: int = Field(30, ge=1, validation_alias=_env("TICKETING_SESSION_DAYS"))
+    login_max_failures: int = Field(5, ge=1, validation_alias=_env("TICKETING_LOGIN_MAX_FAILURES"))
+    login_lockout_minutes: int = Field(
+        15, ge=1, validation_alias=_env("TICKETING_LOGIN_LOCKOUT_MINUTES")
+    )
+    token_leeway_seconds: int = Field(
+        30, ge=0, le=300, validation_alias=_env("TICKETING_TOKEN_LEEWAY_SECONDS")
+    )
+
+    @field_validator("nextauth_previous_secrets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def access_token_ttl(self) -> timedelta:
+        return timedelta(minutes=self.access_token_minutes)
+
+    @property
+    def refresh_token_ttl(self) -> timedelta:
+        return timedelta(days=self.refresh_token_days)
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(days=self.session_days)
