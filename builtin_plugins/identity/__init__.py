@@ -82,6 +82,6 @@ async def ticketing_authenticate(request):
 
 @hookimpl
 async def ticketing_seed(session, seed):
-    from builtin_plugins.identity.service import seed_demo_accounts
+    from builtin_plugins.identity.seed import seed_demo_accounts
 
     await seed_demo_accounts(session, organization_id=seed.organization_id)

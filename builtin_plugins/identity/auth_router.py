@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,6 +31,7 @@ from builtin_plugins.identity.schemas import (
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
 from kernel.auth import PlatformPermission, public, signed_in
+from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.problems import NotFound, Problem
 
@@ -38,10 +39,6 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 ServicesDep = Annotated[IdentityServices, Depends(identity_services)]
 ServiceCaller = Annotated[Principal, Depends(PlatformPermission(SERVICE_PERMISSION))]
 SignedIn = Annotated[Principal, signed_in()]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @asynccontextmanager
@@ -63,7 +60,7 @@ def _user(user: User) -> SessionUser:
 async def _sign_in(
     session: AsyncSession, services: IdentityServices, request: Request, user: User, method: str
 ) -> TokenPair:
-    now = _now()
+    now = utcnow()
     ip, user_agent = audit.request_origin(request)
     user_session = await sessions.start_session(
         session,
@@ -110,7 +107,7 @@ async def sign_in_with_credentials(
                 session,
                 email=body.email,
                 password=body.password,
-                now=_now(),
+                now=utcnow(),
                 max_failures=settings.login_max_failures,
                 lockout=timedelta(minutes=settings.login_lockout_minutes),
             )
@@ -126,7 +123,7 @@ async def sign_in_with_credentials(
         if user.totp_enabled_at is not None:
             ip, user_agent = audit.request_origin(request)
             challenge = await two_factor.create_challenge(
-                session, user_id=user.id, now=_now(), user_agent=user_agent, ip=ip
+                session, user_id=user.id, now=utcnow(), user_agent=user_agent, ip=ip
             )
             return TwoFactorRequired(challenge_id=challenge.id, expires_at=challenge.expires_at)
         tokens = await _sign_in(session, services, request, user, "password")
@@ -148,7 +145,7 @@ async def answer_two_factor_challenge(
             challenge_id=body.challenge_id,
             code=body.code,
             encryptor=services.kernel.encryptor,
-            now=_now(),
+            now=utcnow(),
         )
         tokens = await _sign_in(session, services, request, user, "password+totp")
         await audit.record(
@@ -171,7 +168,7 @@ async def refresh_tokens(
 ) -> TokenPair:
     settings = services.settings
     async with _committing(services) as session:
-        now = _now()
+        now = utcnow()
         user_session, refresh = await sessions.rotate_refresh_token(
             session,
             token=body.refresh_token,
@@ -190,7 +187,7 @@ async def sign_out(principal: SignedIn, request: Request, services: ServicesDep)
     async with _committing(services) as session:
         if principal.session_id is not None:
             await sessions.revoke_session(
-                session, session_id=principal.session_id, reason="signed_out", now=_now()
+                session, session_id=principal.session_id, reason="signed_out", now=utcnow()
             )
         await audit.record(
             session, action="auth.signed_out", actor_user_id=principal.user_id, request=request
@@ -231,7 +228,7 @@ async def sync(
             token_id=sid,
             user_agent=user_agent,
             ip=ip,
-            now=_now(),
+            now=utcnow(),
         )
         await audit.record(session, action="auth.synced", actor_user_id=user.id, request=request)
         return SyncResponse(user=_user(user), sid=sid)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,6 +21,7 @@ from builtin_plugins.identity.schemas import (
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
 from kernel.auth import signed_in
+from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
 from kernel.problems import Forbidden, NotFound
@@ -29,10 +29,6 @@ from kernel.problems import Forbidden, NotFound
 router = APIRouter(prefix="/me", tags=["me"])
 SignedIn = Annotated[Principal, signed_in()]
 ServicesDep = Annotated[IdentityServices, Depends(identity_services)]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _profile(user: User) -> Profile:
@@ -53,7 +49,7 @@ async def update_profile(
     changes = body.model_dump(exclude_unset=True)
     consent = changes.get("marketing_consent")
     if consent is not None and consent != user.marketing_consent:
-        user.marketing_consent_at = _now()
+        user.marketing_consent_at = utcnow()
     for field, value in changes.items():
         setattr(user, field, value)
     await audit.record(
@@ -83,7 +79,7 @@ async def change_password(
         session,
         user_id=user.id,
         reason="password_changed",
-        now=_now(),
+        now=utcnow(),
         except_session_id=principal.session_id,
     )
     await audit.record(session, action="password.changed", actor_user_id=user.id, request=request)
@@ -92,7 +88,7 @@ async def change_password(
 
 @router.get("/sessions", summary="My active sessions")
 async def list_my_sessions(principal: SignedIn, session: SessionDep) -> list[SessionPublic]:
-    found = await sessions.list_sessions(session, user_id=principal.user_id, now=_now())
+    found = await sessions.list_sessions(session, user_id=principal.user_id, now=utcnow())
     return [
         SessionPublic.model_validate(s).model_copy(update={"current": s.id == principal.session_id})
         for s in found
@@ -107,7 +103,7 @@ async def revoke_my_session(
     if target is None or target.user_id != principal.user_id:
         raise NotFound(f"No session {session_id}.")
     await sessions.revoke_session(
-        session, session_id=session_id, reason="revoked_by_user", now=_now()
+        session, session_id=session_id, reason="revoked_by_user", now=utcnow()
     )
     await audit.record(
         session,
@@ -165,7 +161,7 @@ async def enable_two_factor(
 ) -> RecoveryCodes:
     user = await session.get(User, principal.user_id)
     codes = await two_factor.enable(
-        session, user=user, code=body.code, encryptor=services.kernel.encryptor, now=_now()
+        session, user=user, code=body.code, encryptor=services.kernel.encryptor, now=utcnow()
     )
     await audit.record(session, action="two_factor.enabled", actor_user_id=user.id, request=request)
     return RecoveryCodes(recovery_codes=codes)
@@ -181,7 +177,7 @@ async def disable_two_factor(
 ) -> Response:
     user = await session.get(User, principal.user_id)
     await two_factor.disable(
-        session, user=user, code=body.code, encryptor=services.kernel.encryptor, now=_now()
+        session, user=user, code=body.code, encryptor=services.kernel.encryptor, now=utcnow()
     )
     await audit.record(
         session, action="two_factor.disabled", actor_user_id=user.id, request=request

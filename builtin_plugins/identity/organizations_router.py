@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -25,6 +25,7 @@ from builtin_plugins.identity.schemas import (
     OrganizationUpdate,
 )
 from kernel.auth import requires, signed_in
+from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
 from kernel.organizations import Organization
@@ -34,10 +35,6 @@ router = APIRouter(prefix="/organizations", tags=["organizations"])
 SignedIn = Annotated[Principal, signed_in()]
 Viewer = Annotated[Principal, requires("org:view")]
 Manager = Annotated[Principal, requires("org:manage")]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _member(membership: Membership, user) -> MemberPublic:
@@ -210,7 +207,7 @@ async def revoke_member_session(
     if target is None or target.user_id != user_id:
         raise NotFound(f"No session {session_id} of this member.")
     await sessions.revoke_session(
-        session, session_id=session_id, reason="revoked_by_admin", now=_now()
+        session, session_id=session_id, reason="revoked_by_admin", now=utcnow()
     )
     await audit.record(
         session,

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity.models import OAuthAccount, User
+from builtin_plugins.identity.repository import UserRepository
 
 
 def normalize_email(email: str) -> str:
@@ -17,7 +18,7 @@ def normalize_email(email: str) -> str:
 
 
 async def by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+    return await UserRepository(session).by_email(email)
 
 
 async def sync_user(

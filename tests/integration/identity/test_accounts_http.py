@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import httpx
@@ -117,6 +118,53 @@ async def test_two_factor_sign_in_with_totp_and_recovery_code(api: httpx.AsyncCl
         "/api/v1/auth/two-factor", json={"challenge_id": again, "code": recovery[0]}
     )
     assert spent.status_code == 401  # a recovery code works once
+
+    # The next time step's code (accepted within the ±1 step window) works once.
+    next_code = totp.at(int(time.time()) + 30)
+    with_totp = await api.post(
+        "/api/v1/auth/two-factor", json={"challenge_id": again, "code": next_code}
+    )
+    assert with_totp.status_code == 200, with_totp.text
+    replay_challenge = (await sign_in(api, person.email)).json()["challenge_id"]
+    replayed = await api.post(
+        "/api/v1/auth/two-factor", json={"challenge_id": replay_challenge, "code": next_code}
+    )
+    assert replayed.status_code == 401
+
+
+async def test_an_admin_signs_out_a_members_session(api: httpx.AsyncClient) -> None:
+    owner = await nextauth_user(api, Person.new("owner"))
+    outsider = await nextauth_user(api, Person.new("outsider"))
+    member = await password_user(api)
+    org_id = (
+        await api.post(
+            "/api/v1/organizations",
+            json={"slug": f"org-{uuid.uuid4().hex[:10]}", "name": "Door staff"},
+            headers=owner,
+        )
+    ).json()["id"]
+    added = await api.post(
+        f"/api/v1/organizations/{org_id}/members",
+        json={"email": member.email, "role": "organizer"},
+        headers=owner,
+    )
+    member_id = added.json()["user_id"]
+    tokens = (await sign_in(api, member.email)).json()
+    member_headers = bearer(tokens["access_token"])
+    current = next(
+        s
+        for s in (await api.get("/api/v1/me/sessions", headers=member_headers)).json()
+        if s["current"]
+    )
+    path = f"/api/v1/organizations/{org_id}/members/{member_id}/sessions/{current['id']}"
+
+    assert (await api.delete(path, headers=member_headers)).status_code == 403  # organizer
+    assert (await api.delete(path, headers=outsider)).status_code == 404  # another tenant
+    assert (await api.get("/api/v1/me", headers=member_headers)).status_code == 200
+    assert (await api.delete(path, headers=owner)).status_code == 204
+    assert (await api.get("/api/v1/me", headers=member_headers)).status_code == 401
+    refresh = await api.post("/api/v1/auth/token", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
 
 
 async def test_sessions_are_listed_and_revoked_at_once(api: httpx.AsyncClient) -> None:

@@ -1,11 +1,14 @@
-"""Identity commands."""
+"""Demo accounts for ``ticketing seed``: one per role, all with the same known password."""
 
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from builtin_plugins.identity.credentials import set_password
 from builtin_plugins.identity.models import Membership, Role, User
 from builtin_plugins.identity.repository import MembershipRepository, UserRepository
+
+DEMO_PASSWORD = "demo-password-2026"
 
 DEMO_ACCOUNTS = (
     ("admin@demo.ticketing.test", "Demo Admin", Role.ADMIN),
@@ -32,6 +35,8 @@ async def ensure_member(
 
 async def seed_demo_accounts(session: AsyncSession, *, organization_id: uuid.UUID) -> None:
     for email, name, role in DEMO_ACCOUNTS:
-        await ensure_member(
+        user = await ensure_member(
             session, organization_id=organization_id, email=email, name=name, role=role
         )
+        if user.password_hash is None:
+            await set_password(session, user=user, password=DEMO_PASSWORD)
