@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from starlette.requests import Request
 
@@ -35,7 +35,8 @@ def _hash(token: str, secret: str) -> str:
 
 
 def cookie_value(token: str, secret: str) -> str:
-    return f"{token}|{_hash(token, secret)}"
+    """``<token>|<hash>`` percent-encoded (``%7C``), byte for byte as NextAuth writes it."""
+    return quote(f"{token}|{_hash(token, secret)}", safe="")
 
 
 def token_from_cookies(cookies: Mapping[str, str], secrets_: Sequence[str]) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 
 from tests.integration.identity.conftest import (
@@ -138,7 +140,9 @@ async def test_csrf_is_required_for_cookie_writes_but_not_for_bearer(
     assert csrf.status_code == 200
     csrf_token = csrf.json()["csrfToken"]
     csrf_cookie = csrf.cookies["next-auth.csrf-token"]
-    assert csrf_cookie.split("|")[0] == csrf_token or "%7C" in csrf_cookie
+    token_part, _, digest = csrf_cookie.partition("%7C")
+    assert token_part == csrf_token
+    assert digest == hashlib.sha256(f"{csrf_token}{SECRET}".encode()).hexdigest()
     session_cookie = f"next-auth.session-token={token}"
 
     refused = await api.patch(
