@@ -11,9 +11,9 @@ from builtin_plugins.identity.repository import MembershipRepository, UserReposi
 DEMO_PASSWORD = "demo-password-2026"
 
 DEMO_ACCOUNTS = (
-    ("admin@demo.ticketing.test", "Demo Admin", Role.ADMIN),
-    ("organizer@demo.ticketing.test", "Demo Organizer", Role.ORGANIZER),
-    ("user@demo.ticketing.test", "Demo User", Role.USER),
+    ("admin@demo.example.com", "Demo Admin", Role.ADMIN),
+    ("organizer@demo.example.com", "Demo Organizer", Role.ORGANIZER),
+    ("user@demo.example.com", "Demo User", Role.USER),
 )
 
 

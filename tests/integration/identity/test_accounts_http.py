@@ -306,3 +306,19 @@ async def test_every_organization_route_answers_404_to_another_tenant(
             assert org_id not in answer.text or "No organization" in answer.text
             checked += 1
     assert checked >= 8
+
+
+async def test_seeded_demo_accounts_can_sign_in(api: httpx.AsyncClient, database_url: str) -> None:
+    from builtin_plugins.identity.seed import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from tests.integration.test_cli import run_cli
+
+    seeded = run_cli("seed", env={"DATABASE_URL": database_url})
+    assert seeded.returncode == 0, seeded.stderr
+    for email, _name, role in DEMO_ACCOUNTS:
+        answer = await sign_in(api, email, DEMO_PASSWORD)
+        assert answer.status_code == 200, answer.text
+        session = (
+            await api.get("/api/auth/session", headers=bearer(answer.json()["access_token"]))
+        ).json()
+        demo = next(m for m in session["memberships"] if m["organization_slug"] == "demo")
+        assert demo["role"] == role.value
