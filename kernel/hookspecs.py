@@ -168,6 +168,19 @@ def ticketing_authenticate(request: Request) -> Principal | None:
     """
 
 
+@hookspec(firstresult=True)
+def ticketing_ticket_holder(organization_id: UUID, event_id: UUID, user_id: UUID) -> bool | None:
+    """Called when content is reserved for attendees (a virtual event's stream link).
+
+    Return ``True`` when the user holds a valid ticket for the event, ``False`` when not,
+    ``None`` when this plugin does not know. Stops at first non-None result.
+
+    :param organization_id: the organization that owns the event.
+    :param event_id: the event.
+    :param user_id: the signed-in user asking.
+    """
+
+
 # ---------------------------------------------------------------------------------------
 # Pricing
 # ---------------------------------------------------------------------------------------

@@ -27,9 +27,19 @@ def ticketing_permissions():
 
 @hookimpl
 def ticketing_orm_models():
-    from builtin_plugins.events.models import Event, TicketType
+    from builtin_plugins.events import models
 
-    return [Event, TicketType]
+    return [
+        models.Category,
+        models.Event,
+        models.EventDate,
+        models.EventImage,
+        models.TicketType,
+        models.InventoryPool,
+        models.PoolMember,
+        models.InventoryHold,
+        models.PoolHold,
+    ]
 
 
 @hookimpl
@@ -37,11 +47,32 @@ def ticketing_migration_location():
     return str(Path(__file__).parent / "migrations")
 
 
+# TEMPORARY while the catalog is being built in parallel: modules that do not exist yet
+# are skipped. Replaced by explicit imports once they all exist.
+ROUTER_MODULES = (
+    "events_router",
+    "media_router",
+    "ticket_types_router",
+    "holds_router",
+    "pricing_router",
+    "realtime_router",
+)
+
+
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.events.router import router
+    import importlib
 
-    return [router]
+    routers = []
+    for name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(f"builtin_plugins.events.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"builtin_plugins.events.{name}":
+                raise
+            continue
+        routers.extend(getattr(module, "routers", None) or [module.router])
+    return routers
 
 
 @hookimpl
