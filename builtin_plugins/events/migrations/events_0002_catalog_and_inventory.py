@@ -20,6 +20,12 @@ EVENT_KIND = postgresql.ENUM("physical", "virtual", "hybrid", name="event_kind")
 VISIBILITY = postgresql.ENUM("public", "hidden", "promo", name="ticket_visibility")
 EVENT_KIND_COLUMN = postgresql.ENUM(name="event_kind", create_type=False)
 VISIBILITY_COLUMN = postgresql.ENUM(name="ticket_visibility", create_type=False)
+SEARCH_VECTOR = (
+    "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple', coalesce(venue_name, '')), 'B') || "
+    "setweight(to_tsvector('simple', "
+    "regexp_replace(coalesce(description, ''), '<[^>]*>', ' ', 'g')), 'C')"
+)
 
 
 def upgrade() -> None:
@@ -305,7 +311,7 @@ def upgrade() -> None:
             "search_vector",
             postgresql.TSVECTOR(),
             sa.Computed(
-                "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || setweight(to_tsvector('simple', coalesce(venue_name, '')), 'B') || setweight(to_tsvector('simple', regexp_replace(coalesce(description, ''), '<[^>]*>', ' ', 'g')), 'C')",
+                SEARCH_VECTOR,
                 persisted=True,
             ),
             nullable=False,
@@ -375,7 +381,8 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO inventory_pool "
         "(id, organization_id, event_id, ticket_type_id, kind, name, capacity, sold, held) "
-        "SELECT gen_random_uuid(), organization_id, event_id, id, 'ticket_type', name, capacity, 0, 0 "
+        "SELECT gen_random_uuid(), organization_id, event_id, id, 'ticket_type', name, "
+        "capacity, 0, 0 "
         "FROM ticket_type WHERE capacity IS NOT NULL"
     )
 
