@@ -1,3 +1,107 @@
-"""Fixtures only the integration tests need."""
+"""Fixtures only the integration tests need: S3, and the app with known identity secrets
+served over real HTTP, plus helpers to act as users and organizers."""
 
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from kernel.app import create_app
+from tests.conftest import make_settings
+from tests.support.live_server import live_server
+from tests.support.nextauth import mint_tokens
 from tests.support.s3 import s3_server  # noqa: F401
+
+SECRET = "test-nextauth-secret-0123456789abcdef"
+PREVIOUS_SECRET = "previous-nextauth-secret-fedcba9876543210"
+SERVICE_KEY = "test-service-key-for-the-nextauth-server"
+
+
+@pytest.fixture
+def identity_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXTAUTH_SECRET", SECRET)
+    monkeypatch.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
+    monkeypatch.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
+
+
+@pytest.fixture
+def identity_settings(tmp_path, database_url, redis_url, identity_env):
+    return make_settings(
+        tmp_path, database_url=database_url, redis_url=redis_url, rate_limit_requests=0
+    )
+
+
+@pytest.fixture
+def api_url(identity_settings) -> Iterator[str]:
+    with live_server(create_app(identity_settings)) as url:
+        yield url
+
+
+@pytest.fixture
+async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        yield client
+
+
+@dataclass
+class Person:
+    email: str
+    name: str
+
+    @classmethod
+    def new(cls, label: str = "user") -> Person:
+        tag = uuid.uuid4().hex[:10]
+        return cls(email=f"{label}-{tag}@example.com", name=f"{label.title()} {tag}")
+
+    def claims(self, **extra) -> dict:
+        return {"name": self.name, "email": self.email, "sub": self.email, **extra}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+SERVICE = {"X-Service-Key": SERVICE_KEY}
+
+
+async def signed_in_user(api: httpx.AsyncClient, person: Person | None = None) -> dict[str, str]:
+    """Headers of a user signed in with a real NextAuth v4 token (the user now exists)."""
+    person = person or Person.new()
+    (token,) = mint_tokens([{"kind": "v4", "secret": SECRET, "claims": person.claims()}])
+    headers = bearer(token)
+    answer = await api.get("/api/v1/me", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return headers
+
+
+async def new_organization(
+    api: httpx.AsyncClient, admin: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """A fresh organization and the headers of its admin."""
+    admin = admin or await signed_in_user(api, Person.new("admin"))
+    created = await api.post(
+        "/api/v1/organizations",
+        json={"slug": f"org-{uuid.uuid4().hex[:12]}", "name": "Test Org"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"], admin
+
+
+async def add_member(
+    api: httpx.AsyncClient, organization_id: str, admin: dict[str, str], role: str
+) -> dict[str, str]:
+    """A new user with ``role`` in the organization; returns their headers."""
+    person = Person.new(role)
+    headers = await signed_in_user(api, person)
+    added = await api.post(
+        f"/api/v1/organizations/{organization_id}/members",
+        json={"email": person.email, "role": role},
+        headers=admin,
+    )
+    assert added.status_code == 201, added.text
+    return headers

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pyotp
 
-from tests.integration.identity.conftest import SECRET, Person, bearer
+from tests.integration.conftest import SECRET, Person, bearer
 from tests.support.nextauth import mint_tokens
 
 PASSWORD = "correct horse battery staple"

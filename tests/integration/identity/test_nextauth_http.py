@@ -6,7 +6,7 @@ import hashlib
 
 import httpx
 
-from tests.integration.identity.conftest import (
+from tests.integration.conftest import (
     PREVIOUS_SECRET,
     SECRET,
     SERVICE,
