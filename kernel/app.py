@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kernel import migrate
@@ -54,20 +54,15 @@ def create_app(
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_problem_handlers(app)
     app.include_router(health_router)
-    app.include_router(_api_router(plugins))
+    # Mounted one level deep: every nesting level costs a route match per request.
+    for _slug, routers in plugins.collect("ticketing_api_routers"):
+        for router in routers or ():
+            app.include_router(router, prefix=API_PREFIX)
     for _slug, routers in plugins.collect("ticketing_unversioned_routers"):
         for router in routers or ():
             app.include_router(router)
     _install_middleware(app, kernel)
     return app
-
-
-def _api_router(plugins: KernelPluginManager) -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
-    for _slug, routers in plugins.collect("ticketing_api_routers"):
-        for router in routers or ():
-            api.include_router(router)
-    return api
 
 
 def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
@@ -133,6 +128,7 @@ def _lifespan(kernel: Kernel):
         finally:
             await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
             await relay.stop()
+            await kernel.pubsub.close()
             await kernel.cache.close()
             await kernel.database.dispose()
 

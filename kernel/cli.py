@@ -33,7 +33,13 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
 
             app = create_app(settings, plugins=plugins)
             uvicorn.run(
-                app, host=host, port=port, log_config=None, proxy_headers=False, server_header=False
+                app,
+                host=host,
+                port=port,
+                log_config=None,
+                proxy_headers=False,
+                server_header=False,
+                timeout_graceful_shutdown=10,
             )
         else:
             uvicorn.run(
@@ -45,6 +51,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
                 log_config=None,
                 proxy_headers=False,
                 server_header=False,
+                timeout_graceful_shutdown=10,
             )
 
     @cli.command()

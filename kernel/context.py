@@ -15,6 +15,7 @@ from kernel.db import Database
 from kernel.db.embedded import start_embedded_postgres
 from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
+from kernel.pubsub import PubSub, build_pubsub
 from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
 
@@ -27,6 +28,7 @@ class Kernel:
     plugins: KernelPluginManager
     database: Database
     cache: Cache
+    pubsub: PubSub
     storage: ObjectStorage
     encryptor: Encryptor
     permissions: PermissionRegistry
@@ -80,6 +82,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         plugins=plugins,
         database=database,
         cache=build_cache(settings),
+        pubsub=build_pubsub(settings),
         storage=build_storage(settings),
         encryptor=build_encryptor(settings),
         permissions=PermissionRegistry.from_plugins(plugins),

@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.context import Kernel
 
 
-def get_kernel(request: Request) -> Kernel:
+async def get_kernel(request: Request) -> Kernel:
+    """``async`` on purpose: FastAPI runs plain ``def`` dependencies in a thread pool."""
     return request.app.state.kernel
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    async with get_kernel(request).database.transaction() as session:
+    async with request.app.state.kernel.database.transaction() as session:
         yield session
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,14 @@ class ObjectStorage(Protocol):
     async def get(self, key: str) -> bytes: ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def presigned_get_url(
+        self, key: str, *, expires: timedelta, issued_at: datetime | None = None
+    ) -> str | None:
+        """A URL that downloads ``key`` without credentials until ``expires`` after
+        ``issued_at`` (default: now), or None when the backend cannot make one (the API
+        then serves the object itself)."""
+        ...
 
     async def check(self) -> None:
         """Raise if the storage cannot be used."""
@@ -54,6 +63,11 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def presigned_get_url(
+        self, key: str, *, expires: timedelta, issued_at: datetime | None = None
+    ) -> str | None:
+        return None  # a directory has no URLs: the API serves its objects
 
     async def check(self) -> None:
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
@@ -113,6 +127,18 @@ class MinioStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+
+    async def presigned_get_url(
+        self, key: str, *, expires: timedelta, issued_at: datetime | None = None
+    ) -> str | None:
+        # Signing is local, but the client may first ask the bucket's region (no region set).
+        return await asyncio.to_thread(
+            self.client.presigned_get_object,
+            self.bucket,
+            key,
+            expires=expires,
+            request_date=issued_at,
+        )
 
     async def check(self) -> None:
         if not await asyncio.to_thread(self.client.bucket_exists, self.bucket):

@@ -47,32 +47,34 @@ def ticketing_migration_location():
     return str(Path(__file__).parent / "migrations")
 
 
-# TEMPORARY while the catalog is being built in parallel: modules that do not exist yet
-# are skipped. Replaced by explicit imports once they all exist.
-ROUTER_MODULES = (
-    "events_router",
-    "media_router",
-    "ticket_types_router",
-    "holds_router",
-    "pricing_router",
-    "realtime_router",
-)
+@hookimpl
+def ticketing_api_routers():
+    from builtin_plugins.events import (
+        events_router,
+        holds_router,
+        media_router,
+        pricing_router,
+        realtime_router,
+        ticket_types_router,
+    )
+
+    return [
+        *events_router.routers,
+        *ticket_types_router.routers,
+        holds_router.router,
+        *media_router.routers,
+        pricing_router.router,
+        realtime_router.router,
+    ]
 
 
 @hookimpl
-def ticketing_api_routers():
-    import importlib
+async def ticketing_startup(kernel):
+    """Platform-wide categories exist in every deployment, not only seeded ones."""
+    from builtin_plugins.events.categories import seed_categories
 
-    routers = []
-    for name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(f"builtin_plugins.events.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"builtin_plugins.events.{name}":
-                raise
-            continue
-        routers.extend(getattr(module, "routers", None) or [module.router])
-    return routers
+    async with kernel.database.transaction() as session:
+        await seed_categories(session)
 
 
 @hookimpl
@@ -80,3 +82,11 @@ async def ticketing_seed(session, seed):
     from builtin_plugins.events.service import seed_demo_event
 
     await seed_demo_event(session, organization_id=seed.organization_id)
+
+
+# Pricing: the catalog's list price is the base price of every line nobody else prices.
+@hookimpl(trylast=True)
+def ticketing_pricing_base_price(context):
+    from builtin_plugins.events.pricing import catalog_base_price
+
+    return catalog_base_price(context)

@@ -33,7 +33,7 @@ from builtin_plugins.identity.nextauth_tokens import (
     session_token_from_cookies,
 )
 from builtin_plugins.identity.principals import principal_for, service_principal
-from builtin_plugins.identity.services import IdentityServices, identity_services
+from builtin_plugins.identity.services import IdentityServices, services_of
 from builtin_plugins.identity.users import sync_user
 from kernel.contracts import Principal
 from kernel.problems import Unauthorized
@@ -43,7 +43,7 @@ ACCESS_TOKEN_TYPE = "at+jwt"
 
 
 async def authenticate_request(request: Request) -> Principal | None:
-    services = identity_services(request)
+    services = services_of(request)
     service_key = request.headers.get(SERVICE_KEY_HEADER)
     if service_key is not None:
         if not hmac.compare_digest(service_key.encode(), services.service_key.encode()):

@@ -60,6 +60,8 @@ async def submitted_token(request: Request) -> str | None:
     if header:
         return header
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        return None  # never buffer an upload just to look for a token
     body = await request.body()
     if not body:
         return None

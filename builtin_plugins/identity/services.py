@@ -44,5 +44,10 @@ def build_identity_services(
     )
 
 
-def identity_services(request: Request) -> IdentityServices:
+def services_of(request: Request) -> IdentityServices:
     return request.app.state.kernel.services[SERVICE_KEY]
+
+
+async def identity_services(request: Request) -> IdentityServices:
+    """The dependency form (``async``: FastAPI runs plain ``def`` ones in a thread pool)."""
+    return services_of(request)

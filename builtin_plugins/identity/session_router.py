@@ -15,7 +15,7 @@ from builtin_plugins.identity.schemas import (
     NextAuthSession,
     SessionUser,
 )
-from builtin_plugins.identity.services import identity_services
+from builtin_plugins.identity.services import services_of
 from kernel.auth import authenticate, public
 from kernel.dependencies import SessionDep
 from kernel.organizations import Organization
@@ -65,7 +65,7 @@ async def get_session(request: Request, session: SessionDep) -> Any:
 
 @router.get("/csrf", summary="A CSRF token, set in NextAuth's double-submit cookie too")
 async def get_csrf(request: Request, response: Response) -> CsrfToken:
-    secrets = identity_services(request).nextauth_secrets
+    secrets = services_of(request).nextauth_secrets
     token = csrf.token_from_cookies(request.cookies, secrets)
     if token is None:
         token = csrf.new_token()

@@ -32,7 +32,8 @@ from kernel.plugin_manager import (
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.support.plugin_distribution import DemoDistribution, installed_distribution
 
-BUILTINS = ("events", "identity")
+# every plugin this project ships, by entry point name (sorted)
+BUILTINS = ("demand-surge", "early-bird", "events", "identity", "quantity-tiers", "time-to-event")
 
 HEADER = """\
 from kernel.contracts import Permission
@@ -75,7 +76,7 @@ def module_plugin(slug: str, **hooks: Callable) -> ModuleType:
     return module
 
 
-BUILTIN_SLUGS = {"identity", "events"}
+BUILTIN_SLUGS = set(BUILTINS)
 BUILTIN_PERMISSION_AREAS = {"org", "plugins", "reports", "tickets", "orders", "events"}
 
 
@@ -212,12 +213,7 @@ def test_entry_points_register_by_name_and_pluggy_calls_last_registered_first(in
     manager = create_plugin_manager(extra_plugins=[extra])
 
     assert [r.slug for r in manager.records] == [
-        "alpha",
-        "beta",
-        "delta",
-        "events",
-        "gamma",
-        "identity",
+        *sorted(["alpha", "beta", "delta", "gamma", *BUILTINS]),
         "extra",
     ]
     # tryfirst, then the last registered first (extra after every entry point), then trylast
@@ -461,7 +457,7 @@ def test_a_broken_plugin_is_failed_with_its_reason_and_the_others_load(install, 
     ]
     assert reason in failed[0].reason
     assert failures(slug, "load") == before + 1
-    assert sorted(r.slug for r in manager.loaded) == ["events", "good", "identity"]
+    assert sorted(r.slug for r in manager.loaded) == sorted(["good", *BUILTINS])
     assert manager.record(slug) is None
     assert manager.get_plugin(slug) is None
     # nothing of the broken plugin stays registered, even a hook that was valid
@@ -479,7 +475,7 @@ def test_every_kind_of_broken_plugin_at_once_leaves_the_good_ones_running(instal
     assert reasons.keys() == {module.replace("_", "-") for module in BROKEN}
     for module, (_, reason) in BROKEN.items():
         assert reason in reasons[module.replace("_", "-")]
-    assert sorted(r.slug for r in manager.loaded) == ["events", "good", "identity", "zeta"]
+    assert sorted(r.slug for r in manager.loaded) == sorted(["good", "zeta", *BUILTINS])
     assert granted(manager) == ["zeta:use", "good:use"]
     manager.check_pending()
 

@@ -1,0 +1,160 @@
+"""What buyers see and do before checkout: availability, and holds on tickets.
+
+Public: anonymous buyers identify their cart with a ``cart_token``; a signed-in buyer
+(bearer token or session cookie) is identified by the user instead. Each hold runs in
+its own short transaction (see :mod:`builtin_plugins.events.inventory`); the new
+availability is announced after it commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from builtin_plugins.events import inventory
+from builtin_plugins.events.models import (
+    Event,
+    EventDate,
+    EventStatus,
+    TicketType,
+    Visibility,
+)
+from builtin_plugins.events.ticket_schemas import (
+    CartToken,
+    EventAvailability,
+    HoldCreate,
+    HoldOut,
+    TicketTypeAvailability,
+    sale_state,
+)
+from kernel.auth import authenticate, public
+from kernel.clock import utcnow
+from kernel.dependencies import KernelDep, SessionDep
+from kernel.problems import NotFound, UnprocessableContent
+
+router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
+
+
+async def _owner(request: Request, cart_token: str | None) -> str:
+    principal = await authenticate(request)
+    if principal is not None and principal.user_id is not None:
+        return inventory.owner_for(user_id=principal.user_id)
+    if not cart_token:
+        raise UnprocessableContent(
+            "Send a cart_token (or sign in) to say whose hold this is.", code="owner-required"
+        )
+    return inventory.owner_for(cart_token=cart_token)
+
+
+@router.get(
+    "/availability",
+    summary="What is left of each public ticket type of a published event",
+    dependencies=[public()],
+)
+async def event_availability(
+    event_id: uuid.UUID,
+    session: SessionDep,
+    date_id: Annotated[uuid.UUID | None, Query(description="One date of a series")] = None,
+) -> EventAvailability:
+    event = await session.scalar(
+        select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
+    )
+    if event is None:
+        raise NotFound(f"No published event {event_id}.")
+    dates = list(
+        await session.scalars(
+            select(EventDate.id).where(EventDate.event_id == event_id).order_by(EventDate.starts_at)
+        )
+    )
+    if date_id is not None and date_id not in dates:
+        raise NotFound(f"No date {date_id} for event {event_id}.")
+    if date_id is None and len(dates) == 1:
+        date_id = dates[0]
+    numbers = await inventory.availability(session, event_id=event_id, event_date_id=date_id)
+    listed = await session.scalars(
+        select(TicketType)
+        .where(TicketType.event_id == event_id, TicketType.visibility == Visibility.PUBLIC)
+        .order_by(TicketType.position, TicketType.name, TicketType.id)
+    )
+    now = utcnow()
+    entries = []
+    for t in listed:
+        found = numbers.get(t.id)
+        available = found.available if found else None
+        entries.append(
+            TicketTypeAvailability(
+                id=t.id,
+                name=t.name,
+                description=t.description,
+                price_amount=t.price_amount,
+                currency=t.currency,
+                min_per_order=t.min_per_order,
+                max_per_order=t.max_per_order,
+                sale_starts_at=t.sale_starts_at,
+                sale_ends_at=t.sale_ends_at,
+                sale_state=sale_state(now, t.sale_starts_at, t.sale_ends_at),
+                available=available,
+                sold_out=available is not None and available < t.min_per_order,
+            )
+        )
+    return EventAvailability(event_id=event_id, date_id=date_id, ticket_types=entries)
+
+
+@router.post(
+    "/holds",
+    summary="Hold tickets for a cart until the hold expires (409 sold-out when none left)",
+    status_code=201,
+    dependencies=[public()],
+    responses={409: {"description": "Sold out, or not on sale"}},
+)
+async def place_hold(
+    event_id: uuid.UUID, body: HoldCreate, request: Request, kernel: KernelDep
+) -> HoldOut:
+    owner = await _owner(request, body.cart_token)
+    async with kernel.database.transaction() as session:
+        hold = await inventory.place_hold(
+            session,
+            event_id=event_id,
+            ticket_type_id=body.ticket_type_id,
+            event_date_id=body.date_id,
+            quantity=body.quantity,
+            owner=owner,
+        )
+    await inventory.announce_availability(
+        kernel, event_id=event_id, event_date_id=hold.event_date_id
+    )
+    return HoldOut(
+        hold_id=hold.id,
+        event_id=hold.event_id,
+        ticket_type_id=hold.ticket_type_id,
+        date_id=hold.event_date_id,
+        quantity=hold.quantity,
+        expires_at=hold.expires_at,
+    )
+
+
+@router.delete(
+    "/holds/{hold_id}",
+    summary="Release my hold (someone else's is not found)",
+    status_code=204,
+    dependencies=[public()],
+)
+async def release_hold(
+    event_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    request: Request,
+    kernel: KernelDep,
+    cart_token: Annotated[CartToken | None, Query()] = None,
+) -> Response:
+    owner = await _owner(request, cart_token)
+    async with kernel.database.transaction() as session:
+        hold = await inventory.release_hold(
+            session, hold_id=hold_id, owner=owner, event_id=event_id
+        )
+    await inventory.announce_availability(
+        kernel, event_id=event_id, event_date_id=hold.event_date_id
+    )
+    return Response(status_code=204)

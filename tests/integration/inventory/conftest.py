@@ -1,0 +1,1 @@
+"""The inventory tests use the fixtures of ``tests/integration/conftest.py``."""
