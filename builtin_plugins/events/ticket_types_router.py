@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from builtin_plugins.events import ticket_types_service as service
 from builtin_plugins.events.models import PoolKind
+from builtin_plugins.events.pricing import validate_pricing_settings
 from builtin_plugins.events.ticket_schemas import (
     PoolCreate,
     PoolOut,
@@ -25,6 +26,7 @@ from builtin_plugins.identity import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
+from kernel.problems import UnprocessableContent
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}"
 Viewer = Annotated[Principal, requires("org:view")]
@@ -46,6 +48,17 @@ async def list_ticket_types(
     return await service.views(session, found)
 
 
+def _check_pricing(request: Request, pricing: dict | None) -> None:
+    """Refuse settings no installed strategy understands, instead of ignoring them later."""
+    if not pricing:
+        return
+    problems = validate_pricing_settings(request.app.state.kernel.plugins, pricing)
+    if problems:
+        raise UnprocessableContent(
+            "The pricing settings are not valid.", code="invalid-pricing", problems=problems
+        )
+
+
 @ticket_types.post("", summary="Add a ticket type", status_code=201)
 async def create_ticket_type(
     organization_id: uuid.UUID,
@@ -55,6 +68,7 @@ async def create_ticket_type(
     request: Request,
     session: SessionDep,
 ) -> TicketTypeOut:
+    _check_pricing(request, body.pricing)
     ticket_type = await service.create_ticket_type(
         session, organization_id=organization_id, event_id=event_id, body=body
     )
@@ -100,6 +114,7 @@ async def update_ticket_type(
     request: Request,
     session: SessionDep,
 ) -> TicketTypeOut:
+    _check_pricing(request, body.pricing)
     ticket_type, changes = await service.update_ticket_type(
         session,
         organization_id=organization_id,

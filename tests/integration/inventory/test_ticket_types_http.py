@@ -40,7 +40,9 @@ async def test_create_list_get_update_a_ticket_type(api: httpx.AsyncClient, data
             "max_per_order": 6,
             "visibility": "public",
             "position": 2,
-            "pricing": {"early-bird": {"until": "2099-01-01"}},
+            "pricing": {
+                "early-bird": {"tiers": [{"until": "2099-01-01T00:00:00Z", "percent_off": 20}]}
+            },
         },
         headers=admin,
     )
@@ -49,7 +51,9 @@ async def test_create_list_get_update_a_ticket_type(api: httpx.AsyncClient, data
     assert body["name"] == "Early bird" and body["currency"] == "EUR"
     assert (body["capacity"], body["sold"], body["held"], body["available"]) == (50, 0, 0, 50)
     assert body["sale_state"] == "on_sale"
-    assert body["pricing"] == {"early-bird": {"until": "2099-01-01"}}
+    assert body["pricing"] == {
+        "early-bird": {"tiers": [{"until": "2099-01-01T00:00:00Z", "percent_off": 20}]}
+    }
 
     listed = await api.get(url, headers=admin)
     assert [t["id"] for t in listed.json()] == [body["id"]]
@@ -91,6 +95,8 @@ async def test_ticket_type_validation(api: httpx.AsyncClient, database: Database
         {**good, "name": ""},
         {**good, "unknown_field": 1},
         {**good, "pricing": ["not", "an", "object"]},
+        {**good, "pricing": {"no-such-strategy": {}}},
+        {**good, "pricing": {"early-bird": {"tiers": [{"percent_off": 250}]}}},
         {**good, "price_amount": 10**12},
     ]
     for bad in bad_bodies:
