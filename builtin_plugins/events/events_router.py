@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from builtin_plugins.events import categories, events_service, public_cache
+from builtin_plugins.events import categories, events_service, media, public_cache
 from builtin_plugins.events.event_schemas import (
     PUBLIC_STATUSES,
     CategoryPublic,
@@ -128,6 +128,7 @@ async def delete_event(
     session: SessionDep,
     kernel: KernelDep,
 ) -> Response:
+    image_keys = await media.event_image_keys(session, event_id)
     await events_service.delete_event(
         session,
         organization_id=organization_id,
@@ -135,6 +136,7 @@ async def delete_event(
         actor=_actor(principal, request),
     )
     await public_cache.commit_and_invalidate(session, kernel.cache, event_id)
+    await media.remove_objects(kernel.storage, image_keys)  # only once the rows are gone
     return Response(status_code=204)
 
 

@@ -556,3 +556,16 @@ async def test_roles_and_tenants(api: httpx.AsyncClient, gallery) -> None:
         await api.get(f"{own}/{image['id']}/files/original", headers=other_admin)
     ).status_code == 404
     assert len((await api.get(url, headers=admin)).json()) == 2
+
+
+async def test_deleting_a_draft_event_removes_its_stored_images(
+    api: httpx.AsyncClient, gallery, storage_dir: Path
+) -> None:
+    organization_id, admin, event_id = gallery
+    await uploaded(api, organization_id, event_id, admin, png(900, 600))
+    assert stored_files(storage_dir, event_id)
+    deleted = await api.delete(
+        f"/api/v1/organizations/{organization_id}/events/{event_id}", headers=admin
+    )
+    assert deleted.status_code == 204, deleted.text
+    assert stored_files(storage_dir, event_id) == []
