@@ -1,10 +1,15 @@
 """Quoting a line through the pricing hooks: base price, then composed adjusters."""
 
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from kernel.awaitables import await_all, first_result
 from kernel.contracts import LineQuote, PriceAdjuster, PricingContext
 from kernel.problems import UnprocessableContent
+
+logger = logging.getLogger(__name__)
 
 
 class NoBasePrice(UnprocessableContent):
@@ -38,3 +43,34 @@ async def quote_line(hook, context: PricingContext) -> LineQuote:
     return LineQuote(
         context=context, base_unit_price=base, adjustments=tuple(applied), unit_price=unit_price
     )
+
+
+def adjusters_from_settings(
+    context: PricingContext,
+    *,
+    slug: str,
+    build: Callable[[Any], PriceAdjuster],
+) -> list[PriceAdjuster]:
+    """The usual body of a strategy plugin's ``ticketing_pricing_adjusters``.
+
+    Reads the strategy's settings from ``context.attributes["pricing"][slug]`` (the
+    ticket type's per-strategy settings) and builds its adjuster. Settings the builder
+    refuses (``ValueError``) are ignored with a warning, so a misconfigured ticket type
+    still sells at its list price; refusing them is the job of whoever writes them.
+    """
+    pricing = context.attributes.get("pricing")
+    settings = pricing.get(slug) if isinstance(pricing, Mapping) else None
+    if settings is None:
+        return []
+    try:
+        return [build(settings)]
+    except ValueError as exc:
+        logger.warning(
+            "invalid pricing settings ignored",
+            extra={
+                "plugin": slug,
+                "ticket_type_id": str(context.ticket_type_id),
+                "reason": str(exc),
+            },
+        )
+        return []

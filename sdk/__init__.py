@@ -25,5 +25,12 @@ from kernel import contracts
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.pricing import adjusters_from_settings
 
-__all__ = ["PluginCategory", "PluginMetadata", "hookimpl", *contracts.__all__]
+__all__ = [
+    "PluginCategory",
+    "PluginMetadata",
+    "adjusters_from_settings",
+    "hookimpl",
+    *contracts.__all__,
+]

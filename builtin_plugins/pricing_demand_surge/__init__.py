@@ -6,17 +6,14 @@ events plugin counts one for every ``window_minutes`` found in a ticket type's p
 settings. Settings that do not match the schema are ignored (logged as a warning).
 """
 
-import logging
-from collections.abc import Mapping
-
 from builtin_plugins.pricing_demand_surge.strategy import (
     SETTINGS_SCHEMA,
     SLUG,
     DemandSurge,
-    InvalidSettings,
 )
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,
@@ -27,24 +24,7 @@ METADATA = PluginMetadata(
     description="Raises the price while tickets sell fast, up to a cap.",
 )
 
-logger = logging.getLogger(__name__)
-
 
 @hookimpl
 def ticketing_pricing_adjusters(context):
-    pricing = context.attributes.get("pricing")
-    settings = pricing.get(SLUG) if isinstance(pricing, Mapping) else None
-    if settings is None:
-        return []
-    try:
-        return [DemandSurge.from_settings(settings)]
-    except InvalidSettings as exc:
-        logger.warning(
-            "invalid pricing settings ignored",
-            extra={
-                "plugin": SLUG,
-                "ticket_type_id": str(context.ticket_type_id),
-                "reason": str(exc),
-            },
-        )
-        return []
+    return adjusters_from_settings(context, slug=SLUG, build=DemandSurge.from_settings)

@@ -7,17 +7,14 @@ refusing them is the job of whoever writes them (``validate_pricing_settings`` i
 :mod:`builtin_plugins.events.pricing`).
 """
 
-import logging
-from collections.abc import Mapping
-
 from builtin_plugins.pricing_early_bird.strategy import (
     SETTINGS_SCHEMA,
     SLUG,
     EarlyBird,
-    InvalidSettings,
 )
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,
@@ -28,24 +25,7 @@ METADATA = PluginMetadata(
     description="A percentage off the ticket price until a date, in tiers.",
 )
 
-logger = logging.getLogger(__name__)
-
 
 @hookimpl
 def ticketing_pricing_adjusters(context):
-    pricing = context.attributes.get("pricing")
-    settings = pricing.get(SLUG) if isinstance(pricing, Mapping) else None
-    if settings is None:
-        return []
-    try:
-        return [EarlyBird.from_settings(settings)]
-    except InvalidSettings as exc:
-        logger.warning(
-            "invalid pricing settings ignored",
-            extra={
-                "plugin": SLUG,
-                "ticket_type_id": str(context.ticket_type_id),
-                "reason": str(exc),
-            },
-        )
-        return []
+    return adjusters_from_settings(context, slug=SLUG, build=EarlyBird.from_settings)

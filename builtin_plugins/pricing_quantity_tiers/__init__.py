@@ -5,17 +5,14 @@ and units sold and capacity from ``context.attributes``, as the events plugin pu
 there. Settings that do not match the schema are ignored (logged as a warning).
 """
 
-import logging
-from collections.abc import Mapping
-
 from builtin_plugins.pricing_quantity_tiers.strategy import (
     SETTINGS_SCHEMA,
     SLUG,
-    InvalidSettings,
     QuantityTiers,
 )
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,
@@ -26,24 +23,7 @@ METADATA = PluginMetadata(
     description="Price steps by units sold: the next tickets cost more as inventory sells.",
 )
 
-logger = logging.getLogger(__name__)
-
 
 @hookimpl
 def ticketing_pricing_adjusters(context):
-    pricing = context.attributes.get("pricing")
-    settings = pricing.get(SLUG) if isinstance(pricing, Mapping) else None
-    if settings is None:
-        return []
-    try:
-        return [QuantityTiers.from_settings(settings)]
-    except InvalidSettings as exc:
-        logger.warning(
-            "invalid pricing settings ignored",
-            extra={
-                "plugin": SLUG,
-                "ticket_type_id": str(context.ticket_type_id),
-                "reason": str(exc),
-            },
-        )
-        return []
+    return adjusters_from_settings(context, slug=SLUG, build=QuantityTiers.from_settings)

@@ -6,17 +6,14 @@ the events plugin puts them there. Settings that do not match the schema are ign
 (logged as a warning).
 """
 
-import logging
-from collections.abc import Mapping
-
 from builtin_plugins.pricing_time_to_event.strategy import (
     SETTINGS_SCHEMA,
     SLUG,
-    InvalidSettings,
     TimeToEvent,
 )
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,
@@ -27,24 +24,7 @@ METADATA = PluginMetadata(
     description="Changes the price by a percentage in the last hours before the event.",
 )
 
-logger = logging.getLogger(__name__)
-
 
 @hookimpl
 def ticketing_pricing_adjusters(context):
-    pricing = context.attributes.get("pricing")
-    settings = pricing.get(SLUG) if isinstance(pricing, Mapping) else None
-    if settings is None:
-        return []
-    try:
-        return [TimeToEvent.from_settings(settings)]
-    except InvalidSettings as exc:
-        logger.warning(
-            "invalid pricing settings ignored",
-            extra={
-                "plugin": SLUG,
-                "ticket_type_id": str(context.ticket_type_id),
-                "reason": str(exc),
-            },
-        )
-        return []
+    return adjusters_from_settings(context, slug=SLUG, build=TimeToEvent.from_settings)
