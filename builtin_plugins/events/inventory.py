@@ -836,6 +836,15 @@ async def availability(
     return await _availability(session, event_id=event_id, event_date_id=event_date_id)
 
 
+async def public_availability(
+    session: AsyncSession, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, Availability]:
+    """:func:`availability` for the public ticket types only (what buyers may see)."""
+    return await _availability(
+        session, event_id=event_id, event_date_id=event_date_id, public_only=True
+    )
+
+
 async def _availability(
     session: AsyncSession,
     *,
@@ -1213,8 +1222,8 @@ async def publish_availability_now(
         return
     try:
         async with kernel.database.transaction() as session:
-            numbers = await _availability(
-                session, event_id=event_id, event_date_id=event_date_id, public_only=True
+            numbers = await public_availability(
+                session, event_id=event_id, event_date_id=event_date_id
             )
         result = publish(
             kernel,
