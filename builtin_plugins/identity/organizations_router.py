@@ -5,7 +5,6 @@ Every path under ``/organizations/{organization_id}`` answers 404 to non-members
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -29,7 +28,8 @@ from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
 from kernel.organizations import Organization
-from kernel.problems import NotFound, UnprocessableContent
+from kernel.pagination import decode_cursor, encode_cursor
+from kernel.problems import NotFound
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 SignedIn = Annotated[Principal, signed_in()]
@@ -222,18 +222,6 @@ async def revoke_member_session(
     return Response(status_code=204)
 
 
-def _encode_cursor(created_at: datetime, entry_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{entry_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(entry_id)
-    except ValueError as exc:
-        raise UnprocessableContent("The cursor is not one this API gave out.") from exc
-
-
 @router.get("/{organization_id}/audit-log", summary="Who did what, newest first")
 async def audit_log(
     organization_id: uuid.UUID,
@@ -250,14 +238,14 @@ async def audit_log(
         session,
         organization_id=organization_id,
         limit=limit + 1,
-        before=_decode_cursor(cursor) if cursor else None,
+        before=decode_cursor(cursor) if cursor else None,
         action=action,
         actor_user_id=actor_user_id,
         since=since,
         until=until,
     )
     page = list(found[:limit])
-    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
     return AuditPage(
         entries=[AuditEntryPublic.model_validate(e) for e in page], next_cursor=next_cursor
     )
