@@ -8,12 +8,13 @@ unlimited. The database refuses ``sold + held > capacity`` (a CHECK), whatever h
 Concurrency rules (every function below follows them; follow them if you add one):
 
 * **Lock order.** (1) the event's inventory advisory lock -- *shared* for holds, sales,
-  releases and conversions, *exclusive* for structural changes (creating pools,
+  releases, conversions and returns, *exclusive* for structural changes (creating pools,
   changing a capacity or a shared pool's members, deleting a ticket type); (2) the hold
-  row (``FOR UPDATE``) when an existing hold is released or converted; (3) pool rows,
-  always in ``id`` order (``SELECT ... ORDER BY id FOR UPDATE``). One order everywhere
-  means no deadlocks; the advisory lock means a structural change never races with a
-  hold (a new pool's counters are recounted from the hold rows while nothing moves).
+  row (``FOR UPDATE``) when an existing hold is released, converted or returned to
+  stock; (3) pool rows, always in ``id`` order (``SELECT ... ORDER BY id FOR UPDATE``).
+  One order everywhere means no deadlocks; the advisory lock means a structural change
+  never races with a hold (a new pool's counters are recounted from the hold rows while
+  nothing moves).
 * **Rows locked before the exclusive lock: ``FOR NO KEY UPDATE`` only.** A hold holds the
   shared lock while its insert takes ``FOR KEY SHARE`` on the organization, event, date
   and ticket type rows (foreign keys). A command that locks one of those rows ``FOR
@@ -28,6 +29,9 @@ Concurrency rules (every function below follows them; follow them if you add one
 * **Sales are hold rows too.** Converting a hold leaves it ``converted``;
   :func:`sell_directly` writes a ``converted`` row. So the hold table is the ledger a new
   pool is counted from (a pool added after sales starts with the right ``sold``).
+* **Returns stay in the ledger.** :func:`return_to_stock` keeps the row ``converted`` and
+  adds to its ``returned`` while taking ``sold`` down on every pool that applies now: a
+  sale counts ``quantity - returned`` units, everywhere sold units are counted from holds.
 
 Round trips of :func:`place_hold` (the flash-sale hot path), inside one transaction:
 ``BEGIN``; one read that takes the shared advisory lock and fetches everything the sale
@@ -115,7 +119,8 @@ class HoldNotFound(NotFound):
 
 
 class HoldNotActive(Conflict):
-    """409: the hold was already converted (or released, for a conversion)."""
+    """409: the hold was already converted (or released, for a conversion); or, for a
+    return to stock, it is not a sale (not converted)."""
 
     code, title = "hold-not-active", "Hold is no longer active"
 
@@ -372,14 +377,31 @@ _CONVERT_COUNTERS = text(
     bindparam("held", type_=ARRAY(Integer())),
 )
 
+# A sale's units go back to stock: lock the pools that apply now in id order (the caller
+# holds the shared advisory lock and the hold row) and take them off ``sold`` -- written
+# from ``locked`` (the newest versions), as in _take_sql.
+_RETURN_COUNTERS = text(
+    f"""
+    WITH locked AS (
+        SELECT p.id, p.sold FROM inventory_pool p
+         WHERE {_APPLIES}
+         ORDER BY p.id
+           FOR UPDATE OF p
+    )
+    UPDATE inventory_pool p SET sold = locked.sold - CAST(:quantity AS integer)
+      FROM locked
+     WHERE p.id = locked.id
+    """
+)
+
 # Recount one pool from the hold ledger (caller holds the exclusive advisory lock and has
-# already deleted the pool's shares): sales are converted rows, holds active unexpired rows,
-# each of which gets a share row here.
+# already deleted the pool's shares): sales are converted rows (less their returned
+# units), holds active unexpired rows, each of which gets a share row here.
 _RECOUNT = text(
     """
     WITH p AS (SELECT * FROM inventory_pool WHERE id = CAST(:pool_id AS uuid)),
     matching AS (
-        SELECT h.id, h.quantity, h.status, h.expires_at
+        SELECT h.id, h.quantity, h.quantity - h.returned AS kept, h.status, h.expires_at
           FROM inventory_hold h, p
          WHERE h.event_id = p.event_id
            AND (p.event_date_id IS NULL OR h.event_date_id = p.event_date_id)
@@ -394,7 +416,7 @@ _RECOUNT = text(
         SELECT CAST(:pool_id AS uuid), id, quantity, expires_at
           FROM matching WHERE status = 'active'
     )
-    SELECT coalesce(sum(quantity) FILTER (WHERE status = 'converted'), 0) AS sold,
+    SELECT coalesce(sum(kept) FILTER (WHERE status = 'converted'), 0) AS sold,
            coalesce(sum(quantity) FILTER (WHERE status = 'active'), 0) AS held
       FROM matching
     """
@@ -437,7 +459,7 @@ async def lock_event_inventory(
     """Take the event's inventory advisory lock until the transaction ends.
 
     Exclusive for structural changes (pools, capacities, members); the hold, sale,
-    release and conversion functions take it shared themselves.
+    release, conversion and return functions take it shared themselves.
     """
     statement = _LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED
     await session.execute(statement, {"ns": ADVISORY_NAMESPACE, "event_id": event_id})
@@ -787,6 +809,67 @@ async def convert_hold(
     return hold
 
 
+async def return_to_stock(
+    session: AsyncSession,
+    *,
+    hold_id: uuid.UUID,
+    quantity: int,
+    organization_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> InventoryHold:
+    """Give ``quantity`` units of a sale back to stock (a voided ticket, a refund).
+
+    The sale is a ``converted`` hold row (:func:`convert_hold`, :func:`sell_directly`);
+    it stays ``converted`` and its ``returned`` grows by ``quantity``, so the ledger keeps
+    counting it as ``quantity - returned`` sold units. Every pool that applies to its
+    ticket type and date now gets ``sold -= quantity`` (a pool created after the sale was
+    counted with it). Locks: the shared advisory lock, the hold row, then those pools in
+    id order. Announce the availability after the commit.
+
+    :class:`HoldNotFound` (404) for an unknown hold or one outside
+    ``organization_id``/``event_id``; :class:`HoldNotActive` (409) when it is not a sale;
+    ``UnprocessableContent`` (422, with ``returnable``) when ``quantity`` is below 1 or
+    more than is left to return. Returns the hold with ``returned`` updated.
+    """
+    hold = await _lock_hold(
+        session, hold_id=hold_id, owner=None, organization_id=organization_id, event_id=event_id
+    )
+    if hold.status is not HoldStatus.CONVERTED:
+        raise HoldNotActive(
+            f"Hold {hold_id} is {hold.status.value}: only a sale goes back to stock.",
+            hold_status=hold.status.value,
+        )
+    returnable = hold.quantity - hold.returned
+    if quantity < 1 or quantity > returnable:
+        raise UnprocessableContent(
+            f"Between 1 and {returnable} units of this sale can go back to stock "
+            f"({hold.returned} of {hold.quantity} already returned)."
+            if returnable
+            else f"All {hold.quantity} units of this sale are back in stock already.",
+            code="return-quantity",
+            returnable=returnable,
+            requested=quantity,
+        )
+    await session.execute(
+        _RETURN_COUNTERS,
+        {
+            "event_id": hold.event_id,
+            "event_date_id": hold.event_date_id,
+            "ticket_type_id": hold.ticket_type_id,
+            "quantity": quantity,
+        },
+    )
+    returned = await session.scalar(
+        update(InventoryHold)
+        .where(InventoryHold.id == hold.id)
+        .values(returned=InventoryHold.returned + quantity)
+        .returning(InventoryHold.returned)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(hold, "returned", returned)
+    return hold
+
+
 # -- availability -----------------------------------------------------------------------
 
 
@@ -1120,12 +1203,14 @@ async def set_date_capacity(
 async def ticket_type_counts(
     session: AsyncSession, *, event_id: uuid.UUID
 ) -> dict[uuid.UUID, tuple[int, int]]:
-    """(sold, held) per ticket type from the hold ledger; held excludes expired holds."""
+    """(sold, held) per ticket type from the hold ledger (sold less returned units);
+    held excludes expired holds."""
     rows = await session.execute(
         text(
             """
             SELECT ticket_type_id,
-                   coalesce(sum(quantity) FILTER (WHERE status = 'converted'), 0) AS sold,
+                   coalesce(sum(quantity - returned) FILTER (WHERE status = 'converted'), 0)
+                       AS sold,
                    coalesce(sum(quantity) FILTER (
                        WHERE status = 'active' AND expires_at > now()), 0) AS held
               FROM inventory_hold WHERE event_id = :event_id

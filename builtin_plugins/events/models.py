@@ -235,11 +235,16 @@ class PoolMember(Base):
 
 
 class InventoryHold(UUIDPrimaryKey, TenantScoped, Base):
-    """Units set aside for a cart until ``expires_at``; converted when the order is placed."""
+    """Units set aside for a cart until ``expires_at``; converted when the order is placed.
+
+    A converted row is a sale; ``returned`` of its units went back to stock since (voided
+    tickets, refunds), so it counts as ``quantity - returned`` sold units.
+    """
 
     __tablename__ = "inventory_hold"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("returned >= 0 AND returned <= quantity", name="returned_within_quantity"),
         Index("ix_inventory_hold_owner", "owner"),
     )
 
@@ -253,6 +258,7 @@ class InventoryHold(UUIDPrimaryKey, TenantScoped, Base):
         ForeignKey("ticket_type.id", ondelete="CASCADE")
     )
     quantity: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     owner: Mapped[str] = mapped_column(String(128))  # cart token or user id
     status: Mapped[HoldStatus] = mapped_column(
         _enum(HoldStatus, "inventory_hold_status"), default=HoldStatus.ACTIVE

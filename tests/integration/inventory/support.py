@@ -161,7 +161,7 @@ async def check_invariants(database: Database, event_id: uuid.UUID) -> None:
                 SELECT p.name, p.capacity, p.sold, p.held,
                        coalesce((SELECT sum(quantity) FROM inventory_pool_hold ph
                                   WHERE ph.pool_id = p.id), 0) AS share_rows,
-                       coalesce((SELECT sum(h.quantity) FROM inventory_hold h
+                       coalesce((SELECT sum(h.quantity - h.returned) FROM inventory_hold h
                                   WHERE h.event_id = p.event_id AND h.status = 'converted'
                                     AND (p.event_date_id IS NULL
                                          OR h.event_date_id = p.event_date_id)
