@@ -100,6 +100,29 @@ class PlatformPermission(AccessRule):
         return "platform: " + " + ".join(self.names)
 
 
+def declared_rules(dependant: Any) -> list[AccessRule]:
+    """The access rules a route's dependency tree declares (a route must declare one)."""
+    found = [dependant.call] if isinstance(dependant.call, AccessRule) else []
+    for child in dependant.dependencies:
+        found.extend(declared_rules(child))
+    return found
+
+
+def document_access(routes: Any) -> None:
+    """State each route's rule in the OpenAPI document as ``x-access`` (``public``,
+    ``signed in`` or the permissions), so clients and reviewers see it per endpoint."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            rules = declared_rules(route.dependant)
+            if rules:
+                extra = dict(route.openapi_extra or {})
+                extra["x-access"] = " and ".join(rule.describe() for rule in rules)
+                route.openapi_extra = extra
+
+
 def public() -> Any:
     return Depends(Public())
 
