@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kernel import migrate
+from kernel.auth import document_access
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.logging import configure_logging
@@ -61,6 +62,7 @@ def create_app(
     for _slug, routers in plugins.collect("ticketing_unversioned_routers"):
         for router in routers or ():
             app.include_router(router)
+    document_access(app.routes)
     _install_middleware(app, kernel)
     return app
 
@@ -82,7 +84,14 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Remaining"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Remaining",
+                "Idempotent-Replayed",
+                "Content-Disposition",
+                "Ticketing-Signature",
+            ],
         )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=(DOCS_URL,))
     templates = RouteTemplates(app)

@@ -169,7 +169,9 @@ def ticketing_authenticate(request: Request) -> Principal | None:
 
 
 @hookspec(firstresult=True)
-def ticketing_ticket_holder(organization_id: UUID, event_id: UUID, user_id: UUID) -> bool | None:
+def ticketing_ticket_holder(
+    organization_id: UUID, event_id: UUID, user_id: UUID, session: AsyncSession
+) -> bool | None:
     """Called when content is reserved for attendees (a virtual event's stream link).
 
     Return ``True`` when the user holds a valid ticket for the event, ``False`` when not,
@@ -178,6 +180,7 @@ def ticketing_ticket_holder(organization_id: UUID, event_id: UUID, user_id: UUID
     :param organization_id: the organization that owns the event.
     :param event_id: the event.
     :param user_id: the signed-in user asking.
+    :param session: the caller's open transaction, for reading.
     """
 
 

@@ -366,6 +366,7 @@ async def event_stream(
             organization_id=event.organization_id,
             event_id=event.id,
             user_id=principal.user_id,
+            session=session,
         )
         allowed = holder is True
     if not allowed:

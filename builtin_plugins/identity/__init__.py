@@ -20,8 +20,6 @@ PERMISSIONS = (
     Permission("org:manage", "Rename the organization, manage members, read the audit log"),
     Permission("plugins:manage", "Install, configure and enable plugins"),
     Permission("reports:view", "Read sales and attendance reports", ("organizer",)),
-    Permission("tickets:manage", "Issue, void and transfer tickets", ("organizer",)),
-    Permission("tickets:checkin", "Scan tickets at the door", ("organizer",)),
     Permission("orders:refund", "Refund orders"),
 )
 

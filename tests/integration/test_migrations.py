@@ -17,7 +17,7 @@ from kernel.plugin_manager import KernelPluginManager
 from kernel.schema import import_models
 from tests.support.databases import create_database, drop_database
 
-KERNEL_TABLES = {"organization", "outbox_event", "outbox_delivery"}
+KERNEL_TABLES = {"organization", "outbox_event", "outbox_delivery", "idempotency_key"}
 IDENTITY_TABLES = {
     "user_account",
     "membership",
@@ -38,6 +38,22 @@ EVENTS_TABLES = {
     "inventory_pool_member",
     "inventory_hold",
     "inventory_pool_hold",
+}
+TICKETING_TABLES = {
+    "ticket_signing_key",
+    "ticket_issue",
+    "ticket",
+    "checkin_list",
+    "ticket_checkin",
+    "ticket_transfer",
+    "ticket_settings",
+    "event_ticket_settings",
+}
+TICKETING_TYPES = {
+    "ticket_issue_kind",
+    "ticket_status",
+    "ticket_transfer_status",
+    "ticket_scan_outcome",
 }
 EVENTS_TYPES = {
     "event_status",
@@ -85,20 +101,27 @@ async def _tables_and_types(url: str) -> tuple[set[str], set[str]]:
 async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPluginManager) -> None:
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
-    assert types == EVENTS_TYPES | {"membership_role"}
+    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES
+    assert types == EVENTS_TYPES | TICKETING_TYPES | {"membership_role"}
 
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "base")
     assert await _tables_and_types(empty_database) == (set(), set())
 
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, _ = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
+    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES
 
 
 async def test_one_plugin_branch_downgrades_alone(
     empty_database: str, plugins: KernelPluginManager
 ) -> None:
+    await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
+    await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "ticketing@base")
+    tables, types = await _tables_and_types(empty_database)
+    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
+    assert types == EVENTS_TYPES | {"membership_role"}
+
+    # Ticketing depends on identity: taking identity away takes ticketing with it.
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "identity@base")
     tables, types = await _tables_and_types(empty_database)
@@ -108,7 +131,7 @@ async def test_one_plugin_branch_downgrades_alone(
 
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
-    assert sorted(heads) == ["events_0002", "identity_0002", "k0001"]
+    assert sorted(heads) == ["events_0003", "identity_0002", "k0002", "ticketing_0001"]
 
 
 async def test_migrations_match_the_models(database_url: str, plugins: KernelPluginManager) -> None:

@@ -33,7 +33,15 @@ from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.support.plugin_distribution import DemoDistribution, installed_distribution
 
 # every plugin this project ships, by entry point name (sorted)
-BUILTINS = ("demand-surge", "early-bird", "events", "identity", "quantity-tiers", "time-to-event")
+BUILTINS = (
+    "demand-surge",
+    "early-bird",
+    "events",
+    "identity",
+    "quantity-tiers",
+    "ticketing",
+    "time-to-event",
+)
 
 HEADER = """\
 from kernel.contracts import Permission
@@ -151,6 +159,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
     assert by_slug["alpha"].metadata.category is PluginCategory.TICKETING
     assert granted(manager) == ["alpha:use"]
     assert [slug for slug, _ in manager.collect("ticketing_migration_location")] == [
+        "ticketing",
         "identity",
         "events",
     ]
@@ -260,7 +269,7 @@ def test_choose_provider_takes_the_first_answer_and_skips_plugins_that_return_no
     assert choose(request=payment("card"), providers={"manual": object()}) == "manual"
 
 
-def test_layout_render_lets_a_plugin_restyle_over_the_trylast_default() -> None:
+async def test_layout_render_lets_a_plugin_restyle_over_the_trylast_default() -> None:
     @hookimpl(trylast=True)
     def builtin_layout(request):
         return RenderedLayout("text/plain", f"plain {request.kind}".encode())
@@ -279,8 +288,8 @@ def test_layout_render_lets_a_plugin_restyle_over_the_trylast_default() -> None:
     )
     render = manager.hook.ticketing_layout_render
 
-    assert render(request=layout("ticket")).body == b"fancy ticket"
-    assert render(request=layout("order")).body == b"plain order"
+    assert (await first_result(render, request=layout("ticket"))).body == b"fancy ticket"
+    assert (await first_result(render, request=layout("order"))).body == b"plain order"
 
 
 async def test_first_result_awaits_async_answers_before_deciding() -> None:

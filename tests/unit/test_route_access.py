@@ -8,17 +8,14 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from kernel.app import DOCS_URL, OPENAPI_URL, create_app
-from kernel.auth import AccessRule, OrganizationPermission, PermissionRegistry
+from kernel.auth import AccessRule, OrganizationPermission, PermissionRegistry, declared_rules
 from tests.conftest import make_settings
 
 FASTAPI_OWN_ROUTES = {OPENAPI_URL, DOCS_URL, DOCS_URL + "/oauth2-redirect"}
 
 
 def _rules(dependant) -> list[AccessRule]:
-    found = [dependant.call] if isinstance(dependant.call, AccessRule) else []
-    for child in dependant.dependencies:
-        found.extend(_rules(child))
-    return found
+    return declared_rules(dependant)
 
 
 def _routes(tmp_path: Path):
@@ -68,3 +65,17 @@ def test_role_map_is_computed_from_declared_permissions(tmp_path: Path, role: st
         assert registry.for_role(role) == declared
     else:
         assert registry.for_role(role) <= declared
+
+
+def test_the_openapi_document_states_each_operations_access(tmp_path: Path) -> None:
+    app, _ = _routes(tmp_path)
+    operations = [
+        (path, method, operation)
+        for path, methods in app.openapi()["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert operations
+    for path, method, operation in operations:
+        assert operation.get("x-access"), (method, path)
+    keys = app.openapi()["paths"]["/api/v1/organizations/{organization_id}/ticket-keys/rotate"]
+    assert keys["post"]["x-access"] == "tickets:manage"

@@ -1,0 +1,116 @@
+"""QR signing keys: published for door apps, rotated and retired by organizers.
+
+``GET /ticket-keys/{organization_id}`` is public: a scanner downloads it once and then
+verifies QR codes with no network (see :mod:`builtin_plugins.ticketing.payload`). It
+lists the key that signs now and the superseded keys that still verify; a retired key
+is gone from it, and the server refuses its payloads too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+
+from builtin_plugins.identity import audit
+from builtin_plugins.ticketing import signing
+from builtin_plugins.ticketing.models import TicketSigningKey
+from builtin_plugins.ticketing.ticket_schemas import PublicKey, PublicKeySet, SigningKeyOut
+from kernel.auth import public, requires
+from kernel.contracts import Principal
+from kernel.dependencies import KernelDep, SessionDep
+from kernel.organizations import Organization
+
+Manager = Annotated[Principal, requires("tickets:manage")]
+
+published = APIRouter(prefix="/ticket-keys", tags=["ticket keys"])
+managed = APIRouter(prefix="/organizations/{organization_id}/ticket-keys", tags=["ticket keys"])
+routers = [published, managed]
+
+
+def _out(row: TicketSigningKey) -> SigningKeyOut:
+    return SigningKeyOut(
+        kid=row.kid,
+        created_at=row.created_at,
+        superseded_at=row.superseded_at,
+        retired_at=row.retired_at,
+        signing=row.superseded_at is None,
+        jwk=PublicKey(**signing.jwk(row)),
+    )
+
+
+@published.get(
+    "/{organization_id}",
+    summary="The organization's public keys for verifying QR codes offline (JWK set)",
+    dependencies=[public()],
+)
+async def public_keys(
+    organization_id: uuid.UUID, response: Response, kernel: KernelDep, session: SessionDep
+) -> PublicKeySet:
+    rows = await signing.keys(session, organization_id)
+    if not rows:
+        # An organization that never issued a ticket gets its key now, so a scanner set up
+        # before the first sale already has it. Unknown organizations get an empty set.
+        if await session.get(Organization, organization_id) is not None:
+            await signing.signing_key(session, kernel.encryptor, organization_id)
+            rows = await signing.keys(session, organization_id)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return PublicKeySet(keys=[PublicKey(**signing.jwk(row)) for row in rows])
+
+
+@managed.get("", summary="Every signing key, retired ones too, newest first")
+async def list_keys(
+    organization_id: uuid.UUID, principal: Manager, session: SessionDep
+) -> list[SigningKeyOut]:
+    return [_out(row) for row in await signing.keys(session, organization_id, include_retired=True)]
+
+
+@managed.post(
+    "/rotate",
+    summary="Sign new QR codes with a fresh key; codes signed before keep working",
+    status_code=201,
+)
+async def rotate(
+    organization_id: uuid.UUID,
+    principal: Manager,
+    request: Request,
+    kernel: KernelDep,
+    session: SessionDep,
+) -> SigningKeyOut:
+    row = await signing.rotate(session, kernel.encryptor, organization_id)
+    await audit.record(
+        session,
+        action="ticket_key.rotated",
+        actor_user_id=principal.user_id,
+        organization_id=organization_id,
+        request=request,
+        target_type="ticket_signing_key",
+        target_id=row.kid,
+    )
+    await session.refresh(row)
+    return _out(row)
+
+
+@managed.post(
+    "/{kid}/retire",
+    summary="Stop trusting a superseded key: QR codes it signed are refused from now on",
+)
+async def retire(
+    organization_id: uuid.UUID,
+    kid: str,
+    principal: Manager,
+    request: Request,
+    session: SessionDep,
+) -> SigningKeyOut:
+    row = await signing.retire(session, organization_id, kid)
+    await audit.record(
+        session,
+        action="ticket_key.retired",
+        actor_user_id=principal.user_id,
+        organization_id=organization_id,
+        request=request,
+        target_type="ticket_signing_key",
+        target_id=row.kid,
+    )
+    return _out(row)

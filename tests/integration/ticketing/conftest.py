@@ -1,0 +1,1 @@
+"""The ticketing tests use the fixtures of ``tests/integration/conftest.py``."""
