@@ -48,14 +48,13 @@ Times come from the database clock (``now()``), so replicas never disagree on ex
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from pydantic import AliasChoices, Field
@@ -76,6 +75,7 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
+from kernel.live import coalescer
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 logger = logging.getLogger(__name__)
@@ -1267,36 +1267,6 @@ ANNOUNCE_DELAY_SECONDS = 0.05
 _ANNOUNCER_SERVICE = "events.availability-announcer"
 
 
-class _Announcer:
-    """Coalesces announcements: at most one availability read and publish per event and
-    date per ``ANNOUNCE_DELAY_SECONDS``, however many holds a flash sale places.
-
-    A key stops being pending *before* the numbers are read, so a change committed after
-    that read schedules a new announcement: the last state is always published.
-    """
-
-    def __init__(self, kernel: Any) -> None:
-        self.kernel = kernel
-        self.pending: set[tuple[uuid.UUID, uuid.UUID | None]] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def request(self, event_id: uuid.UUID, event_date_id: uuid.UUID | None) -> None:
-        key = (event_id, event_date_id)
-        if key in self.pending:
-            return
-        self.pending.add(key)
-        task = asyncio.get_running_loop().create_task(self._run(key))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, key: tuple[uuid.UUID, uuid.UUID | None]) -> None:
-        try:
-            await asyncio.sleep(ANNOUNCE_DELAY_SECONDS)
-        finally:
-            self.pending.discard(key)
-        await publish_availability_now(self.kernel, event_id=key[0], event_date_id=key[1])
-
-
 async def publish_availability_now(
     kernel: Any, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
 ) -> None:
@@ -1328,13 +1298,17 @@ async def announce_availability(
 
     Call it *after* the transaction that placed, released, converted or sold committed.
     Returns at once: the read and publish happen in the background, coalesced with other
-    changes to the event made within ``ANNOUNCE_DELAY_SECONDS`` (see
+    changes to the event and date made within ``ANNOUNCE_DELAY_SECONDS`` (see
     :func:`publish_availability_now` to publish synchronously). Does nothing when no
     realtime publisher is installed; never raises.
     """
     if _realtime_publisher() is None:
         return
-    announcer = kernel.services.get(_ANNOUNCER_SERVICE)
-    if announcer is None:
-        announcer = kernel.services.setdefault(_ANNOUNCER_SERVICE, _Announcer(kernel))
-    announcer.request(event_id, event_date_id)
+    announcer = coalescer(
+        kernel, _ANNOUNCER_SERVICE, partial(_publish_key, kernel), ANNOUNCE_DELAY_SECONDS
+    )
+    announcer.request((event_id, event_date_id))
+
+
+async def _publish_key(kernel: Any, key: tuple[uuid.UUID, uuid.UUID | None]) -> None:
+    await publish_availability_now(kernel, event_id=key[0], event_date_id=key[1])

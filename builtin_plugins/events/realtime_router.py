@@ -10,7 +10,8 @@
   again later). Liveness is the server's WebSocket pings.
 
 Both are public. Each replica holds one pub/sub subscription per watched event, whatever
-the number of clients, so an update published on any replica reaches every client.
+the number of clients, so an update published on any replica reaches every client (see
+:mod:`kernel.live`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated
 
-import anyio
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from builtin_plugins.events.realtime import (
@@ -34,55 +33,41 @@ from builtin_plugins.events.realtime import (
 from kernel.auth import public
 from kernel.context import Kernel
 from kernel.dependencies import KernelDep
-from kernel.problems import NotFound, Problem
-from kernel.pubsub import PubSubError, Subscription, SubscriptionLost
+from kernel.live import (
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN_LATER,
+    LiveFeed,
+    LiveUpdatesUnavailable,
+    open_live_feed,
+    relay_to_websocket,
+    sse_messages,
+)
+from kernel.problems import NotFound
 
 router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
 
-RECONNECT_MILLISECONDS = 3000
-CLOSE_NOT_FOUND = 4404
-CLOSE_TRY_AGAIN_LATER = 1013
-
-
-class LiveUpdatesUnavailable(Problem):
-    status, code, title = 503, "live-updates-unavailable", "Service Unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class AvailabilityFeed:
-    snapshot: str  # the current state, as an availability message
-    updates: Subscription  # the messages published after it
-
 
 @asynccontextmanager
-async def open_feed(kernel: Kernel, event_id: uuid.UUID) -> AsyncIterator[AvailabilityFeed]:
+async def open_feed(kernel: Kernel, event_id: uuid.UUID) -> AsyncIterator[LiveFeed]:
     """Subscribe to the event's updates, then read its current state, so none falls between.
 
     Raises :class:`NotFound` unless the event is published, and
-    :class:`LiveUpdatesUnavailable` when the pub/sub cannot be reached.
+    :class:`~kernel.live.LiveUpdatesUnavailable` when the pub/sub cannot be reached.
     """
     async with kernel.database.transaction() as session:
         if not await is_published(session, event_id):
             raise NotFound(f"No published event {event_id}.")
-    updates = kernel.pubsub.subscribe(availability_channel(event_id))
-    try:
-        await updates.__aenter__()
-    except PubSubError as exc:
-        raise LiveUpdatesUnavailable(
-            "Live updates are unavailable right now; try again shortly.",
-            headers={"Retry-After": "5"},
-        ) from exc
-    try:
+
+    async def read_snapshot() -> str:
         async with kernel.database.transaction() as session:
             snapshot = await availability_snapshot(session, event_id)
-        yield AvailabilityFeed(availability_message(event_id, snapshot), updates)
-    finally:
-        updates.close()
+        return availability_message(event_id, snapshot)
+
+    async with open_live_feed(kernel, availability_channel(event_id), read_snapshot) as feed:
+        yield feed
 
 
-async def availability_feed(
-    event_id: uuid.UUID, kernel: KernelDep
-) -> AsyncIterator[AvailabilityFeed]:
+async def availability_feed(event_id: uuid.UUID, kernel: KernelDep) -> AsyncIterator[LiveFeed]:
     """Opened before the stream starts, so a refusal is a real 404 or 503 answer."""
     async with open_feed(kernel, event_id) as feed:
         yield feed
@@ -98,16 +83,10 @@ async def availability_feed(
     },
 )
 async def stream_availability(
-    feed: Annotated[AvailabilityFeed, Depends(availability_feed)],
+    feed: Annotated[LiveFeed, Depends(availability_feed)],
 ) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(
-        event="availability", raw_data=feed.snapshot, retry=RECONNECT_MILLISECONDS
-    )
-    try:
-        async for message in feed.updates:
-            yield ServerSentEvent(event="availability", raw_data=message.decode())
-    except SubscriptionLost:
-        return  # ending the stream makes EventSource reconnect to a fresh snapshot
+    async for message in sse_messages(feed, "availability"):
+        yield message
 
 
 @router.websocket("/{event_id}/availability/ws")
@@ -116,29 +95,8 @@ async def availability_websocket(websocket: WebSocket, event_id: uuid.UUID) -> N
     await websocket.accept()
     try:
         async with open_feed(kernel, event_id) as feed:
-            await _relay(websocket, feed)
+            await relay_to_websocket(websocket, feed)
     except NotFound as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.detail)
     except LiveUpdatesUnavailable as exc:
         await websocket.close(CLOSE_TRY_AGAIN_LATER, exc.detail)
-
-
-async def _relay(websocket: WebSocket, feed: AvailabilityFeed) -> None:
-    """Send the snapshot and each update until the client leaves or updates stop."""
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_watch_for_disconnect, websocket, tasks.cancel_scope)
-        try:
-            await websocket.send_text(feed.snapshot)
-            async for message in feed.updates:
-                await websocket.send_text(message.decode())
-        except SubscriptionLost:
-            await websocket.close(CLOSE_TRY_AGAIN_LATER, "Updates were interrupted; reconnect.")
-        except WebSocketDisconnect:
-            pass
-        tasks.cancel_scope.cancel()
-
-
-async def _watch_for_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass  # clients have nothing to say here; what they send is ignored
-    scope.cancel()

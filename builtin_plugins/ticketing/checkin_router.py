@@ -46,7 +46,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import anyio
 from fastapi import (
     APIRouter,
     BackgroundTasks,
@@ -55,7 +54,6 @@ from fastapi import (
     Request,
     Response,
     WebSocket,
-    WebSocketDisconnect,
 )
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime
@@ -85,17 +83,23 @@ from kernel.idempotency import (
     replay_response,
     request_fingerprint,
 )
+from kernel.live import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN_LATER,
+    CLOSE_UNAUTHORIZED,
+    LiveFeed,
+    LiveUpdatesUnavailable,
+    relay_to_websocket,
+    sse_messages,
+    websocket_handshake_request,
+)
 from kernel.problems import NotFound, Problem
-from kernel.pubsub import SubscriptionLost
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}/checkin-lists"
 CHECKIN, MANAGE = "tickets:checkin", "tickets:manage"
 DoorStaff = Annotated[Principal, requires(CHECKIN)]
 Manager = Annotated[Principal, requires(MANAGE)]
-
-RECONNECT_MILLISECONDS = 3000
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
 
 # ``/live`` is declared before ``/{list_id}``, whose pattern would match it too.
 live = APIRouter(prefix=PREFIX, tags=["check-in"])
@@ -373,7 +377,7 @@ async def upload_offline_scans(
 
 async def counts_feed(
     organization_id: uuid.UUID, event_id: uuid.UUID, principal: DoorStaff, kernel: KernelDep
-) -> AsyncIterator[checkin_live.CountsFeed]:
+) -> AsyncIterator[LiveFeed]:
     """Opened before the stream starts, so a refusal is a real 404 or 503 answer."""
     async with checkin_live.open_feed(kernel, organization_id, event_id) as feed:
         yield feed
@@ -386,27 +390,18 @@ async def counts_feed(
     responses={503: {"description": "Live updates are unavailable (the pub/sub is unreachable)"}},
 )
 async def stream_counts(
-    feed: Annotated[checkin_live.CountsFeed, Depends(counts_feed)],
+    feed: Annotated[LiveFeed, Depends(counts_feed)],
 ) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(event="checkin", raw_data=feed.snapshot, retry=RECONNECT_MILLISECONDS)
-    try:
-        async for message in feed.updates:
-            yield ServerSentEvent(event="checkin", raw_data=message.decode())
-    except SubscriptionLost:
-        return  # ending the stream makes EventSource reconnect to fresh counts
-
-
-def _handshake(websocket: WebSocket) -> Request:
-    """The handshake as the ``GET`` request it is, for the authentication hook (which
-    reads headers and cookies, and asks CSRF only of unsafe methods)."""
-    return Request({**websocket.scope, "type": "http", "method": "GET"})
+    async for message in sse_messages(feed, "checkin"):
+        yield message
 
 
 async def _refusal(websocket: WebSocket, kernel: Kernel, organization_id: uuid.UUID) -> int | None:
     """The close code refusing this WebSocket, or ``None`` to let it in."""
     try:
         principal = await first_result(
-            kernel.plugins.hook.ticketing_authenticate, request=_handshake(websocket)
+            kernel.plugins.hook.ticketing_authenticate,
+            request=websocket_handshake_request(websocket),
         )
     except Problem:
         return CLOSE_UNAUTHORIZED
@@ -431,29 +426,8 @@ async def counts_websocket(
         return
     try:
         async with checkin_live.open_feed(kernel, organization_id, event_id) as feed:
-            await _relay(websocket, feed)
+            await relay_to_websocket(websocket, feed)
     except NotFound as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.detail)
-    except checkin_live.LiveUpdatesUnavailable as exc:
+    except LiveUpdatesUnavailable as exc:
         await websocket.close(CLOSE_TRY_AGAIN_LATER, exc.detail)
-
-
-async def _relay(websocket: WebSocket, feed: checkin_live.CountsFeed) -> None:
-    """Send the counts and each update until the client leaves or updates stop."""
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_watch_for_disconnect, websocket, tasks.cancel_scope)
-        try:
-            await websocket.send_text(feed.snapshot)
-            async for message in feed.updates:
-                await websocket.send_text(message.decode())
-        except SubscriptionLost:
-            await websocket.close(CLOSE_TRY_AGAIN_LATER, "Updates were interrupted; reconnect.")
-        except WebSocketDisconnect:
-            pass
-        tasks.cancel_scope.cancel()
-
-
-async def _watch_for_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass  # clients have nothing to say here; what they send is ignored
-    scope.cancel()
