@@ -19,8 +19,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 
+from builtin_plugins.events.ticket_types_service import get_event
 from builtin_plugins.ticketing.checkin_schemas import ListCounts
-from builtin_plugins.ticketing.checkin_service import counts, get_event
+from builtin_plugins.ticketing.checkin_service import counts
 from kernel.context import Kernel
 from kernel.live import LiveFeed, coalescer, open_live_feed
 from kernel.pubsub import PubSubError
@@ -85,7 +86,7 @@ async def open_feed(
     :class:`~kernel.live.LiveUpdatesUnavailable` when the pub/sub cannot be reached.
     """
     async with kernel.database.transaction() as session:
-        await get_event(session, organization_id, event_id)
+        await get_event(session, organization_id=organization_id, event_id=event_id)
     read_snapshot = partial(_read_message, kernel, event_id)
     async with open_live_feed(kernel, channel(event_id), read_snapshot) as feed:
         yield feed

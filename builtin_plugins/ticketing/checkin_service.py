@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.events.models import EventDate, TicketType
+from builtin_plugins.events.ticket_types_service import get_event
 from builtin_plugins.identity.models import User
 from builtin_plugins.ticketing import payload, signing
 from builtin_plugins.ticketing.checkin_schemas import (
@@ -75,17 +76,6 @@ def unknown_ticket() -> ScanRefused:
 
 
 # -- lists --------------------------------------------------------------------------------
-
-
-async def get_event(
-    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
-) -> Event:
-    event = await session.scalar(
-        select(Event).where(Event.id == event_id, Event.organization_id == organization_id)
-    )
-    if event is None:
-        raise NotFound(f"No event {event_id}.")
-    return event
 
 
 async def get_list(
@@ -155,7 +145,7 @@ def view(found: CheckinList, numbers: ListCounts | None) -> CheckinListOut:
 async def list_views(
     session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
 ) -> list[CheckinListOut]:
-    await get_event(session, organization_id, event_id)
+    await get_event(session, organization_id=organization_id, event_id=event_id)
     found = await session.scalars(
         select(CheckinList)
         .where(CheckinList.event_id == event_id, CheckinList.organization_id == organization_id)
@@ -221,7 +211,7 @@ async def create_list(
     event_id: uuid.UUID,
     body: CheckinListCreate,
 ) -> CheckinList:
-    await get_event(session, organization_id, event_id)
+    await get_event(session, organization_id=organization_id, event_id=event_id)
     ticket_type_ids = _unique(body.ticket_type_ids)
     await _check_references(session, event_id, ticket_type_ids, body.date_id)
     await _ensure_unique_name(session, event_id, body.name)

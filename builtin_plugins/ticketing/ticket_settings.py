@@ -28,9 +28,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import media
-from builtin_plugins.events.models import Event
+from builtin_plugins.events.ticket_types_service import get_event
 from builtin_plugins.ticketing.models import EventTicketSettings, TicketSettings
-from kernel.problems import NotFound, Problem
+from kernel.problems import Problem
 from kernel.storage import ObjectNotFound, ObjectStorage
 
 logger = logging.getLogger(__name__)
@@ -282,16 +282,6 @@ class EventOverride:
     effective: TransferPolicy
 
 
-async def _check_event(
-    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
-) -> None:
-    found = await session.scalar(
-        select(Event.id).where(Event.id == event_id, Event.organization_id == organization_id)
-    )
-    if found is None:
-        raise NotFound(f"No event {event_id}.")
-
-
 async def _event_row(
     session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
 ) -> EventTicketSettings | None:
@@ -336,7 +326,7 @@ async def event_settings(
     session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
 ) -> EventOverride:
     """404 for an event of another organization."""
-    await _check_event(session, organization_id, event_id)
+    await get_event(session, organization_id=organization_id, event_id=event_id)
     row = await _event_row(session, organization_id, event_id)
     return _override(event_id, await get_settings(session, organization_id), row)
 
@@ -348,7 +338,7 @@ async def update_event_settings(
     changes: Mapping[str, Any],
 ) -> tuple[EventOverride, dict[str, Any]]:
     """Upsert the event's override (a None field follows the organization again)."""
-    await _check_event(session, organization_id, event_id)
+    await get_event(session, organization_id=organization_id, event_id=event_id)
     await session.execute(
         insert(EventTicketSettings)
         .values(event_id=event_id, organization_id=organization_id)
