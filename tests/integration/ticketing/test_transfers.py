@@ -11,6 +11,7 @@ from sqlalchemy import text
 from builtin_plugins.ticketing.models import TicketStatus
 from kernel.db import Database
 from tests.integration.conftest import Person, signed_in_user
+from tests.integration.ticketing import checkin_support as checkin
 from tests.integration.ticketing.support import PROBLEM, Venue, holder, issue, open_venue, staff
 
 PROBLEM_TYPE = "urn:ticketing:problem:"
@@ -454,3 +455,25 @@ async def test_a_transfer_racing_a_scan_never_both_take_effect(api, database) ->
         else:
             assert accepted.status_code == 200, accepted.text
             assert row["status"] == "transferred" and len(moved) == 1
+
+
+async def test_after_a_transfer_the_old_code_is_refused_at_the_door_and_the_new_one_admits(
+    api, database
+) -> None:
+    venue, (_, sender_h), ticket, (recipient, recipient_h) = await setting_up(api, database)
+    door = await checkin.make_list(api, venue)
+    old = (await api.get(f"/api/v1/me/tickets/{ticket.id}", headers=sender_h)).json()
+
+    transfer = (await offer(api, sender_h, ticket.id, recipient)).json()
+    new_id = (await accept(api, recipient_h, transfer["id"])).json()["ticket_id"]
+    new = (await api.get(f"/api/v1/me/tickets/{new_id}", headers=recipient_h)).json()
+    assert (
+        await api.get(f"/api/v1/me/tickets/{ticket.id}", headers=recipient_h)
+    ).status_code == 404
+
+    for stale in (old["qr_payload"], old["code"]):
+        refused = await checkin.scan(api, venue, door["id"], stale)
+        problem(refused, "ticket-transferred")
+    admitted = await checkin.scan(api, venue, door["id"], new["qr_payload"])
+    assert admitted.status_code == 201, admitted.text
+    assert admitted.json()["ticket"]["holder_name"] == recipient.name
