@@ -70,6 +70,15 @@ class PubSub(Protocol):
         """Local subscribers of ``channel`` (of every channel when ``None``)."""
         ...
 
+    async def is_watched(self, channel: str) -> bool:
+        """Whether any process subscribes to ``channel`` now, so a publisher can skip
+        reading what nobody watches. ``True`` when unsure (the broker did not answer).
+
+        A watcher arriving right after a ``False`` misses nothing: it reads its snapshot
+        after subscribing.
+        """
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -214,6 +223,9 @@ class InProcessPubSub(_LocalFanout):
     async def publish(self, channel: str, message: bytes | str) -> None:
         self._fan_out(channel, _as_bytes(message))
 
+    async def is_watched(self, channel: str) -> bool:
+        return self.subscriber_count(channel) > 0
+
     async def _attach(self, subscription: Subscription) -> None:
         if self._closed:
             raise PubSubError("the pub/sub is closed")
@@ -290,6 +302,14 @@ class RedisPubSub(_LocalFanout):
             await self._publisher.publish(channel, _as_bytes(message))
         except RedisError as exc:
             raise PubSubError(f"could not publish on {channel!r}: {exc}") from exc
+
+    async def is_watched(self, channel: str) -> bool:
+        # Each replica holds one broker subscription per channel it has watchers of.
+        try:
+            ((_, count),) = await self._publisher.pubsub_numsub(channel)
+        except RedisError:
+            return True
+        return int(count) > 0
 
     async def close(self) -> None:
         if self._closed:

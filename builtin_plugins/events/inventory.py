@@ -1275,7 +1275,11 @@ async def publish_availability_now(
     publish = _realtime_publisher()
     if publish is None:
         return
+    from builtin_plugins.events.realtime import availability_channel
+
     try:
+        if not await kernel.pubsub.is_watched(availability_channel(event_id)):
+            return  # nobody watches: skip the read
         async with kernel.database.transaction() as session:
             numbers = await public_availability(
                 session, event_id=event_id, event_date_id=event_date_id

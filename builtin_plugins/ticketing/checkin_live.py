@@ -60,6 +60,8 @@ async def publish_now(kernel: Kernel, event_id: uuid.UUID) -> None:
     """Read the event's counts and publish them. Best effort: never raises (watchers that
     miss an update get the current counts when they reconnect)."""
     try:
+        if not await kernel.pubsub.is_watched(channel(event_id)):
+            return  # nobody watches: don't count a large event's tickets for no one
         await kernel.pubsub.publish(channel(event_id), await _read_message(kernel, event_id))
     except PubSubError:
         logger.warning("could not publish check-in counts", extra={"event_id": str(event_id)})

@@ -250,3 +250,33 @@ async def test_publishing_availability_survives_an_unreachable_broker(caplog) ->
     finally:
         await pubsub.close()
     assert "could not publish availability" in caplog.text
+
+
+async def test_a_publisher_can_tell_whether_any_process_watches_a_channel(new_pubsub) -> None:
+    """Publishers skip reading numbers nobody watches; a watcher in *another* process counts."""
+    watcher, publisher = new_pubsub(), new_pubsub()
+    channel = channel_name()
+    assert await publisher.is_watched(channel) is False
+    async with watcher.subscribe(channel):
+        assert await publisher.is_watched(channel) is True
+    assert await _eventually_unwatched(publisher, channel)
+
+    local = InProcessPubSub()
+    assert await local.is_watched(channel) is False
+    async with local.subscribe(channel):
+        assert await local.is_watched(channel) is True
+
+    unreachable = RedisPubSub.from_url("redis://127.0.0.1:1/0")
+    try:
+        assert await unreachable.is_watched(channel) is True  # unsure: publish anyway
+    finally:
+        await unreachable.close()
+
+
+async def _eventually_unwatched(pubsub: RedisPubSub, channel: str) -> bool:
+    """Leaving unsubscribes in the background; wait for Redis to agree (bounded)."""
+    for _ in range(100):
+        if not await pubsub.is_watched(channel):
+            return True
+        await asyncio.sleep(0.02)
+    return False
