@@ -55,6 +55,8 @@ TICKETING_TYPES = {
     "ticket_transfer_status",
     "ticket_scan_outcome",
 }
+ORDERS_TABLES = {"ticket_order", "order_line", "order_transition", "payment"}
+ORDERS_TYPES = {"order_status", "payment_status"}
 EVENTS_TYPES = {
     "event_status",
     "event_kind",
@@ -101,21 +103,26 @@ async def _tables_and_types(url: str) -> tuple[set[str], set[str]]:
 async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPluginManager) -> None:
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES
-    assert types == EVENTS_TYPES | TICKETING_TYPES | {"membership_role"}
+    assert (
+        tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES | ORDERS_TABLES
+    )
+    assert types == EVENTS_TYPES | TICKETING_TYPES | ORDERS_TYPES | {"membership_role"}
 
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "base")
     assert await _tables_and_types(empty_database) == (set(), set())
 
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, _ = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES
+    assert (
+        tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES | ORDERS_TABLES
+    )
 
 
 async def test_one_plugin_branch_downgrades_alone(
     empty_database: str, plugins: KernelPluginManager
 ) -> None:
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
+    await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "orders@base")
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "ticketing@base")
     tables, types = await _tables_and_types(empty_database)
     assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
@@ -131,7 +138,13 @@ async def test_one_plugin_branch_downgrades_alone(
 
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
-    assert sorted(heads) == ["events_0003", "identity_0002", "k0002", "ticketing_0001"]
+    assert sorted(heads) == [
+        "events_0003",
+        "identity_0002",
+        "k0002",
+        "orders_0001",
+        "ticketing_0001",
+    ]
 
 
 async def test_migrations_match_the_models(database_url: str, plugins: KernelPluginManager) -> None:

@@ -38,6 +38,7 @@ BUILTINS = (
     "early-bird",
     "events",
     "identity",
+    "orders",
     "quantity-tiers",
     "ticketing",
     "time-to-event",
@@ -160,6 +161,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
     assert granted(manager) == ["alpha:use"]
     assert [slug for slug, _ in manager.collect("ticketing_migration_location")] == [
         "ticketing",
+        "orders",
         "identity",
         "events",
     ]
