@@ -29,6 +29,19 @@ Concurrency rules (every function below follows them; follow them if you add one
 * **Sales are hold rows too.** Converting a hold leaves it ``converted``;
   :func:`sell_directly` writes a ``converted`` row. So the hold table is the ledger a new
   pool is counted from (a pool added after sales starts with the right ``sold``).
+* **Several holds in one transaction** (cancelling an order, paying it): call
+  :func:`lock_holds` first. It takes the shared lock, every hold row in id order, then
+  every pool any of them touches in id order; releasing or converting them one by one
+  afterwards only re-takes locks already held. Without it the second hold's pools would
+  be locked after the first's, out of id order.
+* **Holds move onto an order without touching a pool** (:func:`attach_holds`, at
+  checkout): the shared lock, the owner's unexpired hold rows ``FOR UPDATE`` in id
+  order, then their pool shares ``FOR UPDATE SKIP LOCKED`` -- never waited on, and no
+  pool row is locked, so checkouts never queue behind a hot pool. The units stay
+  ``held``; only the owner and the expiry (hold row and shares) change. A share locked by
+  someone else is being reclaimed (it expired by that transaction's clock) and a share
+  already gone was reclaimed: either way that hold lost units and the checkout fails
+  with :class:`HoldExpired`.
 * **Returns stay in the ledger.** :func:`return_to_stock` keeps the row ``converted`` and
   adds to its ``returned`` while taking ``sold`` down on every pool that applies now: a
   sale counts ``quantity - returned`` units, everywhere sold units are counted from holds.
@@ -125,6 +138,12 @@ class HoldNotActive(Conflict):
     code, title = "hold-not-active", "Hold is no longer active"
 
 
+class HoldExpired(Conflict):
+    """409: a hold expired and lost units to someone else while being moved to an order."""
+
+    code, title = "hold-expired", "Hold expired"
+
+
 class CapacityConflict(Conflict):
     """409: a capacity would fall below what is already sold and held."""
 
@@ -203,15 +222,24 @@ _ADVISORY_KEY = ":ns, hashtext(CAST(CAST(:event_id AS uuid) AS text))"
 _LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY})")
 _LOCK_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_KEY})")
 
-# Pool p applies to a hold of :ticket_type_id on :event_date_id.
-_APPLIES = """
-    p.event_id = :event_id
-    AND (p.event_date_id IS NULL OR p.event_date_id = :event_date_id)
+
+def _applies_sql(event_id: str, event_date_id: str, ticket_type_id: str) -> str:
+    """Pool ``p`` applies to a hold of ``ticket_type_id`` on ``event_date_id`` (SQL
+    expressions: bind parameters or another row's columns)."""
+    return f"""
+    p.event_id = {event_id}
+    AND (p.event_date_id IS NULL OR p.event_date_id = {event_date_id})
     AND (p.kind IN ('event', 'date')
-         OR p.ticket_type_id = :ticket_type_id
+         OR p.ticket_type_id = {ticket_type_id}
          OR EXISTS (SELECT 1 FROM inventory_pool_member m
-                    WHERE m.pool_id = p.id AND m.ticket_type_id = :ticket_type_id))
+                    WHERE m.pool_id = p.id AND m.ticket_type_id = {ticket_type_id}))
 """
+
+
+# Pool p applies to a hold of :ticket_type_id on :event_date_id.
+_APPLIES = _applies_sql(":event_id", ":event_date_id", ":ticket_type_id")
+# Pool p applies to hold row h.
+_APPLIES_TO_HOLD = _applies_sql("h.event_id", "h.event_date_id", "h.ticket_type_id")
 
 # What place_hold and sell_directly need to know, read under the shared advisory lock.
 # Up to two dates come back, so "which date?" can be answered without another query.
@@ -376,6 +404,54 @@ _CONVERT_COUNTERS = text(
     bindparam("sold", type_=ARRAY(Integer())),
     bindparam("held", type_=ARRAY(Integer())),
 )
+
+# Every pool a set of holds touches (applies to one now, or holds a share of one), locked
+# in id order; the caller holds the shared advisory lock and the hold rows.
+_LOCK_POOLS_OF_HOLDS = text(
+    f"""
+    SELECT p.id FROM inventory_pool p
+     WHERE p.event_id = :event_id
+       AND (EXISTS (SELECT 1 FROM inventory_hold h
+                     WHERE h.id = ANY(:hold_ids) AND {_APPLIES_TO_HOLD})
+            OR p.id IN (SELECT ph.pool_id FROM inventory_pool_hold ph
+                         WHERE ph.hold_id = ANY(:hold_ids)))
+     ORDER BY p.id
+       FOR UPDATE OF p
+    """
+).bindparams(bindparam("hold_ids", type_=ARRAY(Uuid())))
+
+# Give locked holds a new expiry on each share that has not expired, skipping shares a
+# reclaimer has locked; per hold, how many pools that apply to it got no new expiry (an
+# unexpired active hold has a share in every pool that applies: a missing one was
+# reclaimed). Every expiry is the same ``now() + :seconds`` (the transaction's clock),
+# returned as ``expires_at``.
+_MOVE_SHARES = text(
+    f"""
+    WITH deadline AS (
+        SELECT now() + make_interval(secs => CAST(:seconds AS double precision)) AS at
+    ),
+    kept AS (
+        SELECT ph.hold_id, ph.pool_id FROM inventory_pool_hold ph
+         WHERE ph.hold_id = ANY(:hold_ids) AND ph.expires_at > now()
+         ORDER BY ph.hold_id, ph.pool_id
+           FOR UPDATE SKIP LOCKED
+    ),
+    moved AS (
+        UPDATE inventory_pool_hold ph SET expires_at = deadline.at
+          FROM kept, deadline
+         WHERE ph.hold_id = kept.hold_id AND ph.pool_id = kept.pool_id
+        RETURNING ph.hold_id, ph.pool_id
+    )
+    SELECT h.id, (SELECT at FROM deadline) AS expires_at,
+           (SELECT count(*) FROM inventory_pool p
+             WHERE {_APPLIES_TO_HOLD}
+               AND NOT EXISTS (SELECT 1 FROM moved
+                                WHERE moved.hold_id = h.id AND moved.pool_id = p.id)) AS lost
+      FROM inventory_hold h
+     WHERE h.id = ANY(:hold_ids)
+     ORDER BY h.id
+    """
+).bindparams(bindparam("hold_ids", type_=ARRAY(Uuid())))
 
 # A sale's units go back to stock: lock the pools that apply now in id order (the caller
 # holds the shared advisory lock and the hold row) and take them off ``sold`` -- written
@@ -868,6 +944,101 @@ async def return_to_stock(
     )
     set_committed_value(hold, "returned", returned)
     return hold
+
+
+# -- several holds: orders -----------------------------------------------------------------
+
+
+async def lock_holds(
+    session: AsyncSession, *, event_id: uuid.UUID, hold_ids: Sequence[uuid.UUID]
+) -> list[InventoryHold]:
+    """Lock several holds of one event and every pool they touch, in the rules' order.
+
+    Call it before releasing or converting them one by one in the same transaction
+    (:func:`release_hold`, :func:`convert_hold` then only re-take locks already held).
+    Returns the holds found, in id order.
+    """
+    ids = sorted(set(hold_ids))
+    await lock_event_inventory(session, event_id=event_id, exclusive=False)
+    if not ids:
+        return []
+    holds = list(
+        await session.scalars(
+            select(InventoryHold)
+            .where(InventoryHold.id.in_(ids), InventoryHold.event_id == event_id)
+            .order_by(InventoryHold.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    await session.execute(_LOCK_POOLS_OF_HOLDS, {"event_id": event_id, "hold_ids": ids})
+    return holds
+
+
+async def attach_holds(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    owner: str,
+    new_owner: str,
+    expires_in_seconds: float,
+    organization_id: uuid.UUID | None = None,
+) -> list[InventoryHold]:
+    """Move ``owner``'s unexpired active holds of the event to ``new_owner`` (an order),
+    now expiring ``expires_in_seconds`` from now (the order's payment deadline).
+
+    No pool counter changes and no pool row is locked (see the module's rules): the units
+    stay held, for the order now. Raises :class:`HoldExpired` (409, naming the hold) when
+    a hold lost a share to a reclaimer a moment ago; the caller's transaction must then
+    roll back, since other holds may have moved already. Returns the moved holds in id
+    order (none when the owner holds nothing).
+    """
+    if not new_owner or len(new_owner) > MAX_OWNER_LENGTH:
+        raise ValueError("the new owner must be 1 to 128 characters")
+    if expires_in_seconds <= 0:
+        raise ValueError("a hold must expire in the future")
+    await lock_event_inventory(session, event_id=event_id, exclusive=False)
+    query = (
+        select(InventoryHold)
+        .where(
+            InventoryHold.event_id == event_id,
+            InventoryHold.owner == owner,
+            InventoryHold.status == HoldStatus.ACTIVE,
+            InventoryHold.expires_at > func.now(),
+        )
+        .order_by(InventoryHold.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if organization_id is not None:
+        query = query.where(InventoryHold.organization_id == organization_id)
+    holds = list(await session.scalars(query))
+    if not holds:
+        return []
+    ids = [hold.id for hold in holds]
+    rows = (
+        await session.execute(_MOVE_SHARES, {"hold_ids": ids, "seconds": float(expires_in_seconds)})
+    ).all()
+    by_id = {hold.id: hold for hold in holds}
+    for row in rows:
+        if row.lost:
+            hold = by_id[row.id]
+            raise HoldExpired(
+                "A hold in the cart expired and its tickets went to someone else.",
+                hold_id=str(hold.id),
+                ticket_type_id=str(hold.ticket_type_id),
+            )
+    expires_at = rows[0].expires_at
+    await session.execute(
+        update(InventoryHold)
+        .where(InventoryHold.id.in_(ids))
+        .values(owner=new_owner, expires_at=expires_at)
+        .execution_options(synchronize_session=False)
+    )
+    for hold in holds:
+        set_committed_value(hold, "owner", new_owner)
+        set_committed_value(hold, "expires_at", expires_at)
+    return holds
 
 
 # -- availability -----------------------------------------------------------------------

@@ -34,3 +34,21 @@ def ticketing_orm_models():
 @hookimpl
 def ticketing_migration_location():
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def ticketing_api_routers():
+    from builtin_plugins.orders import checkout_router, orders_router, payments_router
+
+    return [
+        *checkout_router.routers,
+        *orders_router.routers,
+        *payments_router.routers,
+    ]
+
+
+@hookimpl
+def ticketing_cli(cli):
+    from builtin_plugins.orders.cli import orders_cli
+
+    cli.add_typer(orders_cli(), name="orders")

@@ -39,6 +39,7 @@ BUILTINS = (
     "events",
     "identity",
     "orders",
+    "payments-manual",
     "quantity-tiers",
     "ticketing",
     "time-to-event",

@@ -1,0 +1,325 @@
+"""Reading orders: for their buyer (signed in, or holding the order's access token) and
+for the organizer, and the views the API shows.
+
+Whoever may not see an order gets 404, exactly as if it did not exist. Every read expires
+a pending order past its payment deadline first (:mod:`.lifecycle`), so nobody is shown
+``pending_payment`` for an order that can no longer be paid.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.orders.checkout import hash_access_token
+from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
+from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment
+from builtin_plugins.orders.schemas import (
+    EventRef,
+    OrderLineOut,
+    OrderOut,
+    OrderSummary,
+    OrganizerOrderOut,
+    PaymentOut,
+    PersonOut,
+    TransitionOut,
+)
+from kernel.contracts import Principal
+from kernel.problems import NotFound
+
+# -- finding orders -------------------------------------------------------------------------
+
+
+def _may_read(order: Order, principal: Principal | None, access_token: str | None) -> bool:
+    if principal is not None and principal.user_id is not None:
+        if order.buyer_user_id == principal.user_id:
+            return True
+    if access_token:
+        return hmac.compare_digest(hash_access_token(access_token), order.access_token_hash)
+    return False
+
+
+async def order_for_buyer(
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    *,
+    principal: Principal | None,
+    access_token: str | None,
+) -> Order:
+    """The order, if the caller is its signed-in buyer or sends its access token; else 404.
+    An overdue pending order is expired on the way."""
+    order = await session.get(Order, order_id)
+    if order is None or not _may_read(order, principal, access_token):
+        raise NotFound(f"No order {order_id}.")
+    await expire_if_overdue(session, order)
+    return order
+
+
+async def order_for_organizer(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+) -> Order:
+    order = await session.scalar(
+        select(Order).where(
+            Order.id == order_id,
+            Order.organization_id == organization_id,
+            Order.event_id == event_id,
+        )
+    )
+    if order is None:
+        raise NotFound(f"No order {order_id} for event {event_id}.")
+    await expire_if_overdue(session, order)
+    return order
+
+
+def _before(before: tuple | None) -> ColumnElement[bool]:
+    """Rows after the cursor (newest first): older, or as old with a smaller id."""
+    if before is None:
+        return true()
+    created_at, order_id = before
+    return or_(
+        Order.created_at < created_at, and_(Order.created_at == created_at, Order.id < order_id)
+    )
+
+
+async def buyer_orders(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, before: tuple | None = None
+) -> list[Order]:
+    """A signed-in buyer's orders, newest first, keyset-paginated on (created_at, id)."""
+    await expire_overdue(session, buyer_user_id=user_id)
+    return list(
+        await session.scalars(
+            select(Order)
+            .where(Order.buyer_user_id == user_id, _before(before))
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def event_orders(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
+    limit: int,
+    before: tuple | None = None,
+    status: OrderStatus | None = None,
+    search: str | None = None,
+) -> list[Order]:
+    """An event's orders for its organizer, newest first, keyset-paginated on (created_at,
+    id); ``search`` matches part of the buyer's email or the whole order code. 404 for an
+    event outside the organization."""
+    event = await session.scalar(
+        select(Event.id).where(Event.id == event_id, Event.organization_id == organization_id)
+    )
+    if event is None:
+        raise NotFound(f"No event {event_id}.")
+    await expire_overdue(session, event_id=event_id)
+    query = select(Order).where(
+        Order.organization_id == organization_id, Order.event_id == event_id, _before(before)
+    )
+    if status is not None:
+        query = query.where(Order.status == status)
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        code = search.replace("-", "").replace(" ", "").upper()
+        query = query.where(or_(Order.buyer_email.ilike(pattern), Order.code == code))
+    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+# -- what belongs to an order ---------------------------------------------------------------
+
+
+async def lines_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> list[OrderLine]:
+    if not order_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(OrderLine)
+            .where(OrderLine.order_id.in_(order_ids))
+            .order_by(OrderLine.order_id, OrderLine.position)
+        )
+    )
+
+
+async def payments_of(session: AsyncSession, order_id: uuid.UUID) -> list[Payment]:
+    return list(
+        await session.scalars(
+            select(Payment)
+            .where(Payment.order_id == order_id)
+            .order_by(Payment.created_at, Payment.id)
+        )
+    )
+
+
+async def transitions_of(session: AsyncSession, order_id: uuid.UUID) -> list[OrderTransition]:
+    return list(
+        await session.scalars(
+            select(OrderTransition)
+            .where(OrderTransition.order_id == order_id)
+            # one transaction's changes share ``at``; the status enum orders them
+            .order_by(OrderTransition.at, OrderTransition.from_status.asc().nulls_first())
+        )
+    )
+
+
+# -- views ------------------------------------------------------------------------------------
+
+
+async def _by_id(session: AsyncSession, model: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    if not ids:
+        return {}
+    return {row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def payment_view(payment: Payment) -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        provider=payment.provider,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        client_data=dict(payment.client_data or {}),
+        failure_reason=payment.failure_reason,
+        created_at=payment.created_at,
+        succeeded_at=payment.succeeded_at,
+    )
+
+
+async def _fields(
+    session: AsyncSession,
+    order: Order,
+    lines: Sequence[OrderLine],
+    payments: Sequence[Payment],
+) -> dict[str, Any]:
+    """What the buyer's and the organizer's views share."""
+    event = await session.get(Event, order.event_id)
+    assert event is not None
+    types = await _by_id(session, TicketType, {line.ticket_type_id for line in lines})
+    dates = await _by_id(session, EventDate, {line.event_date_id for line in lines})
+    latest = payments[-1] if payments else None
+    return {
+        "id": order.id,
+        "code": order.code,
+        "status": order.status,
+        "event": EventRef(
+            id=event.id, title=event.title, starts_at=event.starts_at, timezone=event.timezone
+        ),
+        "buyer_name": order.buyer_name,
+        "buyer_email": order.buyer_email,
+        "currency": order.currency,
+        "subtotal_amount": order.subtotal_amount,
+        "discount_amount": order.discount_amount,
+        "tax_amount": order.tax_amount,
+        "fee_amount": order.fee_amount,
+        "total_amount": order.total_amount,
+        "payment_status": latest.status if latest is not None else None,
+        "payment_provider": order.payment_provider,
+        "expires_at": order.expires_at,
+        "created_at": order.created_at,
+        "paid_at": order.paid_at,
+        "closed_at": order.closed_at,
+        "lines": [
+            OrderLineOut(
+                id=line.id,
+                position=line.position,
+                ticket_type_id=line.ticket_type_id,
+                ticket_type_name=types[line.ticket_type_id].name,
+                date_id=line.event_date_id,
+                date_starts_at=dates[line.event_date_id].starts_at,
+                quantity=line.quantity,
+                unit_price_amount=line.unit_price_amount,
+                discount_amount=line.discount_amount,
+                net_amount=line.net_amount,
+                tax_amount=line.tax_amount,
+                gross_amount=line.gross_amount,
+                pricing=dict(line.pricing or {}),
+                attendees=[PersonOut(**person) for person in line.attendees or []],
+            )
+            for line in lines
+        ],
+    }
+
+
+async def _fresh(session: AsyncSession, *rows: Any) -> None:
+    """Write pending changes and read back what the database set (timestamps), so a view
+    never lazy-loads."""
+    await session.flush()
+    for row in rows:
+        expired = inspect(row).expired_attributes
+        if expired:
+            await session.refresh(row, list(expired))
+
+
+async def buyer_view(
+    session: AsyncSession,
+    order: Order,
+    lines: Sequence[OrderLine] | None = None,
+    payments: Sequence[Payment] | None = None,
+) -> OrderOut:
+    lines = lines if lines is not None else await lines_of(session, [order.id])
+    payments = payments if payments is not None else await payments_of(session, order.id)
+    await _fresh(session, order, *lines, *payments)
+    return OrderOut(**await _fields(session, order, lines, payments))
+
+
+async def organizer_view(session: AsyncSession, order: Order) -> OrganizerOrderOut:
+    await _fresh(session, order)
+    payments = await payments_of(session, order.id)
+    fields = await _fields(session, order, await lines_of(session, [order.id]), payments)
+    return OrganizerOrderOut(
+        **fields,
+        buyer_user_id=order.buyer_user_id,
+        transitions=[
+            TransitionOut(
+                from_status=t.from_status,
+                to_status=t.to_status,
+                actor=t.actor,
+                actor_user_id=t.actor_user_id,
+                reason=t.reason,
+                at=t.at,
+            )
+            for t in await transitions_of(session, order.id)
+        ],
+        payments=[payment_view(payment) for payment in payments],
+    )
+
+
+async def summaries(session: AsyncSession, orders: Sequence[Order]) -> list[OrderSummary]:
+    ids = [order.id for order in orders]
+    tickets: dict[uuid.UUID, int] = {}
+    if ids:
+        rows = await session.execute(
+            select(OrderLine.order_id, func.sum(OrderLine.quantity))
+            .where(OrderLine.order_id.in_(ids))
+            .group_by(OrderLine.order_id)
+        )
+        tickets = {order_id: int(count) for order_id, count in rows}
+    return [
+        OrderSummary(
+            id=order.id,
+            code=order.code,
+            status=order.status,
+            event_id=order.event_id,
+            buyer_name=order.buyer_name,
+            buyer_email=order.buyer_email,
+            tickets=tickets.get(order.id, 0),
+            currency=order.currency,
+            total_amount=order.total_amount,
+            expires_at=order.expires_at,
+            created_at=order.created_at,
+            paid_at=order.paid_at,
+        )
+        for order in orders
+    ]

@@ -1,0 +1,111 @@
+"""Starting the payment of a placed order through a payment provider plugin.
+
+Checkout calls :func:`start_payment` in its transaction once the order exists. A free
+order needs no provider and is paid on the spot; any other order gets a ``payment`` row
+and the provider's answer (a reference, what the buyer's browser needs to pay).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.orders.fulfilment import mark_paid
+from builtin_plugins.orders.models import Order, Payment, PaymentStatus
+from builtin_plugins.orders.providers import payment_providers
+from kernel.awaitables import first_result
+from kernel.contracts.money import Money
+from kernel.contracts.payments import PaymentProvider, PaymentRequest
+from kernel.problems import UnprocessableContent
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownProvider(UnprocessableContent):
+    code, title = "unknown-provider", "Unknown payment provider"
+
+
+class NoPaymentProvider(UnprocessableContent):
+    code, title = "no-payment-provider", "No payment provider"
+
+
+async def start_payment(
+    session: AsyncSession, kernel: Any, order: Order, *, provider: str | None
+) -> Payment | None:
+    """Ask a provider to take the order's total, in the caller's transaction.
+
+    ``provider`` is the buyer's pick; without it the ``ticketing_payment_choose_provider``
+    hook decides, else the first provider by key. 422 ``unknown-provider`` /
+    ``no-payment-provider`` when there is nothing to pick.
+
+    A zero-total order is marked paid at once (its tickets issued) and ``None`` returned;
+    a provider that reports ``succeeded`` straight away gets its order marked paid too.
+    Whenever ``order.status`` is ``paid`` on return, the caller calls
+    :func:`fulfilment.announce_paid` after its commit.
+    """
+    if order.total_amount == 0:
+        await mark_paid(session, kernel, order, payment=None, actor="system", reason="free order")
+        return None
+
+    providers = payment_providers(kernel.plugins)
+    if not providers:
+        raise NoPaymentProvider("No payment provider is installed.")
+    if provider is not None and provider not in providers:
+        raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
+    payment_id = uuid.uuid4()
+    request = PaymentRequest(
+        organization_id=order.organization_id,
+        order_id=order.id,
+        amount=Money(order.total_amount, order.currency),
+        idempotency_key=f"order:{order.id}:payment:{payment_id}",
+        metadata={
+            "order_code": order.code,
+            "event_id": str(order.event_id),
+            "payment_id": str(payment_id),
+        },
+    )
+    key = provider or await _choose(kernel, request, providers)
+    chosen = providers[key]
+
+    payment = Payment(
+        id=payment_id,
+        organization_id=order.organization_id,
+        order_id=order.id,
+        provider=key,
+        status=PaymentStatus.PENDING,
+        amount=order.total_amount,
+        currency=order.currency,
+    )
+    session.add(payment)
+    order.payment_provider = key
+    await session.flush()  # the row exists before the provider hears of it
+
+    result = await chosen.create_payment(request)
+    payment.reference = result.reference
+    payment.client_data = dict(result.client_data)
+    status = PaymentStatus(result.status)
+    if status is PaymentStatus.SUCCEEDED:  # a provider that settles at once
+        await mark_paid(session, kernel, order, payment=payment, actor="provider")
+    else:
+        payment.status = status
+    await session.flush()
+    return payment
+
+
+async def _choose(
+    kernel: Any, request: PaymentRequest, providers: Mapping[str, PaymentProvider]
+) -> str:
+    """The hook's pick, else the first provider by key (an unknown pick is ignored)."""
+    picked = await first_result(
+        kernel.plugins.hook.ticketing_payment_choose_provider,
+        request=request,
+        providers=providers,
+    )
+    if picked is not None and picked not in providers:
+        logger.warning("a plugin chose an unknown payment provider", extra={"provider": picked})
+        picked = None
+    return picked or next(iter(providers))

@@ -1,0 +1,169 @@
+"""Request and response bodies of checkout and orders.
+
+Money is integer minor units of ``currency``. Order codes are what buyers quote to
+support; ids are what the API takes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from builtin_plugins.events.ticket_schemas import CartToken
+from builtin_plugins.orders.models import OrderStatus, PaymentStatus
+
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+MAX_LINES = 50
+MAX_ATTENDEES_PER_LINE = 100
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonIn(_Body):
+    name: PersonName
+    email: EmailStr
+
+
+class LineAttendeesIn(_Body):
+    hold_id: uuid.UUID
+    attendees: list[PersonIn] = Field(min_length=1, max_length=MAX_ATTENDEES_PER_LINE)
+
+
+class CheckoutIn(_Body):
+    cart_token: CartToken | None = Field(
+        None, description="The anonymous buyer's cart (ignored for a signed-in buyer)"
+    )
+    buyer: PersonIn | None = Field(
+        None, description="Required without sign-in; defaults to the signed-in user's account"
+    )
+    attendees: list[LineAttendeesIn] | None = Field(
+        None,
+        max_length=MAX_LINES,
+        description="Who each ticket is for, per held line (one per unit); default: the buyer",
+    )
+    payment_provider: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="A payment provider key; default: the platform's choice"
+    )
+
+
+class OrderCancelIn(_Body):
+    reason: Reason | None = None
+
+
+class OrganizerCancelIn(_Body):
+    reason: Reason
+
+
+class PersonOut(BaseModel):
+    name: str
+    email: str
+
+
+class EventRef(BaseModel):
+    id: uuid.UUID
+    title: str
+    starts_at: datetime
+    timezone: str
+
+
+class OrderLineOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    ticket_type_id: uuid.UUID
+    ticket_type_name: str
+    date_id: uuid.UUID
+    date_starts_at: datetime
+    quantity: int
+    unit_price_amount: int
+    discount_amount: int
+    net_amount: int
+    tax_amount: int
+    gross_amount: int
+    pricing: dict[str, Any]  # the quote it was sold at: base price and each adjustment
+    attendees: list[PersonOut]
+
+
+class PaymentOut(BaseModel):
+    id: uuid.UUID
+    provider: str
+    status: PaymentStatus
+    amount: int
+    currency: str
+    client_data: dict[str, Any]  # what the buyer's browser needs to pay
+    failure_reason: str | None
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+class OrderOut(BaseModel):
+    """The buyer's view of an order."""
+
+    id: uuid.UUID
+    code: str
+    status: OrderStatus
+    event: EventRef
+    buyer_name: str
+    buyer_email: str
+    currency: str
+    subtotal_amount: int
+    discount_amount: int
+    tax_amount: int
+    fee_amount: int
+    total_amount: int
+    payment_status: PaymentStatus | None  # of the latest payment, if any
+    payment_provider: str | None
+    expires_at: datetime  # pay before this
+    created_at: datetime
+    paid_at: datetime | None
+    closed_at: datetime | None
+    lines: list[OrderLineOut]
+
+
+class CheckoutOut(BaseModel):
+    order: OrderOut
+    payment: PaymentOut | None
+    access_token: str = Field(
+        description="Send it as X-Order-Token to read or cancel the order without signing "
+        "in; shown only now"
+    )
+
+
+class TransitionOut(BaseModel):
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor: str
+    actor_user_id: uuid.UUID | None
+    reason: str
+    at: datetime
+
+
+class OrganizerOrderOut(OrderOut):
+    buyer_user_id: uuid.UUID | None
+    transitions: list[TransitionOut]
+    payments: list[PaymentOut]
+
+
+class OrderSummary(BaseModel):
+    id: uuid.UUID
+    code: str
+    status: OrderStatus
+    event_id: uuid.UUID
+    buyer_name: str
+    buyer_email: str
+    tickets: int
+    currency: str
+    total_amount: int
+    expires_at: datetime
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderSummary]
+    next_cursor: str | None

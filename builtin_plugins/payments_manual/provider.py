@@ -1,0 +1,36 @@
+"""Bank transfer / pay at the door: no money moves through the platform.
+
+The buyer gets a reference to put on the transfer (or to show at the door); the
+organizer marks the order paid by hand once the money arrived, and refunds by hand too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
+
+KEY = "manual"
+INSTRUCTIONS = (
+    "Transfer the amount to the organizer's bank account with the reference below, or pay "
+    "at the door quoting it. Your tickets are issued once the organizer confirms payment."
+)
+
+
+class ManualProvider:
+    key = KEY
+    display_name = "Bank transfer / pay at the door"
+
+    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        reference = f"manual-{uuid.uuid4()}"
+        return PaymentResult(
+            provider=KEY,
+            reference=reference,
+            status="pending",
+            client_data={"instructions": INSTRUCTIONS, "reference": reference},
+        )
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """Recorded as done: the organizer pays the money back outside the platform."""
+        reference = f"manual-refund-{uuid.uuid4()}"
+        return RefundResult(provider=KEY, reference=reference, status="succeeded")
