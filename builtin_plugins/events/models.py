@@ -18,7 +18,6 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -31,11 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 
 
 class EventStatus(StrEnum):
@@ -98,10 +93,10 @@ class Event(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     timezone: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[EventStatus] = mapped_column(
-        _enum(EventStatus, "event_status"), default=EventStatus.DRAFT, index=True
+        value_enum(EventStatus, "event_status"), default=EventStatus.DRAFT, index=True
     )
     kind: Mapped[EventKind] = mapped_column(
-        _enum(EventKind, "event_kind"), default=EventKind.PHYSICAL, server_default="physical"
+        value_enum(EventKind, "event_kind"), default=EventKind.PHYSICAL, server_default="physical"
     )
     category_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("event_category.id", ondelete="SET NULL"), index=True
@@ -191,7 +186,9 @@ class TicketType(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     min_per_order: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     max_per_order: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     visibility: Mapped[Visibility] = mapped_column(
-        _enum(Visibility, "ticket_visibility"), default=Visibility.PUBLIC, server_default="public"
+        value_enum(Visibility, "ticket_visibility"),
+        default=Visibility.PUBLIC,
+        server_default="public",
     )
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Per-strategy settings for dynamic pricing plugins, by strategy slug.
@@ -214,7 +211,7 @@ class InventoryPool(UUIDPrimaryKey, TenantScoped, Base):
     ticket_type_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("ticket_type.id", ondelete="CASCADE")
     )  # set for kind ticket_type only
-    kind: Mapped[PoolKind] = mapped_column(_enum(PoolKind, "inventory_pool_kind"))
+    kind: Mapped[PoolKind] = mapped_column(value_enum(PoolKind, "inventory_pool_kind"))
     name: Mapped[str] = mapped_column(String(120))
     capacity: Mapped[int] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -261,7 +258,7 @@ class InventoryHold(UUIDPrimaryKey, TenantScoped, Base):
     returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     owner: Mapped[str] = mapped_column(String(128))  # cart token or user id
     status: Mapped[HoldStatus] = mapped_column(
-        _enum(HoldStatus, "inventory_hold_status"), default=HoldStatus.ACTIVE
+        value_enum(HoldStatus, "inventory_hold_status"), default=HoldStatus.ACTIVE
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -31,11 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 
 
 class OrderStatus(StrEnum):
@@ -82,7 +77,7 @@ class Order(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     # sha256 of the token an anonymous buyer reads the order with (shown once, at checkout)
     access_token_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[OrderStatus] = mapped_column(
-        _enum(OrderStatus, "order_status"), default=OrderStatus.PENDING_PAYMENT
+        value_enum(OrderStatus, "order_status"), default=OrderStatus.PENDING_PAYMENT
     )
     currency: Mapped[str] = mapped_column(String(3))
     subtotal_amount: Mapped[int] = mapped_column(Integer)  # after dynamic pricing, before tax
@@ -139,9 +134,9 @@ class OrderTransition(UUIDPrimaryKey, TenantScoped, Base):
         ForeignKey("ticket_order.id", ondelete="CASCADE"), index=True
     )
     from_status: Mapped[OrderStatus | None] = mapped_column(
-        _enum(OrderStatus, "order_status"), nullable=True
+        value_enum(OrderStatus, "order_status"), nullable=True
     )
-    to_status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "order_status"))
+    to_status: Mapped[OrderStatus] = mapped_column(value_enum(OrderStatus, "order_status"))
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
@@ -163,7 +158,7 @@ class Payment(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     provider: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str | None] = mapped_column(String(255))  # the provider's id
     status: Mapped[PaymentStatus] = mapped_column(
-        _enum(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING
+        value_enum(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING
     )
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -31,11 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
-
-
-def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 
 
 class TicketStatus(StrEnum):
@@ -116,7 +111,7 @@ class TicketIssue(UUIDPrimaryKey, TenantScoped, Base):
     ticket_type_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ticket_type.id", ondelete="RESTRICT")
     )
-    kind: Mapped[IssueKind] = mapped_column(_enum(IssueKind, "ticket_issue_kind"))
+    kind: Mapped[IssueKind] = mapped_column(value_enum(IssueKind, "ticket_issue_kind"))
     quantity: Mapped[int] = mapped_column(Integer)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     order_line_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
@@ -160,7 +155,7 @@ class Ticket(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # typed in when a QR won't scan
     status: Mapped[TicketStatus] = mapped_column(
-        _enum(TicketStatus, "ticket_status"), default=TicketStatus.VALID
+        value_enum(TicketStatus, "ticket_status"), default=TicketStatus.VALID
     )
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     holder_name: Mapped[str] = mapped_column(String(200))
@@ -238,7 +233,7 @@ class TicketCheckin(UUIDPrimaryKey, TenantScoped, Base):
         DateTime(timezone=True), server_default=func.now()
     )
     offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    outcome: Mapped[ScanOutcome] = mapped_column(_enum(ScanOutcome, "ticket_scan_outcome"))
+    outcome: Mapped[ScanOutcome] = mapped_column(value_enum(ScanOutcome, "ticket_scan_outcome"))
     accepted: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     undone_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -268,7 +263,7 @@ class TicketTransfer(UUIDPrimaryKey, TenantScoped, Base):
         ForeignKey("ticket.id", ondelete="SET NULL")
     )
     status: Mapped[TransferStatus] = mapped_column(
-        _enum(TransferStatus, "ticket_transfer_status"), default=TransferStatus.PENDING
+        value_enum(TransferStatus, "ticket_transfer_status"), default=TransferStatus.PENDING
     )
     from_name: Mapped[str] = mapped_column(String(200))
     from_email: Mapped[str] = mapped_column(String(320))

@@ -1,6 +1,6 @@
 """Persistence: one declarative base, an async engine per process, repositories per domain."""
 
-from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey
+from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 from kernel.db.database import Database
 from kernel.db.repository import Repository, TenantRepository
 
@@ -12,4 +12,5 @@ __all__ = [
     "TenantScoped",
     "Timestamped",
     "UUIDPrimaryKey",
+    "value_enum",
 ]

@@ -6,8 +6,9 @@ different plugins never disagree about what an index is called.
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
@@ -44,3 +45,9 @@ class TenantScoped:
         return mapped_column(
             ForeignKey("organization.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+def value_enum(cls: type[StrEnum], name: str) -> Enum:
+    """A PostgreSQL enum type named ``name`` storing the members' *values* (``"paid"``),
+    not their Python names, so the database reads like the API."""
+    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
