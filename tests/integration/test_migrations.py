@@ -57,6 +57,7 @@ TICKETING_TYPES = {
 }
 ORDERS_TABLES = {"ticket_order", "order_line", "order_transition", "payment"}
 ORDERS_TYPES = {"order_status", "payment_status"}
+STRIPE_TABLES = {"stripe_event"}
 EVENTS_TYPES = {
     "event_status",
     "event_kind",
@@ -104,7 +105,13 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, types = await _tables_and_types(empty_database)
     assert (
-        tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES | ORDERS_TABLES
+        tables
+        == KERNEL_TABLES
+        | IDENTITY_TABLES
+        | EVENTS_TABLES
+        | TICKETING_TABLES
+        | ORDERS_TABLES
+        | STRIPE_TABLES
     )
     assert types == EVENTS_TYPES | TICKETING_TYPES | ORDERS_TYPES | {"membership_role"}
 
@@ -114,7 +121,13 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     tables, _ = await _tables_and_types(empty_database)
     assert (
-        tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | TICKETING_TABLES | ORDERS_TABLES
+        tables
+        == KERNEL_TABLES
+        | IDENTITY_TABLES
+        | EVENTS_TABLES
+        | TICKETING_TABLES
+        | ORDERS_TABLES
+        | STRIPE_TABLES
     )
 
 
@@ -122,7 +135,10 @@ async def test_one_plugin_branch_downgrades_alone(
     empty_database: str, plugins: KernelPluginManager
 ) -> None:
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
+    # The Stripe branch depends on orders: taking orders away takes it with it.
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "orders@base")
+    tables, _ = await _tables_and_types(empty_database)
+    assert not tables & (ORDERS_TABLES | STRIPE_TABLES)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "ticketing@base")
     tables, types = await _tables_and_types(empty_database)
     assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
@@ -143,6 +159,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "identity_0002",
         "k0002",
         "orders_0001",
+        "payments_stripe_0001",
         "ticketing_0001",
     ]
 

@@ -40,6 +40,7 @@ BUILTINS = (
     "identity",
     "orders",
     "payments-manual",
+    "payments-stripe",
     "quantity-tiers",
     "ticketing",
     "time-to-event",
@@ -162,6 +163,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
     assert granted(manager) == ["alpha:use"]
     assert [slug for slug, _ in manager.collect("ticketing_migration_location")] == [
         "ticketing",
+        "payments-stripe",
         "orders",
         "identity",
         "events",

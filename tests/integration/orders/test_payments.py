@@ -202,7 +202,7 @@ async def test_an_unknown_provider_is_refused_with_the_known_ones(
 async def test_no_provider_installed_is_refused(api: httpx.AsyncClient, database: Database) -> None:
     venue = await open_venue(api, database)
     placed = await place_order(database, venue, Person.new("buyer"))
-    without = create_plugin_manager(disabled=["payments-manual"])
+    without = create_plugin_manager(disabled=["payments-manual", "payments-stripe"])
     with pytest.raises(Problem) as refused:
         async with database.transaction() as session:
             order = await session.get(Order, placed.id)
@@ -216,7 +216,7 @@ async def test_a_plugin_choosing_the_provider_wins_over_the_default(
     venue = await open_venue(api, database)
     chooser = ChoosingPlugin()
     manager = create_plugin_manager(extra_plugins=[chooser])
-    assert sorted(payment_providers(manager)) == ["manual", "test-pay"]
+    assert sorted(payment_providers(manager)) == ["manual", "stripe", "test-pay"]
 
     default = await place_order(database, venue, Person.new("buyer"), quantity=1)
     async with database.transaction() as session:
@@ -231,7 +231,7 @@ async def test_a_plugin_choosing_the_provider_wins_over_the_default(
     assert payment.provider == "test-pay" and payment.status is PaymentStatus.REQUIRES_ACTION
     assert payment.client_data == {"client_secret": "secret"}
     (request,) = chooser.provider.requests
-    assert chooser.asked == [(request, ["manual", "test-pay"])]
+    assert chooser.asked == [(request, ["manual", "stripe", "test-pay"])]
     assert request.order_id == chosen.id and request.amount.amount == 2500
     assert request.idempotency_key == f"order:{chosen.id}:payment:{payment.id}"
 

@@ -1,0 +1,54 @@
+"""One app per module with the ``STRIPE_*`` settings pointing at a local Stripe stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from kernel.app import create_app
+from tests.conftest import make_settings
+from tests.integration.conftest import PREVIOUS_SECRET, SECRET, SERVICE_KEY
+from tests.support.live_server import live_server
+from tests.support.stripe_server import StripeStandIn
+
+SECRET_KEY = "sk_test_platform"
+PUBLISHABLE_KEY = "pk_test_platform"
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture(scope="module")
+def stripe_api() -> Iterator[StripeStandIn]:
+    stand_in = StripeStandIn()
+    with live_server(stand_in.app()) as url:
+        stand_in.url = url  # type: ignore[attr-defined]
+        yield stand_in
+
+
+@pytest.fixture(scope="module")
+def shop_url(
+    tmp_path_factory, database_url: str, redis_url: str, stripe_api: StripeStandIn
+) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NEXTAUTH_SECRET", SECRET)
+        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
+        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
+        env.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+        env.setenv("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
+        env.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        env.setenv("STRIPE_API_BASE", stripe_api.url)  # type: ignore[attr-defined]
+        settings = make_settings(
+            tmp_path_factory.mktemp("stripe"),
+            database_url=database_url,
+            redis_url=redis_url,
+            rate_limit_requests=0,
+        )
+        with live_server(create_app(settings)) as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+async def http(shop_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=shop_url, timeout=60) as client:
+        yield client
