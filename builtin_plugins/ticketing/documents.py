@@ -25,7 +25,7 @@ from builtin_plugins.ticketing import signing, ticket_settings
 from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr
-from builtin_plugins.ticketing.tickets_service import qr_payload, related
+from builtin_plugins.ticketing.tickets_service import SCANNABLE, qr_payload, related
 from kernel.awaitables import first_result
 from kernel.context import Kernel
 from kernel.contracts import LayoutRequest, RenderedLayout
@@ -58,7 +58,7 @@ async def qr_image(
 
     Storage trouble never stops a holder from getting the image: it is rendered anyway.
     """
-    if ticket.status.value not in ("valid", "checked_in"):
+    if ticket.status not in SCANNABLE:
         raise NotScannable(
             f"The ticket is {ticket.status.value}.", ticket_status=ticket.status.value
         )

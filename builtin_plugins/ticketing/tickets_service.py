@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -293,12 +294,30 @@ async def new_qr_code(
 # -- holders --------------------------------------------------------------------------------
 
 
+def account_email(principal: Principal) -> str | None:
+    """The signed-in user's email as tickets and offers store it (lower case)."""
+    return principal.email.strip().lower() if principal.email else None
+
+
+def _held(user_id: Any, email: Any) -> ColumnElement[bool]:
+    """The holder rule in SQL: issued or transferred to the user, or to their email."""
+    return or_(Ticket.holder_user_id == user_id, func.lower(Ticket.holder_email) == email)
+
+
 def held_by(principal: Principal) -> ColumnElement[bool]:
     """Tickets the signed-in user holds (see the module docstring)."""
-    mine = Ticket.holder_user_id == principal.user_id
-    if principal.email:
-        return or_(mine, func.lower(Ticket.holder_email) == principal.email.strip().lower())
-    return mine
+    email = account_email(principal)
+    if email is None:
+        return Ticket.holder_user_id == principal.user_id
+    return _held(principal.user_id, email)
+
+
+def holds(principal: Principal, ticket: Ticket) -> bool:
+    """:func:`held_by` for a ticket already loaded."""
+    email = account_email(principal)
+    return (principal.user_id is not None and ticket.holder_user_id == principal.user_id) or (
+        email is not None and ticket.holder_email.lower() == email
+    )
 
 
 async def my_tickets(
@@ -338,11 +357,7 @@ async def holds_ticket_for(
     email = select(func.lower(User.email)).where(User.id == user_id).scalar_subquery()
     found = await session.scalar(
         select(Ticket.id)
-        .where(
-            Ticket.event_id == event_id,
-            Ticket.status.in_(SCANNABLE),
-            or_(Ticket.holder_user_id == user_id, func.lower(Ticket.holder_email) == email),
-        )
+        .where(Ticket.event_id == event_id, Ticket.status.in_(SCANNABLE), _held(user_id, email))
         .limit(1)
     )
     return found is not None

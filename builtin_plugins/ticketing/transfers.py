@@ -41,7 +41,7 @@ from builtin_plugins.ticketing.models import (
     TicketTransfer,
     TransferStatus,
 )
-from builtin_plugins.ticketing.tickets_service import held_by
+from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds
 from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.outbox import record_event
@@ -100,21 +100,9 @@ def _cutoff_passed(cutoff_at: datetime) -> dict:
 # -- who ----------------------------------------------------------------------------------
 
 
-def _email(principal: Principal) -> str | None:
-    return principal.email.strip().lower() if principal.email else None
-
-
-def holds(principal: Principal, ticket: Ticket) -> bool:
-    """Whether the signed-in user holds ``ticket`` (see the module docstring)."""
-    email = _email(principal)
-    return (principal.user_id is not None and ticket.holder_user_id == principal.user_id) or (
-        email is not None and ticket.holder_email.lower() == email
-    )
-
-
 def _to_me(principal: Principal) -> ColumnElement[bool]:
     """Offers made to the signed-in user's email."""
-    email = _email(principal)
+    email = account_email(principal)
     if email is None:
         return false()
     return func.lower(TicketTransfer.to_email) == email
@@ -306,7 +294,7 @@ async def offer(
         raise NotFound(f"No ticket {ticket_id}.")
     if ticket.status is not TicketStatus.VALID:
         raise NotTransferable(**_not_transferable(ticket))
-    if to_email in {ticket.holder_email.lower(), _email(principal)}:
+    if to_email in {ticket.holder_email.lower(), account_email(principal)}:
         raise UnprocessableContent(
             "A ticket cannot be transferred to its own holder.", code="transfer-to-self"
         )
@@ -533,7 +521,7 @@ async def my_transfers(session: AsyncSession, principal: Principal, *, limit: in
         .order_by(TicketTransfer.created_at.desc(), TicketTransfer.id.desc())
         .limit(limit)
     )
-    email = _email(principal)
+    email = account_email(principal)
     return [
         Listed(transfer, ticket, event, ticket_type, date, transfer.to_email.lower() == email)
         for transfer, ticket, event, ticket_type, date in rows

@@ -12,7 +12,7 @@ answered (a request-scoped session would roll it back with the error).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import transfers
 from builtin_plugins.ticketing.issuance import display_code
-from builtin_plugins.ticketing.models import TicketTransfer
+from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.transfer_schemas import (
     MyTransferOut,
     OrganizerTransferCreate,
@@ -109,6 +109,30 @@ async def _committing_lapses(kernel: Kernel) -> AsyncIterator[AsyncSession]:
             lapsed = exc
     if lapsed is not None:
         raise lapsed
+
+
+async def _close_offer(
+    close: Callable[..., Awaitable[tuple[TicketTransfer, Ticket]]],
+    action: str,
+    transfer_id: uuid.UUID,
+    principal: Principal,
+    request: Request,
+    kernel: Kernel,
+) -> Response:
+    """Decline or withdraw an offer (``close``), audited, in a lapse-committing transaction."""
+    async with _committing_lapses(kernel) as session:
+        transfer, ticket = await close(session, principal, transfer_id)
+        await audit.record(
+            session,
+            action=action,
+            actor_user_id=principal.user_id,
+            organization_id=ticket.organization_id,
+            request=request,
+            target_type="ticket",
+            target_id=ticket.id,
+            details={"transfer_id": transfer.id},
+        )
+    return Response(status_code=204)
 
 
 # -- holders and recipients -------------------------------------------------------------
@@ -205,19 +229,9 @@ async def accept_transfer(
 async def decline_transfer(
     transfer_id: uuid.UUID, principal: SignedIn, request: Request, kernel: KernelDep
 ) -> Response:
-    async with _committing_lapses(kernel) as session:
-        transfer, ticket = await transfers.decline(session, principal, transfer_id)
-        await audit.record(
-            session,
-            action="ticket.transfer_declined",
-            actor_user_id=principal.user_id,
-            organization_id=ticket.organization_id,
-            request=request,
-            target_type="ticket",
-            target_id=ticket.id,
-            details={"transfer_id": transfer.id},
-        )
-    return Response(status_code=204)
+    return await _close_offer(
+        transfers.decline, "ticket.transfer_declined", transfer_id, principal, request, kernel
+    )
 
 
 @me.delete(
@@ -228,19 +242,9 @@ async def decline_transfer(
 async def cancel_transfer(
     transfer_id: uuid.UUID, principal: SignedIn, request: Request, kernel: KernelDep
 ) -> Response:
-    async with _committing_lapses(kernel) as session:
-        transfer, ticket = await transfers.cancel(session, principal, transfer_id)
-        await audit.record(
-            session,
-            action="ticket.transfer_cancelled",
-            actor_user_id=principal.user_id,
-            organization_id=ticket.organization_id,
-            request=request,
-            target_type="ticket",
-            target_id=ticket.id,
-            details={"transfer_id": transfer.id},
-        )
-    return Response(status_code=204)
+    return await _close_offer(
+        transfers.cancel, "ticket.transfer_cancelled", transfer_id, principal, request, kernel
+    )
 
 
 # -- organizers -------------------------------------------------------------------------
