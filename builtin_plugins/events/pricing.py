@@ -50,7 +50,7 @@ from builtin_plugins.events.models import (
     TicketType,
 )
 from kernel.clock import utcnow
-from kernel.contracts import LineQuote, PricingContext
+from kernel.contracts import LineQuote, PriceAdjustment, PricingContext
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pricing import quote_line
 
@@ -272,3 +272,13 @@ def validate_pricing_settings(
         for error in sorted(validator.iter_errors(pricing[slug]), key=lambda e: e.json_path):
             problems.append(f"{slug}{error.json_path[1:]}: {error.message}")
     return problems
+
+
+def adjustment_view(adjustment: PriceAdjustment) -> dict[str, Any]:
+    """One line of a quote's breakdown as the API shows it and orders store it."""
+    return {
+        "stage": adjustment.stage.name.lower(),
+        "code": adjustment.code,
+        "label": adjustment.label,
+        "amount": adjustment.amount,
+    }

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
-from builtin_plugins.events.pricing import quote
+from builtin_plugins.events.pricing import adjustment_view, quote
 from kernel.auth import public
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.problems import NotFound, UnprocessableContent
@@ -104,13 +104,7 @@ async def quote_ticket_type(
         currency=line.context.currency,
         base_unit_price=line.base_unit_price,
         adjustments=[
-            PriceAdjustmentPublic(
-                stage=adjustment.stage.name.lower(),
-                code=adjustment.code,
-                label=adjustment.label,
-                amount=adjustment.amount,
-            )
-            for adjustment in line.adjustments
+            PriceAdjustmentPublic(**adjustment_view(adjustment)) for adjustment in line.adjustments
         ],
         unit_price=line.unit_price,
         total=line.total,

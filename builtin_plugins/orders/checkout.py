@@ -42,18 +42,17 @@ from builtin_plugins.events.models import (
     InventoryHold,
     TicketType,
 )
-from builtin_plugins.events.pricing import quote
+from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.orders import fulfilment, payments
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
 from kernel.awaitables import await_all
 from kernel.clock import utcnow
+from kernel.codes import random_code
 from kernel.contracts import CheckoutCart, CheckoutLine, LineQuote, Money
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
-# Crockford's base32 (no I, L, O, U): a code read out on the phone is unambiguous.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
 
 
@@ -96,7 +95,7 @@ class PlacedOrder:
 
 
 def new_order_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return random_code(CODE_LENGTH)
 
 
 def hash_access_token(token: str) -> str:
@@ -182,15 +181,7 @@ async def _price(
 def _breakdown(line: LineQuote) -> dict[str, Any]:
     return {
         "base_unit_price": line.base_unit_price,
-        "adjustments": [
-            {
-                "stage": adjustment.stage.name.lower(),
-                "code": adjustment.code,
-                "label": adjustment.label,
-                "amount": adjustment.amount,
-            }
-            for adjustment in line.adjustments
-        ],
+        "adjustments": [adjustment_view(adjustment) for adjustment in line.adjustments],
         "unit_price": line.unit_price,
         "quoted_at": line.context.at.isoformat(),
     }

@@ -11,7 +11,6 @@ a retried job, two at the same time -- finds the first issue and returns its tic
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import HoldStatus, InventoryHold
 from builtin_plugins.ticketing.models import IssueKind, Ticket, TicketIssue, TicketStatus
+from kernel.codes import random_code
 from kernel.outbox import record_event
 from kernel.problems import Conflict, UnprocessableContent
 
-# Crockford's base32: no I, L, O or U, so a code read aloud or typed is unambiguous.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16  # 80 random bits
 _TYPED_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 MAX_TICKETS_PER_ISSUE = 500
@@ -48,7 +46,7 @@ class Issued:
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return random_code(CODE_LENGTH)
 
 
 def normalize_code(typed: str) -> str:

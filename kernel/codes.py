@@ -1,0 +1,14 @@
+"""Random codes people read, type or say aloud: ticket codes, order numbers.
+
+Crockford's base32 leaves out I, L, O and U, so a code read on the phone or typed from
+paper is unambiguous; each character carries 5 random bits from :mod:`secrets`.
+"""
+
+import secrets
+
+CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def random_code(length: int) -> str:
+    """``length`` characters of Crockford's base32, ``5 * length`` random bits."""
+    return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(length))
