@@ -32,6 +32,8 @@ if TYPE_CHECKING:
         CheckoutCart,
         CheckoutVeto,
         LayoutRequest,
+        LineQuote,
+        LineTax,
         OrderSnapshot,
         PaymentProvider,
         PaymentRequest,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         SeatMap,
         SeedContext,
         Subscription,
+        TaxableParty,
     )
 
 
@@ -208,6 +211,35 @@ def ticketing_pricing_adjusters(context: PricingContext) -> Sequence[PriceAdjust
     kept in the quote's breakdown.
 
     :param context: what is being priced.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_pricing_tax(line: LineQuote, buyer: TaxableParty) -> LineTax | None:
+    """Called for each priced line (quote, cart, checkout); return the line's tax.
+
+    Runs after every adjuster, on the line's final price. The answer splits the line
+    into net, tax and gross, rounded once per line; no answer leaves the line untaxed.
+    Stops at first non-None result.
+
+    :param line: the priced line (its ``context`` names the organization, event, and in
+        ``attributes`` the venue's ``venue_country`` and ``venue_region``).
+    :param buyer: where the buyer is and their business tax id, as far as known.
+    """
+
+
+@hookspec
+def ticketing_pricing_unlocked_ticket_types(
+    organization_id: UUID, event_id: UUID, promo_code: str
+) -> Sequence[UUID] | None:
+    """Called when a buyer shows a code; return the hidden ticket types it unlocks.
+
+    Answers compose (their union is unlocked). Unlocked types can be listed and held
+    like public ones.
+
+    :param organization_id: the event's organization.
+    :param event_id: the event being browsed.
+    :param promo_code: the code as the buyer typed it.
     """
 
 

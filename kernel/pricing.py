@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from kernel.awaitables import await_all, first_result
-from kernel.contracts import LineQuote, PriceAdjuster, PricingContext
+from kernel.contracts import LineQuote, LineTax, PriceAdjuster, PricingContext, TaxableParty
 from kernel.problems import UnprocessableContent
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,26 @@ async def quote_line(hook, context: PricingContext) -> LineQuote:
     return LineQuote(
         context=context, base_unit_price=base, adjustments=tuple(applied), unit_price=unit_price
     )
+
+
+async def tax_line(hook, line: LineQuote, buyer: TaxableParty) -> LineTax:
+    """The tax of a priced line through ``ticketing_pricing_tax``; untaxed when no plugin
+    answers.
+
+    The answer must fit the line: an exclusive tax is added to the line's price (its net
+    is the price), an inclusive one is inside it (its gross is the price) unless the
+    buyer is exempt, in which case they pay the price without the tax (tax 0).
+    """
+    found = await first_result(hook.ticketing_pricing_tax, line=line, buyer=buyer)
+    if found is None:
+        return LineTax.untaxed(line.total)
+    if found.inclusive:
+        fits = found.gross == line.total or found.tax == 0
+    else:
+        fits = found.net == line.total
+    if not fits:
+        raise ValueError(f"the tax of ticket type {line.context.ticket_type_id} misfits its price")
+    return found
 
 
 def adjusters_from_settings(

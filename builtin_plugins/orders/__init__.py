@@ -28,7 +28,17 @@ def ticketing_permissions():
 def ticketing_orm_models():
     from builtin_plugins.orders import models
 
-    return [models.Order, models.OrderLine, models.OrderTransition, models.Payment]
+    return [
+        models.Order,
+        models.OrderLine,
+        models.OrderTransition,
+        models.Payment,
+        models.Refund,
+        models.RefundItem,
+        models.LedgerTransaction,
+        models.LedgerEntry,
+        models.EventQuestion,
+    ]
 
 
 @hookimpl

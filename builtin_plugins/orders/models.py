@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -87,6 +88,10 @@ class Order(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     total_amount: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # pay before this
     payment_provider: Mapped[str | None] = mapped_column(String(40))
+    promo_code: Mapped[str | None] = mapped_column(String(64))  # as the buyer typed it
+    # who is billed, for tax: name, company, country, region, tax_id
+    billing: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -167,3 +172,141 @@ class Payment(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     )  # what the buyer's browser needs (a client secret, bank details)
     failure_reason: Mapped[str | None] = mapped_column(String(500))
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # asked of the provider, not confirmed yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RefundOrigin(StrEnum):
+    ORGANIZER = "organizer"  # through the API
+    EVENT_CANCELLED = "event_cancelled"  # the bulk refund of a cancelled event
+    PROVIDER = "provider"  # made at the provider (a dashboard) and reported back
+
+
+class Refund(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
+    """Money given back on an order, to the payment it came from.
+
+    Only a ``succeeded`` refund has effects (tickets voided, units returned, ledger); a
+    ``pending`` one still counts against what can be refunded, so two refunds never
+    give back more than was paid.
+    """
+
+    __tablename__ = "refund"
+    __table_args__ = (
+        UniqueConstraint("provider", "reference"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket_order.id", ondelete="RESTRICT"), index=True
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"))
+    provider: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str | None] = mapped_column(String(255))  # the provider's refund id
+    status: Mapped[RefundStatus] = mapped_column(
+        value_enum(RefundStatus, "refund_status"), default=RefundStatus.PENDING
+    )
+    origin: Mapped[RefundOrigin] = mapped_column(value_enum(RefundOrigin, "refund_origin"))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    return_to_stock: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    requested_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefundItem(UUIDPrimaryKey, TenantScoped, Base):
+    """What a refund gives back of one line: units (their tickets are voided) and money."""
+
+    __tablename__ = "refund_item"
+    __table_args__ = (CheckConstraint("quantity >= 0 AND amount >= 0", name="not_negative"),)
+
+    refund_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("refund.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("order_line.id", ondelete="RESTRICT"), index=True
+    )
+    ticket_ids: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+
+
+class LedgerKind(StrEnum):
+    CHARGE = "charge"
+    REFUND = "refund"
+    FEE = "fee"
+    DISPUTE = "dispute"
+    DISPUTE_REVERSAL = "dispute_reversal"
+
+
+class LedgerTransaction(UUIDPrimaryKey, TenantScoped, Base):
+    """One money movement, posted as entries that sum to zero (double entry).
+
+    Append-only: the database refuses updates and deletes, and refuses to commit a
+    transaction whose entries do not balance to the cent. ``(kind, provider,
+    reference)`` is unique, so a movement reported twice is recorded once.
+    """
+
+    __tablename__ = "ledger_transaction"
+    __table_args__ = (
+        UniqueConstraint("kind", "provider", "reference"),
+        Index("ix_ledger_transaction_org_time", "organization_id", "occurred_at", "id"),
+    )
+
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ticket_order.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[LedgerKind] = mapped_column(value_enum(LedgerKind, "ledger_kind"))
+    provider: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(255))  # the provider's id for it
+    currency: Mapped[str] = mapped_column(String(3))
+    memo: Mapped[str] = mapped_column(Text, default="", server_default="")
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class LedgerEntry(UUIDPrimaryKey, TenantScoped, Base):
+    """One leg of a ledger transaction: a signed amount on one account."""
+
+    __tablename__ = "ledger_entry"
+
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transaction.id", ondelete="RESTRICT"), index=True
+    )
+    account: Mapped[str] = mapped_column(String(64))  # e.g. provider:stripe, sales, tax
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units; debits positive
+
+
+class QuestionKind(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    CHOICE = "choice"  # one of options
+    MULTIPLE_CHOICE = "multiple_choice"  # any of options
+    BOOLEAN = "boolean"
+    NUMBER = "number"
+    DATE = "date"
+
+
+class EventQuestion(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
+    """A question an organizer asks each attendee of an event (optionally of some types)."""
+
+    __tablename__ = "event_question"
+    __table_args__ = (Index("ix_event_question_event", "event_id", "position"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(300))
+    help_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    kind: Mapped[QuestionKind] = mapped_column(value_enum(QuestionKind, "question_kind"))
+    required: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    options: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    # empty: every ticket type of the event
+    ticket_type_ids: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -25,10 +25,12 @@ from kernel.contracts.payments import (
 )
 from kernel.contracts.pricing import (
     LineQuote,
+    LineTax,
     PriceAdjuster,
     PriceAdjustment,
     PriceStage,
     PricingContext,
+    TaxableParty,
 )
 from kernel.contracts.seating import Seat, SeatHoldRequest, SeatHoldResult, SeatMap, SeatSection
 from kernel.contracts.seed import SeedContext
@@ -41,6 +43,7 @@ __all__ = [
     "EventHandler",
     "LayoutRequest",
     "LineQuote",
+    "LineTax",
     "Money",
     "OrderSnapshot",
     "PaymentProvider",
@@ -64,4 +67,5 @@ __all__ = [
     "SeatSection",
     "SeedContext",
     "Subscription",
+    "TaxableParty",
 ]

@@ -20,6 +20,8 @@ class CheckoutCart:
     buyer_id: UUID | None
     lines: tuple[CheckoutLine, ...]
     total: Money
+    promo_code: str | None = None  # as the buyer typed it
+    buyer_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class OrderSnapshot:
     status: str
     total: Money
     lines: tuple[CheckoutLine, ...]
+    promo_code: str | None = None
+    buyer_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
