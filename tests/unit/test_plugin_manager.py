@@ -41,7 +41,9 @@ BUILTINS = (
     "orders",
     "payments-manual",
     "payments-stripe",
+    "promotions",
     "quantity-tiers",
+    "taxes",
     "ticketing",
     "time-to-event",
 )
