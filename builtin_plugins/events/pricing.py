@@ -17,6 +17,8 @@ anyone's) read only the context, never the tables. ``context.attributes`` carrie
                    ``None`` when unlimited
 ``starts_at``      start of the quoted date, or of the event when no date is given
 ``event_date_id``  the quoted date, or ``None``
+``venue_country``  the venue address's ISO 3166-1 alpha-2 country, or ``None`` (for tax)
+``venue_region``   the venue address's region as written, or ``None``
 ``recent_sales``   ``{window_minutes: units}``: units held (hold still active) or sold
                    (hold converted) whose hold was created in the last ``window_minutes``
                    minutes, for every ``window_minutes`` setting found in ``pricing``
@@ -191,6 +193,7 @@ async def pricing_context(
         windows=sales_windows(pricing),
         event_date_id=event_date_id,
     )
+    address = event.address or {}
     return PricingContext(
         organization_id=event.organization_id,
         event_id=event.id,
@@ -208,6 +211,8 @@ async def pricing_context(
             "capacity": inventory.capacity,
             "starts_at": event_date.starts_at if event_date is not None else event.starts_at,
             "event_date_id": event_date_id,
+            "venue_country": address.get("country"),
+            "venue_region": address.get("region"),
             "recent_sales": sales,
         },
     )

@@ -48,12 +48,20 @@ def ticketing_migration_location():
 
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.orders import checkout_router, orders_router, payments_router
+    from builtin_plugins.orders import (
+        cart_router,
+        checkout_router,
+        orders_router,
+        payments_router,
+        questions_router,
+    )
 
     return [
+        *cart_router.routers,
         *checkout_router.routers,
         *orders_router.routers,
         *payments_router.routers,
+        *questions_router.routers,
     ]
 
 

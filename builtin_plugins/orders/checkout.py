@@ -6,8 +6,10 @@ All of it runs in the caller's transaction, so a refusal at any step writes noth
    keys lock the event, ticket types and holds ``FOR KEY SHARE``, and a structural
    change holding the exclusive lock may be deleting them -- see the inventory rules),
    the published event and the owner's unexpired holds (none: 422 ``cart-empty``);
-2. every line re-priced now through the pricing hooks (what the buyer saw in the cart
-   was a quote, not a promise);
+2. every line re-priced and taxed now (:func:`.cart.price_cart`: what the buyer saw in
+   the cart was a quote, not a promise), with the promo code and billing details given;
+   each attendee's answers checked against the event's questions (422
+   ``answers-invalid``);
 3. ``ticketing_checkout_validate``: any veto is 409 ``checkout-vetoed``;
 4. the holds move onto the order (:func:`inventory.attach_holds`, owner
    ``order:<id>``): their expiry becomes the payment deadline; no pool counter changes,
@@ -26,31 +28,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
-from builtin_plugins.events.models import (
-    Event,
-    EventDate,
-    EventStatus,
-    HoldStatus,
-    InventoryHold,
-    TicketType,
-)
-from builtin_plugins.events.pricing import adjustment_view, quote
-from builtin_plugins.orders import fulfilment, payments
+from builtin_plugins.events.models import Event, EventStatus, InventoryHold
+from builtin_plugins.orders import fulfilment, payments, questions
+from builtin_plugins.orders.cart import PricedCart, active_holds, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
 from kernel.awaitables import await_all
-from kernel.clock import utcnow
 from kernel.codes import random_code
-from kernel.contracts import CheckoutCart, CheckoutLine, LineQuote, Money
+from kernel.contracts import TaxableParty
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
@@ -76,6 +70,7 @@ class AttendeesMismatch(UnprocessableContent):
 class Attendee:
     name: str
     email: str
+    answers: Mapping[str, Any] | None = None  # question id -> answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,30 +97,14 @@ def hash_access_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def active_holds(
-    session: AsyncSession, *, event_id: uuid.UUID, owner: str
-) -> list[InventoryHold]:
-    """The owner's unexpired holds of the event, oldest first: the cart."""
-    return list(
-        await session.scalars(
-            select(InventoryHold)
-            .where(
-                InventoryHold.event_id == event_id,
-                InventoryHold.owner == owner,
-                InventoryHold.status == HoldStatus.ACTIVE,
-                InventoryHold.expires_at > func.now(),
-            )
-            .order_by(InventoryHold.created_at, InventoryHold.id)
-        )
-    )
-
-
 def _attendees(
     holds: Sequence[InventoryHold],
     given: Sequence[LineAttendees] | None,
     buyer: Attendee,
-) -> dict[uuid.UUID, list[dict[str, str]]]:
-    """Per hold, one attendee per unit: as given, else the buyer for every unit."""
+    asked: Sequence[Any],
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Per hold, one attendee per unit (as given, else the buyer for every unit), each
+    with their answers to the event's questions, checked."""
     by_hold = {line.hold_id: line.attendees for line in given or ()}
     quantities = {hold.id: hold.quantity for hold in holds}
     unknown = sorted(str(hold_id) for hold_id in by_hold if hold_id not in quantities)
@@ -141,57 +120,17 @@ def _attendees(
                 hold_id=str(hold.id),
             )
         people = people if people is not None else [buyer] * hold.quantity
-        result[hold.id] = [{"name": p.name, "email": p.email} for p in people]
+        result[hold.id] = [
+            {
+                "name": p.name,
+                "email": p.email,
+                "answers": questions.check_answers(
+                    asked, ticket_type_id=hold.ticket_type_id, answers=p.answers
+                ),
+            }
+            for p in people
+        ]
     return result
-
-
-async def _price(
-    session: AsyncSession,
-    kernel: Any,
-    event: Event,
-    holds: Sequence[InventoryHold],
-    buyer_user_id: uuid.UUID | None,
-) -> list[LineQuote]:
-    """Each hold's line priced now, all at one instant."""
-    type_ids = {hold.ticket_type_id for hold in holds}
-    date_ids = {hold.event_date_id for hold in holds}
-    types = {
-        t.id: t
-        for t in await session.scalars(select(TicketType).where(TicketType.id.in_(type_ids)))
-    }
-    dates = {
-        d.id: d for d in await session.scalars(select(EventDate).where(EventDate.id.in_(date_ids)))
-    }
-    at = utcnow()
-    return [
-        await quote(
-            session,
-            kernel.plugins,
-            event=event,
-            ticket_type=types[hold.ticket_type_id],
-            quantity=hold.quantity,
-            event_date=dates[hold.event_date_id],
-            at=at,
-            buyer_id=buyer_user_id,
-        )
-        for hold in holds
-    ]
-
-
-def _breakdown(line: LineQuote) -> dict[str, Any]:
-    return {
-        "base_unit_price": line.base_unit_price,
-        "adjustments": [adjustment_view(adjustment) for adjustment in line.adjustments],
-        "unit_price": line.unit_price,
-        "quoted_at": line.context.at.isoformat(),
-    }
-
-
-async def _vetoes(kernel: Any, cart: CheckoutCart) -> list[dict[str, str]]:
-    answers = await await_all(kernel.plugins.hook.ticketing_checkout_validate(cart=cart))
-    return [
-        {"code": veto.code, "reason": veto.reason} for answer in answers for veto in answer or ()
-    ]
 
 
 async def place_order(
@@ -205,8 +144,14 @@ async def place_order(
     buyer_email: str,
     attendees: Sequence[LineAttendees] | None,
     provider: str | None,
+    promo_code: str | None = None,
+    billing: Mapping[str, Any] | None = None,
 ) -> PlacedOrder:
-    """Place ``owner``'s cart for the event as an order (see the module's steps)."""
+    """Place ``owner``'s cart for the event as an order (see the module's steps).
+
+    ``billing`` (company, country, region, tax_id) is who is invoiced: the tax rules
+    read its country, region and tax id.
+    """
     await inventory.lock_event_inventory(session, event_id=event_id, exclusive=False)
     event = await session.scalar(
         select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
@@ -216,28 +161,31 @@ async def place_order(
     holds = await active_holds(session, event_id=event_id, owner=owner)
     if not holds:
         raise CartEmpty("Hold tickets first: nothing is held for this event (or it expired).")
-    people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email))
+    billing = {key: value for key, value in (billing or {}).items() if value}
+    asked = await questions.questions_for(session, event_id=event.id)
+    people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email), asked)
 
-    quotes = await _price(session, kernel, event, holds, buyer_user_id)
-    currency = event.currency
-    subtotal = sum(q.total for q in quotes)
-    cart = CheckoutCart(
-        organization_id=event.organization_id,
-        event_id=event.id,
-        buyer_id=buyer_user_id,
-        lines=tuple(
-            CheckoutLine(
-                ticket_type_id=hold.ticket_type_id,
-                quantity=hold.quantity,
-                unit_price=Money(q.unit_price, currency),
-            )
-            for hold, q in zip(holds, quotes, strict=True)
+    priced = await price_cart(
+        session,
+        kernel,
+        event=event,
+        holds=holds,
+        buyer_user_id=buyer_user_id,
+        promo_code=promo_code,
+        buyer=TaxableParty(
+            country=billing.get("country"),
+            region=billing.get("region"),
+            tax_id=billing.get("tax_id"),
         ),
-        total=Money(subtotal, currency),
     )
-    vetoes = await _vetoes(kernel, cart)
-    if vetoes:
-        raise CheckoutVetoed("; ".join(veto["reason"] for veto in vetoes) or None, vetoes=vetoes)
+    refused = await vetoes(
+        kernel, priced.for_validation(buyer_id=buyer_user_id, buyer_email=buyer_email)
+    )
+    if refused:
+        raise CheckoutVetoed(
+            "; ".join(veto.reason for veto in refused) or None,
+            vetoes=[{"code": veto.code, "reason": veto.reason} for veto in refused],
+        )
 
     minutes = order_settings().payment_minutes
     order_id = uuid.uuid4()
@@ -263,38 +211,21 @@ async def place_order(
         buyer_name=buyer_name,
         hold_owner=owner,
         access_token_hash=hash_access_token(access_token),
-        currency=currency,
-        subtotal_amount=subtotal,
-        discount_amount=0,
-        tax_amount=0,
-        fee_amount=0,
-        total_amount=subtotal,
+        currency=priced.currency,
+        subtotal_amount=priced.subtotal,
+        discount_amount=priced.discount,
+        tax_amount=priced.tax,
+        fee_amount=priced.fee,
+        total_amount=priced.total,
+        promo_code=promo_code,
+        billing=billing,
         expires_at=moved[0].expires_at,  # the holds' new expiry: one deadline for both
     )
     session.add(order)
     await record_transition(
         session, order, OrderStatus.PENDING_PAYMENT, actor="buyer", actor_user_id=buyer_user_id
     )
-    lines = [
-        OrderLine(
-            id=uuid.uuid4(),
-            organization_id=order.organization_id,
-            order_id=order.id,
-            position=position,
-            ticket_type_id=hold.ticket_type_id,
-            event_date_id=hold.event_date_id,
-            hold_id=hold.id,
-            quantity=hold.quantity,
-            unit_price_amount=q.unit_price,
-            discount_amount=0,
-            net_amount=q.total,
-            tax_amount=0,
-            gross_amount=q.total,
-            pricing=_breakdown(q),
-            attendees=people[hold.id],
-        )
-        for position, (hold, q) in enumerate(zip(holds, quotes, strict=True), start=1)
-    ]
+    lines = _order_lines(order, priced, people)
     session.add_all(lines)
     await session.flush()
 
@@ -304,3 +235,28 @@ async def place_order(
     )
     payment = await payments.start_payment(session, kernel, order, provider=provider)
     return PlacedOrder(order=order, lines=lines, payment=payment, access_token=access_token)
+
+
+def _order_lines(
+    order: Order, priced: PricedCart, people: Mapping[uuid.UUID, list[dict[str, Any]]]
+) -> list[OrderLine]:
+    return [
+        OrderLine(
+            id=uuid.uuid4(),
+            organization_id=order.organization_id,
+            order_id=order.id,
+            position=position,
+            ticket_type_id=line.hold.ticket_type_id,
+            event_date_id=line.hold.event_date_id,
+            hold_id=line.hold.id,
+            quantity=line.hold.quantity,
+            unit_price_amount=line.quote.unit_price,
+            discount_amount=line.discount,
+            net_amount=line.tax.net,
+            tax_amount=line.tax.tax,
+            gross_amount=line.tax.gross,
+            pricing=line.breakdown(),
+            attendees=people[line.hold.id],
+        )
+        for position, line in enumerate(priced.lines, start=1)
+    ]

@@ -94,11 +94,16 @@ async def checkout(
             attendees=[
                 LineAttendees(
                     hold_id=line.hold_id,
-                    attendees=[Attendee(name=p.name, email=str(p.email)) for p in line.attendees],
+                    attendees=[
+                        Attendee(name=p.name, email=str(p.email), answers=p.answers)
+                        for p in line.attendees
+                    ],
                 )
                 for line in body.attendees or ()
             ],
             provider=body.payment_provider,
+            promo_code=body.promo_code,
+            billing=body.billing.model_dump() if body.billing else None,
         )
         payments = [placed.payment] if placed.payment is not None else []
         result = CheckoutOut(

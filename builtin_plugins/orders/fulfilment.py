@@ -160,6 +160,8 @@ def order_snapshot(order: Order, lines: list[OrderLine]) -> OrderSnapshot:
             )
             for line in lines
         ),
+        promo_code=order.promo_code,
+        buyer_email=order.buyer_email,
     )
 
 

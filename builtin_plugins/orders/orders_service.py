@@ -21,13 +21,13 @@ from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment
 from builtin_plugins.orders.schemas import (
+    AttendeeOut,
     EventRef,
     OrderLineOut,
     OrderOut,
     OrderSummary,
     OrganizerOrderOut,
     PaymentOut,
-    PersonOut,
     TransitionOut,
 )
 from kernel.contracts import Principal
@@ -224,6 +224,9 @@ async def _fields(
         "tax_amount": order.tax_amount,
         "fee_amount": order.fee_amount,
         "total_amount": order.total_amount,
+        "refunded_amount": order.refunded_amount,
+        "promo_code": order.promo_code,
+        "billing": dict(order.billing or {}),
         "payment_status": latest.status if latest is not None else None,
         "payment_provider": order.payment_provider,
         "expires_at": order.expires_at,
@@ -245,7 +248,15 @@ async def _fields(
                 tax_amount=line.tax_amount,
                 gross_amount=line.gross_amount,
                 pricing=dict(line.pricing or {}),
-                attendees=[PersonOut(**person) for person in line.attendees or []],
+                tax=(line.pricing or {}).get("tax"),
+                attendees=[
+                    AttendeeOut(
+                        name=person["name"],
+                        email=person["email"],
+                        answers=person.get("answers") or {},
+                    )
+                    for person in line.attendees or []
+                ],
             )
             for line in lines
         ],

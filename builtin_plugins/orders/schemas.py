@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from builtin_plugins.events.ticket_schemas import CartToken
 from builtin_plugins.orders.models import OrderStatus, PaymentStatus
@@ -19,6 +19,7 @@ PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 MAX_LINES = 50
 MAX_ATTENDEES_PER_LINE = 100
+MAX_ANSWERS = 50
 
 
 class _Body(BaseModel):
@@ -30,9 +31,38 @@ class PersonIn(_Body):
     email: EmailStr
 
 
+class AttendeeIn(PersonIn):
+    answers: dict[str, Any] | None = Field(
+        None,
+        max_length=MAX_ANSWERS,
+        description="Answers to the event's questions, by question id",
+    )
+
+
 class LineAttendeesIn(_Body):
     hold_id: uuid.UUID
-    attendees: list[PersonIn] = Field(min_length=1, max_length=MAX_ATTENDEES_PER_LINE)
+    attendees: list[AttendeeIn] = Field(min_length=1, max_length=MAX_ATTENDEES_PER_LINE)
+
+
+PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+]
+TaxId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .-]{3,31}$")
+]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class BillingIn(_Body):
+    """Who is invoiced. Tax rules read the country, region and business tax id."""
+
+    company: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2")
+    region: Region | None = Field(None, description="State or province, e.g. US-CA")
+    tax_id: TaxId | None = Field(None, description="Business tax id (VAT number): B2B rules")
 
 
 class CheckoutIn(_Body):
@@ -50,6 +80,8 @@ class CheckoutIn(_Body):
     payment_provider: Annotated[str, StringConstraints(max_length=40)] | None = Field(
         None, description="A payment provider key; default: the platform's choice"
     )
+    promo_code: PromoCode | None = Field(None, description="A promo code to apply")
+    billing: BillingIn | None = Field(None, description="Invoice details, for tax")
 
 
 class OrderCancelIn(_Body):
@@ -63,6 +95,18 @@ class OrganizerCancelIn(_Body):
 class PersonOut(BaseModel):
     name: str
     email: str
+
+
+class AttendeeOut(PersonOut):
+    answers: dict[str, Any] = {}  # question id -> answer
+
+
+class LineTaxOut(BaseModel):
+    rule: str | None  # the tax rule applied; null: untaxed
+    label: str
+    rate: str  # percent, as a decimal string
+    inclusive: bool  # the price included the tax
+    note: str  # e.g. reverse charge
 
 
 class EventRef(BaseModel):
@@ -86,7 +130,8 @@ class OrderLineOut(BaseModel):
     tax_amount: int
     gross_amount: int
     pricing: dict[str, Any]  # the quote it was sold at: base price and each adjustment
-    attendees: list[PersonOut]
+    tax: LineTaxOut | None  # the rule the line was taxed by
+    attendees: list[AttendeeOut]
 
 
 class PaymentOut(BaseModel):
@@ -116,6 +161,9 @@ class OrderOut(BaseModel):
     tax_amount: int
     fee_amount: int
     total_amount: int
+    refunded_amount: int
+    promo_code: str | None
+    billing: dict[str, Any]
     payment_status: PaymentStatus | None  # of the latest payment, if any
     payment_provider: str | None
     expires_at: datetime  # pay before this

@@ -62,7 +62,7 @@ async def test_a_signed_in_buyer_checks_out_and_the_holds_move_onto_the_order(
     assert lines[shop.standard]["unit_price_amount"] == STANDARD_PRICE
     assert lines[shop.standard]["gross_amount"] == 2 * STANDARD_PRICE
     assert lines[shop.standard]["pricing"]["base_unit_price"] == STANDARD_PRICE
-    assert lines[shop.standard]["attendees"] == [buyer.buyer, buyer.buyer]
+    assert lines[shop.standard]["attendees"] == [{**buyer.buyer, "answers": {}}] * 2
     assert lines[shop.vip]["net_amount"] == VIP_PRICE
     assert [line["position"] for line in order["lines"]] == [1, 2]
     assert body["access_token"]
@@ -141,7 +141,10 @@ async def test_an_anonymous_buyer_checks_out_with_the_cart_token_and_reads_with_
     order = placed["order"]
     assert order["buyer_email"] == buyer.person.email
     assert order["total_amount"] == 2 * STANDARD_PRICE
-    assert order["lines"][0]["attendees"] == [buyer.buyer, friend]
+    assert order["lines"][0]["attendees"] == [
+        {**buyer.buyer, "answers": {}},
+        {**friend, "answers": {}},
+    ]
     (row,) = await order_holds(database, order["id"])
     assert row["owner"] == f"order:{order['id']}"
 

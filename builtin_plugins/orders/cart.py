@@ -1,0 +1,241 @@
+"""A priced cart: the owner's holds for one event, quoted through the pricing hooks, taxed.
+
+The cart page and checkout both price with :func:`price_cart`, so what the buyer sees
+is computed exactly as the order will be (a quote, not a promise: checkout prices again).
+
+Per line of ``quantity`` units, all in minor units of the event's currency:
+
+============  ===========================================================================
+``subtotal``  the line before discounts: base price with dynamic pricing and fees
+``discount``  what the ``discount``-stage adjustments (promo codes) took off, positive
+``fee``       what the ``fee``-stage adjustments added
+``net``       ``tax``, ``gross``: the line's tax split from ``ticketing_pricing_tax``,
+              rounded once per line (never per unit); ``gross`` is what the buyer pays
+============  ===========================================================================
+
+Cart and order totals are sums of their lines, so nothing is rounded twice and a
+refund of whole lines gives back exactly what they cost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.events import inventory
+from builtin_plugins.events.models import Event, EventDate, HoldStatus, InventoryHold, TicketType
+from builtin_plugins.events.pricing import adjustment_view, quote
+from kernel.auth import authenticate
+from kernel.awaitables import await_all
+from kernel.clock import utcnow
+from kernel.contracts import (
+    CheckoutCart,
+    CheckoutLine,
+    CheckoutVeto,
+    LineQuote,
+    LineTax,
+    Money,
+    PriceStage,
+    TaxableParty,
+)
+from kernel.pricing import tax_line
+from kernel.problems import UnprocessableContent
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    hold: InventoryHold
+    ticket_type: TicketType
+    quote: LineQuote
+    tax: LineTax
+
+    @property
+    def discount(self) -> int:
+        return -self.quote.stage_total(PriceStage.DISCOUNT)
+
+    @property
+    def fee(self) -> int:
+        return self.quote.stage_total(PriceStage.FEE)
+
+    @property
+    def subtotal(self) -> int:
+        return self.quote.total + self.discount
+
+    def breakdown(self) -> dict[str, Any]:
+        """What the order line stores of how it was priced and taxed."""
+        return {
+            "base_unit_price": self.quote.base_unit_price,
+            "adjustments": [adjustment_view(a) for a in self.quote.adjustments],
+            "unit_price": self.quote.unit_price,
+            "quoted_at": self.quote.context.at.isoformat(),
+            "tax": tax_view(self.tax),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCart:
+    event: Event
+    lines: list[PricedLine]
+    promo_code: str | None
+    buyer: TaxableParty
+
+    @property
+    def currency(self) -> str:
+        return self.event.currency
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.subtotal for line in self.lines)
+
+    @property
+    def discount(self) -> int:
+        return sum(line.discount for line in self.lines)
+
+    @property
+    def fee(self) -> int:
+        return sum(line.fee for line in self.lines)
+
+    @property
+    def tax(self) -> int:
+        return sum(line.tax.tax for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return sum(line.tax.gross for line in self.lines)
+
+    def for_validation(
+        self, *, buyer_id: uuid.UUID | None, buyer_email: str | None
+    ) -> CheckoutCart:
+        """The cart as ``ticketing_checkout_validate`` sees it."""
+        return CheckoutCart(
+            organization_id=self.event.organization_id,
+            event_id=self.event.id,
+            buyer_id=buyer_id,
+            lines=tuple(
+                CheckoutLine(
+                    ticket_type_id=line.hold.ticket_type_id,
+                    quantity=line.hold.quantity,
+                    unit_price=Money(line.quote.unit_price, self.currency),
+                )
+                for line in self.lines
+            ),
+            total=Money(self.total, self.currency),
+            promo_code=self.promo_code,
+            buyer_email=buyer_email,
+        )
+
+
+def tax_view(tax: LineTax) -> dict[str, Any]:
+    return {
+        "rule": tax.rule,
+        "label": tax.label,
+        "rate": tax.rate,
+        "inclusive": tax.inclusive,
+        "note": tax.note,
+    }
+
+
+async def owner_of(request: Request, cart_token: str | None) -> tuple[str, uuid.UUID | None]:
+    """(hold owner, user id) of the caller: a signed-in user's cart, else the cart token's."""
+    principal = await authenticate(request)
+    if principal is not None and principal.user_id is not None:
+        return inventory.owner_for(user_id=principal.user_id), principal.user_id
+    if not cart_token:
+        raise UnprocessableContent(
+            "Send the cart_token your holds were placed with (or sign in).",
+            code="owner-required",
+        )
+    return inventory.owner_for(cart_token=cart_token), None
+
+
+async def active_holds(
+    session: AsyncSession, *, event_id: uuid.UUID, owner: str
+) -> list[InventoryHold]:
+    """The owner's unexpired holds of the event, oldest first: the cart."""
+    return list(
+        await session.scalars(
+            select(InventoryHold)
+            .where(
+                InventoryHold.event_id == event_id,
+                InventoryHold.owner == owner,
+                InventoryHold.status == HoldStatus.ACTIVE,
+                InventoryHold.expires_at > func.now(),
+            )
+            .order_by(InventoryHold.created_at, InventoryHold.id)
+        )
+    )
+
+
+async def price_cart(
+    session: AsyncSession,
+    kernel: Any,
+    *,
+    event: Event,
+    holds: Sequence[InventoryHold],
+    buyer_user_id: uuid.UUID | None,
+    promo_code: str | None,
+    buyer: TaxableParty,
+) -> PricedCart:
+    """Each hold's line priced and taxed now, all at one instant."""
+    types = {
+        t.id: t
+        for t in await session.scalars(
+            select(TicketType).where(TicketType.id.in_({h.ticket_type_id for h in holds}))
+        )
+    }
+    dates = {
+        d.id: d
+        for d in await session.scalars(
+            select(EventDate).where(EventDate.id.in_({h.event_date_id for h in holds}))
+        )
+    }
+    at = utcnow()
+    lines = []
+    for hold in holds:
+        line = await quote(
+            session,
+            kernel.plugins,
+            event=event,
+            ticket_type=types[hold.ticket_type_id],
+            quantity=hold.quantity,
+            event_date=dates[hold.event_date_id],
+            at=at,
+            buyer_id=buyer_user_id,
+            promo_code=promo_code,
+        )
+        tax = await tax_line(kernel.plugins.hook, line, buyer)
+        lines.append(
+            PricedLine(hold=hold, ticket_type=types[hold.ticket_type_id], quote=line, tax=tax)
+        )
+    return PricedCart(event=event, lines=lines, promo_code=promo_code, buyer=buyer)
+
+
+async def vetoes(kernel: Any, cart: CheckoutCart) -> list[CheckoutVeto]:
+    """Every plugin's refusals of this cart (``ticketing_checkout_validate``)."""
+    answers = await await_all(kernel.plugins.hook.ticketing_checkout_validate(cart=cart))
+    return [veto for answer in answers for veto in answer or ()]
+
+
+async def merge_carts(session: AsyncSession, *, from_owner: str, to_owner: str) -> int:
+    """Move every unexpired hold of ``from_owner`` (an anonymous cart) to ``to_owner`` (the
+    user who just signed in), keeping their expiry; returns how many moved.
+
+    Only the owner changes: the units stay held, so no inventory counter moves.
+    """
+    moved = await session.execute(
+        update(InventoryHold)
+        .where(
+            InventoryHold.owner == from_owner,
+            InventoryHold.status == HoldStatus.ACTIVE,
+            InventoryHold.expires_at > func.now(),
+        )
+        .values(owner=to_owner)
+        .returning(InventoryHold.id)
+    )
+    return len(moved.all())
