@@ -2,19 +2,17 @@
 
 All of it runs in the caller's transaction, so a refusal at any step writes nothing:
 
-1. the event's shared inventory lock (before any row is written: the order's foreign
-   keys lock the event, ticket types and holds ``FOR KEY SHARE``, and a structural
-   change holding the exclusive lock may be deleting them -- see the inventory rules),
-   the published event and the owner's unexpired holds (none: 422 ``cart-empty``);
-2. every line re-priced and taxed now (:func:`.cart.price_cart`: what the buyer saw in
-   the cart was a quote, not a promise), with the promo code and billing details given;
-   each attendee's answers checked against the event's questions (422
+1. the published event, then the owner's unexpired holds move onto the order
+   (:func:`inventory.attach_holds`, owner ``order:<id>``, under the event's shared
+   inventory lock, taken before any row is written -- see the inventory rules): their
+   expiry becomes the payment deadline; no pool counter changes, so checkouts never
+   queue on a hot pool row. Nothing held: 422 ``cart-empty`` (also what a second,
+   concurrent checkout of the same cart gets once the first has taken the holds);
+2. each attendee's answers checked against the event's questions (422
    ``answers-invalid``);
-3. ``ticketing_checkout_validate``: any veto is 409 ``checkout-vetoed``;
-4. the holds move onto the order (:func:`inventory.attach_holds`, owner
-   ``order:<id>``): their expiry becomes the payment deadline; no pool counter changes,
-   so checkouts never queue on a hot pool row. They must be exactly the holds priced
-   (409 ``cart-changed``: a concurrent checkout or release of the same cart);
+3. every line re-priced and taxed now (:func:`.cart.price_cart`: what the buyer saw in
+   the cart was a quote, not a promise), with the promo code and billing details given;
+4. ``ticketing_checkout_validate``: any veto is 409 ``checkout-vetoed``;
 5. the order (its ``expires_at`` is the holds' new expiry), its lines and its first
    transition;
 6. ``ticketing_checkout_before_order_placed`` (raising aborts);
@@ -38,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import Event, EventStatus, InventoryHold
 from builtin_plugins.orders import fulfilment, payments, questions
-from builtin_plugins.orders.cart import PricedCart, active_holds, price_cart, vetoes
+from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
@@ -56,10 +54,6 @@ class CartEmpty(UnprocessableContent):
 
 class CheckoutVetoed(Conflict):
     code, title = "checkout-vetoed", "The checkout was refused"
-
-
-class CartChanged(Conflict):
-    code, title = "cart-changed", "The cart changed during checkout"
 
 
 class AttendeesMismatch(UnprocessableContent):
@@ -152,15 +146,23 @@ async def place_order(
     ``billing`` (company, country, region, tax_id) is who is invoiced: the tax rules
     read its country, region and tax id.
     """
-    await inventory.lock_event_inventory(session, event_id=event_id, exclusive=False)
     event = await session.scalar(
         select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
     )
     if event is None:
         raise NotFound(f"No published event {event_id}.")
-    holds = await active_holds(session, event_id=event_id, owner=owner)
-    if not holds:
+    order_id = uuid.uuid4()
+    moved = await inventory.attach_holds(
+        session,
+        event_id=event.id,
+        owner=owner,
+        new_owner=f"order:{order_id}",
+        expires_in_seconds=order_settings().payment_minutes * 60,
+        organization_id=event.organization_id,
+    )
+    if not moved:
         raise CartEmpty("Hold tickets first: nothing is held for this event (or it expired).")
+    holds = sorted(moved, key=lambda hold: (hold.created_at, hold.id))
     billing = {key: value for key, value in (billing or {}).items() if value}
     asked = await questions.questions_for(session, event_id=event.id)
     people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email), asked)
@@ -186,19 +188,6 @@ async def place_order(
             "; ".join(veto.reason for veto in refused) or None,
             vetoes=[{"code": veto.code, "reason": veto.reason} for veto in refused],
         )
-
-    minutes = order_settings().payment_minutes
-    order_id = uuid.uuid4()
-    moved = await inventory.attach_holds(
-        session,
-        event_id=event.id,
-        owner=owner,
-        new_owner=f"order:{order_id}",
-        expires_in_seconds=minutes * 60,
-        organization_id=event.organization_id,
-    )
-    if sorted(hold.id for hold in moved) != sorted(hold.id for hold in holds):
-        raise CartChanged("The cart changed while checking out: review it and try again.")
 
     access_token = secrets.token_urlsafe(32)
     order = Order(
