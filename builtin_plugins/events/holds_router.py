@@ -4,6 +4,10 @@ Public: anonymous buyers identify their cart with a ``cart_token``; a signed-in 
 (bearer token or session cookie) is identified by the user instead. Each hold runs in
 its own short transaction (see :mod:`builtin_plugins.events.inventory`); the new
 availability is announced after it commits.
+
+Ticket types of visibility ``promo`` stay out of sight until the buyer shows a code: with
+``promo_code`` the availability also lists, and a hold may take, the types the code
+unlocks (the union of every plugin's ``ticketing_pricing_unlocked_ticket_types``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
@@ -31,11 +36,40 @@ from builtin_plugins.events.ticket_schemas import (
     sale_state,
 )
 from kernel.auth import authenticate, public
+from kernel.awaitables import await_all
 from kernel.clock import utcnow
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.plugin_manager import KernelPluginManager
 from kernel.problems import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
+
+PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class HoldWithCode(HoldCreate):
+    promo_code: PromoCode | None = Field(
+        None, description="A code that unlocks promo-only ticket types (as the buyer typed it)"
+    )
+
+
+async def unlocked_ticket_types(
+    plugins: KernelPluginManager,
+    *,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
+    promo_code: str | None,
+) -> frozenset[uuid.UUID]:
+    """The ticket types ``promo_code`` unlocks for the event: the union of every plugin's
+    answer (none without a code)."""
+    if not promo_code:
+        return frozenset()
+    answers = await await_all(
+        plugins.hook.ticketing_pricing_unlocked_ticket_types(
+            organization_id=organization_id, event_id=event_id, promo_code=promo_code
+        )
+    )
+    return frozenset(type_id for answer in answers for type_id in answer or ())
 
 
 async def _owner(request: Request, cart_token: str | None) -> str:
@@ -49,6 +83,20 @@ async def _owner(request: Request, cart_token: str | None) -> str:
     return inventory.owner_for(cart_token=cart_token)
 
 
+async def _organization_of(kernel, event_id: uuid.UUID) -> uuid.UUID:
+    """The published event's organization (404 otherwise), read before the hold's
+    transaction so the unlock hook never runs while inventory is locked."""
+    async with kernel.database.sessions() as session:
+        organization_id = await session.scalar(
+            select(Event.organization_id).where(
+                Event.id == event_id, Event.status == EventStatus.PUBLISHED
+            )
+        )
+    if organization_id is None:
+        raise NotFound(f"No published event {event_id}.")
+    return organization_id
+
+
 @router.get(
     "/availability",
     summary="What is left of each public ticket type of a published event",
@@ -57,7 +105,11 @@ async def _owner(request: Request, cart_token: str | None) -> str:
 async def event_availability(
     event_id: uuid.UUID,
     session: SessionDep,
+    kernel: KernelDep,
     date_id: Annotated[uuid.UUID | None, Query(description="One date of a series")] = None,
+    promo_code: Annotated[
+        PromoCode | None, Query(description="Also list the ticket types this code unlocks")
+    ] = None,
 ) -> EventAvailability:
     event = await session.scalar(
         select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
@@ -74,9 +126,18 @@ async def event_availability(
     if date_id is None and len(dates) == 1:
         date_id = dates[0]
     numbers = await inventory.availability(session, event_id=event_id, event_date_id=date_id)
+    unlocked = await unlocked_ticket_types(
+        kernel.plugins,
+        organization_id=event.organization_id,
+        event_id=event_id,
+        promo_code=promo_code,
+    )
+    shown = TicketType.visibility == Visibility.PUBLIC
+    if unlocked:
+        shown |= (TicketType.visibility == Visibility.PROMO) & TicketType.id.in_(unlocked)
     listed = await session.scalars(
         select(TicketType)
-        .where(TicketType.event_id == event_id, TicketType.visibility == Visibility.PUBLIC)
+        .where(TicketType.event_id == event_id, shown)
         .order_by(TicketType.position, TicketType.name, TicketType.id)
     )
     now = utcnow()
@@ -111,9 +172,19 @@ async def event_availability(
     responses={409: {"description": "Sold out, or not on sale"}},
 )
 async def place_hold(
-    event_id: uuid.UUID, body: HoldCreate, request: Request, kernel: KernelDep
+    event_id: uuid.UUID, body: HoldWithCode, request: Request, kernel: KernelDep
 ) -> HoldOut:
     owner = await _owner(request, body.cart_token)
+    allow_promo = False
+    if body.promo_code:
+        organization_id = await _organization_of(kernel, event_id)
+        unlocked = await unlocked_ticket_types(
+            kernel.plugins,
+            organization_id=organization_id,
+            event_id=event_id,
+            promo_code=body.promo_code,
+        )
+        allow_promo = body.ticket_type_id in unlocked
     async with kernel.database.transaction() as session:
         hold = await inventory.place_hold(
             session,
@@ -122,6 +193,7 @@ async def place_hold(
             event_date_id=body.date_id,
             quantity=body.quantity,
             owner=owner,
+            allow_promo=allow_promo,
         )
     await inventory.announce_availability(
         kernel, event_id=event_id, event_date_id=hold.event_date_id

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from builtin_plugins.events.holds_router import PromoCode, unlocked_ticket_types
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
 from kernel.auth import public
@@ -53,8 +54,13 @@ async def quote_ticket_type(
     kernel: KernelDep,
     quantity: Annotated[int, Query(ge=1, le=MAX_QUOTE_QUANTITY)] = 1,
     date_id: Annotated[uuid.UUID | None, Query()] = None,
+    promo_code: Annotated[
+        PromoCode | None,
+        Query(description="A promo code: its discount shows, and types it unlocks can be quoted"),
+    ] = None,
 ) -> QuotePublic:
-    """Quote ``quantity`` tickets of a public ticket type of a published event.
+    """Quote ``quantity`` tickets of a public ticket type of a published event (or of a
+    promo-only type that ``promo_code`` unlocks).
 
     Amounts are integer minor units of ``currency``. ``unit_price`` is ``base_unit_price``
     plus every ``adjustments[].amount``, in the order listed; ``total`` is
@@ -70,9 +76,18 @@ async def quote_ticket_type(
         select(TicketType).where(
             TicketType.id == ticket_type_id,
             TicketType.event_id == event.id,
-            TicketType.visibility == Visibility.PUBLIC,
+            TicketType.visibility.in_((Visibility.PUBLIC, Visibility.PROMO)),
         )
     )
+    if ticket_type is not None and ticket_type.visibility == Visibility.PROMO:
+        unlocked = await unlocked_ticket_types(
+            kernel.plugins,
+            organization_id=event.organization_id,
+            event_id=event.id,
+            promo_code=promo_code,
+        )
+        if ticket_type.id not in unlocked:
+            ticket_type = None
     if ticket_type is None:
         raise NotFound(f"No ticket type {ticket_type_id} on sale for event {event_id}.")
     event_date = None
@@ -95,6 +110,7 @@ async def quote_ticket_type(
         ticket_type=ticket_type,
         quantity=quantity,
         event_date=event_date,
+        promo_code=promo_code,
     )
     return QuotePublic(
         event_id=event.id,

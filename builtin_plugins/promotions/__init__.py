@@ -1,5 +1,13 @@
-"""Promotions: promo codes that discount lines and unlock hidden ticket types."""
+"""Promotions: promo codes that discount lines and unlock hidden ticket types.
 
+Hook implementations only; see :mod:`.pricing` (discounts and unlocking),
+:mod:`.redemption` (checkout and release) and :mod:`.router` (the organizer API).
+"""
+
+from pathlib import Path
+
+from kernel.contracts import Permission
+from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
@@ -9,3 +17,91 @@ METADATA = PluginMetadata(
     category=PluginCategory.MARKETING,
     description="Percentage or fixed discounts, usage limits, codes that unlock ticket types.",
 )
+
+
+@hookimpl
+async def ticketing_startup(kernel):
+    from builtin_plugins.promotions import lookup
+
+    await lookup.start(kernel)
+
+
+@hookimpl
+async def ticketing_shutdown(kernel):
+    from builtin_plugins.promotions import lookup
+
+    await lookup.stop()
+
+
+@hookimpl
+def ticketing_permissions():
+    return (Permission("promotions:manage", "Create and change promo codes", ("organizer",)),)
+
+
+@hookimpl
+def ticketing_orm_models():
+    from builtin_plugins.promotions import models
+
+    return [models.PromoCode, models.PromoRedemption]
+
+
+@hookimpl
+def ticketing_migration_location():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def ticketing_api_routers():
+    from builtin_plugins.promotions import router
+
+    return [router.router]
+
+
+@hookimpl
+async def ticketing_seed(session, seed):
+    from builtin_plugins.promotions.service import seed_demo_code
+
+    await seed_demo_code(session, organization_id=seed.organization_id)
+
+
+@hookimpl
+def ticketing_event_subscriptions():
+    from builtin_plugins.promotions.redemption import RELEASING_TOPICS, release
+    from kernel.contracts import Subscription
+
+    return [Subscription(topic, "promotions.release", release) for topic in RELEASING_TOPICS]
+
+
+# Plain functions that hand back a coroutine only when a code was typed: the normal
+# buying path gets its answer without a coroutine or a lookup.
+@hookimpl
+def ticketing_pricing_adjusters(context):
+    if not context.promo_code:
+        return []
+    from builtin_plugins.promotions.pricing import adjusters_for
+
+    return adjusters_for(context)
+
+
+@hookimpl
+async def ticketing_pricing_unlocked_ticket_types(organization_id, event_id, promo_code):
+    from builtin_plugins.promotions.pricing import unlocked_by
+
+    return await unlocked_by(organization_id, event_id, promo_code)
+
+
+@hookimpl
+def ticketing_checkout_validate(cart):
+    if not cart.promo_code:
+        return None
+    from builtin_plugins.promotions.redemption import vetoes
+
+    return vetoes(cart)
+
+
+@hookimpl
+async def ticketing_checkout_before_order_placed(order, session):
+    from builtin_plugins.promotions.redemption import redeem, require_unlocked
+
+    await require_unlocked(session, order)
+    await redeem(session, order)

@@ -382,12 +382,14 @@ def test_integral_numbers_stay_integers() -> None:
 
 
 def test_no_settings_no_adjusters() -> None:
+    """Without strategy settings (and without a promo code) nothing adjusts the price."""
     manager = create_plugin_manager()
 
     bare = PricingContext(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), 1, "EUR", AT)
     lines = [bare, *(context(pricing) for pricing in ({}, {"other": {}}, "x", ["early-bird"]))]
     for line in lines:
-        assert manager.hook.ticketing_pricing_adjusters(context=line) == [[]] * len(PLUGINS)
+        answers = manager.hook.ticketing_pricing_adjusters(context=line)
+        assert len(answers) >= len(PLUGINS) and all(answer == [] for answer in answers)
 
 
 # ---------------------------------------------------------------------------------------
