@@ -1,22 +1,23 @@
-"""Stripe PaymentIntents as a payment provider (key ``stripe``), on the platform's account.
+"""Stripe PaymentIntents as a payment provider (key ``stripe``), per organization.
 
-See :mod:`.provider` (starting payments, refunds), :mod:`.webhook` (Stripe's outcomes,
-exactly once) and :mod:`.settings` (``STRIPE_SECRET_KEY``, ``STRIPE_PUBLISHABLE_KEY``,
-``STRIPE_WEBHOOK_SECRET``, ``STRIPE_API_BASE``). Every organization is paid through the
-platform's keys for now; per-organization keys (Connect or their own, encrypted at rest
-with the kernel's encryptor) are a later step.
+An organization is paid through its own Stripe account, a connected account of the
+platform, or the platform's account (see :mod:`.accounts`, managed over
+:mod:`.account_router` with ``payments:manage``). :mod:`.provider` starts payments and
+refunds on the organization's account; :mod:`.webhook` applies Stripe's outcomes exactly
+once; :mod:`.settings` holds the platform's ``STRIPE_*`` environment.
 """
 
 from pathlib import Path
 
 from builtin_plugins.payments_stripe.provider import StripeProvider
+from kernel.contracts import Permission
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
     slug="payments-stripe",
     name="Stripe",
-    version="0.1.0",
+    version="0.2.0",
     category=PluginCategory.PAYMENTS,
     description="Card and wallet payments with Stripe PaymentIntents, settled by webhook.",
 )
@@ -30,10 +31,19 @@ def ticketing_payment_providers():
 
 
 @hookimpl
+def ticketing_permissions():
+    return (
+        Permission(
+            "payments:manage", "Choose the Stripe account that takes payments", ("organizer",)
+        ),
+    )
+
+
+@hookimpl
 def ticketing_orm_models():
     from builtin_plugins.payments_stripe import models
 
-    return [models.StripeEvent]
+    return [models.StripeEvent, models.StripeAccount]
 
 
 @hookimpl
@@ -43,6 +53,21 @@ def ticketing_migration_location():
 
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.payments_stripe import webhook
+    from builtin_plugins.payments_stripe import account_router, webhook
 
-    return webhook.routers
+    return [*webhook.routers, *account_router.routers]
+
+
+@hookimpl
+async def ticketing_startup(kernel):
+    """The provider has no session: it reads accounts through this kernel's database."""
+    from builtin_plugins.payments_stripe import accounts
+
+    accounts.attach(kernel)
+
+
+@hookimpl
+async def ticketing_shutdown(kernel):
+    from builtin_plugins.payments_stripe import accounts
+
+    accounts.detach(kernel)

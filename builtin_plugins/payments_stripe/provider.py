@@ -1,10 +1,15 @@
-"""Card (and wallet) payments with Stripe PaymentIntents, on the platform's account.
+"""Card (and wallet) payments with Stripe PaymentIntents, on each organization's account.
 
-``create_payment`` creates a PaymentIntent for the order's total and hands the buyer's
-browser its ``client_secret``: the buyer confirms there (Stripe.js), and Stripe tells us
-the outcome through the webhook (:mod:`.webhook`), never through the browser. Every call
-to Stripe carries the request's idempotency key, so a retried checkout creates no second
-intent and a retried refund refunds once.
+``create_payment`` creates a PaymentIntent for the order's total on the account that
+takes the organization's payments (:mod:`.accounts`: its own, a connected one through
+the ``Stripe-Account`` header, or the platform's) and hands the buyer's browser its
+``client_secret`` with that account's publishable key (and ``stripe_account`` for a
+connected one, as Stripe.js needs). The buyer confirms there, and Stripe tells us the
+outcome through the webhook (:mod:`.webhook`), never through the browser.
+``client_data["account"]`` records whose account holds the intent, so a webhook only
+touches payments of the account that sent it. Every call to Stripe carries the
+request's idempotency key, so a retried checkout creates no second intent and a retried
+refund refunds once.
 
 Calls use the package's async methods with its httpx client. A client is made per call:
 the app may serve from several event loops (tests run it in a thread), and an httpx
@@ -14,14 +19,22 @@ client belongs to the loop it was first used in.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
+from sqlalchemy import select
 
+from builtin_plugins.orders.models import Payment
+from builtin_plugins.payments_stripe import accounts
+from builtin_plugins.payments_stripe.accounts import Account
+from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import StripeSettings, stripe_settings
 from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
+from kernel.crypto import DecryptionFailed
 from kernel.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -29,6 +42,14 @@ logger = logging.getLogger(__name__)
 KEY = "stripe"
 NETWORK_RETRIES = 2  # safe: every request carries an idempotency key
 TIMEOUT_SECONDS = 30
+# Stripe's refund statuses -> ours; requires_action waits for the buyer's bank details
+REFUND_STATUSES = {
+    "succeeded": "succeeded",
+    "pending": "pending",
+    "requires_action": "pending",
+    "failed": "failed",
+    "canceled": "failed",
+}
 
 
 class StripeNotConfigured(Problem):
@@ -39,17 +60,94 @@ class StripeUnavailable(Problem):
     status, code, title = 502, "payment-provider-error", "Payment provider error"
 
 
-@asynccontextmanager
-async def stripe_client(settings: StripeSettings | None = None) -> AsyncIterator[Any]:
-    """A :class:`stripe.StripeClient` on the configured account and API base."""
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to call Stripe for one organization."""
+
+    account: str  # platform, own, connected: whose account holds what we create
+    api_key: str = field(repr=False)
+    api_base: str
+    stripe_account: str | None = None  # the Stripe-Account header (connected accounts)
+    publishable_key: str | None = None
+
+    def options(self, idempotency_key: str) -> dict[str, Any]:
+        options: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if self.stripe_account:
+            options["stripe_account"] = self.stripe_account
+        return options
+
+
+def credentials(account: Account, settings: StripeSettings | None = None) -> Credentials:
+    """The key, header and publishable key of ``account``; 503 when the platform's key
+    is needed and not configured."""
     settings = settings or stripe_settings()
+    if account.kind == OWN:
+        assert account.secret_key is not None
+        return Credentials(
+            OWN, account.secret_key, settings.api_base, publishable_key=account.publishable_key
+        )
     if settings.secret_key is None:
         raise StripeNotConfigured("Card payments are not set up on this platform.")
+    return Credentials(
+        account.kind,
+        settings.secret_key.get_secret_value(),
+        settings.api_base,
+        stripe_account=account.connected_account_id,
+        publishable_key=settings.publishable_key,
+    )
+
+
+def _service() -> accounts.StripeAccounts:
+    service = accounts.current()
+    if service is None:  # a bug: the plugin's start-up did not run in this process
+        logger.error("stripe provider used before the plugin started")
+        raise StripeNotConfigured("Card payments are not available right now.")
+    return service
+
+
+async def organization_credentials(organization_id: uuid.UUID) -> Credentials:
+    """The credentials of the account that takes the organization's payments now."""
+    try:
+        account = await _service().for_organization(organization_id)
+    except DecryptionFailed as error:  # the key ring lost the key that sealed them
+        logger.error(
+            "stripe keys of an organization cannot be decrypted",
+            extra={"organization_id": str(organization_id)},
+        )
+        raise StripeNotConfigured("Card payments of this organization are unavailable.") from error
+    return credentials(account)
+
+
+async def payment_credentials(organization_id: uuid.UUID, reference: str) -> Credentials:
+    """The credentials of the account that holds the payment ``reference``: the one it
+    was made on (``client_data["account"]``), even if the organization switched since.
+    A payment from before per-organization accounts was made on the platform's."""
+    service = _service()
+    async with service.database.transaction() as session:
+        data = await session.scalar(
+            select(Payment.client_data).where(
+                Payment.provider == KEY,
+                Payment.reference == reference,
+                Payment.organization_id == organization_id,
+            )
+        )
+    holder = None if data is None else data.get("account", PLATFORM)
+    if holder == PLATFORM:
+        return credentials(Account(organization_id, PLATFORM))
+    if holder == CONNECTED and data and data.get("stripe_account"):
+        account = Account(organization_id, CONNECTED, connected_account_id=data["stripe_account"])
+        return credentials(account)
+    return await organization_credentials(organization_id)  # own, or a payment not found
+
+
+@asynccontextmanager
+async def stripe_client(creds: Credentials) -> AsyncIterator[Any]:
+    """A :class:`stripe.StripeClient` on ``creds``' key and API base."""
     http_client = stripe.HTTPXClient(timeout=TIMEOUT_SECONDS)
     try:
         yield stripe.StripeClient(
-            settings.secret_key.get_secret_value(),
-            base_addresses={"api": settings.api_base},
+            creds.api_key,
+            base_addresses={"api": creds.api_base},
             http_client=http_client,
             max_network_retries=NETWORK_RETRIES,
         )
@@ -73,7 +171,7 @@ class StripeProvider:
     display_name = "Card (Stripe)"
 
     async def create_payment(self, request: PaymentRequest) -> PaymentResult:
-        settings = stripe_settings()
+        creds = await organization_credentials(request.organization_id)
         metadata = {
             **dict(request.metadata),
             "order_id": str(request.order_id),
@@ -85,16 +183,19 @@ class StripeProvider:
             "metadata": metadata,
             "automatic_payment_methods": {"enabled": True},
         }
-        async with stripe_client(settings) as client:
+        async with stripe_client(creds) as client:
             try:
                 intent = await client.v1.payment_intents.create_async(
-                    params, options={"idempotency_key": request.idempotency_key}
+                    params, options=creds.options(request.idempotency_key)
                 )
             except stripe.StripeError as error:
                 raise _failed(error, "start the payment") from error
         client_data: dict[str, Any] = {"client_secret": intent.client_secret}
-        if settings.publishable_key:
-            client_data["publishable_key"] = settings.publishable_key
+        if creds.publishable_key:
+            client_data["publishable_key"] = creds.publishable_key
+        if creds.stripe_account:
+            client_data["stripe_account"] = creds.stripe_account
+        client_data["account"] = creds.account
         # a fresh intent waits for the buyer's browser, whatever Stripe calls that state
         status = "succeeded" if intent.status == "succeeded" else "requires_action"
         return PaymentResult(
@@ -102,18 +203,29 @@ class StripeProvider:
         )
 
     async def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund on the account that holds the payment. Own keys replaced by another
+        account's since the payment cannot reach it: Stripe answers that the intent does
+        not exist (502), and the refund is made in that account's dashboard."""
+        creds = await payment_credentials(request.organization_id, request.payment_reference)
+        metadata = {
+            "order_id": str(request.order_id),
+            "organization_id": str(request.organization_id),
+            "reason": request.reason[:500],
+        }
+        kind, _, refund_id = request.idempotency_key.partition(":")
+        if kind == "refund" and refund_id:  # the orders plugin's key: refund:<refund id>
+            metadata["refund_id"] = refund_id
         params: dict[str, Any] = {
             "payment_intent": request.payment_reference,
             "amount": request.amount.amount,
-            "metadata": {"order_id": str(request.order_id), "reason": request.reason[:500]},
+            "metadata": metadata,
         }
-        async with stripe_client() as client:
+        async with stripe_client(creds) as client:
             try:
                 refund = await client.v1.refunds.create_async(
-                    params, options={"idempotency_key": request.idempotency_key}
+                    params, options=creds.options(request.idempotency_key)
                 )
             except stripe.StripeError as error:
                 raise _failed(error, "refund the payment") from error
-        # Stripe: pending, requires_action, succeeded, failed, canceled
-        status = {"canceled": "failed"}.get(refund.status or "", refund.status or "pending")
+        status = REFUND_STATUSES.get(refund.status or "", "pending")
         return RefundResult(provider=KEY, reference=refund.id, status=status)

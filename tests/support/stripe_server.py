@@ -2,13 +2,22 @@
 Stripe's documented shapes, plus webhook events signed exactly as Stripe signs them.
 
 * ``POST /v1/payment_intents`` -- form-encoded like Stripe (``metadata[order_id]=...``);
-  answers a ``payment_intent`` in ``requires_payment_method``. ``Idempotency-Key`` is
-  honoured: the same key answers the same object.
-* ``POST /v1/refunds`` -- answers a ``refund`` that ``succeeded``.
+  answers a ``payment_intent`` in ``requires_payment_method``.
+* ``POST /v1/refunds`` -- answers a ``refund`` (``succeeded`` unless
+  :attr:`StripeStandIn.refund_status` says otherwise) of a PaymentIntent of the same
+  account; another account's intent is ``resource_missing``, as at Stripe, and so is a
+  refund of more than is left.
 
-Every request is kept in :attr:`StripeStandIn.requests` (path, decoded form, headers).
-Serve it with :func:`tests.support.live_server.live_server` and point
-``STRIPE_API_BASE`` at its URL.
+Requests need a ``Bearer sk_...``/``rk_...`` key (401 otherwise). Objects belong to the
+account that made them: the ``Stripe-Account`` header's account when sent (Connect),
+else the key's. ``Idempotency-Key`` is honoured per account: the same key answers the
+same object. Every request is kept in :attr:`StripeStandIn.requests` (path, decoded
+form, headers, key, account). Serve it with :func:`tests.support.live_server.live_server`
+and point ``STRIPE_API_BASE`` at its URL.
+
+:func:`charge` and :func:`dispute` build the objects of ``charge.refunded`` and
+``charge.dispute.created`` events; :func:`signed_event` wraps any object in an event
+(``account=`` for a connected account's) signed with a given secret.
 """
 
 from __future__ import annotations
@@ -43,6 +52,13 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
+def _error(status: int, kind: str, message: str, code: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if code:
+        body["code"] = code
+    return JSONResponse({"error": body}, status_code=status)
+
+
 @dataclass
 class Recorded:
     path: str
@@ -53,12 +69,31 @@ class Recorded:
     def idempotency_key(self) -> str | None:
         return self.headers.get("idempotency-key")
 
+    @property
+    def api_key(self) -> str | None:
+        """The bearer key the request was made with."""
+        value = self.headers.get("authorization", "")
+        return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
+
+    @property
+    def stripe_account(self) -> str | None:
+        """The ``Stripe-Account`` header: the connected account acted for."""
+        return self.headers.get("stripe-account")
+
+    @property
+    def account(self) -> str:
+        """Whose objects the request reads and makes."""
+        return self.stripe_account or f"key:{self.api_key}"
+
 
 @dataclass
 class StripeStandIn:
     requests: list[Recorded] = field(default_factory=list)
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _by_key: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund_status: str = "succeeded"  # what the next refunds answer
+    _owners: dict[str, str] = field(default_factory=dict)  # object id -> account
+    _by_key: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
@@ -79,25 +114,29 @@ class StripeStandIn:
         self.requests.append(recorded)
         return recorded
 
-    def _idempotent(self, recorded: Recorded, make) -> JSONResponse:
+    def _answer(self, recorded: Recorded, make) -> JSONResponse:
+        """``make(form)`` once per idempotency key and account; an error it returns is
+        not remembered (Stripe does not store 4xx answers to validation errors)."""
+        if not (recorded.api_key or "").startswith(("sk_", "rk_")):
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
         key = recorded.idempotency_key
+        remembered = (recorded.account, recorded.path, key or "")
         with self._lock:
-            if key and (recorded.path, key) in self._by_key:
-                return JSONResponse(self._by_key[(recorded.path, key)])
-            made = make(recorded.form)
+            if key and remembered in self._by_key:
+                return JSONResponse(self._by_key[remembered])
+            made = make(recorded)
+            if isinstance(made, JSONResponse):
+                return made
+            self._owners[made["id"]] = recorded.account
             if key:
-                self._by_key[(recorded.path, key)] = made
+                self._by_key[remembered] = made
         return JSONResponse(made)
 
     async def _create_intent(self, request: Request) -> JSONResponse:
         recorded = await self._record(request)
-        if not recorded.headers.get("authorization", "").startswith("Bearer sk_"):
-            return JSONResponse(
-                {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}},
-                status_code=401,
-            )
 
-        def make(form: dict[str, Any]) -> dict[str, Any]:
+        def make(recorded: Recorded) -> dict[str, Any]:
+            form = recorded.form
             intent_id = f"pi_{secrets.token_hex(12)}"
             intent = {
                 "id": intent_id,
@@ -109,6 +148,7 @@ class StripeStandIn:
                 "client_secret": f"{intent_id}_secret_{secrets.token_hex(12)}",
                 "metadata": form.get("metadata", {}),
                 "automatic_payment_methods": {"enabled": True},
+                "latest_charge": None,
                 "created": int(time.time()),
                 "livemode": False,
                 "last_payment_error": None,
@@ -117,35 +157,124 @@ class StripeStandIn:
             self.intents[intent_id] = intent
             return intent
 
-        return self._idempotent(recorded, make)
+        return self._answer(recorded, make)
 
     async def _create_refund(self, request: Request) -> JSONResponse:
         recorded = await self._record(request)
 
-        def make(form: dict[str, Any]) -> dict[str, Any]:
-            intent = self.intents.get(form.get("payment_intent", ""), {})
-            return {
+        def make(recorded: Recorded) -> dict[str, Any] | JSONResponse:
+            form = recorded.form
+            intent_id = form.get("payment_intent", "")
+            intent = self.intents.get(intent_id)
+            if intent is None or self._owners.get(intent_id) != recorded.account:
+                return _error(
+                    404,
+                    "invalid_request_error",
+                    f"No such payment_intent: '{intent_id}'",
+                    "resource_missing",
+                )
+            refunded = sum(
+                r["amount"]
+                for r in self.refunds.values()
+                if r["payment_intent"] == intent_id and r["status"] in ("succeeded", "pending")
+            )
+            amount = int(form.get("amount") or intent["amount"] - refunded)
+            if amount + refunded > intent["amount"]:
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge",
+                    "amount_too_large",
+                )
+            refund = {
                 "id": f"re_{secrets.token_hex(12)}",
                 "object": "refund",
-                "amount": int(form.get("amount") or intent.get("amount", 0)),
-                "currency": intent.get("currency", "eur"),
-                "payment_intent": form.get("payment_intent"),
-                "status": "succeeded",
-                "metadata": form.get("metadata", {}),
+                "amount": amount,
+                "balance_transaction": f"txn_{secrets.token_hex(12)}",
+                "charge": f"ch_{intent_id.removeprefix('pi_')}",
                 "created": int(time.time()),
+                "currency": intent["currency"],
+                "metadata": form.get("metadata", {}),
+                "payment_intent": intent_id,
+                "reason": form.get("reason"),
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": self.refund_status,
+                "transfer_reversal": None,
             }
+            self.refunds[refund["id"]] = refund
+            return refund
 
-        return self._idempotent(recorded, make)
+        return self._answer(recorded, make)
 
     def intent_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/v1/payment_intents"]
 
+    def refund_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == "/v1/refunds"]
+
+
+def charge(intent: dict[str, Any], *, amount_refunded: int = 0) -> dict[str, Any]:
+    """The ``charge`` of a succeeded PaymentIntent, ``amount_refunded`` of it given back
+    (what a ``charge.refunded`` event carries)."""
+    return {
+        "id": f"ch_{intent['id'].removeprefix('pi_')}",
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_captured": intent["amount"],
+        "amount_refunded": amount_refunded,
+        "balance_transaction": f"txn_{secrets.token_hex(12)}",
+        "captured": True,
+        "created": intent.get("created", int(time.time())),
+        "currency": intent["currency"],
+        "disputed": False,
+        "livemode": False,
+        "metadata": intent.get("metadata", {}),
+        "paid": True,
+        "payment_intent": intent["id"],
+        "refunded": amount_refunded >= intent["amount"],
+        "status": "succeeded",
+    }
+
+
+def dispute(
+    intent: dict[str, Any], *, amount: int | None = None, reason: str = "fraudulent"
+) -> dict[str, Any]:
+    """A ``dispute`` the buyer's bank opened on the intent's charge."""
+    return {
+        "id": f"dp_{secrets.token_hex(12)}",
+        "object": "dispute",
+        "amount": intent["amount"] if amount is None else amount,
+        "balance_transactions": [],
+        "charge": f"ch_{intent['id'].removeprefix('pi_')}",
+        "created": int(time.time()),
+        "currency": intent["currency"],
+        "evidence_details": {
+            "due_by": int(time.time()) + 7 * 86400,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": intent["id"],
+        "reason": reason,
+        "status": "needs_response",
+    }
+
 
 def event(
-    kind: str, subject: dict[str, Any], *, event_id: str | None = None, created: int | None = None
+    kind: str,
+    subject: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    created: int | None = None,
+    account: str | None = None,
 ) -> dict[str, Any]:
-    """A Stripe ``event`` object around ``subject`` (a snapshot of the changed object)."""
-    return {
+    """A Stripe ``event`` object around ``subject`` (a snapshot of the changed object);
+    ``account`` for an event of a connected account."""
+    body = {
         "id": event_id or f"evt_{secrets.token_hex(12)}",
         "object": "event",
         "api_version": API_VERSION,
@@ -156,6 +285,9 @@ def event(
         "request": {"id": None, "idempotency_key": None},
         "data": {"object": subject},
     }
+    if account is not None:
+        body["account"] = account
+    return body
 
 
 def sign(payload: bytes, secret: str, *, timestamp: int | None = None) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""One app per module with the ``STRIPE_*`` settings pointing at a local Stripe stand-in."""
+"""One app per module with the ``STRIPE_*`` settings pointing at a local Stripe stand-in
+(the platform's keys, its webhook secret and its Connect endpoint's)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.support.stripe_server import StripeStandIn
 SECRET_KEY = "sk_test_platform"
 PUBLISHABLE_KEY = "pk_test_platform"
 WEBHOOK_SECRET = "whsec_test_secret"
+CONNECT_WEBHOOK_SECRET = "whsec_test_connect"
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,7 @@ def shop_url(
         env.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
         env.setenv("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
         env.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        env.setenv("STRIPE_CONNECT_WEBHOOK_SECRET", CONNECT_WEBHOOK_SECRET)
         env.setenv("STRIPE_API_BASE", stripe_api.url)  # type: ignore[attr-defined]
         settings = make_settings(
             tmp_path_factory.mktemp("stripe"),

@@ -7,97 +7,41 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
-from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus
+from builtin_plugins.orders.models import OrderStatus, PaymentStatus
 from builtin_plugins.payments_stripe.models import StripeEvent
-from builtin_plugins.payments_stripe.provider import StripeProvider
-from builtin_plugins.ticketing.models import Ticket
-from kernel.contracts.money import Money
-from kernel.contracts.payments import RefundRequest
 from kernel.db import Database
 from tests.integration.orders.support import Buyer, checkout, open_shop, take
 from tests.integration.payments_stripe.conftest import PUBLISHABLE_KEY, WEBHOOK_SECRET
+from tests.integration.payments_stripe.support import (
+    deliver,
+    failed,
+    send,
+    settled,
+    state,
+    stripe_order,
+)
 from tests.support.stripe_server import StripeStandIn, signed_event
-
-WEBHOOK = "/api/v1/payments/stripe/webhook"
-
-
-@dataclass
-class StripeOrder:
-    order_id: uuid.UUID
-    payment_id: uuid.UUID
-    intent: dict[str, Any]
-
-
-async def stripe_order(
-    http: httpx.AsyncClient, database: Database, stripe_api: StripeStandIn, quantity: int = 2
-) -> StripeOrder:
-    shop = await open_shop(http, database)
-    buyer = await Buyer.signed_in(http)
-    await take(http, shop, buyer, shop.standard, quantity)
-    answer = await checkout(http, shop, buyer, payment_provider="stripe")
-    assert answer.status_code == 201, answer.text
-    body = answer.json()
-    payment = body["payment"]
-    assert payment["provider"] == "stripe" and payment["status"] == "requires_action"
-    intent = next(
-        i for i in stripe_api.intents.values() if i["metadata"]["payment_id"] == payment["id"]
-    )
-    assert payment["client_data"] == {
-        "client_secret": intent["client_secret"],
-        "publishable_key": PUBLISHABLE_KEY,
-    }
-    return StripeOrder(uuid.UUID(body["order"]["id"]), uuid.UUID(payment["id"]), intent)
-
-
-def settled(intent: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {**intent, "status": "succeeded", "amount_received": intent["amount"], **changes}
-
-
-def failed(intent: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **intent,
-        "status": "requires_payment_method",
-        "last_payment_error": {"code": "card_declined", "message": "Your card was declined."},
-    }
-
-
-async def deliver(http: httpx.AsyncClient, payload: bytes, headers: dict[str, str]):
-    return await http.post(WEBHOOK, content=payload, headers=headers)
-
-
-async def send(http: httpx.AsyncClient, kind: str, subject: dict[str, Any], **extra):
-    payload, headers = signed_event(kind, subject, WEBHOOK_SECRET, **extra)
-    return await deliver(http, payload, headers)
-
-
-async def state(database: Database, placed: StripeOrder) -> tuple[Order, Payment, int]:
-    async with database.transaction() as session:
-        order = await session.get(Order, placed.order_id)
-        payment = await session.get(Payment, placed.payment_id)
-        tickets = await session.scalar(
-            select(func.count()).select_from(Ticket).where(Ticket.order_id == placed.order_id)
-        )
-    assert order is not None and payment is not None
-    return order, payment, tickets
 
 
 async def test_checkout_creates_a_payment_intent_at_stripe(
     http: httpx.AsyncClient, database: Database, stripe_api: StripeStandIn
 ) -> None:
     placed = await stripe_order(http, database, stripe_api, quantity=2)
+    assert placed.client_data == {
+        "client_secret": placed.intent["client_secret"],
+        "publishable_key": PUBLISHABLE_KEY,
+        "account": "platform",
+    }
     (request,) = [
         r
         for r in stripe_api.intent_requests()
         if r.form["metadata"]["payment_id"] == str(placed.payment_id)
     ]
     order, payment, tickets = await state(database, placed)
-    assert request.headers["authorization"] == "Bearer sk_test_platform"
+    assert request.api_key == "sk_test_platform" and request.stripe_account is None
     assert request.form["amount"] == str(order.total_amount) == "5000"
     assert request.form["currency"] == "eur"
     assert request.form["automatic_payment_methods"] == {"enabled": "true"}
@@ -211,11 +155,9 @@ async def test_a_wrong_amount_is_not_fulfilled(
     assert payment.status is PaymentStatus.REQUIRES_ACTION
 
 
-async def test_unknown_and_not_yet_handled_events_are_acknowledged(
-    http: httpx.AsyncClient, database: Database
-) -> None:
-    for kind in ("customer.created", "charge.refunded", "charge.dispute.created"):
-        answer = await send(http, kind, {"id": "ch_123", "object": "charge"}, event_id=None)
+async def test_unknown_events_are_acknowledged(http: httpx.AsyncClient) -> None:
+    for kind in ("customer.created", "payout.paid"):
+        answer = await send(http, kind, {"id": "cus_123", "object": "customer"})
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"received": True, "duplicate": False, "handled": False}
 
@@ -233,24 +175,3 @@ async def test_a_retried_checkout_creates_no_second_intent(
     assert first.status_code == again.status_code == 201, (first.text, again.text)
     assert first.json()["payment"] == again.json()["payment"]
     assert len(stripe_api.intent_requests()) == before + 1
-
-
-async def test_a_refund_is_asked_of_stripe_with_its_idempotency_key(
-    http: httpx.AsyncClient, stripe_api: StripeStandIn
-) -> None:
-    """The provider's refund (nothing calls it yet: the refunds work will)."""
-    request = RefundRequest(
-        organization_id=uuid.uuid4(),
-        order_id=uuid.uuid4(),
-        payment_reference="pi_refund_me",
-        amount=Money(1500, "EUR"),
-        reason="requested by the buyer",
-        idempotency_key=f"refund-{uuid.uuid4()}",
-    )
-    first = await StripeProvider().refund(request)
-    again = await StripeProvider().refund(request)
-    assert first == again and first.provider == "stripe" and first.status == "succeeded"
-    assert first.reference.startswith("re_")
-    (asked, *_) = [r for r in stripe_api.requests if r.path == "/v1/refunds"]
-    assert asked.form["payment_intent"] == "pi_refund_me" and asked.form["amount"] == "1500"
-    assert asked.idempotency_key == request.idempotency_key
