@@ -139,6 +139,7 @@ def _lifespan(kernel: Kernel):
             await relay.stop()
             await kernel.pubsub.close()
             await kernel.cache.close()
+            await kernel.lookups.dispose()
             await kernel.database.dispose()
 
     return lifespan

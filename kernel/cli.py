@@ -82,6 +82,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
             try:
                 return await seed_demo_data(kernel)
             finally:
+                await kernel.lookups.dispose()
                 await kernel.database.dispose()
 
         context = asyncio.run(run())

@@ -27,6 +27,10 @@ class Kernel:
     settings: Settings
     plugins: KernelPluginManager
     database: Database
+    # Reads made by hooks that get no session (pricing, tax, payment providers) while
+    # their request may hold a connection of ``database``: a pool of their own, so such
+    # a read never waits for a connection its own request is holding. Short reads only.
+    lookups: Database
     cache: Cache
     pubsub: PubSub
     storage: ObjectStorage
@@ -77,10 +81,16 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
+    lookups = Database(
+        database.url,
+        pool_size=settings.database_lookup_pool_size,
+        max_overflow=settings.database_lookup_pool_size,
+    )
     return Kernel(
         settings=settings,
         plugins=plugins,
         database=database,
+        lookups=lookups,
         cache=build_cache(settings),
         pubsub=build_pubsub(settings),
         storage=build_storage(settings),

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     database_pool_size: int = Field(20, ge=1, validation_alias=_env("TICKETING_DB_POOL_SIZE"))
     database_max_overflow: int = Field(10, ge=0, validation_alias=_env("TICKETING_DB_MAX_OVERFLOW"))
+    database_lookup_pool_size: int = Field(
+        5, ge=1, validation_alias=_env("TICKETING_DB_LOOKUP_POOL_SIZE")
+    )
     migrate_on_startup: bool = Field(True, validation_alias=_env("TICKETING_MIGRATE_ON_STARTUP"))
 
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))

@@ -191,7 +191,10 @@ async def remove(session: AsyncSession, organization_id: uuid.UUID) -> StripeAcc
 
 
 class StripeAccounts:
-    """This process's reader of organizations' accounts, with a short in-process cache."""
+    """This process's reader of organizations' accounts, with a short in-process cache.
+
+    It reads through ``kernel.lookups``: a payment is created inside checkout's
+    transaction, which already holds a connection of the main pool."""
 
     def __init__(
         self,
@@ -227,7 +230,7 @@ _by_loop = weakref.WeakKeyDictionary()
 
 def attach(kernel: Any) -> StripeAccounts:
     """Serve this event loop's provider calls from ``kernel`` (at start-up)."""
-    service = StripeAccounts(kernel.database, kernel.encryptor)
+    service = StripeAccounts(kernel.lookups, kernel.encryptor)
     kernel.services[SERVICE_KEY] = service
     _by_loop[asyncio.get_running_loop()] = service
     return service
@@ -249,5 +252,5 @@ def of(kernel: Any) -> StripeAccounts:
     """The kernel's accounts service (made on first use when start-up did not run)."""
     service = kernel.services.get(SERVICE_KEY)
     if service is None:
-        service = kernel.services[SERVICE_KEY] = StripeAccounts(kernel.database, kernel.encryptor)
+        service = kernel.services[SERVICE_KEY] = StripeAccounts(kernel.lookups, kernel.encryptor)
     return service

@@ -1,17 +1,17 @@
-"""Finding a code: in a caller's transaction, or through the plugin's own reader where a
+"""Finding a code: in a caller's transaction, or through the kernel's lookups pool where a
 hook is given no session (pricing, checkout validation, unlocking).
 
-Those hooks run inside requests that may already hold a connection of the kernel's pool:
-checkout prices its lines inside its transaction. Reading through that pool would take a
-second connection per checkout, and a burst of checkouts with a code as large as the pool
-would each hold one connection while waiting for another, until all timed out. The
-reader is a small pool of its own (``TICKETING_PROMOTIONS_POOL_SIZE``), opened by
-``ticketing_startup``: a read holds one of its connections for one statement and never
-waits for anything else while holding it.
+Those hooks run inside requests that may already hold a connection of the kernel's main
+pool: checkout prices its lines inside its transaction. Reading through that pool would
+take a second connection per checkout, and a burst of checkouts with a code as large as
+the pool would each hold one connection while waiting for another, until all timed out.
+``kernel.lookups`` is a pool apart for exactly these reads: a read holds one of its
+connections for one statement and never waits for anything else while holding it.
 
-There is one reader per event loop: each app (one per API process; several in a test
-run, each on its own loop) opens its own, and a hook uses the one of the loop it runs on.
-The app's plugin manager is kept beside it, to ask every plugin what a code unlocks.
+The kernel is kept per event loop: each app (one per API process; several in a test
+run, each on its own loop) starts the plugin on its own loop, and a hook uses the
+kernel of the loop it runs on (its lookups pool, and its plugin manager to ask every
+plugin what a code unlocks).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.promotions.models import PromoCode
-from builtin_plugins.promotions.settings import promotion_settings
 from builtin_plugins.promotions.terms import PromoTerms, normalize_code
 from kernel.db import Database
 
@@ -40,21 +39,13 @@ _runtimes: dict[asyncio.AbstractEventLoop, Runtime] = {}
 
 
 async def start(kernel: Any) -> None:
-    """Open this loop's reader on the kernel's database (``ticketing_startup``)."""
-    size = promotion_settings().pool_size
-    loop = asyncio.get_running_loop()
-    previous = _runtimes.pop(loop, None)
-    reader = Database(kernel.database.url, pool_size=size, max_overflow=size)
-    _runtimes[loop] = Runtime(reader=reader, plugins=kernel.plugins)
-    if previous is not None:
-        await previous.reader.dispose()
+    """Read through this kernel's lookups pool on this loop (``ticketing_startup``)."""
+    _runtimes[asyncio.get_running_loop()] = Runtime(reader=kernel.lookups, plugins=kernel.plugins)
 
 
 async def stop() -> None:
-    """Close this loop's reader (``ticketing_shutdown``)."""
-    runtime = _runtimes.pop(asyncio.get_running_loop(), None)
-    if runtime is not None:
-        await runtime.reader.dispose()
+    """Forget this loop's kernel (``ticketing_shutdown``); the kernel closes its pools."""
+    _runtimes.pop(asyncio.get_running_loop(), None)
 
 
 def runtime() -> Runtime:

@@ -1,7 +1,8 @@
 """The tax hook's access to the database: captured at start-up, read through a cache.
 
 ``ticketing_pricing_tax`` receives a line and a buyer, no session, so the plugin keeps
-the ``kernel.database`` that ``ticketing_startup`` hands it and reads through an
+the ``kernel.lookups`` database that ``ticketing_startup`` hands it (a pool apart from
+the one checkout holds a connection of while it prices) and reads through an
 :class:`~builtin_plugins.taxes.cache.OrganizationCache`.
 
 A database engine (asyncpg) serves only the event loop it was made on, so the running
@@ -31,7 +32,7 @@ class TaxesNotStarted(RuntimeError):
 
 @dataclass(slots=True)
 class TaxRuntime:
-    database: Any  # the kernel's :class:`kernel.db.Database`
+    database: Any  # the kernel's lookups :class:`kernel.db.Database`
     cache: OrganizationCache[service.OrganizationTaxes] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,13 +48,13 @@ _runtimes: dict[asyncio.AbstractEventLoop, list[TaxRuntime]] = {}
 
 
 def start(kernel: Any) -> TaxRuntime:
-    runtime = TaxRuntime(kernel.database)
+    runtime = TaxRuntime(kernel.lookups)
     _runtimes.setdefault(asyncio.get_running_loop(), []).append(runtime)
     return runtime
 
 
 def stop(kernel: Any) -> None:
-    database = getattr(kernel, "database", None)
+    database = getattr(kernel, "lookups", None)
     for loop, runtimes in list(_runtimes.items()):
         runtimes[:] = [r for r in runtimes if r.database is not database]
         if not runtimes:

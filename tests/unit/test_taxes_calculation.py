@@ -197,7 +197,7 @@ async def taxes_plugin(monkeypatch: pytest.MonkeyPatch):
         return service.OrganizationTaxes(rules=tuple(rules), rounding=EVEN)
 
     monkeypatch.setattr(service, "organization_taxes", organization_taxes)
-    kernel = SimpleNamespace(database=FakeDatabase())
+    kernel = SimpleNamespace(lookups=FakeDatabase())
     manager = KernelPluginManager()
     manager.add_plugin(builtin_plugins.taxes, slug="taxes")
     await manager.call_each("ticketing_startup", kernel=kernel)
