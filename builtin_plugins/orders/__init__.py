@@ -51,9 +51,11 @@ def ticketing_api_routers():
     from builtin_plugins.orders import (
         cart_router,
         checkout_router,
+        ledger_router,
         orders_router,
         payments_router,
         questions_router,
+        refunds_router,
     )
 
     return [
@@ -62,7 +64,30 @@ def ticketing_api_routers():
         *orders_router.routers,
         *payments_router.routers,
         *questions_router.routers,
+        *refunds_router.routers,
+        *ledger_router.routers,
     ]
+
+
+@hookimpl
+def ticketing_event_subscriptions():
+    from builtin_plugins.orders import refund_jobs
+
+    return refund_jobs.subscriptions()
+
+
+@hookimpl
+def ticketing_startup(kernel):
+    from builtin_plugins.orders import refund_jobs
+
+    refund_jobs.attach(kernel)
+
+
+@hookimpl
+def ticketing_shutdown(kernel):
+    from builtin_plugins.orders import refund_jobs
+
+    refund_jobs.detach(kernel)
 
 
 @hookimpl

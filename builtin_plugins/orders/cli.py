@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -44,5 +45,50 @@ def orders_cli() -> typer.Typer:
                 await database.dispose()
 
         typer.echo(f"expired {asyncio.run(run())} orders")
+
+    cli.add_typer(_refunds_cli(), name="refunds")
+    return cli
+
+
+def _refunds_cli() -> typer.Typer:
+    cli = typer.Typer(help="Refunds.", no_args_is_help=True)
+
+    @cli.command()
+    def retry(
+        older_than_minutes: Annotated[int, typer.Option(min=0)] = 5,
+        give_up_after_hours: Annotated[int, typer.Option(min=1)] = 24,
+    ) -> None:
+        """Ask the payment provider again about refunds left pending without its answer
+        (the process died mid-refund), with the same idempotency key: a refund is never
+        made twice. Ones older than GIVE_UP_AFTER_HOURS are marked failed. Run from cron.
+        """
+        from builtin_plugins.orders.refunds import retry_stale
+        from kernel.context import build_kernel
+        from kernel.plugin_manager import create_plugin_manager
+        from kernel.schema import import_models
+
+        async def run():
+            settings = Settings()
+            plugins = create_plugin_manager(disabled=settings.disabled_plugins)
+            import_models(plugins)  # every table the refund's rows refer to
+            kernel = build_kernel(settings, plugins)
+            # the providers need what their plugins set up at start-up (keys, clients)
+            await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
+            try:
+                return await retry_stale(
+                    kernel,
+                    older_than=timedelta(minutes=older_than_minutes),
+                    give_up_after=timedelta(hours=give_up_after_hours),
+                )
+            finally:
+                await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
+                await kernel.lookups.dispose()
+                await kernel.database.dispose()
+
+        report = asyncio.run(run())
+        typer.echo(
+            f"refunds: {report.settled} settled, {report.failed} refused, "
+            f"{report.pending} still pending, {report.gave_up} given up"
+        )
 
     return cli

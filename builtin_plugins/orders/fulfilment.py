@@ -3,6 +3,7 @@
 :func:`mark_paid` is the one path to ``paid`` -- a provider's webhook, an organizer
 marking a bank transfer received, a free order at checkout -- and is safe to call twice
 or concurrently: the order row is locked and an order already paid returns its tickets.
+The payment's money is posted to the ledger as the order's charge (:mod:`.ledger`).
 After the caller committed, :func:`announce_paid` tells the other plugins.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
+from builtin_plugins.orders import ledger
 from builtin_plugins.orders.lifecycle import lock_order, record_transition
 from builtin_plugins.orders.models import (
     Order,
@@ -140,6 +142,8 @@ async def mark_paid(
         session, order, OrderStatus.PAID, actor=actor, actor_user_id=actor_user_id, reason=reason
     )
     _settle(payment)
+    if payment is not None:  # a free order moved no money: nothing to post
+        await ledger.post_charge(session, order=order, payment=payment)
     await session.flush()
     return tickets
 

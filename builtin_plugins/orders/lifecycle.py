@@ -57,12 +57,15 @@ async def record_transition(
     actor: str,
     actor_user_id: uuid.UUID | None = None,
     reason: str = "",
+    announce: bool = True,
 ) -> None:
     """Move ``order`` to ``to_status`` and record who did it and why.
 
     ``actor`` is ``buyer``, ``organizer``, ``provider`` or ``system``. Sets
     ``closed_at`` on a terminal status. 409 :class:`IllegalTransition` for a move the
-    table above does not allow (the same status included).
+    table above does not allow (the same status included). ``announce=False`` leaves
+    the outbox event ``order.<status>`` to the caller (a refund records
+    ``order.refunded`` with the refund itself, once per refund).
     """
     from_status = order.status
     if to_status not in TRANSITIONS.get(from_status, frozenset()):
@@ -87,6 +90,8 @@ async def record_transition(
             reason=reason,
         )
     )
+    if not announce:
+        return
     await record_event(
         session,
         f"order.{to_status.value}",

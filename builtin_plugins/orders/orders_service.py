@@ -20,6 +20,7 @@ from builtin_plugins.events.models import Event, EventDate, TicketType
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment
+from builtin_plugins.orders.refunds import buyer_refunds
 from builtin_plugins.orders.schemas import (
     AttendeeOut,
     EventRef,
@@ -225,6 +226,7 @@ async def _fields(
         "fee_amount": order.fee_amount,
         "total_amount": order.total_amount,
         "refunded_amount": order.refunded_amount,
+        "refunds": await buyer_refunds(session, order.id),
         "promo_code": order.promo_code,
         "billing": dict(order.billing or {}),
         "payment_status": latest.status if latest is not None else None,

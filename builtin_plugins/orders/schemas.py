@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, St
 
 from builtin_plugins.events.ticket_schemas import CartToken
 from builtin_plugins.orders.models import OrderStatus, PaymentStatus
+from builtin_plugins.orders.refund_schemas import BuyerRefundOut
 
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -171,6 +172,7 @@ class OrderOut(BaseModel):
     paid_at: datetime | None
     closed_at: datetime | None
     lines: list[OrderLineOut]
+    refunds: list[BuyerRefundOut] = []  # oldest first
 
 
 class CheckoutOut(BaseModel):

@@ -31,6 +31,12 @@ class ManualProvider:
         )
 
     async def refund(self, request: RefundRequest) -> RefundResult:
-        """Recorded as done: the organizer pays the money back outside the platform."""
-        reference = f"manual-refund-{uuid.uuid4()}"
-        return RefundResult(provider=KEY, reference=reference, status="succeeded")
+        """Done at once: the organizer pays the money back outside the platform.
+
+        The reference comes from the idempotency key (``refund:<refund id>`` ->
+        ``manual-refund-<refund id>``), so asking again answers the same refund.
+        """
+        refund_id = request.idempotency_key.removeprefix("refund:")
+        return RefundResult(
+            provider=KEY, reference=f"manual-refund-{refund_id}", status="succeeded"
+        )

@@ -74,7 +74,12 @@ ORDERS_TYPES = {
     "ledger_kind",
     "question_kind",
 }
-STRIPE_TABLES = {"stripe_event"}
+STRIPE_TABLES = {"stripe_event", "stripe_account"}
+STRIPE_TYPES = {"stripe_account_kind"}
+PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
+PROMOTIONS_TYPES = {"promo_redemption_status"}
+TAXES_TABLES = {"tax_rule", "tax_settings"}
+TAXES_TYPES = {"tax_basis", "tax_business_treatment", "tax_rounding"}
 EVENTS_TYPES = {
     "event_status",
     "event_kind",
@@ -129,8 +134,18 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TICKETING_TABLES
         | ORDERS_TABLES
         | STRIPE_TABLES
+        | PROMOTIONS_TABLES
+        | TAXES_TABLES
     )
-    assert types == EVENTS_TYPES | TICKETING_TYPES | ORDERS_TYPES | {"membership_role"}
+    assert types == (
+        EVENTS_TYPES
+        | TICKETING_TYPES
+        | ORDERS_TYPES
+        | STRIPE_TYPES
+        | PROMOTIONS_TYPES
+        | TAXES_TYPES
+        | {"membership_role"}
+    )
 
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "base")
     assert await _tables_and_types(empty_database) == (set(), set())
@@ -145,6 +160,8 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TICKETING_TABLES
         | ORDERS_TABLES
         | STRIPE_TABLES
+        | PROMOTIONS_TABLES
+        | TAXES_TABLES
     )
 
 
@@ -158,15 +175,18 @@ async def test_one_plugin_branch_downgrades_alone(
     assert not tables & (ORDERS_TABLES | STRIPE_TABLES)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "ticketing@base")
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES
-    assert types == EVENTS_TYPES | {"membership_role"}
+    # promotions and taxes depend on events only (promotions' order ids are plain uuids)
+    assert tables == (
+        KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES
+    )
+    assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | {"membership_role"}
 
     # Ticketing depends on identity: taking identity away takes ticketing with it.
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "identity@base")
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | EVENTS_TABLES
-    assert types == EVENTS_TYPES
+    assert tables == KERNEL_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES
+    assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
 
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
@@ -176,7 +196,9 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "identity_0002",
         "k0002",
         "orders_0002",
-        "payments_stripe_0001",
+        "payments_stripe_0002",
+        "promotions_0001",
+        "taxes_0001",
         "ticketing_0001",
     ]
 

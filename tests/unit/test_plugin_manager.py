@@ -90,7 +90,17 @@ def module_plugin(slug: str, **hooks: Callable) -> ModuleType:
 
 
 BUILTIN_SLUGS = set(BUILTINS)
-BUILTIN_PERMISSION_AREAS = {"org", "plugins", "reports", "tickets", "orders", "events"}
+BUILTIN_PERMISSION_AREAS = {
+    "org",
+    "plugins",
+    "reports",
+    "tickets",
+    "orders",
+    "events",
+    "promotions",
+    "payments",
+    "taxes",
+}
 
 
 def granted(manager: KernelPluginManager) -> list[str]:
@@ -165,6 +175,8 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
     assert granted(manager) == ["alpha:use"]
     assert [slug for slug, _ in manager.collect("ticketing_migration_location")] == [
         "ticketing",
+        "taxes",
+        "promotions",
         "payments-stripe",
         "orders",
         "identity",
