@@ -177,13 +177,17 @@ request = function()
     types[(n %% #types) + 1], math.random(1, 2000000000), n)
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
+"""
+
+# How every wrk script of the benchmarks reports: one line, ``RESULT {json}``.
+WRK_DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'RESULT {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "socket_errors": %%d, '
-    .. '"p50_us": %%d, "p99_us": %%d}\\n',
+    'RESULT {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, '
+    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
 end
 """
 
@@ -197,11 +201,16 @@ def fire_with_wrk(
         "types": ", ".join(f'"{t}"' for t in types),
         "path": f"/api/v1/events/{event_id}/holds",
     }
+    return run_wrk(base_url, script, concurrency, seconds)
+
+
+def run_wrk(base_url: str, script: str, connections: int, seconds: int) -> dict:
+    """Run wrk with a Lua ``script`` (its requests; :data:`WRK_DONE` reports)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
+        handle.write(script + WRK_DONE)
     try:
         completed = subprocess.run(
-            ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", handle.name, base_url],
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, base_url],
             capture_output=True,
             text=True,
             check=True,
