@@ -118,6 +118,17 @@ async def verify(database: Database, event_id: uuid.UUID) -> dict:
     return dict(row._mapping)
 
 
+async def settled_counts(database: Database, event_id: uuid.UUID) -> dict:
+    """The counts once the server has answered what was still queued when wrk stopped."""
+    counts = await verify(database, event_id)
+    while True:
+        await asyncio.sleep(1)
+        again = await verify(database, event_id)
+        if again == counts:
+            return counts
+        counts = again
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -146,7 +157,7 @@ async def main() -> None:
         )
         script = WRK_SCRIPT % {"path": f"/api/v1/events/{event_id}/checkout"}
         result = run_wrk(base_url, script, args.connections, args.seconds)
-        counts = await verify(database, event_id)
+        counts = await settled_counts(database, event_id)
     finally:
         if not args.keep:
             async with database.transaction() as session:
