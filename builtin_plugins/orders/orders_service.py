@@ -226,7 +226,8 @@ async def _fields(
         "fee_amount": order.fee_amount,
         "total_amount": order.total_amount,
         "refunded_amount": order.refunded_amount,
-        "refunds": await buyer_refunds(session, order.id),
+        # refunds need a paid order: one never paid (a checkout's answer) has none to read
+        "refunds": await buyer_refunds(session, order.id) if order.paid_at is not None else [],
         "promo_code": order.promo_code,
         "billing": dict(order.billing or {}),
         "payment_status": latest.status if latest is not None else None,
