@@ -23,6 +23,7 @@ from kernel.outbox import OutboxRelay
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
 from kernel.route_templates import RouteTemplates
+from kernel.running import bound
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
 
@@ -126,20 +127,21 @@ def _lifespan(kernel: Kernel):
         relay = OutboxRelay(
             kernel.database, subscriptions, poll_seconds=kernel.settings.outbox_poll_seconds
         )
-        await relay.start()
-        app.state.outbox_relay = relay
-        await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
-        logger.info(
-            "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
-        )
-        try:
-            yield
-        finally:
-            await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
-            await relay.stop()
-            await kernel.pubsub.close()
-            await kernel.cache.close()
-            await kernel.lookups.dispose()
-            await kernel.database.dispose()
+        with bound(kernel):  # before the relay: its handlers may need the running kernel
+            await relay.start()
+            app.state.outbox_relay = relay
+            await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
+            logger.info(
+                "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
+            )
+            try:
+                yield
+            finally:
+                await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
+                await relay.stop()
+                await kernel.pubsub.close()
+                await kernel.cache.close()
+                await kernel.lookups.dispose()
+                await kernel.database.dispose()
 
     return lifespan

@@ -77,20 +77,6 @@ def ticketing_event_subscriptions():
 
 
 @hookimpl
-def ticketing_startup(kernel):
-    from builtin_plugins.orders import refund_jobs
-
-    refund_jobs.attach(kernel)
-
-
-@hookimpl
-def ticketing_shutdown(kernel):
-    from builtin_plugins.orders import refund_jobs
-
-    refund_jobs.detach(kernel)
-
-
-@hookimpl
 def ticketing_cli(cli):
     from builtin_plugins.orders.cli import orders_cli
 

@@ -65,6 +65,7 @@ def _refunds_cli() -> typer.Typer:
         from builtin_plugins.orders.refunds import retry_stale
         from kernel.context import build_kernel
         from kernel.plugin_manager import create_plugin_manager
+        from kernel.running import bound
         from kernel.schema import import_models
 
         async def run():
@@ -72,18 +73,20 @@ def _refunds_cli() -> typer.Typer:
             plugins = create_plugin_manager(disabled=settings.disabled_plugins)
             import_models(plugins)  # every table the refund's rows refer to
             kernel = build_kernel(settings, plugins)
-            # the providers need what their plugins set up at start-up (keys, clients)
-            await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
-            try:
-                return await retry_stale(
-                    kernel,
-                    older_than=timedelta(minutes=older_than_minutes),
-                    give_up_after=timedelta(hours=give_up_after_hours),
-                )
-            finally:
-                await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
-                await kernel.lookups.dispose()
-                await kernel.database.dispose()
+            # the providers need the running kernel and what their plugins set up at
+            # start-up (keys, clients)
+            with bound(kernel):
+                await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
+                try:
+                    return await retry_stale(
+                        kernel,
+                        older_than=timedelta(minutes=older_than_minutes),
+                        give_up_after=timedelta(hours=give_up_after_hours),
+                    )
+                finally:
+                    await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
+                    await kernel.lookups.dispose()
+                    await kernel.database.dispose()
 
         report = asyncio.run(run())
         typer.echo(

@@ -20,15 +20,14 @@ The handlers call the payment provider inside their delivery transaction (a back
 job holds nobody up); :func:`refunds.after_commit` runs the after-refund hook once the
 delivery commits.
 
-The handlers need the kernel (payment providers, hooks): :func:`attach` registers it at
-start-up under its database engine, which is what the relay's sessions are bound to.
+The handlers need the kernel (payment providers, hooks): the one serving the relay's
+event loop (:func:`kernel.running.running_kernel`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +48,7 @@ from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
 from kernel.contracts import DomainEvent, Subscription
 from kernel.outbox import record_event
 from kernel.problems import Conflict
+from kernel.running import running_kernel
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +57,6 @@ REFUND_REQUESTED = "order.refund_requested"
 # Refund ids of cancellations: uuid5(this, "<cancellation event id>:<order id>").
 REFUND_NAMESPACE = uuid.UUID("4d0c1f52-8a5e-4d6f-9f61-7b0f2f1f0e21")
 SYSTEM = "system"
-
-_kernels: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def attach(kernel: Any) -> None:
-    """Serve deliveries on ``kernel``'s database with ``kernel`` (at start-up)."""
-    _kernels[kernel.database.engine] = kernel
-
-
-def detach(kernel: Any) -> None:
-    """Forget ``kernel`` (at shutdown: the kernel refers to its engine, so the entry
-    would otherwise keep both alive)."""
-    if _kernels.get(kernel.database.engine) is kernel:
-        del _kernels[kernel.database.engine]
-
-
-def _kernel_of(session: AsyncSession) -> Any:
-    kernel = _kernels.get(session.bind)
-    if kernel is None:  # the relay delivered before start-up finished: retried later
-        raise RuntimeError("the orders plugin has not started on this database yet")
-    return kernel
 
 
 def refund_id_for(cancellation_id: uuid.UUID | str, order_id: uuid.UUID | str) -> uuid.UUID:
@@ -208,11 +187,10 @@ async def _cancel_free(session: AsyncSession, order: Order, reason: str) -> None
 
 
 def subscriptions(kernel: Any | None = None) -> Sequence[Subscription]:
-    """The two subscriptions; without ``kernel`` each delivery finds the kernel attached
-    to its database (see :func:`attach`)."""
+    """The two subscriptions; without ``kernel`` each delivery uses the running kernel."""
 
     async def refund_requested(event: DomainEvent, session: AsyncSession) -> None:
-        await on_refund_requested(event, session, kernel or _kernel_of(session))
+        await on_refund_requested(event, session, kernel or running_kernel())
 
     return (
         Subscription(

@@ -56,18 +56,3 @@ def ticketing_api_routers():
     from builtin_plugins.payments_stripe import account_router, webhook
 
     return [*webhook.routers, *account_router.routers]
-
-
-@hookimpl
-async def ticketing_startup(kernel):
-    """The provider has no session: it reads accounts through this kernel's database."""
-    from builtin_plugins.payments_stripe import accounts
-
-    accounts.attach(kernel)
-
-
-@hookimpl
-async def ticketing_shutdown(kernel):
-    from builtin_plugins.payments_stripe import accounts
-
-    accounts.detach(kernel)

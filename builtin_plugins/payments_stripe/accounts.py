@@ -8,20 +8,17 @@
 * ``connected``: a connected account of the platform; calls use the platform's key and
   the ``Stripe-Account`` header.
 
-The payment provider has no session: :func:`attach` gives it this process's
-:class:`StripeAccounts` at start-up, one per event loop (an app and its database
-connections belong to the loop that serves it; tests run several apps in one process).
+The payment provider has no session: it uses the :class:`StripeAccounts` of the kernel
+serving its event loop (:func:`current`), kept in ``kernel.services``.
 Reads are cached for :data:`CACHE_SECONDS`; a write in this process forgets the
 organization at once and again after its commit, other processes see it within the TTL.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +37,7 @@ from builtin_plugins.payments_stripe.schemas import (
 from kernel.crypto import Encryptor
 from kernel.db import Database
 from kernel.problems import Conflict
+from kernel.running import KernelNotRunning, running_kernel
 
 logger = logging.getLogger(__name__)
 
@@ -224,32 +222,16 @@ class StripeAccounts:
         self._cache.pop(organization_id, None)
 
 
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StripeAccounts]
-_by_loop = weakref.WeakKeyDictionary()
-
-
-def attach(kernel: Any) -> StripeAccounts:
-    """Serve this event loop's provider calls from ``kernel`` (at start-up)."""
-    service = StripeAccounts(kernel.lookups, kernel.encryptor)
-    kernel.services[SERVICE_KEY] = service
-    _by_loop[asyncio.get_running_loop()] = service
-    return service
-
-
-def detach(kernel: Any) -> None:
-    service = kernel.services.pop(SERVICE_KEY, None)
-    loop = asyncio.get_running_loop()
-    if service is not None and _by_loop.get(loop) is service:
-        del _by_loop[loop]
-
-
 def current() -> StripeAccounts | None:
-    """The accounts service of the app serving on this event loop, if it started."""
-    return _by_loop.get(asyncio.get_running_loop())
+    """The accounts service of the running kernel, if one serves this event loop."""
+    try:
+        return of(running_kernel())
+    except KernelNotRunning:
+        return None
 
 
 def of(kernel: Any) -> StripeAccounts:
-    """The kernel's accounts service (made on first use when start-up did not run)."""
+    """The kernel's accounts service (made on first use)."""
     service = kernel.services.get(SERVICE_KEY)
     if service is None:
         service = kernel.services[SERVICE_KEY] = StripeAccounts(kernel.lookups, kernel.encryptor)

@@ -99,7 +99,7 @@ def credentials(account: Account, settings: StripeSettings | None = None) -> Cre
 
 def _service() -> accounts.StripeAccounts:
     service = accounts.current()
-    if service is None:  # a bug: the plugin's start-up did not run in this process
+    if service is None:  # a bug: no kernel serves this event loop
         logger.error("stripe provider used before the plugin started")
         raise StripeNotConfigured("Card payments are not available right now.")
     return service

@@ -20,20 +20,6 @@ METADATA = PluginMetadata(
 
 
 @hookimpl
-async def ticketing_startup(kernel):
-    from builtin_plugins.promotions import lookup
-
-    await lookup.start(kernel)
-
-
-@hookimpl
-async def ticketing_shutdown(kernel):
-    from builtin_plugins.promotions import lookup
-
-    await lookup.stop()
-
-
-@hookimpl
 def ticketing_permissions():
     return (Permission("promotions:manage", "Create and change promo codes", ("organizer",)),)
 

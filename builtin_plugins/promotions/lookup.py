@@ -8,18 +8,14 @@ the pool would each hold one connection while waiting for another, until all tim
 ``kernel.lookups`` is a pool apart for exactly these reads: a read holds one of its
 connections for one statement and never waits for anything else while holding it.
 
-The kernel is kept per event loop: each app (one per API process; several in a test
-run, each on its own loop) starts the plugin on its own loop, and a hook uses the
-kernel of the loop it runs on (its lookups pool, and its plugin manager to ask every
-plugin what a code unlocks).
+The kernel is the one serving the hook's event loop
+(:func:`kernel.running.running_kernel`): its lookups pool, and its plugin manager to ask
+every plugin what a code unlocks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,36 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.promotions.models import PromoCode
 from builtin_plugins.promotions.terms import PromoTerms, normalize_code
 from kernel.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    reader: Database
-    plugins: Any  # the app's KernelPluginManager
-
-
-_runtimes: dict[asyncio.AbstractEventLoop, Runtime] = {}
-
-
-async def start(kernel: Any) -> None:
-    """Read through this kernel's lookups pool on this loop (``ticketing_startup``)."""
-    _runtimes[asyncio.get_running_loop()] = Runtime(reader=kernel.lookups, plugins=kernel.plugins)
-
-
-async def stop() -> None:
-    """Forget this loop's kernel (``ticketing_shutdown``); the kernel closes its pools."""
-    _runtimes.pop(asyncio.get_running_loop(), None)
-
-
-def runtime() -> Runtime:
-    try:
-        return _runtimes[asyncio.get_running_loop()]
-    except KeyError:
-        raise RuntimeError("the promotions plugin was not started on this event loop") from None
+from kernel.running import running_kernel
 
 
 def reader() -> Database:
-    return runtime().reader
+    """The running kernel's lookups pool."""
+    return running_kernel().lookups
 
 
 async def find_in(

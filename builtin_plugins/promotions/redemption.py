@@ -33,6 +33,7 @@ from builtin_plugins.promotions.terms import PromoTerms, buyer_key
 from kernel.clock import utcnow
 from kernel.contracts import CheckoutCart, CheckoutVeto, DomainEvent, OrderSnapshot
 from kernel.problems import Conflict
+from kernel.running import running_kernel
 
 RELEASING_TOPICS = ("order.expired", "order.cancelled")
 
@@ -190,7 +191,7 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
         from builtin_plugins.events.holds_router import unlocked_ticket_types
 
         unlocked = await unlocked_ticket_types(
-            lookup.runtime().plugins,
+            running_kernel().plugins,
             organization_id=order.organization_id,
             event_id=order.event_id,
             promo_code=order.promo_code,

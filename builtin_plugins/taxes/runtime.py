@@ -5,16 +5,14 @@ the ``kernel.lookups`` database that ``ticketing_startup`` hands it (a pool apar
 the one checkout holds a connection of while it prices) and reads through an
 :class:`~builtin_plugins.taxes.cache.OrganizationCache`.
 
-A database engine (asyncpg) serves only the event loop it was made on, so the running
-kernel's database is recorded per event loop: a production process has one loop and
-one kernel; a test process may serve several apps, each on its own loop. Pricing a line in a loop
-where no kernel started the plugin is a programming error and raises, rather than
-silently selling untaxed.
+The runtime (pool and cache) is kept in the kernel's services at start-up and found
+through the kernel serving the hook's event loop (:func:`kernel.running.running_kernel`).
+Pricing a line where no kernel started the plugin is a programming error and raises,
+rather than silently selling untaxed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +22,7 @@ from builtin_plugins.taxes.cache import OrganizationCache
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.rules import Location, choose_rule
 from kernel.contracts import LineQuote, LineTax, TaxableParty
+from kernel.running import KernelNotRunning, running_kernel, running_kernels
 
 
 class TaxesNotStarted(RuntimeError):
@@ -43,37 +42,34 @@ class TaxRuntime:
             return await service.organization_taxes(session, organization_id)
 
 
-# loop -> the runtimes started on it, latest last
-_runtimes: dict[asyncio.AbstractEventLoop, list[TaxRuntime]] = {}
+SERVICE_KEY = "taxes"
 
 
 def start(kernel: Any) -> TaxRuntime:
-    runtime = TaxRuntime(kernel.lookups)
-    _runtimes.setdefault(asyncio.get_running_loop(), []).append(runtime)
+    runtime = kernel.services[SERVICE_KEY] = TaxRuntime(kernel.lookups)
     return runtime
 
 
 def stop(kernel: Any) -> None:
-    database = getattr(kernel, "lookups", None)
-    for loop, runtimes in list(_runtimes.items()):
-        runtimes[:] = [r for r in runtimes if r.database is not database]
-        if not runtimes:
-            _runtimes.pop(loop, None)
+    kernel.services.pop(SERVICE_KEY, None)
 
 
 def current() -> TaxRuntime:
-    runtimes = _runtimes.get(asyncio.get_running_loop())
-    if not runtimes:
-        raise TaxesNotStarted(
-            "the taxes plugin was not started in this event loop (ticketing_startup)"
-        )
-    return runtimes[-1]
+    """The runtime of the kernel serving this event loop."""
+    try:
+        runtime = running_kernel().services.get(SERVICE_KEY)
+    except KernelNotRunning:
+        runtime = None
+    if runtime is None:
+        raise TaxesNotStarted("the taxes plugin was not started by a kernel on this event loop")
+    return runtime
 
 
 def invalidate(organization_id: uuid.UUID) -> None:
     """After a committed write: this process prices the organization's next line afresh."""
-    for runtimes in list(_runtimes.values()):  # every app of the process (tests run several)
-        for runtime in list(runtimes):
+    for kernel in running_kernels():  # every app of the process (tests run several)
+        runtime = kernel.services.get(SERVICE_KEY)
+        if runtime is not None:
             runtime.cache.invalidate(organization_id)
 
 

@@ -28,6 +28,7 @@ from builtin_plugins.taxes.tax_ids import normalize_tax_id
 from kernel.contracts import LineQuote, LineTax, PricingContext, TaxableParty
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pricing import tax_line
+from kernel.running import bound
 
 EVEN, UP = Rounding.HALF_EVEN, Rounding.HALF_UP
 CONSUMER = TaxableParty(country="DE")
@@ -197,14 +198,15 @@ async def taxes_plugin(monkeypatch: pytest.MonkeyPatch):
         return service.OrganizationTaxes(rules=tuple(rules), rounding=EVEN)
 
     monkeypatch.setattr(service, "organization_taxes", organization_taxes)
-    kernel = SimpleNamespace(lookups=FakeDatabase())
+    kernel = SimpleNamespace(lookups=FakeDatabase(), services={})
     manager = KernelPluginManager()
     manager.add_plugin(builtin_plugins.taxes, slug="taxes")
-    await manager.call_each("ticketing_startup", kernel=kernel)
-    try:
-        yield manager, rules, loads
-    finally:
-        await manager.call_each("ticketing_shutdown", kernel=kernel)
+    with bound(kernel):
+        await manager.call_each("ticketing_startup", kernel=kernel)
+        try:
+            yield manager, rules, loads
+        finally:
+            await manager.call_each("ticketing_shutdown", kernel=kernel)
 
 
 def quoted(unit_price: int, quantity: int) -> LineQuote:

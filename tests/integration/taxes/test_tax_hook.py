@@ -20,6 +20,7 @@ from kernel.contracts import LineTax, TaxableParty
 from kernel.db import Database
 from kernel.plugin_manager import create_plugin_manager
 from kernel.pricing import tax_line
+from kernel.running import bound
 from tests.conftest import make_settings
 from tests.integration.taxes.support import (  # noqa: F401 -- fixtures
     Organizer,
@@ -35,14 +36,16 @@ async def kernel(tmp_path, database_url: str, redis_url: str, identity_env) -> A
     """A started kernel on this test's event loop, as an API process has one."""
     settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
     started: Kernel = build_kernel(settings, create_plugin_manager())
-    await started.plugins.call_each("ticketing_startup", kernel=started)
-    try:
-        yield started
-    finally:
-        await started.plugins.call_each("ticketing_shutdown", kernel=started)
-        await started.cache.close()
-        await started.pubsub.close()
-        await started.database.dispose()
+    with bound(started):
+        await started.plugins.call_each("ticketing_startup", kernel=started)
+        try:
+            yield started
+        finally:
+            await started.plugins.call_each("ticketing_shutdown", kernel=started)
+            await started.cache.close()
+            await started.pubsub.close()
+            await started.lookups.dispose()
+            await started.database.dispose()
 
 
 async def taxed(
