@@ -8,9 +8,12 @@ rule is 404. Writes commit before this process's rule cache is invalidated (see
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import audit
 from builtin_plugins.taxes import preview as previews
@@ -107,6 +110,17 @@ async def preview_tax(
 # -- rules ----------------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def _changing(kernel: Any, organization_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """A write to the organization's rules or settings: its cached taxes are dropped after
+    the transaction ends, committed or not (a load racing it is not kept either)."""
+    try:
+        async with kernel.database.transaction() as session:
+            yield session
+    finally:
+        runtime.invalidate(organization_id)
+
+
 @router.get("/tax-rules", summary="The organization's tax rules, oldest first")
 async def list_tax_rules(
     organization_id: uuid.UUID, principal: Manager, session: SessionDep
@@ -122,21 +136,18 @@ async def create_tax_rule(
     request: Request,
     kernel: KernelDep,
 ) -> TaxRuleOut:
-    try:
-        async with kernel.database.transaction() as session:
-            rule = await service.create_rule(session, organization_id, body.model_dump())
-            await audit.record(
-                session,
-                action="tax_rule.created",
-                actor_user_id=principal.user_id,
-                organization_id=organization_id,
-                request=request,
-                target_type="tax_rule",
-                target_id=rule.id,
-                details=body.model_dump(),
-            )
-    finally:
-        runtime.invalidate(organization_id)
+    async with _changing(kernel, organization_id) as session:
+        rule = await service.create_rule(session, organization_id, body.model_dump())
+        await audit.record(
+            session,
+            action="tax_rule.created",
+            actor_user_id=principal.user_id,
+            organization_id=organization_id,
+            request=request,
+            target_type="tax_rule",
+            target_id=rule.id,
+            details=body.model_dump(),
+        )
     return TaxRuleOut.of(rule)
 
 
@@ -156,24 +167,19 @@ async def update_tax_rule(
     request: Request,
     kernel: KernelDep,
 ) -> TaxRuleOut:
-    try:
-        async with kernel.database.transaction() as session:
-            rule, changed = await service.update_rule(
-                session, organization_id, rule_id, body.changes()
+    async with _changing(kernel, organization_id) as session:
+        rule, changed = await service.update_rule(session, organization_id, rule_id, body.changes())
+        if changed:
+            await audit.record(
+                session,
+                action="tax_rule.updated",
+                actor_user_id=principal.user_id,
+                organization_id=organization_id,
+                request=request,
+                target_type="tax_rule",
+                target_id=rule_id,
+                details={"changes": changed},
             )
-            if changed:
-                await audit.record(
-                    session,
-                    action="tax_rule.updated",
-                    actor_user_id=principal.user_id,
-                    organization_id=organization_id,
-                    request=request,
-                    target_type="tax_rule",
-                    target_id=rule_id,
-                    details={"changes": changed},
-                )
-    finally:
-        runtime.invalidate(organization_id)
     return TaxRuleOut.of(rule)
 
 
@@ -185,21 +191,18 @@ async def delete_tax_rule(
     request: Request,
     kernel: KernelDep,
 ) -> Response:
-    try:
-        async with kernel.database.transaction() as session:
-            rule = await service.delete_rule(session, organization_id, rule_id)
-            await audit.record(
-                session,
-                action="tax_rule.deleted",
-                actor_user_id=principal.user_id,
-                organization_id=organization_id,
-                request=request,
-                target_type="tax_rule",
-                target_id=rule_id,
-                details={"name": rule.name},
-            )
-    finally:
-        runtime.invalidate(organization_id)
+    async with _changing(kernel, organization_id) as session:
+        rule = await service.delete_rule(session, organization_id, rule_id)
+        await audit.record(
+            session,
+            action="tax_rule.deleted",
+            actor_user_id=principal.user_id,
+            organization_id=organization_id,
+            request=request,
+            target_type="tax_rule",
+            target_id=rule_id,
+            details={"name": rule.name},
+        )
     return Response(status_code=204)
 
 
@@ -221,20 +224,17 @@ async def put_tax_settings(
     request: Request,
     kernel: KernelDep,
 ) -> TaxSettingsBody:
-    try:
-        async with kernel.database.transaction() as session:
-            previous = await service.set_rounding(session, organization_id, body.rounding)
-            if previous is not None:
-                await audit.record(
-                    session,
-                    action="tax_settings.updated",
-                    actor_user_id=principal.user_id,
-                    organization_id=organization_id,
-                    request=request,
-                    target_type="tax_settings",
-                    target_id=organization_id,
-                    details={"rounding": {"from": previous, "to": body.rounding}},
-                )
-    finally:
-        runtime.invalidate(organization_id)
+    async with _changing(kernel, organization_id) as session:
+        previous = await service.set_rounding(session, organization_id, body.rounding)
+        if previous is not None:
+            await audit.record(
+                session,
+                action="tax_settings.updated",
+                actor_user_id=principal.user_id,
+                organization_id=organization_id,
+                request=request,
+                target_type="tax_settings",
+                target_id=organization_id,
+                details={"rounding": {"from": previous, "to": body.rounding}},
+            )
     return body
