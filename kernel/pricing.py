@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 from kernel.awaitables import await_all, first_result
 from kernel.contracts import LineQuote, LineTax, PriceAdjuster, PricingContext, TaxableParty
@@ -63,6 +64,25 @@ async def tax_line(hook, line: LineQuote, buyer: TaxableParty) -> LineTax:
     if not fits:
         raise ValueError(f"the tax of ticket type {line.context.ticket_type_id} misfits its price")
     return found
+
+
+async def unlocked_ticket_types(
+    hook,
+    *,
+    organization_id: UUID,
+    event_id: UUID,
+    promo_code: str | None,
+) -> frozenset[UUID]:
+    """The ticket types ``promo_code`` unlocks for the event: the union of every answer to
+    ``ticketing_pricing_unlocked_ticket_types`` (none without a code)."""
+    if not promo_code:
+        return frozenset()
+    answers = await await_all(
+        hook.ticketing_pricing_unlocked_ticket_types(
+            organization_id=organization_id, event_id=event_id, promo_code=promo_code
+        )
+    )
+    return frozenset(type_id for answer in answers for type_id in answer or ())
 
 
 def adjusters_from_settings(

@@ -16,7 +16,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
@@ -32,55 +31,29 @@ from builtin_plugins.events.ticket_schemas import (
     EventAvailability,
     HoldCreate,
     HoldOut,
+    PromoCode,
     TicketTypeAvailability,
     sale_state,
 )
 from kernel.auth import authenticate, public
-from kernel.awaitables import await_all
 from kernel.clock import utcnow
 from kernel.dependencies import KernelDep, SessionDep
-from kernel.plugin_manager import KernelPluginManager
+from kernel.pricing import unlocked_ticket_types
 from kernel.problems import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
 
-PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
-
-class HoldWithCode(HoldCreate):
-    promo_code: PromoCode | None = Field(
-        None, description="A code that unlocks promo-only ticket types (as the buyer typed it)"
-    )
-
-
-async def unlocked_ticket_types(
-    plugins: KernelPluginManager,
-    *,
-    organization_id: uuid.UUID,
-    event_id: uuid.UUID,
-    promo_code: str | None,
-) -> frozenset[uuid.UUID]:
-    """The ticket types ``promo_code`` unlocks for the event: the union of every plugin's
-    answer (none without a code)."""
-    if not promo_code:
-        return frozenset()
-    answers = await await_all(
-        plugins.hook.ticketing_pricing_unlocked_ticket_types(
-            organization_id=organization_id, event_id=event_id, promo_code=promo_code
-        )
-    )
-    return frozenset(type_id for answer in answers for type_id in answer or ())
-
-
-async def _owner(request: Request, cart_token: str | None) -> str:
+async def cart_owner(request: Request, cart_token: str | None) -> tuple[str, uuid.UUID | None]:
+    """(hold owner, user id) of the caller: a signed-in user's cart, else the cart token's."""
     principal = await authenticate(request)
     if principal is not None and principal.user_id is not None:
-        return inventory.owner_for(user_id=principal.user_id)
+        return inventory.owner_for(user_id=principal.user_id), principal.user_id
     if not cart_token:
         raise UnprocessableContent(
             "Send a cart_token (or sign in) to say whose hold this is.", code="owner-required"
         )
-    return inventory.owner_for(cart_token=cart_token)
+    return inventory.owner_for(cart_token=cart_token), None
 
 
 async def _organization_of(kernel, event_id: uuid.UUID) -> uuid.UUID:
@@ -127,7 +100,7 @@ async def event_availability(
         date_id = dates[0]
     numbers = await inventory.availability(session, event_id=event_id, event_date_id=date_id)
     unlocked = await unlocked_ticket_types(
-        kernel.plugins,
+        kernel.plugins.hook,
         organization_id=event.organization_id,
         event_id=event_id,
         promo_code=promo_code,
@@ -172,14 +145,14 @@ async def event_availability(
     responses={409: {"description": "Sold out, or not on sale"}},
 )
 async def place_hold(
-    event_id: uuid.UUID, body: HoldWithCode, request: Request, kernel: KernelDep
+    event_id: uuid.UUID, body: HoldCreate, request: Request, kernel: KernelDep
 ) -> HoldOut:
-    owner = await _owner(request, body.cart_token)
+    owner, _ = await cart_owner(request, body.cart_token)
     allow_promo = False
     if body.promo_code:
         organization_id = await _organization_of(kernel, event_id)
         unlocked = await unlocked_ticket_types(
-            kernel.plugins,
+            kernel.plugins.hook,
             organization_id=organization_id,
             event_id=event_id,
             promo_code=body.promo_code,
@@ -221,7 +194,7 @@ async def release_hold(
     kernel: KernelDep,
     cart_token: Annotated[CartToken | None, Query()] = None,
 ) -> Response:
-    owner = await _owner(request, cart_token)
+    owner, _ = await cart_owner(request, cart_token)
     async with kernel.database.transaction() as session:
         hold = await inventory.release_hold(
             session, hold_id=hold_id, owner=owner, event_id=event_id

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from builtin_plugins.events.holds_router import PromoCode, unlocked_ticket_types
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
+from builtin_plugins.events.ticket_schemas import PromoCode
 from kernel.auth import public
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pricing import unlocked_ticket_types
 from kernel.problems import NotFound, UnprocessableContent
 
 router = APIRouter(prefix="/events", tags=["pricing"], dependencies=[public()])
@@ -81,7 +82,7 @@ async def quote_ticket_type(
     )
     if ticket_type is not None and ticket_type.visibility == Visibility.PROMO:
         unlocked = await unlocked_ticket_types(
-            kernel.plugins,
+            kernel.plugins.hook,
             organization_id=event.organization_id,
             event_id=event.id,
             promo_code=promo_code,

@@ -33,6 +33,7 @@ Capacity = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
 PerOrder = Annotated[int, Field(ge=1, le=MAX_PER_ORDER)]
 Position = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 CartToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,120}$")]
+PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 def _pricing_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -194,6 +195,9 @@ class HoldCreate(_Body):
         None,
         description="Identifies an anonymous buyer's cart (16-120 URL-safe characters); "
         "ignored when a signed-in user sends a bearer token",
+    )
+    promo_code: PromoCode | None = Field(
+        None, description="A code that unlocks promo-only ticket types (as the buyer typed it)"
     )
 
 

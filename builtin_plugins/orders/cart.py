@@ -24,14 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import inventory
 from builtin_plugins.events.models import Event, EventDate, HoldStatus, InventoryHold, TicketType
 from builtin_plugins.events.pricing import adjustment_view, quote
-from kernel.auth import authenticate
 from kernel.awaitables import await_all
 from kernel.clock import utcnow
 from kernel.contracts import (
@@ -45,7 +42,6 @@ from kernel.contracts import (
     TaxableParty,
 )
 from kernel.pricing import tax_line
-from kernel.problems import UnprocessableContent
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +135,6 @@ def tax_view(tax: LineTax) -> dict[str, Any]:
         "inclusive": tax.inclusive,
         "note": tax.note,
     }
-
-
-async def owner_of(request: Request, cart_token: str | None) -> tuple[str, uuid.UUID | None]:
-    """(hold owner, user id) of the caller: a signed-in user's cart, else the cart token's."""
-    principal = await authenticate(request)
-    if principal is not None and principal.user_id is not None:
-        return inventory.owner_for(user_id=principal.user_id), principal.user_id
-    if not cart_token:
-        raise UnprocessableContent(
-            "Send the cart_token your holds were placed with (or sign in).",
-            code="owner-required",
-        )
-    return inventory.owner_for(cart_token=cart_token), None
 
 
 async def active_holds(

@@ -20,18 +20,18 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
+from builtin_plugins.events.holds_router import cart_owner
 from builtin_plugins.events.models import Event, EventStatus
-from builtin_plugins.events.ticket_schemas import CartToken
+from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
 from builtin_plugins.orders.cart import (
     PricedLine,
     active_holds,
     merge_carts,
-    owner_of,
     price_cart,
     tax_view,
     vetoes,
 )
-from builtin_plugins.orders.schemas import CountryCode, PromoCode, Region, TaxId, _Body
+from builtin_plugins.orders.schemas import CountryCode, Region, TaxId, _Body
 from kernel.auth import public, signed_in
 from kernel.contracts import Principal, TaxableParty
 from kernel.dependencies import KernelDep
@@ -122,7 +122,7 @@ async def get_cart(
     region: Annotated[Region | None, Query(description="Billing region")] = None,
     tax_id: Annotated[TaxId | None, Query(description="Business tax id")] = None,
 ) -> CartOut:
-    owner, user_id = await owner_of(request, cart_token)
+    owner, user_id = await cart_owner(request, cart_token)
     async with kernel.database.transaction() as session:
         event = await session.scalar(
             select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)

@@ -14,7 +14,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from builtin_plugins.events import inventory
+from builtin_plugins.events.holds_router import cart_owner
 from builtin_plugins.orders import fulfilment, orders_service
 from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
 from builtin_plugins.orders.models import OrderStatus
@@ -40,21 +40,16 @@ class BuyerRequired(UnprocessableContent):
 
 async def _buyer(request: Request, body: CheckoutIn) -> tuple[str, uuid.UUID | None, str, str]:
     """(hold owner, buyer user id, name, email) of the caller."""
-    principal = await authenticate(request)
-    if principal is not None and principal.user_id is not None:
+    owner, user_id = await cart_owner(request, body.cart_token)
+    if user_id is not None:
+        principal = await authenticate(request)  # answered already, kept on the request
         email = body.buyer.email if body.buyer else principal.email
         name = body.buyer.name if body.buyer else (principal.name or principal.email)
         if not email or not name:
             raise BuyerRequired("Your account has no email: send buyer {name, email}.")
-        return inventory.owner_for(user_id=principal.user_id), principal.user_id, name, email
-    if not body.cart_token:
-        raise UnprocessableContent(
-            "Send the cart_token your holds were placed with (or sign in).",
-            code="owner-required",
-        )
+        return owner, user_id, name, email
     if body.buyer is None:
         raise BuyerRequired("Send buyer {name, email}: the order and its tickets go there.")
-    owner = inventory.owner_for(cart_token=body.cart_token)
     return owner, None, body.buyer.name, str(body.buyer.email)
 
 

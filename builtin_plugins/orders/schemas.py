@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from builtin_plugins.events.ticket_schemas import CartToken
+from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
 from builtin_plugins.orders.models import OrderStatus, PaymentStatus
 from builtin_plugins.orders.refund_schemas import BuyerRefundOut
 
@@ -45,7 +45,6 @@ class LineAttendeesIn(_Body):
     attendees: list[AttendeeIn] = Field(min_length=1, max_length=MAX_ATTENDEES_PER_LINE)
 
 
-PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 CountryCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{2}$"),

@@ -32,6 +32,7 @@ from builtin_plugins.promotions.models import PromoCode, PromoRedemption, Redemp
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key
 from kernel.clock import utcnow
 from kernel.contracts import CheckoutCart, CheckoutVeto, DomainEvent, OrderSnapshot
+from kernel.pricing import unlocked_ticket_types
 from kernel.problems import Conflict
 from kernel.running import running_kernel
 
@@ -188,10 +189,8 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
         return
     unlocked: frozenset[uuid.UUID] = frozenset()
     if order.promo_code:
-        from builtin_plugins.events.holds_router import unlocked_ticket_types
-
         unlocked = await unlocked_ticket_types(
-            running_kernel().plugins,
+            running_kernel().plugins.hook,
             organization_id=order.organization_id,
             event_id=order.event_id,
             promo_code=order.promo_code,
