@@ -4,13 +4,15 @@ served over real HTTP, plus helpers to act as users and organizers."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from kernel.app import create_app
+from kernel.plugin_manager import KernelPluginManager
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
 from tests.support.nextauth import mint_tokens
@@ -19,13 +21,42 @@ from tests.support.s3 import s3_server  # noqa: F401
 SECRET = "test-nextauth-secret-0123456789abcdef"
 PREVIOUS_SECRET = "previous-nextauth-secret-fedcba9876543210"
 SERVICE_KEY = "test-service-key-for-the-nextauth-server"
+IDENTITY_ENV = {
+    "NEXTAUTH_SECRET": SECRET,
+    "NEXTAUTH_SECRET_PREVIOUS": PREVIOUS_SECRET,
+    "TICKETING_SERVICE_KEY": SERVICE_KEY,
+}
+
+
+@contextmanager
+def module_app(
+    tmp_path_factory,
+    database_url: str,
+    redis_url: str,
+    name: str,
+    *,
+    plugins: KernelPluginManager | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """The real app served over HTTP for a whole test module (one start, not one per
+    test): the identity secrets above and ``env`` set, no rate limit; yields its URL."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**IDENTITY_ENV, **(env or {})}.items():
+            patch.setenv(key, value)
+        settings = make_settings(
+            tmp_path_factory.mktemp(name),
+            database_url=database_url,
+            redis_url=redis_url,
+            rate_limit_requests=0,
+        )
+        with live_server(create_app(settings, plugins=plugins)) as url:
+            yield url
 
 
 @pytest.fixture
 def identity_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEXTAUTH_SECRET", SECRET)
-    monkeypatch.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-    monkeypatch.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
+    for key, value in IDENTITY_ENV.items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture

@@ -27,22 +27,17 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
-from kernel.app import create_app
 from kernel.db import Database
 from kernel.markers import hookimpl
 from kernel.outbox import OutboxEvent
 from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from tests.conftest import make_settings
 from tests.integration.conftest import (
-    PREVIOUS_SECRET,
-    SECRET,
-    SERVICE_KEY,
     add_member,
+    module_app,
     new_organization,
     signed_in_user,
 )
-from tests.support.live_server import live_server
 
 PROBLEM = "application/problem+json"
 
@@ -71,19 +66,14 @@ HOLDERS = TicketHolders()
 @pytest.fixture(scope="module")
 def events_api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     """The real app (Redis cache included) for the whole module: one start, not one per test."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        settings = make_settings(
-            tmp_path_factory.mktemp("events"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        app = create_app(settings, plugins=create_plugin_manager(extra_plugins=[HOLDERS]))
-        with live_server(app) as url:
-            yield url
+    with module_app(
+        tmp_path_factory,
+        database_url,
+        redis_url,
+        "events",
+        plugins=create_plugin_manager(extra_plugins=[HOLDERS]),
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

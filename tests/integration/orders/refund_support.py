@@ -19,16 +19,13 @@ from sqlalchemy import select, text
 
 from builtin_plugins.orders.models import LedgerEntry, LedgerTransaction, Refund
 from builtin_plugins.ticketing.models import Ticket
-from kernel.app import create_app
 from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
 from kernel.db import Database
 from kernel.markers import hookimpl
 from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from tests.conftest import make_settings
-from tests.integration.conftest import PREVIOUS_SECRET, SECRET, SERVICE_KEY
+from tests.integration.conftest import module_app
 from tests.integration.orders.support import Buyer, Shop, checkout, take
-from tests.support.live_server import live_server
 
 TEST_PROVIDER = "test-refunds"
 
@@ -99,19 +96,8 @@ PLUGINS = create_plugin_manager(extra_plugins=[PAYMENTS])
 @pytest.fixture(scope="module", name="shop_url")
 def shop_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     """The real app for the whole module, with :data:`PAYMENTS` registered."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        settings = make_settings(
-            tmp_path_factory.mktemp("refunds"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        app = create_app(settings, plugins=PLUGINS)
-        with live_server(app) as url:
-            yield url
+    with module_app(tmp_path_factory, database_url, redis_url, "refunds", plugins=PLUGINS) as url:
+        yield url
 
 
 def kernel_for(database: Database) -> Any:

@@ -16,23 +16,18 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kernel.app import create_app
 from kernel.contracts import CheckoutVeto
 from kernel.db import Database
 from kernel.markers import hookimpl
 from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from tests.conftest import make_settings
 from tests.integration.conftest import (
-    PREVIOUS_SECRET,
-    SECRET,
-    SERVICE_KEY,
     Person,
+    module_app,
     signed_in_user,
 )
 from tests.integration.inventory.support import cart, hold, make_type
 from tests.integration.ticketing.support import Venue, open_venue
-from tests.support.live_server import live_server
 
 STANDARD_PRICE = 2500
 VIP_PRICE = 4000
@@ -65,19 +60,14 @@ VETOES = CheckoutVetoes()
 @pytest.fixture(scope="module", name="shop_url")
 def shop_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     """The real app for the whole module, with :data:`VETOES` registered."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        settings = make_settings(
-            tmp_path_factory.mktemp("orders"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        app = create_app(settings, plugins=create_plugin_manager(extra_plugins=[VETOES]))
-        with live_server(app) as url:
-            yield url
+    with module_app(
+        tmp_path_factory,
+        database_url,
+        redis_url,
+        "orders",
+        plugins=create_plugin_manager(extra_plugins=[VETOES]),
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", name="http")

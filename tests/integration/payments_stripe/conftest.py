@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from kernel.app import create_app
-from tests.conftest import make_settings
-from tests.integration.conftest import PREVIOUS_SECRET, SECRET, SERVICE_KEY
+from tests.integration.conftest import module_app
 from tests.support.live_server import live_server
 from tests.support.stripe_server import StripeStandIn
 
@@ -32,23 +30,20 @@ def stripe_api() -> Iterator[StripeStandIn]:
 def shop_url(
     tmp_path_factory, database_url: str, redis_url: str, stripe_api: StripeStandIn
 ) -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        env.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
-        env.setenv("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
-        env.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        env.setenv("STRIPE_CONNECT_WEBHOOK_SECRET", CONNECT_WEBHOOK_SECRET)
-        env.setenv("STRIPE_API_BASE", stripe_api.url)  # type: ignore[attr-defined]
-        settings = make_settings(
-            tmp_path_factory.mktemp("stripe"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        with live_server(create_app(settings)) as url:
-            yield url
+    with module_app(
+        tmp_path_factory,
+        database_url,
+        redis_url,
+        "stripe",
+        env={
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
+            "STRIPE_API_BASE": stripe_api.url,
+        },
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

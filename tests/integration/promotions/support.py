@@ -17,12 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kernel.app import create_app
 from kernel.db import Database
-from tests.conftest import make_settings
-from tests.integration.conftest import PREVIOUS_SECRET, SECRET, SERVICE_KEY
+from tests.integration.conftest import module_app
 from tests.integration.orders.support import Buyer, Shop, checkout, take
-from tests.support.live_server import live_server
 
 WAIT_SECONDS = 15
 
@@ -30,18 +27,8 @@ WAIT_SECONDS = 15
 @pytest.fixture(scope="module", name="promo_url")
 def promo_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     """The real app (every builtin plugin, promotions included) for the whole module."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        settings = make_settings(
-            tmp_path_factory.mktemp("promotions"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        with live_server(create_app(settings)) as url:
-            yield url
+    with module_app(tmp_path_factory, database_url, redis_url, "promotions") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", name="http")

@@ -16,30 +16,20 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kernel.app import create_app
 from kernel.db import Database
-from tests.conftest import make_settings
-from tests.integration.conftest import PREVIOUS_SECRET, SECRET, SERVICE_KEY, new_organization
+from tests.integration.conftest import (
+    module_app,
+    new_organization,
+)
 from tests.integration.inventory.support import make_event, make_type
-from tests.support.live_server import live_server
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module", name="tax_url")
 def tax_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NEXTAUTH_SECRET", SECRET)
-        env.setenv("NEXTAUTH_SECRET_PREVIOUS", PREVIOUS_SECRET)
-        env.setenv("TICKETING_SERVICE_KEY", SERVICE_KEY)
-        settings = make_settings(
-            tmp_path_factory.mktemp("taxes"),
-            database_url=database_url,
-            redis_url=redis_url,
-            rate_limit_requests=0,
-        )
-        with live_server(create_app(settings)) as url:
-            yield url
+    with module_app(tmp_path_factory, database_url, redis_url, "taxes") as url:
+        yield url
 
 
 @pytest.fixture(scope="module", name="http")
