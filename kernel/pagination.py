@@ -1,7 +1,12 @@
-"""Keyset pagination cursors: ``(created_at, id)`` of the last row a page showed.
+"""The one list shape of the API, and keyset pagination cursors.
 
-Opaque to clients (URL-safe base64), stable under inserts, and cheap on an index of the
-same two columns, unlike ``OFFSET``.
+Every list answers ``{"items": [...]}``; a paged list adds ``next_cursor`` (pass it back
+as ``cursor`` for the next page; ``null`` on the last page) and ``total`` (how many rows
+match the filters, over every page).
+
+Cursors are ``(created_at, id)`` of the last row a page showed: opaque to clients
+(URL-safe base64), stable under inserts, and cheap on an index of the same two columns,
+unlike ``OFFSET``.
 """
 
 from __future__ import annotations
@@ -9,8 +14,29 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
 
 from kernel.problems import UnprocessableContent
+
+Item = TypeVar("Item")
+
+
+class ItemList(BaseModel, Generic[Item]):
+    """A complete, unpaged list."""
+
+    items: list[Item]
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a longer list."""
+
+    items: list[Item]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+    total: int = Field(description="how many items match the filters, over every page")
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:

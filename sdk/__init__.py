@@ -24,10 +24,13 @@ The hooks, their arguments and their answers are documented in :mod:`kernel.hook
 from kernel import contracts
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
 from kernel.markers import hookimpl
+from kernel.pagination import ItemList, Page
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import adjusters_from_settings
 
 __all__ = [
+    "ItemList",
+    "Page",
     "PluginCategory",
     "PluginMetadata",
     "adjusters_from_settings",
