@@ -2,6 +2,9 @@
 
 PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the local server, trust auth) and
 Redis from ``TEST_REDIS_URL`` (default: local, database 15, flushed at the start).
+Under pytest-xdist each worker gets its own database and Redis database (worker ``gwN``
+uses the Redis database N below the configured one), so workers never see each other's
+rate-limit counters or cache.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -26,10 +30,22 @@ from tests.support.live_server import live_server
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
 
 
+def worker_redis_url(base: str, worker: str | None) -> str:
+    """``base`` for a plain run; for xdist worker ``gwN``, the database N below base's."""
+    if not worker:
+        return base
+    url = urlsplit(base)
+    database = int(url.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    if database < 0:
+        raise RuntimeError(f"TEST_REDIS_URL {base} leaves no Redis database for {worker}")
+    return urlunsplit(url._replace(path=f"/{database}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    Redis.from_url(REDIS_URL).flushdb()
-    return REDIS_URL
+    url = worker_redis_url(REDIS_URL, os.environ.get("PYTEST_XDIST_WORKER"))
+    Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,9 @@ async def effects(database: Database) -> AsyncIterator[None]:
             text(f"CREATE TABLE IF NOT EXISTS {EFFECT_TABLE} (event_id uuid, consumer text)")
         )
     yield
+    # The database is the session's: leave its schema as the migrations made it.
+    async with database.transaction() as session:
+        await session.execute(text(f"DROP TABLE {EFFECT_TABLE}"))
 
 
 async def commit_event(

@@ -160,7 +160,11 @@ def test_required_boolean_must_be_accepted():
     assert refusal([question], None).extensions["reason"] == "required"
 
 
-@pytest.mark.parametrize("key", [str(uuid.uuid4()), "not-a-uuid", ""])
+@pytest.mark.parametrize(
+    "key",
+    ["5d1c4c1e-0a8e-4c55-9b43-8f3f0c7b1a11", "not-a-uuid", ""],
+    ids=["unknown", "bad", "empty"],
+)
 def test_unknown_question_id_is_refused(key):
     question = ask(QuestionKind.TEXT)
     problem = refusal([question], {key: "x"})
