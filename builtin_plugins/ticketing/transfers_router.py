@@ -49,7 +49,14 @@ organization = APIRouter(
     prefix="/organizations/{organization_id}/events/{event_id}/tickets/{ticket_id}",
     tags=["ticket transfers"],
 )
-guest = APIRouter(prefix="/orders/{order_id}", tags=["ticket transfers"])
+guest = APIRouter(
+    prefix="/orders/{order_id}",
+    tags=["ticket transfers"],
+    responses={
+        401: {"description": "The order link expired (order-link-expired)"},
+        404: {"description": "No such order, ticket or offer, or the credential does not open it"},
+    },
+)
 routers = [me, organization, guest]
 
 
