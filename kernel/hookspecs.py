@@ -34,7 +34,10 @@ if TYPE_CHECKING:
         LayoutRequest,
         LineQuote,
         LineTax,
+        OrderAccess,
+        OrderLink,
         OrderSnapshot,
+        OrderTickets,
         PaymentProvider,
         PaymentRequest,
         PaymentSnapshot,
@@ -319,6 +322,63 @@ def ticketing_checkout_after_refund(order: OrderSnapshot, refund: RefundSnapshot
 
     :param order: the order after the refund.
     :param refund: what was refunded and why.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Orders of buyers without an account (guest access)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ticketing_order_access(
+    order_id: UUID, token: str | None, principal: Principal | None, session: AsyncSession
+) -> OrderAccess | None:
+    """Called when someone asks for an order's tickets or documents: does their credential
+    open order ``order_id``, and what is the order?
+
+    Return the order when ``principal`` is its signed-in buyer, or ``token`` is the access
+    token checkout answered for it or a link token minted for it
+    (:func:`ticketing_order_link`); return ``None`` when not (no credential, a wrong,
+    tampered or another order's token, no such order): the caller answers 404 as if the
+    order did not exist. Raise :class:`kernel.problems.Unauthorized` for a genuine link
+    token that expired, so the buyer learns why. Stops at first non-None result.
+
+    :param order_id: the order asked for.
+    :param token: the ``X-Order-Token`` header or the ``?token=`` of a link, if any.
+    :param principal: who the request acts as, if signed in.
+    :param session: the caller's open transaction, for reading.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_order_link(order_id: UUID, session: AsyncSession) -> OrderLink | None:
+    """Called by a trusted plugin (a notification) that hands the buyer a link to the order.
+
+    Return a signed, expiring token that opens the order (see
+    :func:`ticketing_order_access`) with the order it opens, or ``None`` for an unknown
+    order. Never hand the token to anyone but the order's buyer. Stops at first non-None
+    result.
+
+    :param order_id: the order.
+    :param session: the caller's open transaction, for reading.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_order_tickets(
+    order: OrderAccess, session: AsyncSession, with_pdf: bool
+) -> OrderTickets | None:
+    """Called for a buyer's view of a paid order and when its tickets are sent out.
+
+    Return the tickets the order issued, in order, with the paths of their documents,
+    and with ``with_pdf`` the whole order's PDF as well (``None`` while there is no
+    ticket). Only call it with an ``order`` that :func:`ticketing_order_access` or
+    :func:`ticketing_order_link` answered. Stops at first non-None result.
+
+    :param order: the order, as its access hook answered it.
+    :param session: the caller's open transaction.
+    :param with_pdf: render every ticket into one PDF (costly: only to send it).
     """
 
 

@@ -22,6 +22,7 @@ class PluginCategory(StrEnum):
     TICKETING = "ticketing"
     LAYOUT = "layout"
     SEATING = "seating"
+    NOTIFICATIONS = "notifications"
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,28 @@ def ticketing_event_subscriptions():
 
 
 @hookimpl
+def ticketing_startup(kernel):
+    from builtin_plugins.orders.order_links import order_links
+
+    order_links(kernel)  # a missing link secret in production shows at start-up
+
+
+# Guest access: orders says what a credential opens, and mints links for emails.
+@hookimpl(trylast=True)
+async def ticketing_order_access(order_id, token, principal, session):
+    from builtin_plugins.orders import guest_access
+
+    return await guest_access.access(session, order_id, token=token, principal=principal)
+
+
+@hookimpl(trylast=True)
+async def ticketing_order_link(order_id, session):
+    from builtin_plugins.orders import guest_access
+
+    return await guest_access.link(session, order_id)
+
+
+@hookimpl
 def ticketing_cli(cli):
     from builtin_plugins.orders.cli import orders_cli
 

@@ -1,8 +1,10 @@
 """Orders after checkout: the buyer's (by sign-in or the order's access token) and the
 organizer's.
 
-A buyer reads and cancels an order as its signed-in buyer or with the ``X-Order-Token``
-header (the access token checkout answered); anyone else gets 404. Organizers list an
+A buyer reads and cancels an order as its signed-in buyer, with the ``X-Order-Token``
+header (the access token checkout answered) or with a link's ``?token=`` (a signed,
+expiring token emailed with the tickets); anyone else gets 404, an expired link 401. Once
+paid, the buyer's view lists the order's tickets and where to download them. Organizers list an
 event's orders (``orders:view``) and cancel unpaid ones (``orders:manage``, audited).
 Cancelling gives the order's units back at once; the new availability is announced
 after the commit.
@@ -19,9 +21,11 @@ from fastapi import APIRouter, Header, Query, Request
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import InventoryHold
 from builtin_plugins.identity import audit
-from builtin_plugins.orders import lifecycle, orders_service
+from builtin_plugins.orders import guest_access, lifecycle, orders_service
 from builtin_plugins.orders.models import OrderStatus
+from builtin_plugins.orders.order_links import MAX_TOKEN_LENGTH
 from builtin_plugins.orders.schemas import (
+    BuyerOrderOut,
     OrderCancelIn,
     OrderOut,
     OrderPage,
@@ -37,8 +41,17 @@ OrderToken = Annotated[
     str | None,
     Header(
         alias="X-Order-Token",
-        max_length=200,
-        description="The access token checkout answered (for a buyer who is not signed in)",
+        max_length=MAX_TOKEN_LENGTH,
+        description="The access token checkout answered, or an order link's token (for a "
+        "buyer who is not signed in)",
+    ),
+]
+LinkToken = Annotated[
+    str | None,
+    Query(
+        alias="token",
+        max_length=MAX_TOKEN_LENGTH,
+        description="The token of an order link (as emailed with the tickets)",
     ),
 ]
 Buyer = Annotated[Principal, signed_in()]
@@ -66,16 +79,29 @@ async def _announce(kernel, event_id: uuid.UUID, holds: Sequence[InventoryHold])
 
 @buyer_router.get(
     "/orders/{order_id}",
-    summary="My order (signed in as its buyer, or with X-Order-Token)",
+    summary="My order and, once paid, its tickets (signed in, X-Order-Token or ?token=)",
     dependencies=[public()],
+    responses={
+        401: {"description": "The order link expired (order-link-expired)"},
+        404: {"description": "No such order, or the credential does not open it"},
+    },
 )
 async def my_order(
-    order_id: uuid.UUID, request: Request, session: SessionDep, order_token: OrderToken = None
-) -> OrderOut:
+    order_id: uuid.UUID,
+    request: Request,
+    kernel: KernelDep,
+    session: SessionDep,
+    order_token: OrderToken = None,
+    token: LinkToken = None,
+) -> BuyerOrderOut:
     order = await orders_service.order_for_buyer(
-        session, order_id, principal=await authenticate(request), access_token=order_token
+        session,
+        order_id,
+        principal=await authenticate(request),
+        access_token=order_token or token,
     )
-    return await orders_service.buyer_view(session, order)
+    tickets = await guest_access.tickets_of(kernel, session, order)
+    return await orders_service.buyer_view_with_tickets(session, order, tickets)
 
 
 @buyer_router.get("/me/orders", summary="My orders, newest first")

@@ -8,7 +8,6 @@ a pending order past its payment deadline first (:mod:`.lifecycle`), so nobody i
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,33 +16,26 @@ from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, TicketType
-from builtin_plugins.orders.checkout import hash_access_token
+from builtin_plugins.orders.guest_access import opens
 from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment
 from builtin_plugins.orders.refunds import buyer_refunds
 from builtin_plugins.orders.schemas import (
     AttendeeOut,
+    BuyerOrderOut,
     EventRef,
     OrderLineOut,
     OrderOut,
     OrderSummary,
+    OrderTicketOut,
     OrganizerOrderOut,
     PaymentOut,
     TransitionOut,
 )
-from kernel.contracts import Principal
+from kernel.contracts import OrderTickets, Principal
 from kernel.problems import NotFound
 
 # -- finding orders -------------------------------------------------------------------------
-
-
-def _may_read(order: Order, principal: Principal | None, access_token: str | None) -> bool:
-    if principal is not None and principal.user_id is not None:
-        if order.buyer_user_id == principal.user_id:
-            return True
-    if access_token:
-        return hmac.compare_digest(hash_access_token(access_token), order.access_token_hash)
-    return False
 
 
 async def order_for_buyer(
@@ -53,10 +45,11 @@ async def order_for_buyer(
     principal: Principal | None,
     access_token: str | None,
 ) -> Order:
-    """The order, if the caller is its signed-in buyer or sends its access token; else 404.
-    An overdue pending order is expired on the way."""
+    """The order, if the caller is its signed-in buyer or sends its access token or a link
+    token minted for it; else 404 (401 for an expired link). An overdue pending order is
+    expired on the way."""
     order = await session.get(Order, order_id)
-    if order is None or not _may_read(order, principal, access_token):
+    if order is None or not opens(order, principal, access_token):
         raise NotFound(f"No order {order_id}.")
     await expire_if_overdue(session, order)
     return order
@@ -276,16 +269,53 @@ async def _fresh(session: AsyncSession, *rows: Any) -> None:
             await session.refresh(row, list(expired))
 
 
+async def _buyer_fields(
+    session: AsyncSession,
+    order: Order,
+    lines: Sequence[OrderLine] | None = None,
+    payments: Sequence[Payment] | None = None,
+) -> dict[str, Any]:
+    lines = lines if lines is not None else await lines_of(session, [order.id])
+    payments = payments if payments is not None else await payments_of(session, order.id)
+    await _fresh(session, order, *lines, *payments)
+    return await _fields(session, order, lines, payments)
+
+
 async def buyer_view(
     session: AsyncSession,
     order: Order,
     lines: Sequence[OrderLine] | None = None,
     payments: Sequence[Payment] | None = None,
 ) -> OrderOut:
-    lines = lines if lines is not None else await lines_of(session, [order.id])
-    payments = payments if payments is not None else await payments_of(session, order.id)
-    await _fresh(session, order, *lines, *payments)
-    return OrderOut(**await _fields(session, order, lines, payments))
+    return OrderOut(**await _buyer_fields(session, order, lines, payments))
+
+
+async def buyer_view_with_tickets(
+    session: AsyncSession, order: Order, tickets: OrderTickets | None
+) -> BuyerOrderOut:
+    """The buyer's view and, once paid, the order's tickets and their downloads."""
+    found = tickets.tickets if tickets is not None else ()
+    return BuyerOrderOut(
+        **await _buyer_fields(session, order),
+        tickets=[
+            OrderTicketOut(
+                id=ticket.ticket_id,
+                code=ticket.code,
+                status=ticket.status,
+                holder_name=ticket.holder_name,
+                holder_email=ticket.holder_email,
+                ticket_type_name=ticket.ticket_type_name,
+                starts_at=ticket.starts_at,
+                ends_at=ticket.ends_at,
+                qr_payload=ticket.qr_payload,
+                pdf_path=ticket.pdf_path,
+                qr_png_path=ticket.qr_png_path,
+                qr_svg_path=ticket.qr_svg_path,
+            )
+            for ticket in found
+        ],
+        tickets_pdf_path=tickets.pdf_path if tickets is not None else None,
+    )
 
 
 async def organizer_view(session: AsyncSession, order: Order) -> OrganizerOrderOut:

@@ -174,12 +174,40 @@ class OrderOut(BaseModel):
     refunds: list[BuyerRefundOut] = []  # oldest first
 
 
+class OrderTicketOut(BaseModel):
+    """One ticket of the order; the paths are downloads under this API's host, opened by
+    the same credential as the order (``X-Order-Token`` or ``?token=``)."""
+
+    id: uuid.UUID
+    code: str = Field(description="Typed at the door when the QR code cannot be scanned")
+    status: str
+    holder_name: str
+    holder_email: str
+    ticket_type_name: str
+    starts_at: datetime
+    ends_at: datetime
+    qr_payload: str | None = Field(description="The signed QR payload; null once not valid")
+    pdf_path: str
+    qr_png_path: str | None
+    qr_svg_path: str | None
+
+
+class BuyerOrderOut(OrderOut):
+    """The buyer's order with its tickets: empty until paid, then every ticket it issued
+    (a ticket given away shows as transferred)."""
+
+    tickets: list[OrderTicketOut] = []
+    tickets_pdf_path: str | None = Field(
+        None, description="Every ticket in one PDF; null until there are tickets"
+    )
+
+
 class CheckoutOut(BaseModel):
     order: OrderOut
     payment: PaymentOut | None
     access_token: str = Field(
-        description="Send it as X-Order-Token to read or cancel the order without signing "
-        "in; shown only now"
+        description="Send it as X-Order-Token to read or cancel the order, and get its "
+        "tickets, without signing in; shown only now"
     )
 
 

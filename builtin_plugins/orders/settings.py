@@ -6,11 +6,20 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PAYMENT_MINUTES = 30
+DEFAULT_LINK_DAYS = 30
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
 
 
 class OrderSettings(BaseSettings):
     """``TICKETING_ORDER_PAYMENT_MINUTES``: how long a buyer has to pay a placed order
-    (default 30); the order's holds keep their units that long, then simply expire."""
+    (default 30); the order's holds keep their units that long, then simply expire.
+
+    ``TICKETING_ORDER_LINK_SECRET`` signs the order links emailed to buyers (generated
+    locally when unset, required in production); a link opens its order until
+    ``TICKETING_ORDER_LINK_DAYS`` (default 30) days after the event ends."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -18,9 +27,13 @@ class OrderSettings(BaseSettings):
         DEFAULT_PAYMENT_MINUTES,
         gt=0,
         le=7 * 24 * 60,
-        validation_alias=AliasChoices(
-            "TICKETING_ORDER_PAYMENT_MINUTES", "ticketing_order_payment_minutes"
-        ),
+        validation_alias=_env("TICKETING_ORDER_PAYMENT_MINUTES"),
+    )
+    link_secret: str | None = Field(
+        None, min_length=32, validation_alias=_env("TICKETING_ORDER_LINK_SECRET")
+    )
+    link_days: int = Field(
+        DEFAULT_LINK_DAYS, ge=1, le=3650, validation_alias=_env("TICKETING_ORDER_LINK_DAYS")
     )
 
 

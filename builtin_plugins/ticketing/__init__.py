@@ -49,6 +49,7 @@ def ticketing_migration_location():
 def ticketing_api_routers():
     from builtin_plugins.ticketing import (
         checkin_router,
+        guest_router,
         keys_router,
         my_tickets_router,
         ticket_settings_router,
@@ -63,6 +64,7 @@ def ticketing_api_routers():
         *ticket_settings_router.routers,
         *transfers_router.routers,
         *checkin_router.routers,
+        *guest_router.routers,
     ]
 
 
@@ -81,6 +83,14 @@ async def ticketing_ticket_holder(event_id, user_id, session):
     from builtin_plugins.ticketing.tickets_service import holds_ticket_for
 
     return await holds_ticket_for(session, event_id=event_id, user_id=user_id)
+
+
+@hookimpl(trylast=True)
+async def ticketing_order_tickets(order, session, with_pdf):
+    from builtin_plugins.ticketing import guest_tickets
+    from kernel.running import running_kernel
+
+    return await guest_tickets.answer(running_kernel(), session, order, with_pdf=with_pdf)
 
 
 @hookimpl

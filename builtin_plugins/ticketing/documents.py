@@ -94,8 +94,10 @@ async def layout_context(
     tickets: Sequence[Ticket],
     *,
     order_id: uuid.UUID | None = None,
+    order_code: str | None = None,
 ) -> dict[str, Any]:
-    """The layout hook's context for these tickets (all of one organization)."""
+    """The layout hook's context for these tickets (all of one organization); the order's
+    code, when the caller knows it, is printed on each ticket."""
     organization_id = tickets[0].organization_id
     organization = await session.scalar(
         select(Organization).where(Organization.id == organization_id)
@@ -125,12 +127,13 @@ async def layout_context(
                 "ends_at": date.ends_at.astimezone(zone).isoformat(),
                 "qr_payload": qr_payload(key, ticket),
                 "order_id": str(ticket.order_id) if ticket.order_id else None,
+                "order_code": order_code,
             }
         )
     return {
         "organization": {"name": organization.name if organization else ""},
         "branding": await ticket_settings.branding(session, kernel.storage, organization_id),
-        "order": {"id": str(order_id)} if order_id else None,
+        "order": {"id": str(order_id), "code": order_code} if order_id else None,
         "tickets": entries,
     }
 
@@ -141,9 +144,12 @@ async def render_pdf(
     tickets: Sequence[Ticket],
     *,
     order_id: uuid.UUID | None = None,
+    order_code: str | None = None,
 ) -> RenderedLayout:
     """One ticket's PDF, or an order's (every ticket, a page each)."""
-    context = await layout_context(kernel, session, tickets, order_id=order_id)
+    context = await layout_context(
+        kernel, session, tickets, order_id=order_id, order_code=order_code
+    )
     request = LayoutRequest(
         kind="order" if order_id else "ticket",
         format="pdf",

@@ -123,6 +123,9 @@ def _title_and_filename(
         ticket = tickets[0]
         event_title = str((ticket.get("event") or {}).get("title") or "")
         return f"Ticket – {event_title}", f"ticket-{_file_safe(ticket.get('code'))}.pdf"
+    code = (order or {}).get("code")
+    if code:
+        return f"Tickets – order {code}", f"order-{_file_safe(code)}-tickets.pdf"
     order_id = str((order or {}).get("id") or tickets[0].get("order_id") or "")
     return f"Tickets – order {order_id}", f"order-{_file_safe(order_id[:8])}-tickets.pdf"
 
@@ -256,11 +259,12 @@ def _draw_details_and_qr(canvas: Canvas, ticket: Mapping[str, Any], top: float) 
 
     width = qr_x - MARGIN - DETAILS_GAP
     order_id = ticket.get("order_id")
+    order = ticket.get("order_code") or (str(order_id)[:8].upper() if order_id else None)
     facts = [
         ("Ticket type", ticket.get("ticket_type")),
         ("Holder", ticket.get("holder_name")),
         ("Email", ticket.get("holder_email")),
-        ("Order", str(order_id)[:8].upper() if order_id else None),
+        ("Order", order),
     ]
     y = top
     for label, value in facts:

@@ -279,6 +279,23 @@ async def _complete(
     return successor
 
 
+@dataclass(frozen=True, slots=True)
+class Giver:
+    """Who offers or withdraws: the tickets they may give away, and who they are.
+
+    A signed-in holder gives the tickets they hold (:meth:`holder`); a guest buyer gives
+    the tickets of the order their credential opens (no account, so no user or email).
+    """
+
+    tickets: ColumnElement[bool]
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+
+    @classmethod
+    def holder(cls, principal: Principal) -> Giver:
+        return cls(held_by(principal), principal.user_id, account_email(principal))
+
+
 async def offer(
     session: AsyncSession,
     principal: Principal,
@@ -289,12 +306,32 @@ async def offer(
     message: str = "",
 ) -> tuple[TicketTransfer, Ticket]:
     """The holder offers their valid ticket; it expires after a week or at the cut-off."""
-    ticket = await _lock_ticket(session, Ticket.id == ticket_id, held_by(principal))
+    return await offer_as(
+        session,
+        Giver.holder(principal),
+        ticket_id,
+        to_name=to_name,
+        to_email=to_email,
+        message=message,
+    )
+
+
+async def offer_as(
+    session: AsyncSession,
+    giver: Giver,
+    ticket_id: uuid.UUID,
+    *,
+    to_name: str,
+    to_email: str,
+    message: str = "",
+) -> tuple[TicketTransfer, Ticket]:
+    """``giver`` offers one of their valid tickets (see :func:`offer`)."""
+    ticket = await _lock_ticket(session, Ticket.id == ticket_id, giver.tickets)
     if ticket is None:
         raise NotFound(f"No ticket {ticket_id}.")
     if ticket.status is not TicketStatus.VALID:
         raise NotTransferable(**_not_transferable(ticket))
-    if to_email in {ticket.holder_email.lower(), account_email(principal)}:
+    if to_email in {ticket.holder_email.lower(), giver.email}:
         raise UnprocessableContent(
             "A ticket cannot be transferred to its own holder.", code="transfer-to-self"
         )
@@ -322,7 +359,7 @@ async def offer(
         to_name=to_name,
         to_email=to_email,
         message=message,
-        initiated_by_user_id=principal.user_id,
+        initiated_by_user_id=giver.user_id,
         expires_at=min(now + OFFER_LIFETIME, policy.cutoff_at),
     )
     session.add(transfer)
@@ -422,7 +459,14 @@ async def cancel(
     session: AsyncSession, principal: Principal, transfer_id: uuid.UUID
 ) -> tuple[TicketTransfer, Ticket]:
     """The holder withdraws the offer."""
-    ticket, transfer = await _locked_pair(session, transfer_id, held_by(principal))
+    return await withdraw(session, Giver.holder(principal), transfer_id)
+
+
+async def withdraw(
+    session: AsyncSession, giver: Giver, transfer_id: uuid.UUID
+) -> tuple[TicketTransfer, Ticket]:
+    """``giver`` withdraws an offer of one of their tickets."""
+    ticket, transfer = await _locked_pair(session, transfer_id, giver.tickets)
     return await _close_open(session, ticket, transfer, TransferStatus.CANCELLED), ticket
 
 
@@ -578,6 +622,17 @@ async def holder_history(
         for transfer in await _history(session, tickets)
         if transfer.ticket_id in held or transfer.new_ticket_id in held
     ]
+
+
+async def given_history(
+    session: AsyncSession, giver: Giver, ticket_id: uuid.UUID
+) -> list[TicketTransfer]:
+    """The offers ``giver`` made of one of their tickets (what its next holders did with
+    it is not theirs to see), oldest first."""
+    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, giver.tickets))
+    if ticket is None:
+        raise NotFound(f"No ticket {ticket_id}.")
+    return await _history(session, [ticket])
 
 
 async def organizer_history(

@@ -1,8 +1,9 @@
 """Ticket transfers: holders offer, recipients accept or decline, organizers reassign.
 
 Holders and recipients act under ``/me`` (someone who is neither gets 404, as if the
-ticket or offer did not exist); organizers under the event's tickets with
-``tickets:manage``.
+ticket or offer did not exist); a guest buyer offers and withdraws the tickets of their
+order under ``/orders/{order_id}`` with the order's credential (see
+:mod:`.guest_access`); organizers under the event's tickets with ``tickets:manage``.
 
 Accepting, declining and withdrawing run in an explicit transaction: when the offer turns
 out to have lapsed, it is marked ``expired`` and that is committed before the 409 is
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import transfers
+from builtin_plugins.ticketing.guest_access import GuestOrder, of_order
 from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.transfer_schemas import (
@@ -33,10 +35,11 @@ from builtin_plugins.ticketing.transfer_schemas import (
     TransferOut,
     TransferTicketRef,
 )
-from kernel.auth import requires, signed_in
+from kernel.auth import public, requires, signed_in
 from kernel.context import Kernel
-from kernel.contracts import Principal
+from kernel.contracts import OrderAccess, Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 
 SignedIn = Annotated[Principal, signed_in()]
 Manager = Annotated[Principal, requires("tickets:manage")]
@@ -46,7 +49,15 @@ organization = APIRouter(
     prefix="/organizations/{organization_id}/events/{event_id}/tickets/{ticket_id}",
     tags=["ticket transfers"],
 )
-routers = [me, organization]
+guest = APIRouter(
+    prefix="/orders/{order_id}",
+    tags=["ticket transfers"],
+    responses={
+        401: {"description": "The order link expired (order-link-expired)"},
+        404: {"description": "No such order, ticket or offer, or the credential does not open it"},
+    },
+)
+routers = [me, organization, guest]
 
 
 def _fields(transfer: TicketTransfer, *, for_holder: bool) -> dict:
@@ -317,3 +328,86 @@ async def ticket_transfer_history(
         session, organization_id=organization_id, event_id=event_id, ticket_id=ticket_id
     )
     return [_organizer_view(t) for t in found]
+
+
+# -- guest buyers (the order's credential instead of an account) ------------------------
+
+
+def _guest(order: OrderAccess) -> transfers.Giver:
+    """A guest gives the tickets of the order their credential opened."""
+    return transfers.Giver(of_order(order))
+
+
+@guest.post(
+    "/tickets/{ticket_id}/transfers",
+    status_code=201,
+    summary="Offer a ticket of my order to someone (X-Order-Token or ?token=)",
+    dependencies=[public()],
+)
+async def guest_offer_ticket(
+    ticket_id: uuid.UUID,
+    body: TransferCreate,
+    order: GuestOrder,
+    request: Request,
+    session: SessionDep,
+) -> MyTransferOut:
+    transfer, ticket = await transfers.offer_as(
+        session,
+        _guest(order),
+        ticket_id,
+        to_name=body.to_name,
+        to_email=body.to_email,
+        message=body.message,
+    )
+    await audit.record(
+        session,
+        action="ticket.transfer_offered",
+        actor_user_id=None,
+        organization_id=ticket.organization_id,
+        request=request,
+        target_type="ticket",
+        target_id=ticket.id,
+        details={
+            "transfer_id": transfer.id,
+            "to_email": transfer.to_email,
+            "order_id": order.order_id,
+        },
+    )
+    await session.refresh(transfer)  # created_at comes from the database
+    return _my_view(await transfers.describe(session, transfer, ticket, incoming=False))
+
+
+@guest.get(
+    "/tickets/{ticket_id}/transfers",
+    summary="The offers made of a ticket of my order, oldest first",
+    dependencies=[public()],
+)
+async def guest_ticket_history(
+    ticket_id: uuid.UUID, order: GuestOrder, session: SessionDep
+) -> ItemList[TransferOut]:
+    found = await transfers.given_history(session, _guest(order), ticket_id)
+    return ItemList(items=[_holder_view(t) for t in found])
+
+
+@guest.delete(
+    "/ticket-transfers/{transfer_id}",
+    status_code=204,
+    summary="Withdraw an offer of a ticket of my order",
+    dependencies=[public()],
+)
+async def guest_cancel_transfer(
+    transfer_id: uuid.UUID, order: GuestOrder, request: Request, kernel: KernelDep
+) -> Response:
+    async with _committing_lapses(kernel) as session:
+        transfer, ticket = await transfers.withdraw(session, _guest(order), transfer_id)
+        await audit.record(
+            session,
+            action="ticket.transfer_cancelled",
+            actor_user_id=None,
+            organization_id=ticket.organization_id,
+            request=request,
+            target_type="ticket",
+            target_id=ticket.id,
+            details={"transfer_id": transfer.id, "order_id": order.order_id},
+        )
+    return Response(status_code=204)

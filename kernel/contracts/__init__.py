@@ -16,6 +16,7 @@ from kernel.contracts.checkout import (
 from kernel.contracts.events import DomainEvent, EventHandler, Subscription
 from kernel.contracts.layout import LayoutRequest, RenderedLayout
 from kernel.contracts.money import Money
+from kernel.contracts.orders import OrderAccess, OrderLink, OrderTicket, OrderTickets
 from kernel.contracts.payments import (
     PaymentProvider,
     PaymentRequest,
@@ -45,7 +46,11 @@ __all__ = [
     "LineQuote",
     "LineTax",
     "Money",
+    "OrderAccess",
+    "OrderLink",
     "OrderSnapshot",
+    "OrderTicket",
+    "OrderTickets",
     "PaymentProvider",
     "PaymentRequest",
     "PaymentResult",

@@ -79,6 +79,7 @@ STRIPE_TYPES = {"stripe_account_kind"}
 PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
 PROMOTIONS_TYPES = {"promo_redemption_status"}
 TAXES_TABLES = {"tax_rule", "tax_settings"}
+EMAIL_TABLES = {"sent_email"}
 TAXES_TYPES = {"tax_basis", "tax_business_treatment", "tax_rounding"}
 EVENTS_TYPES = {
     "event_status",
@@ -136,6 +137,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | STRIPE_TABLES
         | PROMOTIONS_TABLES
         | TAXES_TABLES
+        | EMAIL_TABLES
     )
     assert types == (
         EVENTS_TYPES
@@ -162,6 +164,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | STRIPE_TABLES
         | PROMOTIONS_TABLES
         | TAXES_TABLES
+        | EMAIL_TABLES
     )
 
 
@@ -177,7 +180,12 @@ async def test_one_plugin_branch_downgrades_alone(
     tables, types = await _tables_and_types(empty_database)
     # promotions and taxes depend on events only (promotions' order ids are plain uuids)
     assert tables == (
-        KERNEL_TABLES | IDENTITY_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES
+        KERNEL_TABLES
+        | IDENTITY_TABLES
+        | EVENTS_TABLES
+        | PROMOTIONS_TABLES
+        | TAXES_TABLES
+        | EMAIL_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | {"membership_role"}
 
@@ -185,13 +193,14 @@ async def test_one_plugin_branch_downgrades_alone(
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "identity@base")
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES
+    assert tables == KERNEL_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES | EMAIL_TABLES
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
 
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
     assert sorted(heads) == [
+        "email_0001",
         "events_0003",
         "identity_0002",
         "k0002",

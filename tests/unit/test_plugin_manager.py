@@ -36,6 +36,7 @@ from tests.support.plugin_distribution import DemoDistribution, installed_distri
 BUILTINS = (
     "demand-surge",
     "early-bird",
+    "email",
     "events",
     "identity",
     "orders",
@@ -181,6 +182,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
         "orders",
         "identity",
         "events",
+        "email",
     ]
 
 

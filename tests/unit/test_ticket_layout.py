@@ -201,6 +201,16 @@ def test_order_pdf_has_a_page_per_ticket_each_with_its_holder() -> None:
         assert f"Ticket {i + 1} of 3" in text
 
 
+def test_an_order_pdf_names_the_order_code_on_every_page_and_in_its_title() -> None:
+    tickets = [ticket(id=str(uuid.UUID(int=i)), order_code="Q7WK2M9X") for i in range(2)]
+
+    rendered, pdf = render_pdf("order", tickets=tickets, order={"id": ORDER_ID, "code": "Q7WK2M9X"})
+
+    assert rendered.filename == "order-Q7WK2M9X-tickets.pdf"
+    assert pdf.metadata is not None and pdf.metadata.title == "Tickets – order Q7WK2M9X"
+    assert all("Q7WK2M9X" in page.extract_text() for page in pdf.pages)
+
+
 @pytest.mark.parametrize(("kind", "image_format"), [("page", "pdf"), ("ticket", "html")])
 def test_other_kinds_and_formats_are_left_to_other_plugins(kind: str, image_format: str) -> None:
     request = LayoutRequest(

@@ -1,0 +1,47 @@
+"""Email: the buyer's order confirmation, with the tickets attached, sent over SMTP.
+
+When an order is paid (the ``order.paid`` outbox event, written in the same transaction
+as the payment) the buyer gets one email: the order code, the event, a line per ticket,
+a signed link that opens the order without an account, and every ticket in one PDF.
+Settings come from the environment (:mod:`.settings`); without ``TICKETING_SMTP_HOST``
+messages are written to a local directory instead of sent.
+"""
+
+from pathlib import Path
+
+from kernel.markers import hookimpl
+from kernel.plugin_metadata import PluginCategory, PluginMetadata
+
+METADATA = PluginMetadata(
+    slug="email",
+    name="Email",
+    version="0.1.0",
+    category=PluginCategory.NOTIFICATIONS,
+    description="Order confirmations with the tickets attached, over SMTP.",
+)
+
+
+@hookimpl
+def ticketing_orm_models():
+    from builtin_plugins.notifications_email.models import SentEmail
+
+    return [SentEmail]
+
+
+@hookimpl
+def ticketing_migration_location():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def ticketing_event_subscriptions():
+    from builtin_plugins.notifications_email.confirmation import subscriptions
+
+    return subscriptions()
+
+
+@hookimpl
+def ticketing_startup(kernel):
+    from builtin_plugins.notifications_email.transport import mailer
+
+    mailer(kernel)  # settings are checked, and the lack of SMTP announced, at start-up
