@@ -64,7 +64,7 @@ async def database_url(plugins: KernelPluginManager) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url, pool_size=5)
+    db = Database(database_url, pool_size=5, max_overflow=5)
     yield db
     await db.dispose()
 
@@ -77,6 +77,11 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         "log_json": True,
         "log_level": "WARNING",
         "outbox_poll_seconds": 0.2,
+        # Small pools: two xdist workers, each serving apps and racing its own connections,
+        # must stay under PostgreSQL's default max_connections (100).
+        "database_pool_size": 8,
+        "database_max_overflow": 4,
+        "database_lookup_pool_size": 2,
     }
     values.update(overrides)
     return Settings(**values)

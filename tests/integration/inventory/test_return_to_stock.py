@@ -317,7 +317,7 @@ async def test_returns_racing_with_holds_keep_the_pools_exact(
     sales = [await _sell(database, event_id, a if i % 2 else b, 2) for i in range(4)]
     assert await _available(database, event_id) == {a: 0, b: 0}
 
-    racers = Database(database_url, pool_size=30, max_overflow=0)
+    racers = Database(database_url, pool_size=16, max_overflow=0)
     try:
 
         async def give_back(hold_id: uuid.UUID) -> str:
