@@ -62,6 +62,7 @@ from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import checkin_live, checkin_offline
 from builtin_plugins.ticketing import checkin_service as service
 from builtin_plugins.ticketing.checkin_schemas import (
+    MAX_OFFLINE_UPLOAD_BYTES,
     CheckinListCreate,
     CheckinListOut,
     CheckinListUpdate,
@@ -95,6 +96,7 @@ from kernel.live import (
     websocket_handshake_request,
 )
 from kernel.problems import NotFound, Problem
+from kernel.request_limits import max_body_size
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}/checkin-lists"
 CHECKIN, MANAGE = "tickets:checkin", "tickets:manage"
@@ -349,6 +351,7 @@ async def export_list(
 @lists.post(
     "/{list_id}/offline-scans",
     summary="Upload an offline device's scans; the earliest scan of each ticket wins",
+    dependencies=[max_body_size(MAX_OFFLINE_UPLOAD_BYTES)],
 )
 async def upload_offline_scans(
     organization_id: uuid.UUID,

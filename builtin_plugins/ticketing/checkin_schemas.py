@@ -9,8 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from builtin_plugins.ticketing.models import TicketStatus
+from kernel.request_limits import MIB
 
 MAX_OFFLINE_SCANS = 1000
+# 1,000 scans of at most ~1 KiB each (code, ids, gate, time), with room for formatting.
+MAX_OFFLINE_UPLOAD_BYTES = 4 * MIB
 MAX_LIST_TICKET_TYPES = 200
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
