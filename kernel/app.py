@@ -21,6 +21,7 @@ from kernel.middleware.rate_limit import RateLimitMiddleware, parse_networks
 from kernel.middleware.request_id import RequestIdMiddleware
 from kernel.middleware.request_limits import RequestLimitsMiddleware
 from kernel.middleware.security_headers import SecurityHeadersMiddleware
+from kernel.middleware.websocket_origin import WebSocketOriginMiddleware
 from kernel.outbox import OutboxRelay
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
@@ -81,6 +82,7 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
         max_header_bytes=settings.max_header_bytes,
     )
     app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(WebSocketOriginMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(
         RateLimitMiddleware,
         store=kernel.cache,
