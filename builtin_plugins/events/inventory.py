@@ -1471,6 +1471,7 @@ async def publish_availability_now(
             kernel,
             event_id=event_id,
             availability={t: a.available for t, a in numbers.items()},
+            event_date_id=event_date_id,
         )
         if inspect.isawaitable(result):
             await result
