@@ -59,7 +59,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime
 
 from builtin_plugins.identity import audit
-from builtin_plugins.ticketing import checkin_live, checkin_offline
+from builtin_plugins.ticketing import checkin_export, checkin_live, checkin_offline
 from builtin_plugins.ticketing import checkin_service as service
 from builtin_plugins.ticketing.checkin_schemas import (
     MAX_OFFLINE_UPLOAD_BYTES,
@@ -333,7 +333,7 @@ async def export_list(
         AwareDatetime | None, Query(description="Only tickets changed since (incremental sync)")
     ] = None,
 ) -> Response:
-    body, signature = await checkin_offline.export(
+    body, signature = await checkin_export.export(
         session,
         kernel.encryptor,
         organization_id=organization_id,
@@ -344,7 +344,7 @@ async def export_list(
     return Response(
         content=body,
         media_type="application/json",
-        headers={checkin_offline.SIGNATURE_HEADER: signature, "Cache-Control": "no-store"},
+        headers={checkin_export.SIGNATURE_HEADER: signature, "Cache-Control": "no-store"},
     )
 
 

@@ -171,7 +171,11 @@ class OfflineResult(BaseModel):
     )
     ticket_id: uuid.UUID | None
     checkin_id: uuid.UUID | None = Field(description="The stored scan, when the ticket is known")
-    reason: str | None = Field(None, description="For wrong_event and revoked: which check")
+    reason: str | None = Field(
+        None,
+        description="Which check refused it: for wrong_event and revoked, and for a time a "
+        "device cannot be believed (scanned_in_the_future, before_the_date, after_the_date)",
+    )
     winning_scan: CheckinOut | None = Field(None, description="For duplicates: the scan that won")
 
 
