@@ -70,7 +70,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Options for ``uvicorn.run`` / ``uvicorn.Config`` shared by every way of serving."""
+    """Options for ``uvicorn.run`` (one worker or several) as ``ticketing serve`` uses them."""
     return {
         "http": BoundedHttpToolsProtocol,
         "h11_max_incomplete_event_size": settings.max_header_bytes,

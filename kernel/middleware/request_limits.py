@@ -4,10 +4,10 @@ Headers: the request line's path and query plus every header's name and value ma
 up to ``max_header_bytes``. Bodies: the route's limit (:mod:`kernel.request_limits`).
 A declared ``Content-Length`` above it is refused without reading a byte (and without
 ``100 Continue``); a body without one (chunked) is counted as it arrives and refused the
-moment it passes the limit. The application never sees a refused request, so nothing
-is parsed or written. The connection stays open: uvicorn drops the rest of a refused
-body as it arrives, so a client that sends its whole body before reading still gets the
-answer.
+moment it passes the limit, and the application reading it gets an error instead of the
+rest, so nothing is parsed or written. The connection stays open: uvicorn drops the rest
+of a refused body as it arrives, so a client that sends its whole body before reading
+still gets the answer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from kernel.request_limits import BodyLimits
 
 
 class _BodyTooLarge(Exception):
-    """Raised from ``receive`` to stop the application reading; the 413 is already sent."""
+    """Raised from ``receive`` to stop the application reading: the 413 has been sent
+    (unless the application had already started its own answer)."""
 
 
 def _too_large(scope: Scope, limit: int):
