@@ -15,13 +15,17 @@ from kernel.auth import document_access
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.logging import configure_logging
+from kernel.middleware.errors import ErrorBoundaryMiddleware
 from kernel.middleware.metrics import MetricsMiddleware
 from kernel.middleware.rate_limit import RateLimitMiddleware, parse_networks
 from kernel.middleware.request_id import RequestIdMiddleware
+from kernel.middleware.request_limits import RequestLimitsMiddleware
 from kernel.middleware.security_headers import SecurityHeadersMiddleware
+from kernel.middleware.websocket_origin import WebSocketOriginMiddleware
 from kernel.outbox import OutboxRelay
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
+from kernel.request_limits import BodyLimits
 from kernel.route_templates import RouteTemplates
 from kernel.running import bound
 from kernel.settings import Settings
@@ -69,8 +73,16 @@ def create_app(
 
 
 def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
-    """Added innermost first: the request id wraps everything, so every line carries it."""
+    """Added innermost first: the request id wraps everything, so every line carries it;
+    refusals and errors are answered inside the rate-limit and security headers."""
     settings = kernel.settings
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        body_limits=BodyLimits(app, settings.max_body_bytes),
+        max_header_bytes=settings.max_header_bytes,
+    )
+    app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(WebSocketOriginMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(
         RateLimitMiddleware,
         store=kernel.cache,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from kernel import migrate as migrations
-from kernel.context import build_kernel
+from kernel.context import build_kernel, resolve_database_url
 from kernel.logging import configure_logging
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.settings import Settings
@@ -28,31 +29,19 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
         workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     ) -> None:
         """Start the API server (migrating first unless TICKETING_MIGRATE_ON_STARTUP=false)."""
+        from kernel.http_server import uvicorn_options
+
+        options = {**uvicorn_options(settings), "host": host, "port": port}
         if workers == 1:
             from kernel.app import create_app
 
-            app = create_app(settings, plugins=plugins)
-            uvicorn.run(
-                app,
-                host=host,
-                port=port,
-                log_config=None,
-                proxy_headers=False,
-                server_header=False,
-                timeout_graceful_shutdown=10,
-            )
-        else:
-            uvicorn.run(
-                "kernel.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_config=None,
-                proxy_headers=False,
-                server_header=False,
-                timeout_graceful_shutdown=10,
-            )
+            uvicorn.run(create_app(settings, plugins=plugins), **options)
+            return
+        if not settings.database_url:
+            # The workers share the embedded database through its URL; this process owns
+            # it, so it stops when this process exits, however it is stopped.
+            os.environ["DATABASE_URL"] = resolve_database_url(settings)
+        uvicorn.run("kernel.app:create_app", factory=True, workers=workers, **options)
 
     @cli.command()
     def migrate(

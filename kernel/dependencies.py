@@ -1,9 +1,9 @@
 """FastAPI dependencies every plugin's routes use (``Annotated`` aliases)."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.context import Kernel
@@ -24,3 +24,14 @@ KernelDep = Annotated[Kernel, Depends(get_kernel)]
 # scope="function": the commit happens before the response is sent, so a failed commit
 # is answered as an error instead of a success that was never stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+def no_store() -> Any:
+    """For routes whose answers hold credentials (tokens, a session, a CSRF token): no
+    browser or proxy may keep a copy (``Cache-Control: no-store``, RFC 6749 section 5.1)."""
+    return Depends(_no_store)

@@ -18,6 +18,8 @@ built this way:
 
 Callers check existence and permissions themselves before :func:`open_live_feed` (each
 plugin's rule differs); a refusal then is a real HTTP answer, or a WebSocket close code.
+Which web pages may open a WebSocket at all is decided before any route runs
+(:mod:`kernel.middleware.websocket_origin`).
 """
 
 from __future__ import annotations

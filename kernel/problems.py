@@ -96,6 +96,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def internal_error_response(instance: str | None) -> JSONResponse:
+    """The 500 answer to an unexpected error: nothing about it but the request id."""
+    return problem_response(
+        status=500,
+        title="Internal Server Error",
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+        instance=instance,
+    )
+
+
 def _status_title(status: int) -> str:
     try:
         return HTTPStatus(status).phrase

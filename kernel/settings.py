@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(
         60, ge=1, validation_alias=_env("TICKETING_RATE_LIMIT_WINDOW_SECONDS")
     )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("TICKETING_MAX_BODY_BYTES")
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=4096, le=1024 * 1024, validation_alias=_env("TICKETING_MAX_HEADER_BYTES")
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         validation_alias=_env("TICKETING_TRUSTED_PROXIES"),

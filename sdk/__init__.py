@@ -27,13 +27,16 @@ from kernel.markers import hookimpl
 from kernel.pagination import ItemList, Page
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import adjusters_from_settings
+from kernel.request_limits import MIB, max_body_size
 
 __all__ = [
+    "MIB",
     "ItemList",
     "Page",
     "PluginCategory",
     "PluginMetadata",
     "adjusters_from_settings",
     "hookimpl",
+    "max_body_size",
     *contracts.__all__,
 ]

@@ -7,7 +7,11 @@ unlimited. The database refuses ``sold + held > capacity`` (a CHECK), whatever h
 
 Concurrency rules (every function below follows them; follow them if you add one):
 
-* **Lock order.** (1) the event's inventory advisory lock -- *shared* for holds, sales,
+* **Lock order.** (0) a buyer's hold first takes its owner's advisory lock (exclusive,
+  keyed by the cart or user), so one cart's holds run one after another and each sees
+  what the one before it held: ``max_per_order`` holds however many requests a cart
+  sends at once, while other buyers never wait on it; (1) the event's inventory
+  advisory lock -- *shared* for holds, sales,
   releases, conversions and returns, *exclusive* for structural changes (creating pools,
   changing a capacity or a shared pool's members, deleting a ticket type); (2) the hold
   row (``FOR UPDATE``) when an existing hold is released, converted or returned to
@@ -47,9 +51,11 @@ Concurrency rules (every function below follows them; follow them if you add one
   sale counts ``quantity - returned`` units, everywhere sold units are counted from holds.
 
 Round trips of :func:`place_hold` (the flash-sale hot path), inside one transaction:
-``BEGIN``; one read that takes the shared advisory lock and fetches everything the sale
-rules need; one statement that locks the applicable pools in id order, checks them and,
-if every pool has room, inserts the hold and its pool shares and bumps ``held``; ``COMMIT``.
+``BEGIN``; the owner's lock (a statement of its own: the read after it must see the
+cart's holds committed while it waited); one read that takes the shared advisory lock
+and fetches everything the sale rules need; one statement that locks the applicable
+pools in id order, checks them and, if every pool has room, inserts the hold and its
+pool shares and bumps ``held``; ``COMMIT``.
 Pool rows stay locked for that one statement plus the commit. The same statement reports
 each pool's expired shares, so a sold-out answer costs nothing more; only when expired
 shares can make up a shortfall do two more statements run (reclaim them, retry).
@@ -219,6 +225,9 @@ def owner_for(*, user_id: uuid.UUID | None = None, cart_token: str | None = None
 # -- SQL --------------------------------------------------------------------------------
 
 _ADVISORY_KEY = ":ns, hashtext(CAST(CAST(:event_id AS uuid) AS text))"
+# The owner's lock lives in a family of its own ("cart").
+OWNER_ADVISORY_NAMESPACE = 0x63617274
+_LOCK_OWNER = text("SELECT pg_advisory_xact_lock(:ns, hashtext(CAST(:owner AS text)))")
 _LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY})")
 _LOCK_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_KEY})")
 
@@ -571,6 +580,9 @@ async def _take(
         raise UnprocessableContent("The quantity must be at least 1.")
     if not owner or len(owner) > MAX_OWNER_LENGTH:
         raise UnprocessableContent("A hold needs an owner of at most 128 characters.")
+    if enforce_sale_rules:
+        # Until commit: the owner's next hold waits, then counts this one in owner_held.
+        await session.execute(_LOCK_OWNER, {"ns": OWNER_ADVISORY_NAMESPACE, "owner": owner})
     rows = (
         await session.execute(
             _CONTEXT,
@@ -1459,6 +1471,7 @@ async def publish_availability_now(
             kernel,
             event_id=event_id,
             availability={t: a.available for t, a in numbers.items()},
+            event_date_id=event_date_id,
         )
         if inspect.isawaitable(result):
             await result

@@ -23,6 +23,7 @@ from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.problems import NotFound
+from kernel.request_limits import max_body_size
 from kernel.storage import ObjectNotFound, ObjectStorage
 
 EVENT_IMAGES = "/organizations/{organization_id}/events/{event_id}/images"
@@ -148,6 +149,7 @@ async def _file(
     status_code=201,
     summary="Upload an image (JPEG, PNG or WebP, at most 10 MiB) to the event's gallery",
     openapi_extra=UPLOAD_BODY,
+    dependencies=[max_body_size(media.MAX_UPLOAD_BYTES + media.MULTIPART_ALLOWANCE)],
     responses={
         413: {"description": "The file is larger than 10 MiB"},
         415: {"description": "The content is not a JPEG, PNG or WebP image"},

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import (
     Event,
+    EventDate,
     EventStatus,
 )
 from kernel.context import Kernel
@@ -36,13 +37,20 @@ def availability_channel(event_id: uuid.UUID) -> str:
 
 
 def availability_message(
-    event_id: uuid.UUID, availability: Availability, *, at: datetime | None = None
+    event_id: uuid.UUID,
+    availability: Availability,
+    *,
+    event_date_id: uuid.UUID | None = None,
+    at: datetime | None = None,
 ) -> str:
-    """``{"event_id", "ticket_types": {id: available or null for unlimited}, "at"}`` as JSON."""
+    """``{"event_id", "date_id", "ticket_types": {id: available or null for unlimited},
+    "at"}`` as JSON. ``date_id`` names the date the numbers are for; ``null`` means the
+    event as a whole (for a series: what its best date still has)."""
     at = at or datetime.now(UTC)
     return json.dumps(
         {
             "event_id": str(event_id),
+            "date_id": str(event_date_id) if event_date_id else None,
             "ticket_types": {
                 str(ticket_type_id): available for ticket_type_id, available in availability.items()
             },
@@ -53,9 +61,14 @@ def availability_message(
 
 
 async def publish_availability(
-    kernel: Kernel, *, event_id: uuid.UUID, availability: Availability
+    kernel: Kernel,
+    *,
+    event_id: uuid.UUID,
+    availability: Availability,
+    event_date_id: uuid.UUID | None = None,
 ) -> None:
-    """Push new availability of some of an event's ticket types to everyone watching.
+    """Push new availability of some of an event's ticket types (on ``event_date_id``, the
+    date that changed) to everyone watching.
 
     Call it after the change committed. Best effort: when the broker is unreachable the
     failure is logged and the caller's (already committed) change stands; watchers that
@@ -63,7 +76,8 @@ async def publish_availability(
     """
     try:
         await kernel.pubsub.publish(
-            availability_channel(event_id), availability_message(event_id, availability)
+            availability_channel(event_id),
+            availability_message(event_id, availability, event_date_id=event_date_id),
         )
     except PubSubError:
         logger.warning(
@@ -74,6 +88,10 @@ async def publish_availability(
 async def is_published(session: AsyncSession, event_id: uuid.UUID) -> bool:
     status = await session.scalar(select(Event.status).where(Event.id == event_id))
     return status == EventStatus.PUBLISHED
+
+
+async def date_ids(session: AsyncSession, event_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(await session.scalars(select(EventDate.id).where(EventDate.event_id == event_id)))
 
 
 async def availability_snapshot(

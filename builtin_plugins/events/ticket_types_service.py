@@ -32,6 +32,7 @@ from builtin_plugins.events.ticket_schemas import (
     sale_state,
 )
 from kernel.clock import utcnow
+from kernel.outbox import record_event
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 
@@ -249,7 +250,11 @@ async def delete_ticket_type(
     event_id: uuid.UUID,
     ticket_type_id: uuid.UUID,
 ) -> TicketType:
-    """Delete a ticket type nothing was sold or is held of (409 otherwise)."""
+    """Delete a ticket type nothing was sold or is held of (409 otherwise).
+
+    Records ``ticket_type.deleted`` (``event_id``, ``ticket_type_id``) in the outbox, so
+    whatever other plugins keep about the type (questions asked of it) can let go of it.
+    """
     ticket_type = await get_ticket_type(
         session, organization_id=organization_id, event_id=event_id, ticket_type_id=ticket_type_id
     )
@@ -268,6 +273,12 @@ async def delete_ticket_type(
     await inventory.release_leftover_shares(session, ticket_type_id=ticket_type.id)
     await session.delete(ticket_type)
     await session.flush()
+    await record_event(
+        session,
+        "ticket_type.deleted",
+        {"event_id": event_id, "ticket_type_id": ticket_type.id},
+        organization_id=organization_id,
+    )
     return ticket_type
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import audit, credentials, sessions, two_factor, users
+from builtin_plugins.identity.attempt_limits import count_client_failure, refuse_client_over_limit
 from builtin_plugins.identity.models import User, UserSession
 from builtin_plugins.identity.principals import SERVICE_PERMISSION
 from builtin_plugins.identity.schemas import (
@@ -33,9 +34,12 @@ from builtin_plugins.identity.services import IdentityServices, identity_service
 from kernel.auth import PlatformPermission, public, signed_in
 from kernel.clock import utcnow
 from kernel.contracts import Principal
+from kernel.dependencies import no_store
+from kernel.middleware.rate_limit import client_address
 from kernel.problems import NotFound, Problem
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+# Every answer here may carry credentials: no cache may keep one (RFC 6749 section 5.1).
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[no_store()])
 ServicesDep = Annotated[IdentityServices, Depends(identity_services)]
 ServiceCaller = Annotated[Principal, Depends(PlatformPermission(SERVICE_PERMISSION))]
 SignedIn = Annotated[Principal, signed_in()]
@@ -101,6 +105,8 @@ async def sign_in_with_credentials(
     body: CredentialsSignIn, request: Request, services: ServicesDep
 ) -> TokenPair | TwoFactorRequired:
     settings = services.settings
+    client = client_address(request.scope, request.app.state.trusted_proxies)
+    await refuse_client_over_limit(services.signin_failures, client)
     async with _committing(services) as session:
         try:
             user = await credentials.authenticate_credentials(
@@ -112,6 +118,7 @@ async def sign_in_with_credentials(
                 lockout=timedelta(minutes=settings.login_lockout_minutes),
             )
         except Problem as refused:
+            await count_client_failure(services.signin_failures, client)
             await audit.record(
                 session,
                 action="auth.sign_in_failed",

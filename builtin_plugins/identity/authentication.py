@@ -13,7 +13,6 @@ to a session row, so revoking a session stops its tokens on every API instance a
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import uuid
@@ -34,6 +33,7 @@ from builtin_plugins.identity.nextauth_tokens import (
 )
 from builtin_plugins.identity.principals import principal_for, service_principal
 from builtin_plugins.identity.services import IdentityServices, services_of
+from builtin_plugins.identity.token_profile import token_profile
 from builtin_plugins.identity.users import sync_user
 from kernel.contracts import Principal
 from kernel.problems import Unauthorized
@@ -111,12 +111,8 @@ async def _from_nextauth(
         )
     except InvalidSessionToken as exc:
         raise Unauthorized(f"The session token was refused: {exc}") from exc
-    email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email:
-        raise Unauthorized("The session token names no email address.")
-    token_id = str(
-        claims.get("sid") or claims.get("jti") or hashlib.sha256(token.encode()).hexdigest()
-    )
+    profile = token_profile(claims, token)
+    email, token_id = profile.email, profile.token_id
     expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     now = datetime.now(UTC)
     async with services.kernel.database.transaction() as session:
@@ -124,9 +120,7 @@ async def _from_nextauth(
             select(UserSession).where(UserSession.token_id == token_id)
         )
         if user_session is None:
-            user = await sync_user(
-                session, email=email, name=claims.get("name"), image=claims.get("picture")
-            )
+            user = await sync_user(session, email=email, name=profile.name, image=profile.picture)
             user_session = await _first_sight_session(
                 session, request, user_id=user.id, token_id=token_id, expires_at=expires_at
             )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from builtin_plugins.identity import audit, credentials, sessions, two_factor
+from builtin_plugins.identity.attempt_limits import charge_code_attempt
 from builtin_plugins.identity.models import User, UserSession
 from builtin_plugins.identity.passwords import verify_password_async
 from builtin_plugins.identity.schemas import (
@@ -175,6 +176,7 @@ async def disable_two_factor(
     session: SessionDep,
     services: ServicesDep,
 ) -> Response:
+    await charge_code_attempt(services.two_factor_disable_attempts, principal.user_id)
     user = await session.get(User, principal.user_id)
     await two_factor.disable(
         session, user=user, code=body.code, encryptor=services.kernel.encryptor, now=utcnow()

@@ -61,6 +61,8 @@ _V4_ENC, _V5_ENC = "A256GCM", "A256CBC-HS512"
 _JWE_HEADERS = {_V4_ENC: {"alg", "enc"}, _V5_ENC: {"alg", "enc", "kid"}}
 _JWS_HEADERS = {"alg", "typ"}
 _HS256 = PyJWS(algorithms=["HS256"])
+#: The last instant a datetime can hold (9999-12-31T23:59:59Z); a later ``exp`` is junk.
+_LAST_TIMESTAMP = 253402300799
 
 
 class InvalidSessionToken(Exception):
@@ -203,6 +205,8 @@ def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
             raise InvalidSessionToken(f"token claim {claim} is not a number")
     if "exp" not in claims:
         raise InvalidSessionToken("token has no expiry")
+    if claims["exp"] > _LAST_TIMESTAMP:
+        raise InvalidSessionToken("token expiry is out of range")
     if claims["exp"] <= now - leeway:
         raise InvalidSessionToken("token has expired")
     if claims.get("nbf", -math.inf) > now + leeway:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from builtin_plugins.identity import two_factor
 from builtin_plugins.identity.access_tokens import AccessTokens
+from builtin_plugins.identity.attempt_limits import AttemptWindow
 from builtin_plugins.identity.settings import IdentitySettings
 from kernel.context import Kernel
 from kernel.local_secrets import local_secret, random_secret
@@ -21,6 +23,8 @@ class IdentityServices:
     nextauth_secrets: list[str]  # the current one first, then previous ones
     service_key: str
     access_tokens: AccessTokens
+    signin_failures: AttemptWindow  # refused sign-ins per client address
+    two_factor_disable_attempts: AttemptWindow  # codes tried to turn 2FA off, per user
 
 
 def build_identity_services(
@@ -41,6 +45,18 @@ def build_identity_services(
         nextauth_secrets=secrets,
         service_key=service_key,
         access_tokens=AccessTokens(secrets=secrets, ttl=settings.access_token_ttl),
+        signin_failures=AttemptWindow(
+            kernel.cache,
+            "signin-failures",
+            settings.signin_client_max_failures,
+            settings.signin_client_window_seconds,
+        ),
+        two_factor_disable_attempts=AttemptWindow(
+            kernel.cache,
+            "two-factor-disable",
+            two_factor.MAX_CHALLENGE_ATTEMPTS,
+            int(two_factor.CHALLENGE_TTL.total_seconds()),
+        ),
     )
 
 

@@ -17,11 +17,14 @@ from builtin_plugins.identity.schemas import (
 )
 from builtin_plugins.identity.services import services_of
 from kernel.auth import authenticate, public
-from kernel.dependencies import SessionDep
+from kernel.dependencies import SessionDep, no_store
 from kernel.organizations import Organization
 from kernel.problems import Unauthorized
 
-router = APIRouter(prefix="/api/auth", tags=["auth (NextAuth)"], dependencies=[public()])
+# The session and the CSRF token are credentials: no cache may keep them.
+router = APIRouter(
+    prefix="/api/auth", tags=["auth (NextAuth)"], dependencies=[public(), no_store()]
+)
 
 
 @router.get(

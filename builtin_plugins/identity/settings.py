@@ -28,6 +28,12 @@ class IdentitySettings(BaseSettings):
     login_lockout_minutes: int = Field(
         15, ge=1, validation_alias=_env("TICKETING_LOGIN_LOCKOUT_MINUTES")
     )
+    signin_client_max_failures: int = Field(
+        30, ge=0, validation_alias=_env("TICKETING_SIGNIN_CLIENT_MAX_FAILURES")
+    )
+    signin_client_window_seconds: int = Field(
+        900, ge=1, validation_alias=_env("TICKETING_SIGNIN_CLIENT_WINDOW_SECONDS")
+    )
     token_leeway_seconds: int = Field(
         30, ge=0, le=300, validation_alias=_env("TICKETING_TOKEN_LEEWAY_SECONDS")
     )

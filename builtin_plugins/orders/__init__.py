@@ -71,9 +71,9 @@ def ticketing_api_routers():
 
 @hookimpl
 def ticketing_event_subscriptions():
-    from builtin_plugins.orders import refund_jobs
+    from builtin_plugins.orders import question_ticket_types, refund_jobs
 
-    return refund_jobs.subscriptions()
+    return [*refund_jobs.subscriptions(), *question_ticket_types.subscriptions()]
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """Questions an organizer asks each attendee, and the checking of the attendees' answers.
 
 A question belongs to one event and applies to the ticket types it names (none named:
-every type). Checkout asks :func:`check_answers` for each attendee and stores what it
+every type; a deleted type is taken off, see :mod:`.question_ticket_types`). Checkout
+asks :func:`check_answers` for each attendee and stores what it
 returns on the order line, so the answers outlive later edits: deleting a question, or
 changing its options, never rewrites an order.
 
@@ -27,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, TicketType
@@ -232,6 +233,19 @@ async def questions_for(session: AsyncSession, *, event_id: uuid.UUID) -> list[E
     return list(rows)
 
 
+# Changes to one event's questions take this lock, the "ques" family of advisory locks.
+QUESTIONS_ADVISORY_NAMESPACE = 0x71756573
+_LOCK_QUESTIONS = text("SELECT pg_advisory_xact_lock(:ns, hashtext(CAST(:event_id AS text)))")
+
+
+async def lock_event_questions(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Serialize changes to one event's questions until the transaction ends: edits among
+    themselves, and with the clean-up after a ticket type is deleted."""
+    await session.execute(
+        _LOCK_QUESTIONS, {"ns": QUESTIONS_ADVISORY_NAMESPACE, "event_id": str(event_id)}
+    )
+
+
 async def _event(
     session: AsyncSession,
     *,
@@ -240,12 +254,10 @@ async def _event(
     for_update: bool = False,
 ) -> None:
     query = select(Event.id).where(Event.id == event_id, Event.organization_id == organization_id)
-    if for_update:
-        # NO KEY UPDATE: serializes question changes of one event without blocking the
-        # checkouts whose foreign keys take KEY SHARE on it.
-        query = query.with_for_update(key_share=True)
     if await session.scalar(query) is None:
         raise NotFound(f"No event {event_id}.")
+    if for_update:
+        await lock_event_questions(session, event_id)
 
 
 async def list_questions(

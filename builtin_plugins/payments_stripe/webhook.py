@@ -71,10 +71,13 @@ from kernel.clock import utcnow
 from kernel.crypto import DecryptionFailed
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.problems import NotFound, Problem
+from kernel.request_limits import MIB, max_body_size
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
+# Stripe's events are kilobytes; room for large expanded objects, and no more.
+WEBHOOK_MAX_BYTES = 4 * MIB
 
 router = APIRouter(prefix="/payments/stripe", tags=["payments"])
 routers = [router]
@@ -136,7 +139,7 @@ def _verified(payload: bytes, signature: str | None, secrets: list[str]) -> dict
 @router.post(
     "/webhook",
     summary="Stripe's webhook for the platform's and connected accounts (Stripe-Signature)",
-    dependencies=[public()],
+    dependencies=[public(), max_body_size(WEBHOOK_MAX_BYTES)],
     responses={400: {"description": "Bad, missing or expired signature"}},
 )
 async def stripe_webhook(
@@ -160,7 +163,7 @@ async def stripe_webhook(
     "/webhook/{organization_id}",
     name=ORGANIZATION_WEBHOOK_ROUTE,
     summary="Stripe's webhook for an organization's own account (Stripe-Signature)",
-    dependencies=[public()],
+    dependencies=[public(), max_body_size(WEBHOOK_MAX_BYTES)],
     responses={
         400: {"description": "Bad, missing or expired signature"},
         404: {"description": "The organization takes no payments on its own account"},

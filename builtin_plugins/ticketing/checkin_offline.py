@@ -1,12 +1,5 @@
-"""Door devices without network: the signed list they scan against, and their uploads.
-
-**Export.** :func:`export` renders every ticket a list covers (all statuses, so a device
-knows which are void or transferred and each ticket's current version) with the
-organization's trusted public keys, as JSON bytes signed with the organization's current
-signing key. ``changed_since`` limits it to tickets changed since then, for incremental
-sync (``"complete": false``). Codes are in display form (``XXXX-XXXX-XXXX-XXXX``): a
-device matches what staff type after normalizing both sides like
-:func:`builtin_plugins.ticketing.issuance.normalize_code`.
+"""Door devices without network: their uploads (the list they scan against comes from
+:mod:`builtin_plugins.ticketing.checkin_export`).
 
 **Upload: the first scan wins.** For each ticket the accepted check-in is the earliest
 ``scanned_at`` of all its scans, online and offline (ties: the lowest ``(device_id,
@@ -17,11 +10,13 @@ devices upload in: each upload compares its scans with the ticket's *current* wi
 which is the earliest of everything uploaded before.
 
 Scans of void or transferred tickets, superseded versions, retired keys, tickets the
-list does not cover, or outside the list's window (judged at ``scanned_at``) are stored
-with that outcome and never admit. A scan made offline *before* the ticket was voided is
-refused too (reported ``void``): the ticket's current state decides, which is simple and
-errs on the safe side; staff can still let the person in by hand. Unknown codes are
-reported but not stored (a scan row needs a ticket).
+list does not cover, dated where they cannot have been made (in the future, or far
+outside the ticket's date: :mod:`builtin_plugins.ticketing.scan_times`), or outside the
+list's window (judged at ``scanned_at``) are stored with that outcome, reported with a
+``reason`` where one says more, and never admit. A scan made offline *before* the ticket
+was voided is refused too (reported ``void``): the ticket's current state decides, which
+is simple and errs on the safe side; staff can still let the person in by hand. Unknown
+codes are reported but not stored (a scan row needs a ticket).
 
 A re-upload of a ``(device_id, scan_id)`` changes nothing (the pair is unique) and
 reports the stored scan's current result. Tickets are locked ``FOR UPDATE`` in id order,
@@ -30,26 +25,21 @@ so concurrent uploads and online scans of the same tickets queue instead of dead
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.checkin_schemas import (
     CheckinOut,
-    ExportedTicket,
     OfflineReport,
     OfflineResult,
     OfflineUpload,
-    jsonable,
 )
 from builtin_plugins.ticketing.checkin_service import (
     KEY_RETIRED,
@@ -61,9 +51,7 @@ from builtin_plugins.ticketing.checkin_service import (
     describe_scans,
     get_list,
     identify,
-    list_view,
 )
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import (
     CheckinList,
     ScanOutcome,
@@ -72,97 +60,19 @@ from builtin_plugins.ticketing.models import (
     TicketSigningKey,
     TicketStatus,
 )
-from kernel.crypto import Encryptor
+from builtin_plugins.ticketing.scan_times import ScanClock, scan_clock
 from kernel.problems import Conflict
-
-EXPORT_FORMAT = "ticketing.checkin-list.v1"
-SIGNATURE_HEADER = "Ticketing-Signature"
-# Overlap of incremental syncs: a change committed just after an export was read may
-# carry an ``updated_at`` a little before its ``generated_at``.
-SYNC_OVERLAP = timedelta(minutes=1)
 
 DUPLICATE, UNDONE = "duplicate", "undone"
 _CANDIDATES = (ScanOutcome.ADMITTED, ScanOutcome.ALREADY_CHECKED_IN)
 _COLUMNS = ("id", "ticket_id", "outcome", "accepted", "undone_at")  # reported of a stored scan
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-# -- export -------------------------------------------------------------------------------
-
-
-def _covered(found: CheckinList) -> list[Any]:
-    """Conditions on ``Ticket`` for the tickets the list covers (any status)."""
-    conditions = [
-        Ticket.event_id == found.event_id,
-        Ticket.organization_id == found.organization_id,
-    ]
-    if found.ticket_type_ids:
-        conditions.append(Ticket.ticket_type_id.in_(found.ticket_type_ids))
-    if found.event_date_id is not None:
-        conditions.append(Ticket.event_date_id == found.event_date_id)
-    return conditions
-
-
-async def export(
-    session: AsyncSession,
-    encryptor: Encryptor,
-    *,
-    organization_id: uuid.UUID,
-    event_id: uuid.UUID,
-    list_id: uuid.UUID,
-    changed_since: datetime | None = None,
-) -> tuple[bytes, str]:
-    """The export document's bytes and its ``Ticketing-Signature`` header value."""
-    found = await get_list(session, organization_id, event_id, list_id)
-    # First: it may create the organization's first key, which the document must list.
-    key = await signing.signing_key(session, encryptor, organization_id)
-    trusted = await signing.keys(session, organization_id)
-    query = select(
-        Ticket.id,
-        Ticket.code,
-        Ticket.version,
-        Ticket.status,
-        Ticket.ticket_type_id,
-        Ticket.event_date_id,
-        Ticket.holder_name,
-        Ticket.checked_in_at,
-    ).where(*_covered(found))
-    if changed_since is not None:
-        query = query.where(Ticket.updated_at >= changed_since)
-    rows = await session.execute(query.order_by(Ticket.id))
-    generated_at: datetime = await session.scalar(select(func.now()))
-    document = {
-        "format": EXPORT_FORMAT,
-        "organization_id": str(organization_id),
-        "event_id": str(event_id),
-        "list": jsonable(await list_view(session, found)),
-        "generated_at": generated_at.isoformat(),
-        "complete": changed_since is None,
-        "changed_since": changed_since.isoformat() if changed_since else None,
-        "next_changed_since": (generated_at - SYNC_OVERLAP).isoformat(),
-        "keys": [signing.jwk(row) for row in trusted],
-        "tickets": [
-            jsonable(
-                ExportedTicket(
-                    id=row.id,
-                    code=display_code(row.code),
-                    version=row.version,
-                    status=row.status,
-                    ticket_type_id=row.ticket_type_id,
-                    date_id=row.event_date_id,
-                    holder_name=row.holder_name,
-                    checked_in_at=row.checked_in_at,
-                )
-            )
-            for row in rows
-        ],
-    }
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    signature = key.private_key.sign(body)
-    return body, f"kid={key.kid}, alg=EdDSA, sig={_b64url(signature)}"
+# Refusals reported with the check that made them (``reason``).
+_EXPLAINED = (
+    ScanOutcome.WRONG_EVENT,
+    ScanOutcome.REVOKED,
+    ScanOutcome.NOT_YET_VALID,
+    ScanOutcome.EXPIRED,
+)
 
 
 # -- upload -------------------------------------------------------------------------------
@@ -237,7 +147,9 @@ async def _retired_kids(session: AsyncSession, scans: Sequence[_Scan]) -> set[st
     )
 
 
-def _refusal(s: _Scan, found: CheckinList, retired: set[str]) -> ScanOutcome | None:
+def _refusal(
+    s: _Scan, found: CheckinList, retired: set[str], clock: ScanClock
+) -> ScanOutcome | None:
     """Why this scan cannot admit, whatever other scans say; ``None`` if it may."""
     ticket, identified = s.ticket, s.identified
     assert ticket is not None and identified is not None
@@ -259,6 +171,10 @@ def _refusal(s: _Scan, found: CheckinList, retired: set[str]) -> ScanOutcome | N
         s.reason = KEY_RETIRED
     if s.reason:
         return ScanOutcome.REVOKED
+    implausible = clock.refusal(s.scanned_at, ticket.event_date_id)
+    if implausible is not None:
+        outcome, s.reason = implausible
+        return outcome
     if found.admits_from is not None and s.scanned_at < found.admits_from:
         return ScanOutcome.NOT_YET_VALID
     if found.admits_until is not None and s.scanned_at >= found.admits_until:
@@ -305,7 +221,7 @@ def _result(s: _Scan, winners: dict[uuid.UUID, CheckinOut]) -> OfflineResult:
         result=result,
         ticket_id=stored["ticket_id"],
         checkin_id=stored["id"],
-        reason=s.reason if result in (ScanOutcome.WRONG_EVENT, ScanOutcome.REVOKED) else None,
+        reason=s.reason if result in _EXPLAINED else None,
         winning_scan=winning,
     )
 
@@ -343,13 +259,14 @@ async def upload(
         )
     }
     retired = await _retired_kids(session, scans)
+    clock = await scan_clock(session, {s.ticket.event_date_id for s in scans if s.ticket})
     tickets: dict[uuid.UUID, _Ticket] = {}
     new_rows: list[dict[str, Any]] = []
     for s in scans:
         if s.ticket is None:
             continue
         entry = tickets.setdefault(s.ticket.id, _Ticket(s.ticket))
-        refusal = _refusal(s, found, retired)
+        refusal = _refusal(s, found, retired, clock)
         previous = existing.get(s.scan_id)
         if previous is not None:
             s.stored = {column: getattr(previous, column) for column in _COLUMNS}

@@ -59,9 +59,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime
 
 from builtin_plugins.identity import audit
-from builtin_plugins.ticketing import checkin_live, checkin_offline
+from builtin_plugins.ticketing import checkin_export, checkin_live, checkin_offline
 from builtin_plugins.ticketing import checkin_service as service
 from builtin_plugins.ticketing.checkin_schemas import (
+    MAX_OFFLINE_UPLOAD_BYTES,
     CheckinListCreate,
     CheckinListOut,
     CheckinListUpdate,
@@ -95,6 +96,7 @@ from kernel.live import (
     websocket_handshake_request,
 )
 from kernel.problems import NotFound, Problem
+from kernel.request_limits import max_body_size
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}/checkin-lists"
 CHECKIN, MANAGE = "tickets:checkin", "tickets:manage"
@@ -331,7 +333,7 @@ async def export_list(
         AwareDatetime | None, Query(description="Only tickets changed since (incremental sync)")
     ] = None,
 ) -> Response:
-    body, signature = await checkin_offline.export(
+    body, signature = await checkin_export.export(
         session,
         kernel.encryptor,
         organization_id=organization_id,
@@ -342,13 +344,14 @@ async def export_list(
     return Response(
         content=body,
         media_type="application/json",
-        headers={checkin_offline.SIGNATURE_HEADER: signature, "Cache-Control": "no-store"},
+        headers={checkin_export.SIGNATURE_HEADER: signature, "Cache-Control": "no-store"},
     )
 
 
 @lists.post(
     "/{list_id}/offline-scans",
     summary="Upload an offline device's scans; the earliest scan of each ticket wins",
+    dependencies=[max_body_size(MAX_OFFLINE_UPLOAD_BYTES)],
 )
 async def upload_offline_scans(
     organization_id: uuid.UUID,

@@ -9,8 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from builtin_plugins.ticketing.models import TicketStatus
+from kernel.request_limits import MIB
 
 MAX_OFFLINE_SCANS = 1000
+# 1,000 scans of at most ~1 KiB each (code, ids, gate, time), with room for formatting.
+MAX_OFFLINE_UPLOAD_BYTES = 4 * MIB
 MAX_LIST_TICKET_TYPES = 200
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -168,7 +171,11 @@ class OfflineResult(BaseModel):
     )
     ticket_id: uuid.UUID | None
     checkin_id: uuid.UUID | None = Field(description="The stored scan, when the ticket is known")
-    reason: str | None = Field(None, description="For wrong_event and revoked: which check")
+    reason: str | None = Field(
+        None,
+        description="Which check refused it: for wrong_event and revoked, and for a time a "
+        "device cannot be believed (scanned_in_the_future, before_the_date, after_the_date)",
+    )
     winning_scan: CheckinOut | None = Field(None, description="For duplicates: the scan that won")
 
 

@@ -3,7 +3,10 @@
 ``GET /ticket-keys/{organization_id}`` is public: a scanner downloads it once and then
 verifies QR codes with no network (see :mod:`builtin_plugins.ticketing.payload`). It
 lists the key that signs now and the superseded keys that still verify; a retired key
-is gone from it, and the server refuses its payloads too.
+is gone from it, and the server refuses its payloads too. It only reads: an
+organization's first key is made when it first signs something (a ticket, an export) or
+when an organizer asks for one (``POST .../ticket-keys/rotate``); until then the set is
+empty, as it is for an unknown organization.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from builtin_plugins.ticketing.ticket_schemas import PublicKey, PublicKeySet, Si
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
-from kernel.organizations import Organization
 
 Manager = Annotated[Principal, requires("tickets:manage")]
 
@@ -46,16 +48,11 @@ def _out(row: TicketSigningKey) -> SigningKeyOut:
     dependencies=[public()],
 )
 async def public_keys(
-    organization_id: uuid.UUID, response: Response, kernel: KernelDep, session: SessionDep
+    organization_id: uuid.UUID, response: Response, session: SessionDep
 ) -> PublicKeySet:
     rows = await signing.keys(session, organization_id)
-    if not rows:
-        # An organization that never issued a ticket gets its key now, so a scanner set up
-        # before the first sale already has it. Unknown organizations get an empty set.
-        if await session.get(Organization, organization_id) is not None:
-            await signing.signing_key(session, kernel.encryptor, organization_id)
-            rows = await signing.keys(session, organization_id)
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # An empty set may gain its first key any moment: only a set with keys is kept a while.
+    response.headers["Cache-Control"] = "public, max-age=300" if rows else "no-cache"
     return PublicKeySet(keys=[PublicKey(**signing.jwk(row)) for row in rows])
 
 

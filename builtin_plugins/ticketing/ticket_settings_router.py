@@ -28,6 +28,7 @@ from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.problems import NotFound
+from kernel.request_limits import max_body_size
 from kernel.storage import ObjectNotFound
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ async def update_ticket_settings(
     "/ticket-settings/logo",
     summary="Upload the logo printed on tickets (PNG or JPEG, at most 1 MiB)",
     openapi_extra=LOGO_BODY,
+    dependencies=[max_body_size(service.LOGO_MAX_BYTES + media.MULTIPART_ALLOWANCE)],
     responses={
         413: {"description": "The file is larger than 1 MiB"},
         415: {"description": "The content is not a PNG or JPEG image"},

@@ -1,10 +1,16 @@
 """The first-run default: PostgreSQL 16 from the ``pgserver`` wheel, in the data directory.
 
 Several processes (``serve``, ``migrate``, ``seed``) may share it: pgserver keeps a
-reference count and the server stops when the last of them exits.
+reference count and the server stops when the last of them exits. It counts an exit by
+``atexit``, which a process killed by a signal's default action never runs; so a process
+that starts (or joins) the server turns SIGTERM and SIGHUP (``docker stop``, systemd, a
+closed terminal) into a normal exit. uvicorn handles SIGTERM itself while it serves and
+re-raises it once it has shut down, which then reaches this handler too.
 """
 
 import logging
+import signal
+import threading
 import warnings
 from pathlib import Path
 from urllib.parse import quote
@@ -33,7 +39,22 @@ def start_embedded_postgres(data_dir: Path) -> str:
         extra={"pgdata": str(pgdata), "database": DATABASE_NAME},
     )
     _keep_alive.append(server)
+    _exit_normally_on_termination()
     return url
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _exit_normally_on_termination() -> None:
+    """Make SIGTERM and SIGHUP exit through ``atexit`` (where pgserver lets go of the
+    server), unless someone already handles them or this is not the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _exit_normally)
 
 
 # The server object stops PostgreSQL when garbage collected; keep it for the process life.

@@ -2,8 +2,9 @@
 
 The id comes from the client's ``X-Request-ID`` when it is sane (1-128 visible ASCII
 characters), else a new UUID; it is bound for logging, echoed on the response and
-attached to any problem body. An exception nobody handled becomes a logged 500
-problem+json that still carries the id.
+attached to any problem body. Errors of the application are answered inside the other
+middlewares (:mod:`kernel.middleware.errors`); one raised by a middleware itself still
+becomes a logged 500 problem+json here, with the id.
 """
 
 import logging
@@ -13,7 +14,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kernel.problems import problem_response
+from kernel.problems import internal_error_response
 from kernel.request_context import bind_request_id, reset_request_id
 from kernel.route_templates import RouteTemplates
 
@@ -67,13 +68,7 @@ class RequestIdMiddleware:
             error_log.exception("unhandled error", extra={"path": scope.get("path")})
             if scope["type"] != "http" or response_started:
                 raise
-            response = problem_response(
-                status=500,
-                title="Internal Server Error",
-                detail="An unexpected error occurred; quote the request id when reporting it.",
-                instance=scope.get("path"),
-            )
-            await response(scope, receive, send_with_id)
+            await internal_error_response(scope.get("path"))(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
                 access_log.info(

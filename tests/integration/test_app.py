@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -189,7 +190,7 @@ class FaultyRoutesPlugin:
 
 
 async def test_plugin_routes_mount_and_failures_are_500_problems(
-    tmp_path, database_url, redis_url
+    tmp_path, database_url, redis_url, capfd
 ) -> None:
     settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
     plugins = create_plugin_manager(extra_plugins=[FaultyRoutesPlugin()])
@@ -205,6 +206,18 @@ async def test_plugin_routes_mount_and_failures_are_500_problems(
     assert boom.headers["x-request-id"] == "boom-1"
     assert boom.json()["request_id"] == "boom-1"
     assert "secret internals" not in boom.text
+    # A 500 is an answer like any other: security and rate-limit headers included.
+    assert boom.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in boom.headers["content-security-policy"]
+    assert boom.headers["ratelimit-limit"] == "600"
+    assert "ratelimit-remaining" in boom.headers
+    # Logged once, with the traceback and the request id.
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line[:1] == "{"]
+    logged = [line for line in lines if line["logger"] == "ticketing.errors"]
+    assert [(line["message"], line["request_id"]) for line in logged] == [
+        ("unhandled error", "boom-1")
+    ]
+    assert "secret internals" in logged[0]["exc_info"]
 
     assert first.status_code == 200
     # The unique violation surfaces at commit: the client must not be told it worked.

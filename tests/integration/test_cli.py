@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -110,10 +112,42 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> None:
-    """The first-run default: no DATABASE_URL, no REDIS_URL, no object storage."""
+def _postgres_serving(pgdata: Path) -> list[psutil.Process]:
+    """The embedded PostgreSQL server processes of ``pgdata``, if any still run."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "postgres" and str(pgdata) in cmdline:
+            found.append(process)
+    return found
+
+
+def _stop_leftovers(pgdata: Path) -> None:
+    """Whatever happened above, leave no server of this test's data directory behind."""
+    for process in _postgres_serving(pgdata):
+        process.terminate()
+    psutil.wait_procs(_postgres_serving(pgdata), timeout=10)
+
+
+def _raw_request_head(port: int, head: bytes) -> bytes:
+    """Send a request head over a plain socket; the first bytes of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+        except OSError:  # the server may refuse and close before reading it all
+            pass
+        return sock.recv(4096)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_without_database_url_uses_embedded_postgres_and_sigterm_stops_it(
+    tmp_path: Path, workers: int
+) -> None:
+    """The first-run default: no DATABASE_URL, no REDIS_URL, no object storage; stopped as
+    docker and systemd stop it (SIGTERM), it takes its embedded PostgreSQL down with it."""
     port = _free_port()
     log_path = tmp_path / "serve.log"
+    pgdata = (tmp_path / "data" / "postgres").resolve()
     base = {
         k: v
         for k, v in os.environ.items()
@@ -121,7 +155,7 @@ def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> No
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [TICKETING, "serve", "--port", str(port)],
+            [TICKETING, "serve", "--port", str(port), "--workers", str(workers)],
             env={**base, "TICKETING_DATA_DIR": str(tmp_path / "data")},
             cwd=tmp_path,
             stdout=log,
@@ -146,13 +180,23 @@ def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> No
         assert spec.status_code == 200
         events = httpx.get(f"http://127.0.0.1:{port}/api/v1/events", timeout=5)
         assert events.status_code == 200  # migrations ran at start-up
+        # The server refuses a megabyte of headers while they arrive.
+        huge = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * (1024 * 1024)
+        assert _raw_request_head(port, huge + b"\r\n\r\n").startswith(b"HTTP/1.1 431 ")
+        assert _postgres_serving(pgdata)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) in (0, 128 + signal.SIGTERM)
+        assert _postgres_serving(pgdata) == []
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        _stop_leftovers(pgdata)
     log = log_path.read_text()
     assert "using embedded PostgreSQL" in log
     assert "using the in-process cache" in log
-    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert (pgdata / "PG_VERSION").exists()
 
 
 BROKEN_PLUGIN = "raise RuntimeError('cannot reach the licence server')\n"

@@ -257,3 +257,39 @@ async def test_capacity_edits_during_a_storm_neither_deadlock_nor_oversell(
     assert counted["Day"]["capacity"] in {100 - i for i in range(1, 20, 2)}
     assert arena["held"] == holds.count(201) <= arena["capacity"]
     await check_invariants(database, event_id)
+
+
+async def test_one_cart_racing_itself_never_passes_max_per_order(
+    api: httpx.AsyncClient, api_url: str, database: Database
+) -> None:
+    """A buyer (or a script) sending many holds from one cart at once gets at most
+    ``max_per_order`` units, while other buyers' holds go through as usual."""
+    organization_id, admin = await new_organization(api)
+    event_id, _ = await make_event(database, organization_id)
+    limited = await make_type(
+        api, organization_id, admin, event_id, name="Limited", capacity=100, max_per_order=4
+    )
+    greedy, others = cart(), [cart() for _ in range(10)]
+    plan = [(greedy, 1)] * 20 + [(token, 2) for token in others]
+    limits = httpx.Limits(max_connections=len(plan), max_keepalive_connections=len(plan))
+    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+
+        async def one(token: str, quantity: int) -> tuple[str, int, dict]:
+            answer = await http.post(
+                f"/api/v1/events/{event_id}/holds",
+                json={"ticket_type_id": limited["id"], "quantity": quantity, "cart_token": token},
+            )
+            return token, answer.status_code, answer.json()
+
+        results = await asyncio.gather(*(one(token, quantity) for token, quantity in plan))
+
+    mine = [(status, body) for token, status, body in results if token == greedy]
+    held = sum(body["quantity"] for status, body in mine if status == 201)
+    assert held == 4
+    refused = [body for status, body in mine if status != 201]
+    assert len(refused) == 16
+    assert all(body["type"] == "urn:ticketing:problem:order-limit" for body in refused)
+    assert all(status == 201 for token, status, _ in results if token != greedy)
+    counted = await pools(database, event_id)
+    assert counted["Limited"]["held"] == 4 + 2 * len(others)
+    await check_invariants(database, event_id)

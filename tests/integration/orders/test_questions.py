@@ -25,6 +25,7 @@ from tests.integration.orders.support import (  # noqa: F401 -- fixtures
     shop_url_fixture,
     take,
 )
+from tests.integration.realtime.support import eventually
 from tests.integration.ticketing.support import problem_code, staff
 
 
@@ -122,6 +123,45 @@ async def test_an_organizer_creates_reorders_changes_and_deletes_questions(
         "event_question.created",
         "event_question.deleted",
     ]
+
+
+async def test_a_deleted_ticket_type_is_taken_off_the_questions(
+    http: httpx.AsyncClient, database: Database
+) -> None:
+    shop = await open_shop(http, database)
+    venue = shop.venue
+    backstage = (
+        await make_type(http, venue.organization_id, venue.admin, shop.event_id, name="Backstage")
+    )["id"]
+    both = await ask(http, shop, label="Both", ticket_type_ids=[shop.vip, backstage])
+    only = await ask(http, shop, label="Backstage only", ticket_type_ids=[backstage])
+    everyone = await ask(http, shop, label="Everyone")
+
+    deleted = await http.delete(f"{venue.event_base}/ticket-types/{backstage}", headers=venue.admin)
+    assert deleted.status_code == 204, deleted.text
+
+    async def settled() -> bool:  # the outbox relay delivers the deletion shortly
+        return [q["id"] for q in await listed(http, shop)] == [both["id"], everyone["id"]]
+
+    await eventually(settled)
+    by_id = {q["id"]: q for q in await listed(http, shop)}
+    assert by_id[both["id"]]["ticket_type_ids"] == [shop.vip]
+    # Asked of nobody now, it is gone rather than asked of everyone.
+    assert by_id[everyone["id"]]["ticket_type_ids"] == []
+    gone = await http.get(f"{questions_url(shop)}/{only['id']}", headers=venue.admin)
+    assert gone.status_code == 404
+    form = (await http.get(f"/api/v1/events/{shop.event_id}/questions")).json()
+    assert [(q["label"], q["ticket_type_ids"]) for q in form] == [
+        ("Both", [shop.vip]),
+        ("Everyone", []),
+    ]
+    # The type cannot come back into a question either.
+    named = await http.patch(
+        f"{questions_url(shop)}/{both['id']}",
+        json={"ticket_type_ids": [backstage]},
+        headers=venue.admin,
+    )
+    assert named.status_code == 422
 
 
 async def test_questions_that_make_no_sense_are_refused_and_change_nothing(

@@ -377,8 +377,9 @@ async def test_a_hold_placed_on_one_replica_reaches_the_clients_of_another(
             http.stream("GET", stream_path(catalog.event_id)) as response,
         ):
             stream = EventStream(response)
-            assert (await received(ws))["ticket_types"] == catalog.expected()
-            assert (await stream.next_availability())["ticket_types"] == catalog.expected()
+            for snapshot in (await received(ws), await stream.next_availability()):
+                assert snapshot["ticket_types"] == catalog.expected()
+                assert snapshot["date_id"] is None  # a series: its best date
 
             async with httpx.AsyncClient(base_url=replica_a, timeout=WAIT_SECONDS) as on_a:
                 held = await on_a.post(
@@ -396,7 +397,37 @@ async def test_a_hold_placed_on_one_replica_reaches_the_clients_of_another(
             update_sse = await stream.next_availability()
             assert update_ws == update_sse
             assert update_ws["event_id"] == str(catalog.event_id)
-            assert update_ws["ticket_types"][str(catalog.general)] == 28  # own pool 30 - 2
+            # The update says which date of the series changed, and gives its numbers.
+            assert update_ws["date_id"] == str(catalog.first_date_id)
+            assert update_ws["ticket_types"] == {
+                **catalog.expected(),
+                str(catalog.general): 28,  # own pool 30 - 2
+                # The first date's pool (60) gave 2 to the hold too.
+                str(catalog.open_seating): 58,
+            }
+
+
+async def test_a_watcher_may_ask_for_one_date_of_a_series(
+    api: httpx.AsyncClient, api_url: str, catalog: Catalog
+) -> None:
+    first = str(catalog.first_date_id)
+    async with (
+        connect(ws_url(api_url, catalog.event_id) + f"?date_id={first}") as ws,
+        api.stream("GET", stream_path(catalog.event_id), params={"date_id": first}) as response,
+    ):
+        stream = EventStream(response)
+        for snapshot in (await received(ws), await stream.next_availability()):
+            assert snapshot["date_id"] == first
+            assert snapshot["ticket_types"] == {
+                **catalog.expected(),
+                str(catalog.open_seating): 60,
+            }
+    async with api.stream("GET", stream_path(catalog.one_night_event_id)) as response:
+        only = await EventStream(response).next_availability()
+    assert only["date_id"] is not None  # a one-off event: its only date
+    other = await api.get(stream_path(catalog.event_id), params={"date_id": str(uuid.uuid4())})
+    assert other.status_code == 404
+    assert other.headers["content-type"] == PROBLEM
 
 
 async def _redis_subscribers_are(redis: Redis, event_id: uuid.UUID, count: int) -> bool:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketCheckin, TicketSigningKey, TicketStatus
@@ -29,9 +29,32 @@ from tests.integration.ticketing.checkin_support import (
     ticket_row,
     void,
 )
-from tests.integration.ticketing.support import Venue, issue, open_venue, problem_code, staff
+from tests.integration.ticketing.support import Venue, issue, problem_code, staff
+from tests.integration.ticketing.support import open_venue as open_future_venue
 
-T0 = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
+# Doors opened seven hours ago (a long day: the date runs until two hours from now).
+# Devices' scan times are believed only around their ticket's date and never ahead of
+# the server's clock, so these tests scan events that are on now.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=7)
+
+
+async def move_dates(database: Database, venue: Venue, starts: datetime, ends: datetime) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            text("UPDATE event_date SET starts_at = :s, ends_at = :e WHERE event_id = :id"),
+            {"s": starts, "e": ends, "id": venue.event_id},
+        )
+        await session.execute(
+            text("UPDATE event SET starts_at = :s, ends_at = :e WHERE id = :id"),
+            {"s": starts, "e": ends, "id": venue.event_id},
+        )
+
+
+async def open_venue(api: httpx.AsyncClient, database: Database) -> Venue:
+    """A venue whose one date started at :data:`T0` and ends in two hours."""
+    venue = await open_future_venue(api, database)
+    await move_dates(database, venue, T0, datetime.now(UTC) + timedelta(hours=2))
+    return venue
 
 
 def parse_signature(header: str) -> dict[str, str]:
@@ -332,6 +355,61 @@ async def test_offline_scans_of_refused_or_unknown_tickets_are_reported_never_ad
         "not_yet_valid",
         "expired",
     }
+
+
+async def test_scan_times_a_device_cannot_be_believed_are_refused_and_reported(
+    api: httpx.AsyncClient, database: Database
+) -> None:
+    venue = await open_venue(api, database)
+    door = await make_list(api, venue)
+    people = [Person.new(name) for name in ("future", "early", "doors", "ahead")]
+    future, early, doors, ahead = await issue(database, venue, people)
+    now = datetime.now(UTC)
+    scans = [
+        offline_scan("future", display_code(future.code), now + timedelta(days=365)),
+        offline_scan("early", display_code(early.code), T0 - timedelta(hours=7)),
+        offline_scan("doors", display_code(doors.code), T0 - timedelta(hours=5)),
+        offline_scan("ahead", display_code(ahead.code), now + timedelta(hours=1)),
+    ]
+
+    answer = await upload(api, venue, door["id"], "tablet-clock", scans)
+
+    assert answer.status_code == 200, answer.text
+    results = {r["scan_id"]: (r["result"], r["reason"]) for r in answer.json()["results"]}
+    assert results == {
+        "future": ("not_yet_valid", "scanned_in_the_future"),
+        "early": ("not_yet_valid", "before_the_date"),
+        "doors": ("admitted", None),  # doors open early: within the tolerance
+        "ahead": ("not_yet_valid", "scanned_in_the_future"),  # a fast clock
+    }
+    for refused in (future, early, ahead):
+        stored = await ticket_row(database, refused.id)
+        assert (stored.status, stored.checked_in_at) == (TicketStatus.VALID, None)
+        (row,) = await scans_of(database, refused.id)
+        assert not row.accepted  # kept, and reported again on a re-upload
+    assert (await ticket_row(database, doors.id)).checked_in_at == T0 - timedelta(hours=5)
+    again = await upload(api, venue, door["id"], "tablet-clock", scans)
+    assert {r["scan_id"]: r["result"] for r in again.json()["results"]} == {
+        key: result for key, (result, _) in results.items()
+    }
+
+    # A date long over: a scan well after its end is refused, one during it admitted.
+    past = await open_future_venue(api, database)
+    await move_dates(database, past, now - timedelta(hours=20), now - timedelta(hours=10))
+    past_door = await make_list(api, past)
+    late, on_time = await issue(database, past, [Person.new("late"), Person.new("on-time")])
+    report = await upload(
+        api,
+        past,
+        past_door["id"],
+        "tablet-late",
+        [
+            offline_scan("late", display_code(late.code), now - timedelta(hours=3)),
+            offline_scan("on-time", display_code(on_time.code), now - timedelta(hours=12)),
+        ],
+    )
+    outcome = {r["scan_id"]: (r["result"], r["reason"]) for r in report.json()["results"]}
+    assert outcome == {"late": ("expired", "after_the_date"), "on-time": ("admitted", None)}
 
 
 async def test_uploads_are_bounded_and_need_unique_scan_ids(

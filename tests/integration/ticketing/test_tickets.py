@@ -218,6 +218,36 @@ async def test_a_new_qr_code_revokes_the_old_payload(
     assert verify_offline(fresh["qr_payload"], jwks)["version"] == 2
 
 
+async def _key_rows(database: Database, organization_id: str) -> int:
+    async with database.transaction() as session:
+        return await session.scalar(
+            text("SELECT count(*) FROM ticket_signing_key WHERE organization_id = :id"),
+            {"id": uuid.UUID(organization_id)},
+        )
+
+
+async def test_reading_the_public_keys_never_creates_one(
+    api: httpx.AsyncClient, database: Database
+) -> None:
+    venue = await open_venue(api, database)
+    published = f"/api/v1/ticket-keys/{venue.organization_id}"
+    for _ in range(2):
+        empty = await api.get(published)
+        assert empty.status_code == 200
+        assert empty.json() == {"keys": []}
+        assert empty.headers["cache-control"] == "no-cache"
+    assert await _key_rows(database, venue.organization_id) == 0
+
+    # The first key comes when the organization first signs, or when asked for.
+    created = await api.post(venue.base + "/ticket-keys/rotate", headers=venue.admin)
+    assert created.status_code == 201 and created.json()["signing"] is True
+    keys = (await api.get(published)).json()["keys"]
+    assert [key["kid"] for key in keys] == [created.json()["kid"]]
+    ticket = (await issue_over_http(api, venue, [Person.new()])).json()["tickets"][0]
+    assert verify_offline(ticket["qr_payload"], (await api.get(published)).json())
+    assert await _key_rows(database, venue.organization_id) == 1
+
+
 async def test_rotated_keys_keep_old_codes_verifying_until_retired(
     api: httpx.AsyncClient, database: Database
 ) -> None:
