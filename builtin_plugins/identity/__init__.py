@@ -16,11 +16,16 @@ METADATA = PluginMetadata(
 )
 
 PERMISSIONS = (
-    Permission("org:view", "See the organization and its members", ("organizer", "user")),
-    Permission("org:manage", "Rename the organization, manage members, read the audit log"),
+    Permission(
+        "org:view",
+        "See the organization, its members and its events",
+        ("organizer", "door_staff", "finance", "user"),
+    ),
+    Permission(
+        "org:manage", "Rename the organization, invite and manage members, read the audit log"
+    ),
     Permission("plugins:manage", "Install, configure and enable plugins"),
-    Permission("reports:view", "Read sales and attendance reports", ("organizer",)),
-    Permission("orders:refund", "Refund orders"),
+    Permission("reports:view", "Read sales reports and the ledger", ("organizer", "finance")),
 )
 
 
