@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from builtin_plugins.identity.models import Role
 from kernel.auth import PermissionRegistry
 from kernel.auth.permissions import ADMIN_ROLE, ROLE_DESCRIPTIONS, ROLES
 from kernel.contracts import Permission
@@ -51,7 +52,8 @@ def test_the_readme_lists_every_declared_permission_as_declared(
     assert readme_table() == declared
 
 
-def test_each_role_is_described() -> None:
+def test_roles_are_the_kernels_and_each_is_described() -> None:
+    assert tuple(role.value for role in Role) == ROLES
     assert set(ROLE_DESCRIPTIONS) == set(ROLES)
 
 
