@@ -203,8 +203,6 @@ PermissionNames = Annotated[list[PermissionName], Field(max_length=64)]
 class MemberUpdate(BaseModel):
     """Only the fields sent change; ``grants`` and ``revocations`` replace the lists."""
 
-    model_config = ConfigDict(extra="forbid")
-
     role: Role | None = None
     grants: PermissionNames | None = Field(
         None, description="permissions added to the role's bundle"
@@ -214,7 +212,7 @@ class MemberUpdate(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _something(self) -> MemberUpdate:
+    def _changes_something(self) -> MemberUpdate:
         if self.role is None and self.grants is None and self.revocations is None:
             raise ValueError("send a role, grants or revocations")
         return self
