@@ -16,11 +16,16 @@ METADATA = PluginMetadata(
 )
 
 PERMISSIONS = (
-    Permission("org:view", "See the organization and its members", ("organizer", "user")),
-    Permission("org:manage", "Rename the organization, manage members, read the audit log"),
+    Permission(
+        "org:view",
+        "See the organization, its members and its events",
+        ("organizer", "door_staff", "finance", "user"),
+    ),
+    Permission(
+        "org:manage", "Rename the organization, invite and manage members, read the audit log"
+    ),
     Permission("plugins:manage", "Install, configure and enable plugins"),
-    Permission("reports:view", "Read sales and attendance reports", ("organizer",)),
-    Permission("orders:refund", "Refund orders"),
+    Permission("reports:view", "Read sales reports and the ledger", ("organizer", "finance")),
 )
 
 
@@ -42,6 +47,7 @@ def ticketing_orm_models():
         models.RecoveryCode,
         models.TwoFactorChallenge,
         models.AuditEntry,
+        models.Invitation,
     ]
 
 
@@ -52,9 +58,21 @@ def ticketing_migration_location():
 
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.identity import auth_router, me_router, organizations_router
+    from builtin_plugins.identity import (
+        auth_router,
+        invitations_router,
+        me_router,
+        organizations_router,
+    )
 
-    return [auth_router.router, auth_router.adapter, me_router.router, organizations_router.router]
+    return [
+        auth_router.router,
+        auth_router.adapter,
+        me_router.router,
+        organizations_router.router,
+        invitations_router.admin,
+        invitations_router.mine,
+    ]
 
 
 @hookimpl
@@ -83,3 +101,16 @@ async def ticketing_seed(session, seed):
     from builtin_plugins.identity.seed import seed_demo_accounts
 
     await seed_demo_accounts(session, organization_id=seed.organization_id)
+
+
+def invitation_accept_link(payload, encryptor=None) -> str:
+    """The public face for an email plugin: the link to send for an
+    ``organization.invitation_sent`` event (its token travels sealed in the payload).
+
+    :param payload: the event's payload.
+    :param encryptor: the kernel's key ring; the running kernel's when not given.
+    """
+    from builtin_plugins.identity.invitation_mail import accept_link
+    from kernel.running import running_kernel
+
+    return accept_link(payload, encryptor or running_kernel().encryptor)

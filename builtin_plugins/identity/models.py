@@ -18,17 +18,29 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
 
 
 class Role(StrEnum):
+    """The kernel's roles (``kernel.auth.permissions.ROLES``), as stored."""
+
     ADMIN = "admin"
     ORGANIZER = "organizer"
+    DOOR_STAFF = "door_staff"
+    FINANCE = "finance"
     USER = "user"
+
+
+ROLE_TYPE = Enum(Role, name="membership_role", values_callable=lambda e: [m.value for m in e])
+
+
+def _permission_names() -> Mapped[list[str]]:
+    return mapped_column(ARRAY(String(100)), default=list, server_default="{}")
 
 
 def _now_column() -> Mapped[datetime]:
@@ -68,9 +80,11 @@ class Membership(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, name="membership_role", values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(ROLE_TYPE)
+    # Adjustments to the role's bundle an admin made for this member (pretix's team
+    # permissions, per member): permissions added, and permissions withheld.
+    grants: Mapped[list[str]] = _permission_names()
+    revocations: Mapped[list[str]] = _permission_names()
 
 
 class OAuthAccount(UUIDPrimaryKey, Base):
@@ -170,3 +184,55 @@ class AuditEntry(UUIDPrimaryKey, Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = _now_column()
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class Invitation(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
+    """An offer of membership to an email address, accepted by whoever signs in with it.
+
+    Nothing about an account is looked up or created until the invitee accepts; only a
+    hash of the token is kept. One pending invitation per address and organization.
+    """
+
+    __tablename__ = "organization_invitation"
+    __table_args__ = (
+        Index(
+            "uq_organization_invitation_pending_email",
+            "organization_id",
+            "email_normalized",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))  # as the admin typed it
+    email_normalized: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[Role] = mapped_column(ROLE_TYPE)
+    grants: Mapped[list[str]] = _permission_names()
+    revocations: Mapped[list[str]] = _permission_names()
+    status: Mapped[InvitationStatus] = mapped_column(
+        Enum(
+            InvitationStatus,
+            name="invitation_status",
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=InvitationStatus.PENDING,
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    invited_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    sends: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_sent_at: Mapped[datetime] = _now_column()
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )

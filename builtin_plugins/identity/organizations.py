@@ -1,16 +1,69 @@
-"""Organizations (tenants) and their members."""
+"""Organizations (tenants), their members, and what each member may do."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity.models import Membership, Role, User
+from kernel.auth import PermissionRegistry
 from kernel.organizations import Organization, OrganizationRepository
-from kernel.problems import Conflict, NotFound
+from kernel.problems import Conflict, NotFound, UnprocessableContent
+
+# Managing members is what makes an admin an admin; handing it out one member at a time
+# would make admins nobody can see in the roles (and the last-admin rule toothless).
+ADMIN_ONLY = frozenset({"org:manage"})
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustments:
+    """Permissions added to and withheld from a role's bundle, sorted and without repeats."""
+
+    grants: list[str]
+    revocations: list[str]
+
+
+def adjustments(
+    registry: PermissionRegistry, role: Role, grants: Iterable[str], revocations: Iterable[str]
+) -> Adjustments:
+    """Check grants and revocations an admin asks for: 422 for any that cannot be."""
+    granted, revoked = sorted(set(grants)), sorted(set(revocations))
+    unknown = sorted({name for name in granted + revoked if name not in registry})
+    if unknown:
+        raise UnprocessableContent(
+            f"No such permission: {', '.join(unknown)}.", code="unknown-permission", unknown=unknown
+        )
+    if role == Role.ADMIN and (granted or revoked):
+        raise UnprocessableContent(
+            "An admin holds every permission; give a lesser role to adjust what a member holds.",
+            code="admin-holds-every-permission",
+        )
+    reserved = sorted(ADMIN_ONLY & {*granted, *revoked})
+    if reserved:
+        raise UnprocessableContent(
+            f"{', '.join(reserved)} comes with the admin role only; make the member an admin.",
+            code="permission-not-grantable",
+            permissions=reserved,
+        )
+    both = sorted(set(granted) & set(revoked))
+    if both:
+        raise UnprocessableContent(
+            f"Granted and revoked at once: {', '.join(both)}.",
+            code="permission-granted-and-revoked",
+            permissions=both,
+        )
+    return Adjustments(grants=granted, revocations=revoked)
+
+
+def effective_permissions(registry: PermissionRegistry, membership: Membership) -> list[str]:
+    """What the member may do, sorted: the role's bundle, plus grants, minus revocations."""
+    return sorted(
+        registry.effective(membership.role.value, membership.grants, membership.revocations)
+    )
 
 
 async def create_organization(
@@ -94,3 +147,50 @@ async def count_members(session: AsyncSession, organization_id: uuid.UUID) -> in
         .select_from(Membership)
         .where(Membership.organization_id == organization_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    membership: Membership
+    previous_role: Role
+    previous: Adjustments
+    current: Adjustments
+
+
+async def change_member(
+    session: AsyncSession,
+    registry: PermissionRegistry,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    role: Role | None = None,
+    grants: Sequence[str] | None = None,
+    revocations: Sequence[str] | None = None,
+) -> MemberChange:
+    """Change a member's role and/or adjustments (a list not given is kept).
+
+    Becoming an admin clears the adjustments, which mean nothing to an admin; the last
+    admin cannot step down.
+    """
+    found = await membership(session, organization_id, user_id, for_update=True)
+    new_role = role or found.role
+    if found.role == Role.ADMIN and new_role != Role.ADMIN:
+        await ensure_another_admin(session, organization_id, user_id)
+    previous = Adjustments(list(found.grants), list(found.revocations))
+    if new_role == Role.ADMIN and grants is None and revocations is None:
+        current = Adjustments([], [])
+    else:
+        # A kept list loses names no plugin declares any more instead of failing the change.
+        current = adjustments(
+            registry,
+            new_role,
+            [n for n in previous.grants if n in registry] if grants is None else grants,
+            [n for n in previous.revocations if n in registry]
+            if revocations is None
+            else revocations,
+        )
+    previous_role = found.role
+    found.role = new_role
+    found.grants, found.revocations = current.grants, current.revocations
+    await session.flush()
+    return MemberChange(found, previous_role, previous, current)

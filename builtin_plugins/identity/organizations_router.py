@@ -1,34 +1,40 @@
 """Organizations, their members and roles, their audit log, their members' sessions.
 
+Members join by invitation (``invitations_router``); admins change their roles and
+adjust, per member, the permissions a role bundles.
+
 Every path under ``/organizations/{organization_id}`` answers 404 to non-members.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from builtin_plugins.identity import audit, organizations, sessions, users
-from builtin_plugins.identity.models import Membership, Role, UserSession
+from builtin_plugins.identity import audit, organizations, sessions
+from builtin_plugins.identity.models import Membership, Role, User, UserSession
 from builtin_plugins.identity.schemas import (
     AuditEntryPublic,
     AuditPage,
-    MemberAdd,
     MemberPublic,
     MemberUpdate,
     OrganizationCreate,
     OrganizationPublic,
     OrganizationUpdate,
+    PermissionPublic,
+    RolePublic,
 )
-from kernel.auth import requires, signed_in
+from kernel.auth import PermissionRegistry, requires, signed_in
+from kernel.auth.permissions import ROLE_DESCRIPTIONS, ROLES
 from kernel.clock import utcnow
 from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
+from kernel.dependencies import KernelDep, SessionDep
 from kernel.organizations import Organization
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import ItemList, decode_cursor, encode_cursor
 from kernel.problems import NotFound
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -37,12 +43,15 @@ Viewer = Annotated[Principal, requires("org:view")]
 Manager = Annotated[Principal, requires("org:manage")]
 
 
-def _member(membership: Membership, user) -> MemberPublic:
+def _member(registry: PermissionRegistry, membership: Membership, user: User) -> MemberPublic:
     return MemberPublic(
         user_id=user.id,
         email=user.email,
         name=user.name,
         role=membership.role,
+        grants=membership.grants,
+        revocations=membership.revocations,
+        permissions=organizations.effective_permissions(registry, membership),
         joined_at=membership.created_at,
     )
 
@@ -105,64 +114,98 @@ async def update_organization(
 
 @router.get("/{organization_id}/members", summary="Members and their roles")
 async def list_members(
-    organization_id: uuid.UUID, principal: Viewer, session: SessionDep
+    organization_id: uuid.UUID, principal: Viewer, session: SessionDep, kernel: KernelDep
 ) -> list[MemberPublic]:
-    return [_member(m, u) for m, u in await organizations.members(session, organization_id)]
+    rows = await organizations.members(session, organization_id)
+    return [_member(kernel.permissions, m, u) for m, u in rows]
 
 
-@router.post("/{organization_id}/members", summary="Add a member by email", status_code=201)
-async def add_member(
-    organization_id: uuid.UUID,
-    body: MemberAdd,
-    principal: Manager,
-    request: Request,
-    session: SessionDep,
-) -> MemberPublic:
-    user = await users.sync_user(session, email=body.email)
-    membership = Membership(organization_id=organization_id, user_id=user.id, role=body.role)
-    session.add(membership)
-    await session.flush()  # a duplicate member is a 409 conflict
-    await audit.record(
-        session,
-        action="member.added",
-        actor_user_id=principal.user_id,
-        organization_id=organization_id,
-        request=request,
-        target_type="user",
-        target_id=user.id,
-        details={"role": body.role.value},
+@router.get("/{organization_id}/roles", summary="The roles and the permissions each bundles")
+async def list_roles(
+    organization_id: uuid.UUID, principal: Viewer, kernel: KernelDep
+) -> ItemList[RolePublic]:
+    registry = kernel.permissions
+    return ItemList[RolePublic](
+        items=[
+            RolePublic(
+                name=role,
+                description=ROLE_DESCRIPTIONS[role],
+                permissions=sorted(registry.for_role(role)),
+            )
+            for role in ROLES
+        ]
     )
-    await session.refresh(membership)
-    return _member(membership, user)
 
 
-@router.patch("/{organization_id}/members/{user_id}", summary="Change a member's role")
-async def change_role(
+@router.get(
+    "/{organization_id}/permissions",
+    summary="Every permission: what it allows, its roles, and whether admins may grant it",
+)
+async def list_permissions(
+    organization_id: uuid.UUID, principal: Viewer, kernel: KernelDep
+) -> ItemList[PermissionPublic]:
+    registry = kernel.permissions
+    return ItemList[PermissionPublic](
+        items=[
+            PermissionPublic(
+                name=permission.name,
+                description=permission.description,
+                roles=list(registry.holders(permission.name)),
+                declared_by=registry.declared_by(permission.name),
+                grantable=permission.name not in organizations.ADMIN_ONLY,
+            )
+            for permission in sorted(registry, key=lambda p: p.name)
+        ]
+    )
+
+
+@router.patch(
+    "/{organization_id}/members/{user_id}",
+    summary="Change a member's role, grants or revocations (only the fields sent)",
+)
+async def change_member(
     organization_id: uuid.UUID,
     user_id: uuid.UUID,
     body: MemberUpdate,
     principal: Manager,
     request: Request,
     session: SessionDep,
+    kernel: KernelDep,
 ) -> MemberPublic:
-    membership = await organizations.membership(session, organization_id, user_id, for_update=True)
-    if membership.role == Role.ADMIN and body.role != Role.ADMIN:
-        await organizations.ensure_another_admin(session, organization_id, user_id)
-    previous = membership.role
-    membership.role = body.role
-    await audit.record(
+    change = await organizations.change_member(
         session,
-        action="member.role_changed",
-        actor_user_id=principal.user_id,
-        organization_id=organization_id,
-        request=request,
-        target_type="user",
-        target_id=user_id,
-        details={"from": previous.value, "to": body.role.value},
+        kernel.permissions,
+        organization_id,
+        user_id,
+        role=body.role,
+        grants=body.grants,
+        revocations=body.revocations,
     )
-    await session.flush()
-    rows = await organizations.members(session, organization_id)
-    return next(_member(m, u) for m, u in rows if u.id == user_id)
+    membership = change.membership
+    if membership.role != change.previous_role:
+        await audit.record(
+            session,
+            action="member.role_changed",
+            actor_user_id=principal.user_id,
+            organization_id=organization_id,
+            request=request,
+            target_type="user",
+            target_id=user_id,
+            details={"from": change.previous_role.value, "to": membership.role.value},
+        )
+    if change.current != change.previous:
+        await audit.record(
+            session,
+            action="member.permissions_changed",
+            actor_user_id=principal.user_id,
+            organization_id=organization_id,
+            request=request,
+            target_type="user",
+            target_id=user_id,
+            details={"from": asdict(change.previous), "to": asdict(change.current)},
+        )
+    await session.refresh(membership)
+    return _member(kernel.permissions, membership, await session.get(User, user_id))
 
 
 @router.delete("/{organization_id}/members/{user_id}", summary="Remove a member", status_code=204)

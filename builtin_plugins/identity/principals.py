@@ -23,7 +23,12 @@ async def principal_for(
 ) -> Principal:
     rows = (
         await session.execute(
-            select(Membership.organization_id, Membership.role).where(Membership.user_id == user.id)
+            select(
+                Membership.organization_id,
+                Membership.role,
+                Membership.grants,
+                Membership.revocations,
+            ).where(Membership.user_id == user.id)
         )
     ).all()
     return Principal(
@@ -33,9 +38,10 @@ async def principal_for(
         session_id=user_session.id if user_session else None,
         method=method,
         via_cookie=via_cookie,
-        memberships={organization_id: role.value for organization_id, role in rows},
+        memberships={organization_id: role.value for organization_id, role, _, _ in rows},
         permissions={
-            organization_id: registry.for_role(role.value) for organization_id, role in rows
+            organization_id: registry.effective(role.value, grants, revocations)
+            for organization_id, role, grants, revocations in rows
         },
     )
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from builtin_plugins.identity.models import Role
 
@@ -23,6 +31,9 @@ class MembershipPublic(BaseModel):
     organization_slug: str
     organization_name: str
     role: Role
+    permissions: list[str] = Field(
+        default_factory=list, description="what the member may do there (effective)"
+    )
 
 
 class NextAuthSession(BaseModel):
@@ -185,13 +196,26 @@ class OrganizationPublic(BaseModel):
     created_at: datetime
 
 
-class MemberAdd(BaseModel):
-    email: EmailStr
-    role: Role
+PermissionName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+PermissionNames = Annotated[list[PermissionName], Field(max_length=64)]
 
 
 class MemberUpdate(BaseModel):
-    role: Role
+    """Only the fields sent change; ``grants`` and ``revocations`` replace the lists."""
+
+    role: Role | None = None
+    grants: PermissionNames | None = Field(
+        None, description="permissions added to the role's bundle"
+    )
+    revocations: PermissionNames | None = Field(
+        None, description="permissions of the role's bundle withheld from this member"
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> MemberUpdate:
+        if self.role is None and self.grants is None and self.revocations is None:
+            raise ValueError("send a role, grants or revocations")
+        return self
 
 
 class MemberPublic(BaseModel):
@@ -199,7 +223,24 @@ class MemberPublic(BaseModel):
     email: str
     name: str | None
     role: Role
+    grants: list[str]
+    revocations: list[str]
+    permissions: list[str] = Field(description="what the member may do (effective)")
     joined_at: datetime
+
+
+class RolePublic(BaseModel):
+    name: Role
+    description: str
+    permissions: list[str]
+
+
+class PermissionPublic(BaseModel):
+    name: str
+    description: str
+    roles: list[Role] = Field(description="the roles that hold it by default")
+    declared_by: str | None = Field(description="the plugin that declares it")
+    grantable: bool = Field(description="whether admins may grant or revoke it per member")
 
 
 class AuditEntryPublic(BaseModel):

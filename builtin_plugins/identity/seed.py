@@ -13,6 +13,8 @@ DEMO_PASSWORD = "demo-password-2026"
 DEMO_ACCOUNTS = (
     ("admin@demo.example.com", "Demo Admin", Role.ADMIN),
     ("organizer@demo.example.com", "Demo Organizer", Role.ORGANIZER),
+    ("door@demo.example.com", "Demo Door Staff", Role.DOOR_STAFF),
+    ("finance@demo.example.com", "Demo Finance", Role.FINANCE),
     ("user@demo.example.com", "Demo User", Role.USER),
 )
 

@@ -60,6 +60,7 @@ async def get_session(request: Request, session: SessionDep) -> Any:
                 organization_slug=org.slug,
                 organization_name=org.name,
                 role=role,
+                permissions=sorted(principal.permissions.get(org.id, ())),
             )
             for role, org in rows
         ],

@@ -37,6 +37,19 @@ class IdentitySettings(BaseSettings):
     token_leeway_seconds: int = Field(
         30, ge=0, le=300, validation_alias=_env("TICKETING_TOKEN_LEEWAY_SECONDS")
     )
+    invitation_days: int = Field(7, ge=1, le=90, validation_alias=_env("TICKETING_INVITATION_DAYS"))
+    invitation_pending_limit: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("TICKETING_INVITATION_PENDING_LIMIT")
+    )
+    invitation_max_sends: int = Field(
+        5, ge=1, le=100, validation_alias=_env("TICKETING_INVITATION_MAX_SENDS")
+    )
+    invitation_accept_url: str = Field(
+        "http://localhost:3000/invitations/accept",
+        max_length=2000,
+        pattern=r"^https?://",
+        validation_alias=_env("TICKETING_INVITATION_ACCEPT_URL"),
+    )
 
     @field_validator("nextauth_previous_secrets", mode="before")
     @classmethod
@@ -44,6 +57,10 @@ class IdentitySettings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @property
+    def invitation_ttl(self) -> timedelta:
+        return timedelta(days=self.invitation_days)
 
     @property
     def access_token_ttl(self) -> timedelta:

@@ -19,8 +19,9 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_permissions():
     return (
-        Permission("orders:view", "See the organization's orders", ("organizer",)),
-        Permission("orders:manage", "Mark orders paid, cancel them", ("organizer",)),
+        Permission("orders:view", "See the organization's orders", ("organizer", "finance")),
+        Permission("orders:manage", "Mark orders paid, cancel them", ("organizer", "finance")),
+        Permission("orders:refund", "Refund orders", ("finance",)),
     )
 
 

@@ -19,8 +19,17 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_permissions():
     return (
-        Permission("tickets:manage", "Issue, void and transfer tickets", ("organizer",)),
-        Permission("tickets:checkin", "Scan tickets at the door", ("organizer",)),
+        Permission(
+            "tickets:manage",
+            "Issue, void and transfer tickets; ticket settings and signing keys; set up "
+            "check-in lists and undo scans",
+            ("organizer",),
+        ),
+        Permission(
+            "tickets:checkin",
+            "Scan tickets at the door, sync offline scanners, watch live counts",
+            ("organizer", "door_staff"),
+        ),
     )
 
 

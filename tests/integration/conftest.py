@@ -123,16 +123,39 @@ async def new_organization(
     return created.json()["id"], admin
 
 
+async def invite_and_accept(
+    api: httpx.AsyncClient,
+    organization_id: str,
+    admin: dict[str, str],
+    invitee: dict[str, str],
+    email: str,
+    role: str,
+    **adjustments: list[str],
+) -> dict:
+    """Invite ``email`` with ``role`` (and grants or revocations) and accept as ``invitee``
+    with the token the invitation gave out; returns the membership the invitee got."""
+    invited = await api.post(
+        f"/api/v1/organizations/{organization_id}/invitations",
+        json={"email": email, "role": role, **adjustments},
+        headers=admin,
+    )
+    assert invited.status_code == 201, invited.text
+    invitation = invited.json()
+    accepted = await api.post(
+        f"/api/v1/me/invitations/{invitation['id']}/accept",
+        json={"token": invitation["token"]},
+        headers=invitee,
+    )
+    assert accepted.status_code == 201, accepted.text
+    return accepted.json()
+
+
 async def add_member(
     api: httpx.AsyncClient, organization_id: str, admin: dict[str, str], role: str
 ) -> dict[str, str]:
-    """A new user with ``role`` in the organization; returns their headers."""
+    """A new user with ``role`` in the organization (invited, and accepting); returns
+    their headers."""
     person = Person.new(role)
     headers = await signed_in_user(api, person)
-    added = await api.post(
-        f"/api/v1/organizations/{organization_id}/members",
-        json={"email": person.email, "role": role},
-        headers=admin,
-    )
-    assert added.status_code == 201, added.text
+    await invite_and_accept(api, organization_id, admin, headers, person.email, role)
     return headers

@@ -86,8 +86,8 @@ async def test_migrate_then_seed_twice_is_idempotent(fresh_database: str) -> Non
     after_first = await _counts(fresh_database)
     assert after_first == {
         "organization": 1,
-        "user_account": 3,
-        "membership": 3,
+        "user_account": 5,  # admin, organizer, door staff, finance, user
+        "membership": 5,
         "event": 1,
         "ticket_type": 2,
     }

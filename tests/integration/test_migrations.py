@@ -27,7 +27,9 @@ IDENTITY_TABLES = {
     "recovery_code",
     "two_factor_challenge",
     "audit_entry",
+    "organization_invitation",
 }
+IDENTITY_TYPES = {"membership_role", "invitation_status"}
 EVENTS_TABLES = {
     "event",
     "ticket_type",
@@ -146,7 +148,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | STRIPE_TYPES
         | PROMOTIONS_TYPES
         | TAXES_TYPES
-        | {"membership_role"}
+        | IDENTITY_TYPES
     )
 
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "base")
@@ -187,7 +189,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | TAXES_TABLES
         | EMAIL_TABLES
     )
-    assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | {"membership_role"}
+    assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | IDENTITY_TYPES
 
     # Ticketing depends on identity: taking identity away takes ticketing with it.
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
@@ -202,7 +204,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     assert sorted(heads) == [
         "email_0001",
         "events_0003",
-        "identity_0002",
+        "identity_0003",
         "k0002",
         "orders_0002",
         "payments_stripe_0002",

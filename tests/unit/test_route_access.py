@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from kernel.app import DOCS_URL, OPENAPI_URL, create_app
 from kernel.auth import AccessRule, OrganizationPermission, PermissionRegistry, declared_rules
+from kernel.auth.permissions import ROLES
 from tests.conftest import make_settings
 
 FASTAPI_OWN_ROUTES = {OPENAPI_URL, DOCS_URL, DOCS_URL + "/oauth2-redirect"}
@@ -56,7 +57,7 @@ def test_organization_rules_name_registered_permissions_on_organization_paths(
                 registry.check(rule.names)
 
 
-@pytest.mark.parametrize("role", ["admin", "organizer", "user"])
+@pytest.mark.parametrize("role", ROLES)
 def test_role_map_is_computed_from_declared_permissions(tmp_path: Path, role: str) -> None:
     app, _ = _routes(tmp_path)
     registry = PermissionRegistry.from_plugins(app.state.kernel.plugins)

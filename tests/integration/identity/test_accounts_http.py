@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pyotp
 
-from tests.integration.conftest import SECRET, Person, bearer
+from tests.integration.conftest import SECRET, Person, bearer, invite_and_accept
 from tests.support.nextauth import mint_tokens
 
 PASSWORD = "correct horse battery staple"
@@ -143,14 +143,10 @@ async def test_an_admin_signs_out_a_members_session(api: httpx.AsyncClient) -> N
             headers=owner,
         )
     ).json()["id"]
-    added = await api.post(
-        f"/api/v1/organizations/{org_id}/members",
-        json={"email": member.email, "role": "organizer"},
-        headers=owner,
-    )
-    member_id = added.json()["user_id"]
     tokens = (await sign_in(api, member.email)).json()
     member_headers = bearer(tokens["access_token"])
+    await invite_and_accept(api, org_id, owner, member_headers, member.email, "organizer")
+    member_id = (await api.get("/api/v1/me", headers=member_headers)).json()["id"]
     current = next(
         s
         for s in (await api.get("/api/v1/me/sessions", headers=member_headers)).json()
@@ -232,12 +228,8 @@ async def test_roles_permissions_and_the_audit_log(api: httpx.AsyncClient) -> No
     )
     assert duplicate.status_code == 409
 
-    added = await api.post(
-        f"/api/v1/organizations/{org_id}/members",
-        json={"email": member_person.email, "role": "user"},
-        headers=owner,
-    )
-    assert added.status_code == 201, added.text
+    await invite_and_accept(api, org_id, owner, member, member_person.email, "user")
+    member_id = (await api.get("/api/v1/me", headers=member)).json()["id"]
     session = (await api.get("/api/auth/session", headers=member)).json()
     assert session["roles"] == {org_id: "user"}
     assert "org:manage" not in session["permissions"][org_id]
@@ -250,7 +242,7 @@ async def test_roles_permissions_and_the_audit_log(api: httpx.AsyncClient) -> No
     assert forbidden.status_code == 403
 
     promoted = await api.patch(
-        f"/api/v1/organizations/{org_id}/members/{added.json()['user_id']}",
+        f"/api/v1/organizations/{org_id}/members/{member_id}",
         json={"role": "organizer"},
         headers=owner,
     )
@@ -268,14 +260,18 @@ async def test_roles_permissions_and_the_audit_log(api: httpx.AsyncClient) -> No
     )
     assert log.status_code == 200
     page = log.json()
-    assert [e["action"] for e in page["entries"]] == ["member.role_changed", "member.added"]
+    assert [e["action"] for e in page["entries"]] == ["member.role_changed", "invitation.accepted"]
     assert page["entries"][0]["request_id"] and page["entries"][0]["actor_user_id"] == owner_id
+    assert page["entries"][1]["actor_user_id"] == member_id
     rest = await api.get(
         f"/api/v1/organizations/{org_id}/audit-log",
         params={"limit": 2, "cursor": page["next_cursor"]},
         headers=owner,
     )
-    assert [e["action"] for e in rest.json()["entries"]] == ["organization.created"]
+    assert [e["action"] for e in rest.json()["entries"]] == [
+        "invitation.created",
+        "organization.created",
+    ]
     assert (
         await api.get(f"/api/v1/organizations/{org_id}/audit-log", headers=member)
     ).status_code == 403
