@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
+from sqlalchemy import text
 
 from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import IssueKind, Ticket
@@ -43,6 +45,20 @@ async def open_venue(
     event_id, date_ids = await make_event(database, organization_id, dates=dates)
     ticket_type = await make_type(api, organization_id, admin, event_id, capacity=capacity)
     return Venue(organization_id, admin, event_id, date_ids, ticket_type["id"])
+
+
+async def move_dates(database: Database, venue: Venue, starts: datetime, ends: datetime) -> None:
+    """Set every date of the venue's event (and the event) to run from ``starts`` to ``ends``:
+    offline scans are believed only around their ticket's date."""
+    async with database.transaction() as session:
+        await session.execute(
+            text("UPDATE event_date SET starts_at = :s, ends_at = :e WHERE event_id = :id"),
+            {"s": starts, "e": ends, "id": venue.event_id},
+        )
+        await session.execute(
+            text("UPDATE event SET starts_at = :s, ends_at = :e WHERE id = :id"),
+            {"s": starts, "e": ends, "id": venue.event_id},
+        )
 
 
 async def staff(api: httpx.AsyncClient, venue: Venue, role: str = "organizer") -> dict[str, str]:

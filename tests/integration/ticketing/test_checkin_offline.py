@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketCheckin, TicketSigningKey, TicketStatus
@@ -29,25 +29,13 @@ from tests.integration.ticketing.checkin_support import (
     ticket_row,
     void,
 )
-from tests.integration.ticketing.support import Venue, issue, problem_code, staff
+from tests.integration.ticketing.support import Venue, issue, move_dates, problem_code, staff
 from tests.integration.ticketing.support import open_venue as open_future_venue
 
 # Doors opened seven hours ago (a long day: the date runs until two hours from now).
 # Devices' scan times are believed only around their ticket's date and never ahead of
 # the server's clock, so these tests scan events that are on now.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=7)
-
-
-async def move_dates(database: Database, venue: Venue, starts: datetime, ends: datetime) -> None:
-    async with database.transaction() as session:
-        await session.execute(
-            text("UPDATE event_date SET starts_at = :s, ends_at = :e WHERE event_id = :id"),
-            {"s": starts, "e": ends, "id": venue.event_id},
-        )
-        await session.execute(
-            text("UPDATE event SET starts_at = :s, ends_at = :e WHERE id = :id"),
-            {"s": starts, "e": ends, "id": venue.event_id},
-        )
 
 
 async def open_venue(api: httpx.AsyncClient, database: Database) -> Venue:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from websockets.asyncio.client import connect
@@ -24,7 +24,13 @@ from tests.integration.ticketing.checkin_support import (
     scans_of,
     ticket_row,
 )
-from tests.integration.ticketing.support import issue, open_venue, problem_code, staff
+from tests.integration.ticketing.support import (
+    issue,
+    move_dates,
+    open_venue,
+    problem_code,
+    staff,
+)
 
 WAIT_SECONDS = 10
 
@@ -33,6 +39,8 @@ async def test_door_staff_scan_sync_offline_and_watch_live_counts(
     api: httpx.AsyncClient, api_url: str, database: Database, identity_settings
 ) -> None:
     venue = await open_venue(api, database)
+    now = datetime.now(UTC)  # doors are open: offline scans are believed around the date
+    await move_dates(database, venue, now - timedelta(hours=1), now + timedelta(hours=3))
     door_list = await make_list(api, venue)
     first, second, third = await issue(
         database, venue, [Person.new("a"), Person.new("b"), Person.new("c")]
