@@ -30,7 +30,7 @@ from builtin_plugins.events.realtime import (
     availability_snapshot,
     is_published,
 )
-from kernel.auth import public
+from kernel.auth import Public, public
 from kernel.context import Kernel
 from kernel.dependencies import KernelDep
 from kernel.live import (
@@ -43,6 +43,7 @@ from kernel.live import (
     sse_messages,
 )
 from kernel.problems import NotFound
+from kernel.websockets import websocket_contract
 
 router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
 
@@ -90,6 +91,17 @@ async def stream_availability(
 
 
 @router.websocket("/{event_id}/availability/ws")
+@websocket_contract(
+    summary="Live availability of a published event's ticket types",
+    access=Public(),
+    sends='`{"event_id", "ticket_types": {ticket_type_id: units left, null when '
+    'unlimited}, "at"}`: first the current state, then each change.',
+    close_codes={
+        CLOSE_NOT_FOUND: "No published event with this id",
+        CLOSE_TRY_AGAIN_LATER: "Live updates were interrupted or are unavailable; reconnect",
+    },
+    tags=("events",),
+)
 async def availability_websocket(websocket: WebSocket, event_id: uuid.UUID) -> None:
     kernel: Kernel = websocket.app.state.kernel
     await websocket.accept()

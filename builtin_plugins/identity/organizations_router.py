@@ -15,7 +15,6 @@ from builtin_plugins.identity import audit, organizations, sessions, users
 from builtin_plugins.identity.models import Membership, Role, UserSession
 from builtin_plugins.identity.schemas import (
     AuditEntryPublic,
-    AuditPage,
     MemberAdd,
     MemberPublic,
     MemberUpdate,
@@ -28,7 +27,7 @@ from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
 from kernel.organizations import Organization
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import ItemList, Page
 from kernel.problems import NotFound
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -39,6 +38,7 @@ Manager = Annotated[Principal, requires("org:manage")]
 
 def _member(membership: Membership, user) -> MemberPublic:
     return MemberPublic(
+        id=user.id,
         user_id=user.id,
         email=user.email,
         name=user.name,
@@ -67,9 +67,11 @@ async def create_organization(
 
 
 @router.get("", summary="Organizations I belong to")
-async def my_organizations(principal: SignedIn, session: SessionDep) -> list[OrganizationPublic]:
+async def my_organizations(
+    principal: SignedIn, session: SessionDep
+) -> ItemList[OrganizationPublic]:
     found = await organizations.organizations_of(session, principal.user_id)
-    return [OrganizationPublic.model_validate(o) for o in found]
+    return ItemList(items=[OrganizationPublic.model_validate(o) for o in found])
 
 
 @router.get("/{organization_id}", summary="One of my organizations")
@@ -106,8 +108,9 @@ async def update_organization(
 @router.get("/{organization_id}/members", summary="Members and their roles")
 async def list_members(
     organization_id: uuid.UUID, principal: Viewer, session: SessionDep
-) -> list[MemberPublic]:
-    return [_member(m, u) for m, u in await organizations.members(session, organization_id)]
+) -> ItemList[MemberPublic]:
+    found = await organizations.members(session, organization_id)
+    return ItemList(items=[_member(m, u) for m, u in found])
 
 
 @router.post("/{organization_id}/members", summary="Add a member by email", status_code=201)
@@ -233,19 +236,15 @@ async def audit_log(
     actor_user_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> AuditPage:
+) -> Page[AuditEntryPublic]:
     found = await audit.entries(
         session,
         organization_id=organization_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         action=action,
         actor_user_id=actor_user_id,
         since=since,
         until=until,
     )
-    page = list(found[:limit])
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return AuditPage(
-        entries=[AuditEntryPublic.model_validate(e) for e in page], next_cursor=next_cursor
-    )
+    return found.shown(AuditEntryPublic.model_validate)

@@ -63,7 +63,6 @@ from builtin_plugins.ticketing.checkin_service import (
     identify,
     list_view,
 )
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import (
     CheckinList,
     ScanOutcome,
@@ -72,6 +71,7 @@ from builtin_plugins.ticketing.models import (
     TicketSigningKey,
     TicketStatus,
 )
+from kernel.codes import display_code
 from kernel.crypto import Encryptor
 from kernel.problems import Conflict
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event
 from builtin_plugins.ticketing import signing, ticket_settings
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, qr_payload, related
 from kernel.awaitables import first_result
+from kernel.codes import display_code
 from kernel.context import Kernel
 from kernel.contracts import LayoutRequest, RenderedLayout
 from kernel.organizations import Organization
@@ -102,6 +102,10 @@ async def layout_context(
     )
     found = await related(session, tickets)
     key = await signing.signing_key(session, kernel.encryptor, organization_id)
+    order_ids = {ticket.order_id for ticket in tickets if ticket.order_id}
+    codes = await order_codes(
+        kernel, session, sorted(order_ids | ({order_id} if order_id else set()))
+    )
     entries = []
     for ticket in tickets:
         event, date = found.events[ticket.event_id], found.dates[ticket.event_date_id]
@@ -125,14 +129,27 @@ async def layout_context(
                 "ends_at": date.ends_at.astimezone(zone).isoformat(),
                 "qr_payload": qr_payload(key, ticket),
                 "order_id": str(ticket.order_id) if ticket.order_id else None,
+                "order_code": codes.get(ticket.order_id) if ticket.order_id else None,
             }
         )
     return {
         "organization": {"name": organization.name if organization else ""},
         "branding": await ticket_settings.branding(session, kernel.storage, organization_id),
-        "order": {"id": str(order_id)} if order_id else None,
+        "order": {"id": str(order_id), "code": codes.get(order_id)} if order_id else None,
         "tickets": entries,
     }
+
+
+async def order_codes(
+    kernel: Kernel, session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> Mapping[uuid.UUID, str]:
+    """The codes buyers quote for these orders, from whichever plugin keeps orders."""
+    if not order_ids:
+        return {}
+    found = await first_result(
+        kernel.plugins.hook.ticketing_order_codes, order_ids=list(order_ids), session=session
+    )
+    return found or {}
 
 
 async def render_pdf(

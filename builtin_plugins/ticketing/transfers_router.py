@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import transfers
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.transfer_schemas import (
     MyTransferOut,
@@ -34,9 +33,11 @@ from builtin_plugins.ticketing.transfer_schemas import (
     TransferTicketRef,
 )
 from kernel.auth import requires, signed_in
+from kernel.codes import display_code
 from kernel.context import Kernel
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 
 SignedIn = Annotated[Principal, signed_in()]
 Manager = Annotated[Principal, requires("tickets:manage")]
@@ -178,8 +179,9 @@ async def offer_ticket(
 )
 async def my_ticket_history(
     ticket_id: uuid.UUID, principal: SignedIn, session: SessionDep
-) -> list[TransferOut]:
-    return [_holder_view(t) for t in await transfers.holder_history(session, principal, ticket_id)]
+) -> ItemList[TransferOut]:
+    found = await transfers.holder_history(session, principal, ticket_id)
+    return ItemList(items=[_holder_view(t) for t in found])
 
 
 @me.get("/ticket-transfers", summary="Offers to me and of my tickets, newest first")
@@ -187,8 +189,9 @@ async def my_ticket_transfers(
     principal: SignedIn,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[MyTransferOut]:
-    return [_my_view(t) for t in await transfers.my_transfers(session, principal, limit=limit)]
+) -> ItemList[MyTransferOut]:
+    found = await transfers.my_transfers(session, principal, limit=limit)
+    return ItemList(items=[_my_view(t) for t in found])
 
 
 @me.post(
@@ -294,8 +297,7 @@ async def reassign_ticket(
     )
     await session.refresh(done.transfer)  # created_at comes from the database
     return TicketReassigned(
-        transfer=_organizer_view(done.transfer),
-        ticket_id=done.new.id,
+        **_organizer_view(done.transfer).model_dump(),
         code=display_code(done.new.code),
         version=done.new.version,
         cancelled_offer_id=done.cancelled_offer.id if done.cancelled_offer else None,
@@ -312,8 +314,8 @@ async def ticket_transfer_history(
     ticket_id: uuid.UUID,
     principal: Manager,
     session: SessionDep,
-) -> list[OrganizerTransferOut]:
+) -> ItemList[OrganizerTransferOut]:
     found = await transfers.organizer_history(
         session, organization_id=organization_id, event_id=event_id, ticket_id=ticket_id
     )
-    return [_organizer_view(t) for t in found]
+    return ItemList(items=[_organizer_view(t) for t in found])
