@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from kernel.auth.rules import (
+    UNSAFE_METHODS,
     AccessRule,
     Authenticated,
     OrganizationPermission,
@@ -79,7 +80,6 @@ GENERAL_REFUSALS = {
     429: "Too many requests from this client in the window; see `Retry-After`",
     500: "An unexpected error (a bug): quote the `request_id` when reporting it",
 }
-UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -117,7 +117,7 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
         if operation is None:
             continue
         rules = declared_rules(route.dependant)
-        refusals = _general_refusals(path, method.lower())
+        refusals = _general_refusals(path, method)
         for rule in rules:
             refusals.update(rule.refusals(method))
         _declare(operation, refusals, _security(rules))
@@ -137,7 +137,7 @@ def _general_refusals(path: str, method: str) -> dict[int, str]:
     found = {500: GENERAL_REFUSALS[500]}
     if "{" in path:
         found[404] = GENERAL_REFUSALS[404]
-    if method in UNSAFE_METHODS:
+    if method.upper() in UNSAFE_METHODS:
         found[409] = GENERAL_REFUSALS[409]
     if not path.startswith(EXEMPT_PREFIXES):
         found[429] = GENERAL_REFUSALS[429]

@@ -55,6 +55,9 @@ class InvalidTaxId(UnprocessableContent):
 @router.get(
     "/tax-rules/preview",
     summary="Which rule would tax a line of this amount, and its net, tax and gross",
+    description="`ticket_type_id` implies its event (and must be one of `event_id`'s when "
+    "both are sent); `venue_country` and `venue_region` are only for a line without an "
+    "event (an event's venue is its address).",
 )
 async def preview_tax(
     organization_id: uuid.UUID,
