@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from kernel import migrate
-from kernel.auth import document_access
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.logging import configure_logging
@@ -22,14 +21,17 @@ from kernel.middleware.request_id import RequestIdMiddleware
 from kernel.middleware.request_limits import RequestLimitsMiddleware
 from kernel.middleware.security_headers import SecurityHeadersMiddleware
 from kernel.middleware.websocket_origin import WebSocketOriginMiddleware
+from kernel.openapi import install_openapi
 from kernel.outbox import OutboxRelay
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
+from kernel.query_parameters import refuse_unknown_query_parameters
 from kernel.request_limits import BodyLimits
 from kernel.route_templates import RouteTemplates
 from kernel.running import bound
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
+from kernel.websockets import install_upgrade_required
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = "/api/openapi.json"
@@ -59,15 +61,17 @@ def create_app(
     app.state.kernel = kernel
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_problem_handlers(app)
-    app.include_router(health_router)
+    checked = [refuse_unknown_query_parameters]
+    app.include_router(health_router, dependencies=checked)
     # Mounted one level deep: every nesting level costs a route match per request.
     for _slug, routers in plugins.collect("ticketing_api_routers"):
         for router in routers or ():
-            app.include_router(router, prefix=API_PREFIX)
+            app.include_router(router, prefix=API_PREFIX, dependencies=checked)
     for _slug, routers in plugins.collect("ticketing_unversioned_routers"):
         for router in routers or ():
-            app.include_router(router)
-    document_access(app.routes)
+            app.include_router(router, dependencies=checked)
+    install_upgrade_required(app)
+    install_openapi(app)
     _install_middleware(app, kernel)
     return app
 

@@ -12,3 +12,9 @@ CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def random_code(length: int) -> str:
     """``length`` characters of Crockford's base32, ``5 * length`` random bits."""
     return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(length))
+
+
+def display_code(code: str, group: int = 4) -> str:
+    """A code as people read it, in groups joined by dashes (``K7Q2-M9XD-4TPA-8RWE``): the
+    one form every answer and printout shows."""
+    return "-".join(code[i : i + group] for i in range(0, len(code), group))

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from kernel.auth import public
 from kernel.problems import problem_response
@@ -18,12 +19,37 @@ CHECK_TIMEOUT_SECONDS = 3.0
 router = APIRouter(tags=["health"], dependencies=[public()])
 
 
+class Live(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Check(BaseModel):
+    backend: str
+    status: str = Field(description="`ok` or `error`")
+    error: str | None = Field(None, description="Why, when the status is `error`")
+
+
+class Ready(BaseModel):
+    status: str = Field(examples=["ok"])
+    checks: dict[str, Check] = Field(description="`database`, `cache` and `storage`")
+
+
+class NotReady(BaseModel):
+    checks: dict[str, Check]
+
+
 @router.get("/health/live", summary="The process is up")
-async def live() -> dict[str, str]:
-    return {"status": "ok"}
+async def live() -> Live:
+    return Live(status="ok")
 
 
-@router.get("/health/ready", summary="Database, cache and storage answer")
+@router.get(
+    "/health/ready",
+    summary="Database, cache and storage answer",
+    response_model=Ready,
+    response_model_exclude_none=True,
+    responses={503: {"model": NotReady, "description": "A backend failed; `checks` says which"}},
+)
 async def ready(request: Request) -> Any:
     kernel = request.app.state.kernel
     checks = {

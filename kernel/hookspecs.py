@@ -242,7 +242,7 @@ def ticketing_pricing_unlocked_ticket_types(
 
     :param organization_id: the event's organization.
     :param event_id: the event being browsed.
-    :param promo_code: the code as the buyer typed it.
+    :param promo_code: the code the buyer gave, upper case (codes are case-insensitive).
     """
 
 
@@ -322,6 +322,21 @@ def ticketing_checkout_after_refund(order: OrderSnapshot, refund: RefundSnapshot
 
     :param order: the order after the refund.
     :param refund: what was refunded and why.
+    """
+
+
+@hookspec(firstresult=True)
+def ticketing_order_codes(
+    order_ids: Sequence[UUID], session: AsyncSession
+) -> Mapping[UUID, str] | None:
+    """Called when tickets are shown with the order they came from (a printed ticket).
+
+    Return the code buyers quote for each order you know among ``order_ids`` (orders you
+    do not know are left out), ``None`` when this plugin keeps no orders. Stops at first
+    non-None result.
+
+    :param order_ids: the orders asked about.
+    :param session: the caller's open transaction, for reading.
     """
 
 

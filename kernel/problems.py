@@ -13,13 +13,64 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import IntegrityError
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kernel.request_context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:ticketing:problem:"
+
+# What :func:`problem_response` writes, as the OpenAPI document declares it (JSON Schema
+# 2020-12). Extensions (``errors``, ``result``, ``refundable``, ...) are further members.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details. A problem may carry further members "
+    "(extensions) that say more about it.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "description": "`about:blank` for a plain HTTP error, else "
+            "`urn:ticketing:problem:<code>`",
+        },
+        "title": {"type": "string", "description": "Short, the same for every such problem"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong this time"},
+        "instance": {"type": "string", "description": "The path of the request"},
+        "request_id": {"type": "string", "description": "Also in the X-Request-ID header"},
+    },
+    "additionalProperties": True,
+}
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationProblem",
+    "description": "Content that could not be processed. When the request failed "
+    "validation (`urn:ticketing:problem:validation-error`), `errors` names each field.",
+    "allOf": [{"$ref": "#/components/schemas/Problem"}],
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["location", "message", "type"],
+                "properties": {
+                    "location": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Where: `body`, `query`, `path` or `header`, "
+                        "then the field's path",
+                    },
+                    "message": {"type": "string"},
+                    "type": {"type": "string", "description": "A machine-readable kind"},
+                },
+            },
+        }
+    },
+}
 
 
 class Problem(Exception):
@@ -126,16 +177,33 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path.
+
+    Starlette's 405 names only the methods of the first route matching the path, while
+    FastAPI declares one route per method."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex, route_methods = getattr(context, "path_regex", None), context.methods
+        if regex is not None and route_methods and regex.match(path):
+            methods |= route_methods
+    return sorted(methods)
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     title = _status_title(exc.status_code)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
     return problem_response(
         status=exc.status_code,
         title=title,
         detail=detail if detail != title else None,
         instance=request.url.path,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
 
 

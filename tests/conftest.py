@@ -26,6 +26,7 @@ from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.settings import Settings
 from tests.support.databases import create_database, drop_database
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
 
@@ -101,5 +102,5 @@ def server_url(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server_url, timeout=30) as http:
+    async with checked_client(server_url, timeout=30) as http:
         yield http

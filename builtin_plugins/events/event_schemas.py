@@ -166,7 +166,9 @@ def _ends_after_start(value: datetime | None, info: ValidationInfo) -> datetime 
 
 
 class EventDateCreate(BaseModel):
-    """One date of an event; times must carry an offset and are stored in UTC."""
+    """One date of an event; times must carry an offset and are stored in UTC.
+    ``ends_at`` must be after ``starts_at``, and no two dates of an event start at the
+    same moment."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -178,7 +180,9 @@ class EventDateCreate(BaseModel):
 
 
 class EventDateUpdate(BaseModel):
-    """Only the fields sent change; ``capacity: null`` removes the date's own limit."""
+    """Only the fields sent change; ``capacity: null`` removes the date's own limit.
+    ``starts_at`` and ``ends_at`` may not be null, and ``ends_at`` stays after
+    ``starts_at``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -198,7 +202,14 @@ class EventDateUpdate(BaseModel):
 
 class EventCreate(BaseModel):
     """A new event (always a draft). Give ``dates`` for a series, or ``starts_at`` and
-    ``ends_at`` for a single date; ``slug`` defaults to one made from the title."""
+    ``ends_at`` for a single date (one of the two, not both); ``slug`` defaults to one
+    made from the title.
+
+    Where it happens must fit ``kind``: ``physical`` and ``hybrid`` events need
+    ``venue_name`` and ``address``, ``virtual`` ones have neither (nor coordinates);
+    ``virtual`` and ``hybrid`` events need an https ``stream_url``, ``physical`` ones have
+    none; ``latitude`` and ``longitude`` come together. ``ends_at`` is after
+    ``starts_at``; no two dates start at the same moment."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -228,7 +239,9 @@ NOT_NULLABLE_ON_UPDATE = ("title", "slug", "description", "timezone", "currency"
 
 class EventUpdate(BaseModel):
     """Only the fields sent change; ``null`` clears the optional ones (venue, capacity...).
-    Dates change through their own endpoints."""
+    Dates change through their own endpoints. The event after the change must still fit
+    its ``kind`` as on creation (a venue and address for physical and hybrid events, an
+    https ``stream_url`` for virtual and hybrid ones, ``latitude`` with ``longitude``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -361,12 +374,6 @@ class EventPublic(BaseModel):
     cancelled_at: datetime | None
 
 
-class EventPage(BaseModel):
-    items: list[EventPublic]
-    next_cursor: str | None = Field(description="pass as cursor for the next page; null at end")
-    total: int = Field(description="exact number of events matching the filters")
-
-
 class EventSummaryPublic(BaseModel):
     """A published event in a public list: never the stream link."""
 
@@ -390,12 +397,6 @@ class EventSummaryPublic(BaseModel):
     has_stream: bool
     min_price: int | None = Field(description="cheapest public ticket type, minor units")
     distance_km: float | None = Field(None, description="from lat/lng, when they were given")
-
-
-class EventSummaryPage(BaseModel):
-    items: list[EventSummaryPublic]
-    next_cursor: str | None = Field(description="pass as cursor for the next page; null at end")
-    total: int = Field(description="exact number of events matching the filters")
 
 
 class PublicDatePublic(BaseModel):

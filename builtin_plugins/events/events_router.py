@@ -28,10 +28,9 @@ from builtin_plugins.events.event_schemas import (
     EventDatePublic,
     EventDateUpdate,
     EventDetailPublic,
-    EventPage,
     EventPublic,
     EventSearch,
-    EventSummaryPage,
+    EventSummaryPublic,
     EventUpdate,
     StreamPublic,
 )
@@ -40,6 +39,7 @@ from kernel.auth import public, requires, signed_in
 from kernel.awaitables import first_result
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList, Page
 from kernel.problems import NotFound
 
 Viewer = Annotated[Principal, requires("org:view")]
@@ -48,6 +48,11 @@ Editor = Annotated[Principal, requires("events:edit")]
 Publisher = Annotated[Principal, requires("events:publish")]
 SignedIn = Annotated[Principal, signed_in()]
 Search = Annotated[EventSearch, Query()]
+
+SEARCH_RULES = (
+    "`lat`, `lng` and `radius_km` go together; `sort=relevance` needs `q`; "
+    "`starts_before` is after `starts_after`; `max_price` is not below `min_price`."
+)
 
 organizer_router = APIRouter(prefix="/organizations/{organization_id}/events", tags=["events"])
 public_router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
@@ -64,10 +69,14 @@ def _actor(principal: Principal, request: Request) -> Actor:
 # --------------------------------------------------------------------------------------
 
 
-@organizer_router.get("", summary="The organization's events, any status, searchable")
+@organizer_router.get(
+    "",
+    summary="The organization's events, any status, searchable",
+    description="The filters of `GET /events`, any status. " + SEARCH_RULES,
+)
 async def list_events(
     organization_id: uuid.UUID, search: Search, principal: Viewer, session: SessionDep
-) -> EventPage:
+) -> Page[EventPublic]:
     return await events_service.search_organization(
         session, organization_id=organization_id, search=search
     )
@@ -216,10 +225,11 @@ async def cancel_event(
 @organizer_router.get("/{event_id}/dates", summary="The event's dates, earliest first")
 async def list_dates(
     organization_id: uuid.UUID, event_id: uuid.UUID, principal: Viewer, session: SessionDep
-) -> list[EventDatePublic]:
-    return await events_service.list_dates(
+) -> ItemList[EventDatePublic]:
+    found = await events_service.list_dates(
         session, organization_id=organization_id, event_id=event_id
     )
+    return ItemList(items=found)
 
 
 @organizer_router.post("/{event_id}/dates", status_code=201, summary="Add a date to the event")
@@ -304,7 +314,7 @@ def _cached_json(body: bytes, hit: bool) -> Response:
 
 @public_router.get(
     "",
-    response_model=EventSummaryPage,
+    response_model=Page[EventSummaryPublic],
     summary="Published events: full-text search, filters, sorting, cursor pages",
     description=(
         "Published events of every organization (`status=completed` for past ones). "
@@ -313,8 +323,9 @@ def _cached_json(body: bytes, hit: bool) -> Response:
         "events with a date starting in that half-open range; `lat`, `lng`, `radius_km` "
         "keep events within that distance; `min_price`/`max_price` bound the cheapest "
         "public ticket type. `total` is the exact number of matches. Pass `next_cursor` "
-        "back as `cursor`, with the same filters, for the next page."
-    ),
+        "back as `cursor`, with the same filters, for the next page. "
+    )
+    + SEARCH_RULES,
 )
 async def list_published_events(search: Search, session: SessionDep, kernel: KernelDep) -> Response:
     async def produce() -> bytes:
@@ -376,8 +387,9 @@ async def event_stream(
 
 
 @categories_router.get("", summary="Event categories, shared by every organization")
-async def list_categories(session: SessionDep) -> list[CategoryPublic]:
-    return [CategoryPublic.model_validate(c) for c in await categories.all_categories(session)]
+async def list_categories(session: SessionDep) -> ItemList[CategoryPublic]:
+    found = await categories.all_categories(session)
+    return ItemList(items=[CategoryPublic.model_validate(c) for c in found])
 
 
 routers = [public_router, stream_router, categories_router, organizer_router]

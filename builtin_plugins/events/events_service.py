@@ -57,10 +57,8 @@ from builtin_plugins.events.event_schemas import (
     EventDatePublic,
     EventDateUpdate,
     EventDetailPublic,
-    EventPage,
     EventPublic,
     EventSearch,
-    EventSummaryPage,
     EventSummaryPublic,
     EventUpdate,
     PublicDatePublic,
@@ -84,6 +82,7 @@ from builtin_plugins.events.models import (
 from builtin_plugins.identity import audit
 from kernel.clock import utcnow
 from kernel.outbox import record_event
+from kernel.pagination import Page
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 PLACE_FIELDS = ("kind", "venue_name", "address", "latitude", "longitude", "stream_url")
@@ -1036,7 +1035,7 @@ async def _search(
     return _Found(rows=rows, next_cursor=next_cursor, total=int(total or 0))
 
 
-async def search_public(session: AsyncSession, *, search: EventSearch) -> EventSummaryPage:
+async def search_public(session: AsyncSession, *, search: EventSearch) -> Page[EventSummaryPublic]:
     """Published events (or completed ones, when asked for) of every organization."""
     statuses = search.status or [EventStatus.PUBLISHED]
     hidden = [status.value for status in statuses if status not in PUBLIC_STATUSES]
@@ -1053,17 +1052,17 @@ async def search_public(session: AsyncSession, *, search: EventSearch) -> EventS
         )
         for row in found.rows
     ]
-    return EventSummaryPage(items=items, next_cursor=found.next_cursor, total=found.total)
+    return Page(items=items, next_cursor=found.next_cursor, total=found.total)
 
 
 async def search_organization(
     session: AsyncSession, *, organization_id: uuid.UUID, search: EventSearch
-) -> EventPage:
+) -> Page[EventPublic]:
     """The organization's events in any status (drafts included)."""
     found = await _search(session, search, statuses=search.status, organization_id=organization_id)
     dates = await _dates(session, [row.Event.id for row in found.rows])
     items = [_organizer_view(row.Event, row.Category, dates[row.Event.id]) for row in found.rows]
-    return EventPage(items=items, next_cursor=found.next_cursor, total=found.total)
+    return Page(items=items, next_cursor=found.next_cursor, total=found.total)
 
 
 async def public_event(session: AsyncSession, *, event_id: uuid.UUID) -> EventDetailPublic | None:

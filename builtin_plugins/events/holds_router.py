@@ -35,7 +35,7 @@ from builtin_plugins.events.ticket_schemas import (
     TicketTypeAvailability,
     sale_state,
 )
-from kernel.auth import authenticate, public
+from kernel.auth import authenticate, public, public_or_signed_in
 from kernel.clock import utcnow
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.pricing import unlocked_ticket_types
@@ -141,7 +141,7 @@ async def event_availability(
     "/holds",
     summary="Hold tickets for a cart until the hold expires (409 sold-out when none left)",
     status_code=201,
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     responses={409: {"description": "Sold out, or not on sale"}},
 )
 async def place_hold(
@@ -172,7 +172,7 @@ async def place_hold(
         kernel, event_id=event_id, event_date_id=hold.event_date_id
     )
     return HoldOut(
-        hold_id=hold.id,
+        id=hold.id,
         event_id=hold.event_id,
         ticket_type_id=hold.ticket_type_id,
         date_id=hold.event_date_id,
@@ -185,7 +185,7 @@ async def place_hold(
     "/holds/{hold_id}",
     summary="Release my hold (someone else's is not found)",
     status_code=204,
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def release_hold(
     event_id: uuid.UUID,

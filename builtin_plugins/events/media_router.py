@@ -22,6 +22,7 @@ from builtin_plugins.events.models import Event, EventImage
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import NotFound
 from kernel.request_limits import max_body_size
 from kernel.storage import ObjectNotFound, ObjectStorage
@@ -62,6 +63,11 @@ UPLOAD_BODY = {
     }
 }
 
+IMAGE_FILE: dict[int | str, dict] = {
+    200: {"content": {"image/webp": {}, "image/jpeg": {}, "image/png": {}}},
+    304: {"description": "Not modified: the If-None-Match ETag is current"},
+}
+
 
 def _serve_url(request: Request, event: Event):
     """Where the API serves an image itself: the public cached route for published
@@ -79,6 +85,12 @@ def _serve_url(request: Request, event: Event):
             size=size,
         )
     )
+
+
+async def _gallery(
+    request: Request, storage: ObjectStorage, event: Event, images: Sequence[EventImage]
+) -> ItemList[EventImagePublic]:
+    return ItemList(items=await _views(request, storage, event, images))
 
 
 async def _views(
@@ -187,9 +199,9 @@ async def list_event_images(
     request: Request,
     session: SessionDep,
     kernel: KernelDep,
-) -> list[EventImagePublic]:
+) -> ItemList[EventImagePublic]:
     event = await media.find_event(session, organization_id, event_id)
-    return await _views(request, kernel.storage, event, await media.gallery(session, event_id))
+    return await _gallery(request, kernel.storage, event, await media.gallery(session, event_id))
 
 
 @organization_router.put(
@@ -203,9 +215,9 @@ async def reorder_event_images(
     request: Request,
     session: SessionDep,
     kernel: KernelDep,
-) -> list[EventImagePublic]:
+) -> ItemList[EventImagePublic]:
     images, event = await media.reorder(session, organization_id, event_id, body.image_ids)
-    return await _views(request, kernel.storage, event, images)
+    return await _gallery(request, kernel.storage, event, images)
 
 
 @organization_router.get(EVENT_IMAGES + "/{image_id}", summary="One image of the event")
@@ -235,9 +247,9 @@ async def set_event_cover(
     request: Request,
     session: SessionDep,
     kernel: KernelDep,
-) -> list[EventImagePublic]:
+) -> ItemList[EventImagePublic]:
     images, event = await media.set_cover(session, organization_id, event_id, image_id)
-    return await _views(request, kernel.storage, event, images)
+    return await _gallery(request, kernel.storage, event, images)
 
 
 @organization_router.delete(
@@ -264,7 +276,7 @@ async def delete_event_image(
     name=PRIVATE_FILE_ROUTE,
     summary="An image file, for members (draft events' images included)",
     response_class=Response,
-    responses={200: {"content": {"image/webp": {}, "image/jpeg": {}, "image/png": {}}}},
+    responses=IMAGE_FILE,
 )
 async def serve_event_image_to_members(
     organization_id: uuid.UUID,
@@ -294,9 +306,9 @@ async def serve_event_image_to_members(
 )
 async def list_published_event_images(
     event_id: uuid.UUID, request: Request, session: SessionDep, kernel: KernelDep
-) -> list[EventImagePublic]:
+) -> ItemList[EventImagePublic]:
     event = await media.find_public_event(session, event_id)
-    return await _views(request, kernel.storage, event, await media.gallery(session, event_id))
+    return await _gallery(request, kernel.storage, event, await media.gallery(session, event_id))
 
 
 @public_router.get(
@@ -304,7 +316,7 @@ async def list_published_event_images(
     name=PUBLIC_FILE_ROUTE,
     summary="An image file of a published event (size: original, 320, 800, 1600)",
     response_class=Response,
-    responses={200: {"content": {"image/webp": {}, "image/jpeg": {}, "image/png": {}}}},
+    responses=IMAGE_FILE,
 )
 async def serve_event_image(
     image_id: uuid.UUID,

@@ -4,13 +4,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.events.ticket_schemas import PromoCode
 from kernel.auth import public
+from kernel.checkout import checkout_vetoes
+from kernel.contracts import CheckoutCart, CheckoutLine, CheckoutVeto, Money
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.pricing import unlocked_ticket_types
 from kernel.problems import NotFound, UnprocessableContent
@@ -41,6 +43,11 @@ class QuotePublic(BaseModel):
     adjustments: list[PriceAdjustmentPublic]
     unit_price: int
     total: int
+    promo_code: str | None = Field(description="The code quoted with, as stored (upper case)")
+    problems: list[CheckoutVeto] = Field(
+        description="What checkout would refuse about this line now (an unknown, expired or "
+        "used-up promo code, ...): `code` and a `reason` to show the buyer; empty when none"
+    )
 
 
 @router.get(
@@ -66,7 +73,8 @@ async def quote_ticket_type(
     Amounts are integer minor units of ``currency``. ``unit_price`` is ``base_unit_price``
     plus every ``adjustments[].amount``, in the order listed; ``total`` is
     ``unit_price * quantity``. Dynamic prices move with time and sales: a quote is not a
-    reservation.
+    reservation. ``problems`` says what checkout would refuse about this line (a promo code
+    that does not apply shows no discount, and a problem saying why).
     """
     event = await session.scalar(
         select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
@@ -113,6 +121,16 @@ async def quote_ticket_type(
         event_date=event_date,
         promo_code=promo_code,
     )
+    cart = CheckoutCart(
+        organization_id=event.organization_id,
+        event_id=event.id,
+        buyer_id=None,
+        lines=(
+            CheckoutLine(ticket_type.id, quantity, Money(line.unit_price, line.context.currency)),
+        ),
+        total=Money(line.total, line.context.currency),
+        promo_code=promo_code,
+    )
     return QuotePublic(
         event_id=event.id,
         ticket_type_id=ticket_type.id,
@@ -125,4 +143,6 @@ async def quote_ticket_type(
         ],
         unit_price=line.unit_price,
         total=line.total,
+        promo_code=promo_code,
+        problems=await checkout_vetoes(kernel.plugins.hook, cart),
     )

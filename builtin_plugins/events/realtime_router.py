@@ -34,7 +34,7 @@ from builtin_plugins.events.realtime import (
     date_ids,
     is_published,
 )
-from kernel.auth import public
+from kernel.auth import Public, public
 from kernel.context import Kernel
 from kernel.dependencies import KernelDep
 from kernel.live import (
@@ -47,6 +47,7 @@ from kernel.live import (
     sse_messages,
 )
 from kernel.problems import NotFound
+from kernel.websockets import websocket_contract
 
 router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
 
@@ -107,6 +108,19 @@ async def stream_availability(
 
 
 @router.websocket("/{event_id}/availability/ws")
+@websocket_contract(
+    summary="Live availability of a published event's ticket types",
+    access=Public(),
+    sends='`{"event_id", "date_id", "ticket_types": {ticket_type_id: units left, null when '
+    'unlimited}, "at"}`: first the current state, then each change. `date_id` names the '
+    "date the numbers are for (null: the event as a whole); with `?date_id=` only that "
+    "date's numbers are sent.",
+    close_codes={
+        CLOSE_NOT_FOUND: "No published event with this id, or no such date of it",
+        CLOSE_TRY_AGAIN_LATER: "Live updates were interrupted or are unavailable; reconnect",
+    },
+    tags=("events",),
+)
 async def availability_websocket(
     websocket: WebSocket, event_id: uuid.UUID, date_id: DateQuery = None
 ) -> None:

@@ -33,7 +33,10 @@ Capacity = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
 PerOrder = Annotated[int, Field(ge=1, le=MAX_PER_ORDER)]
 Position = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 CartToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,120}$")]
-PromoCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Promo codes are case-insensitive: taken upper case, as they are stored and shown.
+PromoCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=64)
+]
 
 
 def _pricing_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -47,6 +50,9 @@ class _Body(BaseModel):
 
 
 class TicketTypeCreate(_Body):
+    """A ticket type: ``sale_starts_at`` is before ``sale_ends_at`` when both are given,
+    and ``min_per_order`` does not exceed ``max_per_order``; ``currency`` is the event's."""
+
     name: Name
     description: Description = ""
     price_amount: Price
@@ -71,7 +77,9 @@ class TicketTypeCreate(_Body):
 
 
 class TicketTypeUpdate(_Body):
-    """Only the fields sent change; ``null`` clears ``capacity`` and the sale window ends."""
+    """Only the fields sent change; ``null`` clears ``capacity`` and the sale window ends
+    (no other field may be null). After the change ``sale_starts_at`` is still before
+    ``sale_ends_at`` and ``min_per_order`` does not exceed ``max_per_order``."""
 
     name: Name | None = None
     description: Description | None = None
@@ -153,6 +161,9 @@ class TicketTypeOut(BaseModel):
 
 
 class PoolCreate(_Body):
+    """A shared limit on several ticket types of the event (every id one of its types),
+    optionally on one of its dates."""
+
     name: Name
     capacity: Capacity
     ticket_type_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
@@ -160,6 +171,8 @@ class PoolCreate(_Body):
 
 
 class PoolUpdate(_Body):
+    """Only the fields sent change; only ``event_date_id`` may be null (every date)."""
+
     name: Name | None = None
     capacity: Capacity | None = None
     ticket_type_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=200)
@@ -197,12 +210,12 @@ class HoldCreate(_Body):
         "ignored when a signed-in user sends a bearer token",
     )
     promo_code: PromoCode | None = Field(
-        None, description="A code that unlocks promo-only ticket types (as the buyer typed it)"
+        None, description="A code that unlocks promo-only ticket types (any case)"
     )
 
 
 class HoldOut(BaseModel):
-    hold_id: uuid.UUID
+    id: uuid.UUID
     event_id: uuid.UUID
     ticket_type_id: uuid.UUID
     date_id: uuid.UUID

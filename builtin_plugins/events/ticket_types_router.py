@@ -26,6 +26,7 @@ from builtin_plugins.identity import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import UnprocessableContent
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}"
@@ -41,11 +42,11 @@ routers = [ticket_types, pools]
 @ticket_types.get("", summary="An event's ticket types, with what is sold, held and left")
 async def list_ticket_types(
     organization_id: uuid.UUID, event_id: uuid.UUID, principal: Viewer, session: SessionDep
-) -> list[TicketTypeOut]:
+) -> ItemList[TicketTypeOut]:
     found = await service.list_ticket_types(
         session, organization_id=organization_id, event_id=event_id
     )
-    return await service.views(session, found)
+    return ItemList(items=await service.views(session, found))
 
 
 def _check_pricing(request: Request, pricing: dict | None) -> None:
@@ -173,10 +174,11 @@ async def list_pools(
     principal: Viewer,
     session: SessionDep,
     kind: Annotated[PoolKind | None, Query(description="Only pools of this kind")] = None,
-) -> list[PoolOut]:
-    return await service.list_pools(
+) -> ItemList[PoolOut]:
+    found = await service.list_pools(
         session, organization_id=organization_id, event_id=event_id, kind=kind
     )
+    return ItemList(items=found)
 
 
 @pools.post("", summary="Add a shared pool limiting several ticket types together", status_code=201)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from builtin_plugins.identity.models import AuditEntry
 from kernel.middleware.rate_limit import client_address
+from kernel.pagination import RowsPage, keyset_page
 from kernel.request_context import current_request_id
 
 
@@ -59,12 +60,12 @@ async def entries(
     *,
     organization_id: uuid.UUID,
     limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     action: str | None = None,
     actor_user_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Sequence[AuditEntry]:
+) -> RowsPage[AuditEntry]:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = select(AuditEntry).where(AuditEntry.organization_id == organization_id)
     if action:
@@ -75,11 +76,6 @@ async def entries(
         query = query.where(AuditEntry.created_at >= since)
     if until:
         query = query.where(AuditEntry.created_at < until)
-    if before:
-        created_at, entry_id = before
-        query = query.where(
-            (AuditEntry.created_at < created_at)
-            | ((AuditEntry.created_at == created_at) & (AuditEntry.id < entry_id))
-        )
-    query = query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)
-    return (await session.scalars(query)).all()
+    return await keyset_page(
+        session, query, at=AuditEntry.created_at, row_id=AuditEntry.id, cursor=cursor, limit=limit
+    )

@@ -99,6 +99,10 @@ def _tokens(
     "/credentials",
     summary="Sign in with email and password (API clients, NextAuth Credentials provider)",
     dependencies=[public()],
+    responses={
+        401: {"description": "Wrong email or password (the same answer for both)"},
+        429: {"description": "Too many wrong passwords: the account is locked for a while"},
+    },
     response_model=TokenPair | TwoFactorRequired,
 )
 async def sign_in_with_credentials(
@@ -142,6 +146,10 @@ async def sign_in_with_credentials(
     "/two-factor",
     summary="Answer a sign-in's two-factor challenge with a TOTP or recovery code",
     dependencies=[public()],
+    responses={
+        401: {"description": "A wrong code, or an unknown or expired challenge"},
+        429: {"description": "Too many wrong codes for this challenge"},
+    },
 )
 async def answer_two_factor_challenge(
     body: ChallengeAnswer, request: Request, services: ServicesDep
@@ -169,6 +177,7 @@ async def answer_two_factor_challenge(
     "/token",
     summary="Exchange a refresh token for new tokens (the old one stops working)",
     dependencies=[public()],
+    responses={401: {"description": "An unknown, expired or reused refresh token"}},
 )
 async def refresh_tokens(
     body: RefreshRequest, request: Request, services: ServicesDep
@@ -244,7 +253,10 @@ async def sync(
 adapter = APIRouter(prefix="/auth/adapter", tags=["auth (NextAuth adapter)"])
 
 
-@adapter.get("/users/by-email", summary="Adapter getUserByEmail")
+NO_USER = {404: {"description": "No such user"}}
+
+
+@adapter.get("/users/by-email", summary="Adapter getUserByEmail", responses=NO_USER)
 async def user_by_email(
     email: Annotated[str, Query(max_length=320)], caller: ServiceCaller, services: ServicesDep
 ) -> SessionUser:
@@ -255,7 +267,7 @@ async def user_by_email(
     return _user(user)
 
 
-@adapter.get("/users/by-account", summary="Adapter getUserByAccount")
+@adapter.get("/users/by-account", summary="Adapter getUserByAccount", responses=NO_USER)
 async def user_by_account(
     provider: Annotated[str, Query(max_length=100)],
     provider_account_id: Annotated[str, Query(max_length=255)],
@@ -282,7 +294,15 @@ async def user_by_id(
     return _user(user)
 
 
-@adapter.post("/accounts", summary="Adapter linkAccount", status_code=201)
+@adapter.post(
+    "/accounts",
+    summary="Adapter linkAccount",
+    status_code=201,
+    responses={
+        **NO_USER,
+        409: {"description": "The provider account is linked to another user"},
+    },
+)
 async def link_account(
     body: AccountLink, request: Request, caller: ServiceCaller, services: ServicesDep
 ) -> SessionUser:

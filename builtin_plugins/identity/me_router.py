@@ -25,6 +25,7 @@ from kernel.auth import signed_in
 from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import Forbidden, NotFound
 
 router = APIRouter(prefix="/me", tags=["me"])
@@ -88,12 +89,16 @@ async def change_password(
 
 
 @router.get("/sessions", summary="My active sessions")
-async def list_my_sessions(principal: SignedIn, session: SessionDep) -> list[SessionPublic]:
+async def list_my_sessions(principal: SignedIn, session: SessionDep) -> ItemList[SessionPublic]:
     found = await sessions.list_sessions(session, user_id=principal.user_id, now=utcnow())
-    return [
-        SessionPublic.model_validate(s).model_copy(update={"current": s.id == principal.session_id})
-        for s in found
-    ]
+    return ItemList(
+        items=[
+            SessionPublic.model_validate(s).model_copy(
+                update={"current": s.id == principal.session_id}
+            )
+            for s in found
+        ]
+    )
 
 
 @router.delete("/sessions/{session_id}", summary="Sign out one of my sessions", status_code=204)
@@ -135,6 +140,7 @@ async def start_two_factor(
     "/two-factor/qr.{fmt}",
     name="two_factor_qr",
     summary="The pending TOTP secret as a QR code (png or svg)",
+    response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
 )
 async def two_factor_qr(

@@ -19,7 +19,6 @@ from builtin_plugins.identity import audit, organizations, sessions
 from builtin_plugins.identity.models import Membership, Role, User, UserSession
 from builtin_plugins.identity.schemas import (
     AuditEntryPublic,
-    AuditPage,
     MemberPublic,
     MemberUpdate,
     OrganizationCreate,
@@ -34,7 +33,7 @@ from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.organizations import Organization
-from kernel.pagination import ItemList, decode_cursor, encode_cursor
+from kernel.pagination import ItemList, Page
 from kernel.problems import NotFound
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -45,6 +44,7 @@ Manager = Annotated[Principal, requires("org:manage")]
 
 def _member(registry: PermissionRegistry, membership: Membership, user: User) -> MemberPublic:
     return MemberPublic(
+        id=user.id,
         user_id=user.id,
         email=user.email,
         name=user.name,
@@ -76,9 +76,11 @@ async def create_organization(
 
 
 @router.get("", summary="Organizations I belong to")
-async def my_organizations(principal: SignedIn, session: SessionDep) -> list[OrganizationPublic]:
+async def my_organizations(
+    principal: SignedIn, session: SessionDep
+) -> ItemList[OrganizationPublic]:
     found = await organizations.organizations_of(session, principal.user_id)
-    return [OrganizationPublic.model_validate(o) for o in found]
+    return ItemList(items=[OrganizationPublic.model_validate(o) for o in found])
 
 
 @router.get("/{organization_id}", summary="One of my organizations")
@@ -115,9 +117,9 @@ async def update_organization(
 @router.get("/{organization_id}/members", summary="Members and their roles")
 async def list_members(
     organization_id: uuid.UUID, principal: Viewer, session: SessionDep, kernel: KernelDep
-) -> list[MemberPublic]:
+) -> ItemList[MemberPublic]:
     rows = await organizations.members(session, organization_id)
-    return [_member(kernel.permissions, m, u) for m, u in rows]
+    return ItemList(items=[_member(kernel.permissions, m, u) for m, u in rows])
 
 
 @router.get("/{organization_id}/roles", summary="The roles and the permissions each bundles")
@@ -276,19 +278,15 @@ async def audit_log(
     actor_user_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> AuditPage:
+) -> Page[AuditEntryPublic]:
     found = await audit.entries(
         session,
         organization_id=organization_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         action=action,
         actor_user_id=actor_user_id,
         since=since,
         until=until,
     )
-    page = list(found[:limit])
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return AuditPage(
-        entries=[AuditEntryPublic.model_validate(e) for e in page], next_cursor=next_cursor
-    )
+    return found.shown(AuditEntryPublic.model_validate)

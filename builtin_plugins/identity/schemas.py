@@ -219,6 +219,9 @@ class MemberUpdate(BaseModel):
 
 
 class MemberPublic(BaseModel):
+    """A member; ``id`` is the user's id, which the member's paths name."""
+
+    id: uuid.UUID
     user_id: uuid.UUID
     email: str
     name: str | None
@@ -256,11 +259,6 @@ class AuditEntryPublic(BaseModel):
     request_id: str | None
     details: dict[str, Any]
     created_at: datetime
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryPublic]
-    next_cursor: str | None
 
 
 class TwoFactorSetup(BaseModel):

@@ -104,3 +104,10 @@ def ticketing_cli(cli):
     from builtin_plugins.orders.cli import orders_cli
 
     cli.add_typer(orders_cli(), name="orders")
+
+
+@hookimpl
+async def ticketing_order_codes(order_ids, session):
+    from builtin_plugins.orders.orders_service import codes_of
+
+    return await codes_of(session, order_ids)

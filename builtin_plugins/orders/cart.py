@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, HoldStatus, InventoryHold, TicketType
 from builtin_plugins.events.pricing import adjustment_view, quote
-from kernel.awaitables import await_all
+from kernel.checkout import checkout_vetoes
 from kernel.clock import utcnow
 from kernel.contracts import (
     CheckoutCart,
@@ -201,8 +201,7 @@ async def price_cart(
 
 async def vetoes(kernel: Any, cart: CheckoutCart) -> list[CheckoutVeto]:
     """Every plugin's refusals of this cart (``ticketing_checkout_validate``)."""
-    answers = await await_all(kernel.plugins.hook.ticketing_checkout_validate(cart=cart))
-    return [veto for answer in answers for veto in answer or ()]
+    return await checkout_vetoes(kernel.plugins.hook, cart)
 
 
 async def merge_carts(session: AsyncSession, *, from_owner: str, to_owner: str) -> int:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
@@ -32,8 +32,8 @@ from builtin_plugins.orders.cart import (
     vetoes,
 )
 from builtin_plugins.orders.schemas import CountryCode, Region, TaxId, _Body
-from kernel.auth import public, signed_in
-from kernel.contracts import Principal, TaxableParty
+from kernel.auth import public_or_signed_in, signed_in
+from kernel.contracts import CheckoutVeto, Principal, TaxableParty
 from kernel.dependencies import KernelDep
 from kernel.problems import NotFound
 
@@ -67,11 +67,6 @@ class CartLineOut(BaseModel):
     tax_rule: dict[str, Any]
 
 
-class CartProblem(BaseModel):
-    code: str
-    reason: str
-
-
 class CartOut(BaseModel):
     event_id: uuid.UUID
     currency: str
@@ -82,7 +77,7 @@ class CartOut(BaseModel):
     fee: int
     tax: int
     total: int
-    problems: list[CartProblem]  # what checkout would refuse now
+    problems: list[CheckoutVeto] = Field(description="What checkout would refuse now")
 
 
 def _line_view(line: PricedLine) -> CartLineOut:
@@ -109,7 +104,7 @@ def _line_view(line: PricedLine) -> CartLineOut:
 @router.get(
     "/events/{event_id}/cart",
     summary="My cart for an event: held lines priced now, with discounts, fees and tax",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     responses={422: {"description": "Neither signed in nor a cart_token"}},
 )
 async def get_cart(
@@ -154,7 +149,7 @@ async def get_cart(
         fee=priced.fee,
         tax=priced.tax,
         total=priced.total,
-        problems=[CartProblem(code=veto.code, reason=veto.reason) for veto in refused],
+        problems=refused,
     )
 
 

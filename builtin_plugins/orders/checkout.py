@@ -100,6 +100,7 @@ def _attendees(
     """Per hold, one attendee per unit (as given, else the buyer for every unit), each
     with their answers to the event's questions, checked."""
     by_hold = {line.hold_id: line.attendees for line in given or ()}
+    position = {line.hold_id: index for index, line in enumerate(given or ())}
     quantities = {hold.id: hold.quantity for hold in holds}
     unknown = sorted(str(hold_id) for hold_id in by_hold if hold_id not in quantities)
     if unknown:
@@ -119,10 +120,15 @@ def _attendees(
                 "name": p.name,
                 "email": p.email,
                 "answers": questions.check_answers(
-                    asked, ticket_type_id=hold.ticket_type_id, answers=p.answers
+                    asked,
+                    ticket_type_id=hold.ticket_type_id,
+                    answers=p.answers,
+                    where=("body", "attendees", position[hold.id], "attendees", index, "answers")
+                    if hold.id in position
+                    else ("body", "attendees"),
                 ),
             }
-            for p in people
+            for index, p in enumerate(people)
         ]
     return result
 

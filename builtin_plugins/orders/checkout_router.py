@@ -19,7 +19,7 @@ from builtin_plugins.orders import fulfilment, orders_service
 from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
 from builtin_plugins.orders.models import OrderStatus
 from builtin_plugins.orders.schemas import CheckoutIn, CheckoutOut
-from kernel.auth import authenticate, public
+from kernel.auth import authenticate, public_or_signed_in
 from kernel.dependencies import KernelDep
 from kernel.idempotency import (
     IdempotencyKeyHeader,
@@ -57,7 +57,7 @@ async def _buyer(request: Request, body: CheckoutIn) -> tuple[str, uuid.UUID | N
     "/checkout",
     summary="Place an order from my holds: it awaits payment until expires_at",
     status_code=201,
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     responses={
         409: {"description": "Vetoed, a hold expired, or the cart changed meanwhile"},
         422: {"description": "Nothing held (cart-empty), or buyer details missing"},
@@ -102,6 +102,7 @@ async def checkout(
         )
         payments = [placed.payment] if placed.payment is not None else []
         result = CheckoutOut(
+            id=placed.order.id,
             order=await orders_service.buyer_view(session, placed.order, placed.lines, payments),
             payment=orders_service.payment_view(placed.payment) if placed.payment else None,
             access_token=placed.access_token,

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,7 @@ from builtin_plugins.orders.models import (
     Refund,
 )
 from kernel.outbox import record_event
+from kernel.pagination import RowsPage, keyset_page
 
 SALES = "sales"
 TAX = "tax"
@@ -259,17 +260,6 @@ async def record_fee(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _before(before: tuple[datetime, uuid.UUID] | None) -> ColumnElement[bool]:
-    """Rows after the cursor (newest first)."""
-    if before is None:
-        return true()
-    occurred_at, transaction_id = before
-    return or_(
-        LedgerTransaction.occurred_at < occurred_at,
-        and_(LedgerTransaction.occurred_at == occurred_at, LedgerTransaction.id < transaction_id),
-    )
-
-
 async def with_entries(
     session: AsyncSession, transactions: Sequence[LedgerTransaction]
 ) -> list[Posted]:
@@ -290,18 +280,16 @@ async def transactions(
     *,
     organization_id: uuid.UUID,
     limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     order_id: uuid.UUID | None = None,
     kind: LedgerKind | None = None,
     currency: str | None = None,
     occurred_from: datetime | None = None,
     occurred_to: datetime | None = None,
-) -> list[Posted]:
+) -> RowsPage[Posted]:
     """The organization's ledger, newest first, keyset-paginated on (occurred_at, id);
     ``occurred_from`` is inclusive, ``occurred_to`` exclusive."""
-    query = select(LedgerTransaction).where(
-        LedgerTransaction.organization_id == organization_id, _before(before)
-    )
+    query = select(LedgerTransaction).where(LedgerTransaction.organization_id == organization_id)
     if order_id is not None:
         query = query.where(LedgerTransaction.order_id == order_id)
     if kind is not None:
@@ -312,10 +300,29 @@ async def transactions(
         query = query.where(LedgerTransaction.occurred_at >= occurred_from)
     if occurred_to is not None:
         query = query.where(LedgerTransaction.occurred_at < occurred_to)
+    found = await keyset_page(
+        session,
+        query,
+        at=LedgerTransaction.occurred_at,
+        row_id=LedgerTransaction.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    posted = await with_entries(session, found.rows)
+    return RowsPage(rows=posted, next_cursor=found.next_cursor, total=found.total)
+
+
+async def order_transactions(
+    session: AsyncSession, *, organization_id: uuid.UUID, order_id: uuid.UUID
+) -> list[Posted]:
+    """Every money movement of one order, newest first."""
     found = await session.scalars(
-        query.order_by(LedgerTransaction.occurred_at.desc(), LedgerTransaction.id.desc()).limit(
-            limit
+        select(LedgerTransaction)
+        .where(
+            LedgerTransaction.organization_id == organization_id,
+            LedgerTransaction.order_id == order_id,
         )
+        .order_by(LedgerTransaction.occurred_at.desc(), LedgerTransaction.id.desc())
     )
     return await with_entries(session, list(found))
 

@@ -15,13 +15,12 @@ from builtin_plugins.orders.refund_schemas import (
     CurrencyBalances,
     LedgerBalances,
     LedgerEntryOut,
-    LedgerPage,
     LedgerTransactionOut,
 )
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import ItemList, Page
 
 Reader = Annotated[Principal, requires("reports:view")]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -59,26 +58,19 @@ async def list_ledger(
     occurred_to: Annotated[datetime | None, Query(description="Exclusive")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> LedgerPage:
+) -> Page[LedgerTransactionOut]:
     found = await ledger.transactions(
         session,
         organization_id=organization_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         order_id=order_id,
         kind=kind,
         currency=currency,
         occurred_from=occurred_from,
         occurred_to=occurred_to,
     )
-    page = found[:limit]
-    last = page[-1].transaction if page else None
-    return LedgerPage(
-        transactions=[transaction_view(posted) for posted in page],
-        next_cursor=encode_cursor(last.occurred_at, last.id)
-        if last is not None and len(found) > limit
-        else None,
-    )
+    return found.shown(transaction_view)
 
 
 @router.get("/ledger/balances", summary="Each account's balance per currency (sums to zero)")
@@ -97,9 +89,9 @@ async def ledger_balances(
 @router.get("/orders/{order_id}/ledger", summary="One order's money movements, newest first")
 async def order_ledger(
     organization_id: uuid.UUID, order_id: uuid.UUID, principal: Reader, session: SessionDep
-) -> LedgerPage:
+) -> ItemList[LedgerTransactionOut]:
     order = await refunds.order_of(session, organization_id=organization_id, order_id=order_id)
-    found = await ledger.transactions(
-        session, organization_id=organization_id, order_id=order.id, limit=10_000
+    found = await ledger.order_transactions(
+        session, organization_id=organization_id, order_id=order.id
     )
-    return LedgerPage(transactions=[transaction_view(posted) for posted in found], next_cursor=None)
+    return ItemList(items=[transaction_view(posted) for posted in found])

@@ -88,7 +88,7 @@ class Order(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     total_amount: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # pay before this
     payment_provider: Mapped[str | None] = mapped_column(String(40))
-    promo_code: Mapped[str | None] = mapped_column(String(64))  # as the buyer typed it
+    promo_code: Mapped[str | None] = mapped_column(String(64))  # as given, upper case
     # who is billed, for tax: name, company, country, region, tax_id
     billing: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -28,14 +28,14 @@ from builtin_plugins.orders.schemas import (
     BuyerOrderOut,
     OrderCancelIn,
     OrderOut,
-    OrderPage,
+    OrderSummary,
     OrganizerCancelIn,
     OrganizerOrderOut,
 )
-from kernel.auth import authenticate, public, requires, signed_in
+from kernel.auth import authenticate, public_or_signed_in, requires, signed_in
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import Page
 
 OrderToken = Annotated[
     str | None,
@@ -80,7 +80,7 @@ async def _announce(kernel, event_id: uuid.UUID, holds: Sequence[InventoryHold])
 @buyer_router.get(
     "/orders/{order_id}",
     summary="My order and, once paid, its tickets (signed in, X-Order-Token or ?token=)",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     responses={
         401: {"description": "The order link expired (order-link-expired)"},
         404: {"description": "No such order, or the credential does not open it"},
@@ -107,23 +107,18 @@ async def my_order(
 @buyer_router.get("/me/orders", summary="My orders, newest first")
 async def my_orders(
     principal: Buyer, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
-) -> OrderPage:
+) -> Page[OrderSummary]:
     assert principal.user_id is not None
     found = await orders_service.buyer_orders(
-        session,
-        user_id=principal.user_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        session, user_id=principal.user_id, limit=limit, cursor=cursor
     )
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return OrderPage(orders=await orders_service.summaries(session, page), next_cursor=next_cursor)
+    return found.page(await orders_service.summaries(session, found.rows))
 
 
 @buyer_router.post(
     "/orders/{order_id}/cancel",
     summary="Cancel my unpaid order: its tickets go back on sale at once",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     responses={409: {"description": "Paid (refund-required), or already closed"}},
 )
 async def cancel_my_order(
@@ -165,19 +160,17 @@ async def list_orders(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> OrderPage:
+) -> Page[OrderSummary]:
     found = await orders_service.event_orders(
         session,
         organization_id=organization_id,
         event_id=event_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         status=status,
         search=search,
     )
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return OrderPage(orders=await orders_service.summaries(session, page), next_cursor=next_cursor)
+    return found.page(await orders_service.summaries(session, found.rows))
 
 
 @organizer_router.get("/{order_id}", summary="One order with its lines, history and payments")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, true
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, TicketType
@@ -33,6 +33,7 @@ from builtin_plugins.orders.schemas import (
     TransitionOut,
 )
 from kernel.contracts import OrderTickets, Principal
+from kernel.pagination import RowsPage, keyset_page
 from kernel.problems import NotFound
 
 # -- finding orders -------------------------------------------------------------------------
@@ -75,28 +76,14 @@ async def order_for_organizer(
     return order
 
 
-def _before(before: tuple | None) -> ColumnElement[bool]:
-    """Rows after the cursor (newest first): older, or as old with a smaller id."""
-    if before is None:
-        return true()
-    created_at, order_id = before
-    return or_(
-        Order.created_at < created_at, and_(Order.created_at == created_at, Order.id < order_id)
-    )
-
-
 async def buyer_orders(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int, before: tuple | None = None
-) -> list[Order]:
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None = None
+) -> RowsPage[Order]:
     """A signed-in buyer's orders, newest first, keyset-paginated on (created_at, id)."""
     await expire_overdue(session, buyer_user_id=user_id)
-    return list(
-        await session.scalars(
-            select(Order)
-            .where(Order.buyer_user_id == user_id, _before(before))
-            .order_by(Order.created_at.desc(), Order.id.desc())
-            .limit(limit)
-        )
+    query = select(Order).where(Order.buyer_user_id == user_id)
+    return await keyset_page(
+        session, query, at=Order.created_at, row_id=Order.id, cursor=cursor, limit=limit
     )
 
 
@@ -106,10 +93,10 @@ async def event_orders(
     organization_id: uuid.UUID,
     event_id: uuid.UUID,
     limit: int,
-    before: tuple | None = None,
+    cursor: str | None = None,
     status: OrderStatus | None = None,
     search: str | None = None,
-) -> list[Order]:
+) -> RowsPage[Order]:
     """An event's orders for its organizer, newest first, keyset-paginated on (created_at,
     id); ``search`` matches part of the buyer's email or the whole order code. 404 for an
     event outside the organization."""
@@ -120,7 +107,7 @@ async def event_orders(
         raise NotFound(f"No event {event_id}.")
     await expire_overdue(session, event_id=event_id)
     query = select(Order).where(
-        Order.organization_id == organization_id, Order.event_id == event_id, _before(before)
+        Order.organization_id == organization_id, Order.event_id == event_id
     )
     if status is not None:
         query = query.where(Order.status == status)
@@ -128,8 +115,17 @@ async def event_orders(
         pattern = "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
         code = search.replace("-", "").replace(" ", "").upper()
         query = query.where(or_(Order.buyer_email.ilike(pattern), Order.code == code))
-    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    return await keyset_page(
+        session, query, at=Order.created_at, row_id=Order.id, cursor=cursor, limit=limit
+    )
+
+
+async def codes_of(session: AsyncSession, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The code buyers quote, of each of these orders that exists."""
+    if not order_ids:
+        return {}
+    rows = await session.execute(select(Order.id, Order.code).where(Order.id.in_(order_ids)))
+    return {row.id: row.code for row in rows}
 
 
 # -- what belongs to an order ---------------------------------------------------------------

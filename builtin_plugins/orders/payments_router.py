@@ -20,6 +20,7 @@ from builtin_plugins.identity import audit
 from builtin_plugins.orders.fulfilment import announce_paid, mark_paid
 from builtin_plugins.orders.models import Order, OrderStatus, Payment
 from kernel.auth import requires
+from kernel.codes import display_code
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.idempotency import (
@@ -46,7 +47,7 @@ class MarkPaid(BaseModel):
 
 class IssuedTicket(BaseModel):
     id: uuid.UUID
-    code: str
+    code: str = Field(description="As printed on the ticket: groups of four joined by dashes")
 
 
 class MarkedPaid(BaseModel):
@@ -149,7 +150,7 @@ async def mark_order_paid(
     result = MarkedPaid(
         order_id=order.id,
         status=order.status,
-        tickets=[IssuedTicket(id=ticket.id, code=ticket.code) for ticket in tickets],
+        tickets=[IssuedTicket(id=ticket.id, code=display_code(ticket.code)) for ticket in tickets],
     )
     if idempotency_key:
         await remember(session, scope=scope, key=idempotency_key, result_status=200, body=result)

@@ -157,11 +157,25 @@ def _question_key(key: Any) -> str | None:
         return None
 
 
+def _answer_error(
+    where: Sequence[str | int], question_id: str, question: str | None, reason: str, message: str
+) -> dict[str, Any]:
+    return {
+        "location": [*(str(part) for part in where), question_id],
+        "message": message,
+        "type": reason,
+        "question_id": question_id,
+        "question": question,
+        "reason": reason,
+    }
+
+
 def check_answers(
     questions: Sequence[EventQuestion],
     *,
     ticket_type_id: uuid.UUID,
     answers: Mapping[str, Any] | None,
+    where: Sequence[str | int] = ("body", "answers"),
 ) -> dict[str, Any]:
     """The attendee's answers to the questions that apply to this ticket type, normalized
     (keys = question ids as strings, in the questions' order; unanswered optional
@@ -170,7 +184,9 @@ def check_answers(
     Raises :class:`AnswersInvalid` (422 ``answers-invalid``) naming the first question
     that is wrong and why (``question_id``, ``question``, ``reason``), with every problem
     of this attendee in ``errors``: a required question unanswered, an answer to a
-    question that is not asked of this ticket type, or an answer of the wrong shape.
+    question that is not asked of this ticket type, or an answer of the wrong shape. Each
+    entry is shaped as a validation error (``location``: ``where`` then the question id,
+    ``message``, ``type``: the reason) and names the question too.
     """
     asked = {str(q.id): q for q in questions if applies_to(q, ticket_type_id)}
     given: dict[str, Any] = {}
@@ -179,12 +195,13 @@ def check_answers(
         question_id = _question_key(key)
         if question_id is None or question_id not in asked:
             errors.append(
-                {
-                    "question_id": str(key)[:100],
-                    "question": None,
-                    "reason": "unknown-question",
-                    "message": "is not a question asked of this ticket type",
-                }
+                _answer_error(
+                    where,
+                    str(key)[:100],
+                    None,
+                    "unknown-question",
+                    "is not a question asked of this ticket type",
+                )
             )
         else:
             given[question_id] = value
@@ -200,12 +217,7 @@ def check_answers(
             normalized[question_id] = _CHECKS[question.kind](question, value)
         except _Refused as refused:
             errors.append(
-                {
-                    "question_id": question_id,
-                    "question": question.label,
-                    "reason": refused.reason,
-                    "message": refused.message,
-                }
+                _answer_error(where, question_id, question.label, refused.reason, refused.message)
             )
     if errors:
         first = errors[0]

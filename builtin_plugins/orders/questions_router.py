@@ -25,6 +25,7 @@ from builtin_plugins.orders.models import EventQuestion, QuestionKind
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import NotFound
 
 MAX_OPTIONS = 100
@@ -63,6 +64,11 @@ class _Body(BaseModel):
 
 
 class QuestionCreate(_Body):
+    """A question asked of each attendee: ``choice`` and ``multiple_choice`` questions
+    need ``options`` (no two alike, ignoring case), other kinds have none;
+    ``ticket_type_ids`` are ticket types of the event (empty: every type). An event asks
+    at most 50 questions."""
+
     label: Label
     help_text: HelpText = ""
     kind: QuestionKind
@@ -75,7 +81,9 @@ class QuestionCreate(_Body):
 
 
 class QuestionUpdate(_Body):
-    """Only the fields sent change; none of them may be ``null``."""
+    """Only the fields sent change; none of them may be ``null``. After the change the
+    question follows the rules of creation: ``options`` exactly for ``choice`` and
+    ``multiple_choice`` questions, ticket types of the event."""
 
     label: Label | None = None
     help_text: HelpText | None = None
@@ -148,11 +156,11 @@ routers = [organizer_router, public_router]
 @organizer_router.get("", summary="The event's attendee questions, in form order")
 async def list_questions(
     organization_id: uuid.UUID, event_id: uuid.UUID, principal: Editor, session: SessionDep
-) -> list[QuestionOut]:
+) -> ItemList[QuestionOut]:
     found = await service.list_questions(
         session, organization_id=organization_id, event_id=event_id
     )
-    return [_out(question) for question in found]
+    return ItemList(items=[_out(question) for question in found])
 
 
 @organizer_router.post(
@@ -277,12 +285,11 @@ async def delete_question(
 
 
 @public_router.get("", summary="The questions a published event's checkout asks attendees")
-async def public_questions(event_id: uuid.UUID, session: SessionDep) -> list[QuestionPublic]:
+async def public_questions(event_id: uuid.UUID, session: SessionDep) -> ItemList[QuestionPublic]:
     published = await session.scalar(
         select(Event.id).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
     )
     if published is None:
         raise NotFound(f"No published event {event_id}.")
-    return [
-        _public(question) for question in await service.questions_for(session, event_id=event_id)
-    ]
+    found = await service.questions_for(session, event_id=event_id)
+    return ItemList(items=[_public(question) for question in found])

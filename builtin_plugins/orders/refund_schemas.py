@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from builtin_plugins.orders.models import LedgerKind, RefundOrigin, RefundStatus
+from kernel.pagination import ItemList
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 MAX_TICKETS = 500
@@ -79,10 +80,13 @@ class RefundOut(BaseModel):
     items: list[RefundItemOut]
 
 
-class RefundList(BaseModel):
-    refunds: list[RefundOut]
-    refunded_amount: int  # succeeded refunds, in all
-    refundable_amount: int  # what can still be refunded (pending refunds count)
+class RefundList(ItemList[RefundOut]):
+    """The order's refunds (the list envelope), with what they add up to."""
+
+    refunded_amount: int = Field(description="Succeeded refunds, in all")
+    refundable_amount: int = Field(
+        description="What can still be refunded (pending refunds count as refunded)"
+    )
 
 
 class BuyerRefundOut(BaseModel):
@@ -113,11 +117,6 @@ class LedgerTransactionOut(BaseModel):
     memo: str
     occurred_at: datetime
     entries: list[LedgerEntryOut]
-
-
-class LedgerPage(BaseModel):
-    transactions: list[LedgerTransactionOut]
-    next_cursor: str | None
 
 
 class CurrencyBalances(BaseModel):

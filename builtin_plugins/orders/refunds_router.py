@@ -180,7 +180,7 @@ async def list_refunds(
     found = await refunds.refunds_of(session, order.id)
     items = await refunds.items_of(session, [refund.id for refund in found])
     return RefundList(
-        refunds=[refund_view(refund, items[refund.id]) for refund in found],
+        items=[refund_view(refund, items[refund.id]) for refund in found],
         refunded_amount=order.refunded_amount,
         refundable_amount=max(
             order.total_amount - await refunds.committed_amount(session, order.id), 0

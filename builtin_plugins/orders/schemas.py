@@ -66,6 +66,11 @@ class BillingIn(_Body):
 
 
 class CheckoutIn(_Body):
+    """Check out the buyer's holds of the event. Without sign-in, ``cart_token`` and
+    ``buyer`` are required. Each ``attendees`` entry names one attendee per unit of a held
+    line (by its ``hold_id``), and each attendee answers the event's required questions
+    that apply to their ticket type."""
+
     cart_token: CartToken | None = Field(
         None, description="The anonymous buyer's cart (ignored for a signed-in buyer)"
     )
@@ -203,6 +208,10 @@ class BuyerOrderOut(OrderOut):
 
 
 class CheckoutOut(BaseModel):
+    """The order checkout created (``id`` is the order's, as ``order.id``), how to pay it,
+    and the token that reads it without signing in."""
+
+    id: uuid.UUID
     order: OrderOut
     payment: PaymentOut | None
     access_token: str = Field(
@@ -239,8 +248,3 @@ class OrderSummary(BaseModel):
     expires_at: datetime
     created_at: datetime
     paid_at: datetime | None
-
-
-class OrderPage(BaseModel):
-    orders: list[OrderSummary]
-    next_cursor: str | None

@@ -39,7 +39,8 @@ class _Body(BaseModel):
 
 
 class OwnAccountIn(_Body):
-    """The organization's own Stripe account: keys from its Stripe dashboard."""
+    """The organization's own Stripe account: keys from its Stripe dashboard.
+    ``secret_key`` and ``publishable_key`` are both test keys or both live keys."""
 
     kind: Literal["own"]
     secret_key: SecretStr = Field(

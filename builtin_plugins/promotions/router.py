@@ -16,13 +16,12 @@ from builtin_plugins.promotions import service
 from builtin_plugins.promotions.schemas import (
     PromoCodeCreate,
     PromoCodeOut,
-    PromoCodePage,
     PromoCodeUpdate,
 )
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import Page
 
 Manager = Annotated[Principal, requires("promotions:manage")]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -67,18 +66,16 @@ async def list_promo_codes(
     active: Annotated[bool | None, Query(description="Only active (or inactive) codes")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> PromoCodePage:
+) -> Page[PromoCodeOut]:
     found = await service.listing(
         session,
         organization_id=organization_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         event_id=event_id,
         active=active,
     )
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return PromoCodePage(promo_codes=[service.view(row) for row in page], next_cursor=next_cursor)
+    return found.shown(service.view)
 
 
 @router.get("/{promo_code_id}", summary="One promo code with its uses")

@@ -49,7 +49,18 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TERMS_RULES = (
+    "Exactly one of ``percent_off`` and ``amount_off``; ``currency`` goes with "
+    "``amount_off`` only, and is the event's currency for a one-event code. "
+    "``valid_until`` is after ``valid_from``. ``ticket_type_ids`` and "
+    "``unlocks_ticket_type_ids`` are ticket types of the event (of the organization for an "
+    "organization-wide code); unlocked types have visibility ``promo``."
+)
+
+
 class PromoCodeCreate(_Body):
+    __doc__ = "A promo code. " + TERMS_RULES
+
     code: Code
     description: Description = ""
     event_id: uuid.UUID | None = Field(None, description="Null: every event of the organization")
@@ -71,8 +82,13 @@ class PromoCodeCreate(_Body):
 
 
 class PromoCodeUpdate(_Body):
-    """Only the fields sent change; ``null`` clears a nullable one. Setting one kind of
-    discount clears the other (send ``currency`` with ``amount_off``)."""
+    __doc__ = (
+        "Only the fields sent change; ``null`` clears a nullable one (``code``, "
+        "``description``, ``ticket_type_ids``, ``unlocks_ticket_type_ids`` and ``active`` "
+        "may not be null). Setting one kind of discount clears the other (send ``currency`` "
+        "with ``amount_off``). The code after the change follows the same rules as on "
+        "creation: " + TERMS_RULES
+    )
 
     code: Code | None = None
     description: Description | None = None
@@ -108,8 +124,3 @@ class PromoCodeOut(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
-
-
-class PromoCodePage(BaseModel):
-    promo_codes: list[PromoCodeOut]
-    next_cursor: str | None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events.models import Event, TicketType, Visibility
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption
 from builtin_plugins.promotions.schemas import PromoCodeCreate, PromoCodeOut, PromoCodeUpdate
+from kernel.pagination import RowsPage, keyset_page
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 EDITABLE = (
@@ -189,24 +189,19 @@ async def listing(
     *,
     organization_id: uuid.UUID,
     limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
+    cursor: str | None = None,
     event_id: uuid.UUID | None = None,
     active: bool | None = None,
-) -> Sequence[PromoCode]:
+) -> RowsPage[PromoCode]:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = select(PromoCode).where(PromoCode.organization_id == organization_id)
     if event_id is not None:
         query = query.where(PromoCode.event_id == event_id)
     if active is not None:
         query = query.where(PromoCode.active.is_(active))
-    if before is not None:
-        created_at, row_id = before
-        query = query.where(
-            (PromoCode.created_at < created_at)
-            | ((PromoCode.created_at == created_at) & (PromoCode.id < row_id))
-        )
-    query = query.order_by(PromoCode.created_at.desc(), PromoCode.id.desc()).limit(limit)
-    return (await session.scalars(query)).all()
+    return await keyset_page(
+        session, query, at=PromoCode.created_at, row_id=PromoCode.id, cursor=cursor, limit=limit
+    )
 
 
 def _changes(row: PromoCode, body: PromoCodeUpdate) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from builtin_plugins.taxes.tax_ids import normalize_tax_id
 from kernel.auth import requires
 from kernel.contracts import Principal, TaxableParty
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import UnprocessableContent
 
 PREFIX = "/organizations/{organization_id}"
@@ -54,6 +55,9 @@ class InvalidTaxId(UnprocessableContent):
 @router.get(
     "/tax-rules/preview",
     summary="Which rule would tax a line of this amount, and its net, tax and gross",
+    description="`ticket_type_id` implies its event (and must be one of `event_id`'s when "
+    "both are sent); `venue_country` and `venue_region` are only for a line without an "
+    "event (an event's venue is its address).",
 )
 async def preview_tax(
     organization_id: uuid.UUID,
@@ -124,8 +128,9 @@ async def _changing(kernel: Any, organization_id: uuid.UUID) -> AsyncIterator[As
 @router.get("/tax-rules", summary="The organization's tax rules, oldest first")
 async def list_tax_rules(
     organization_id: uuid.UUID, principal: Manager, session: SessionDep
-) -> list[TaxRuleOut]:
-    return [TaxRuleOut.of(rule) for rule in await service.list_rules(session, organization_id)]
+) -> ItemList[TaxRuleOut]:
+    found = await service.list_rules(session, organization_id)
+    return ItemList(items=[TaxRuleOut.of(rule) for rule in found])
 
 
 @router.post("/tax-rules", summary="Add a tax rule", status_code=201)

@@ -63,6 +63,10 @@ class _Body(BaseModel):
 
 
 class TaxRuleCreate(_Body):
+    """A tax rule: a ``region`` needs its ``country``; ``event_id`` is an event of the
+    organization and ``ticket_type_ids`` ticket types of that event (of the organization
+    when the rule is for every event)."""
+
     name: Name = Field(description='Shown on orders, e.g. "VAT 19%"')
     rate: Rate
     country: CountryCode | None = Field(
@@ -91,7 +95,9 @@ class TaxRuleCreate(_Body):
 
 
 class TaxRuleUpdate(_Body):
-    """Only the fields sent change; ``country``, ``region`` and ``event_id`` may be null."""
+    """Only the fields sent change; ``country``, ``region`` and ``event_id`` may be null.
+    After the change the rule follows the rules of creation (a ``region`` needs its
+    ``country``; the event and ticket types are the organization's)."""
 
     name: Name | None = None
     rate: Rate | None = None

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.checkin_schemas import ExportedTicket, jsonable
 from builtin_plugins.ticketing.checkin_service import get_list, list_view
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import CheckinList, Ticket
+from kernel.codes import display_code
 from kernel.crypto import Encryptor
 
 EXPORT_FORMAT = "ticketing.checkin-list.v1"

@@ -66,13 +66,14 @@ from builtin_plugins.ticketing.checkin_schemas import (
     CheckinListCreate,
     CheckinListOut,
     CheckinListUpdate,
+    OfflineExport,
     OfflineReport,
     OfflineUpload,
     ScanAdmitted,
     ScanIn,
     UndoOut,
 )
-from kernel.auth import requires
+from kernel.auth import OrganizationPermission, requires
 from kernel.awaitables import first_result
 from kernel.context import Kernel
 from kernel.contracts import Principal
@@ -95,8 +96,10 @@ from kernel.live import (
     sse_messages,
     websocket_handshake_request,
 )
+from kernel.pagination import ItemList
 from kernel.problems import NotFound, Problem
 from kernel.request_limits import max_body_size
+from kernel.websockets import websocket_contract
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}/checkin-lists"
 CHECKIN, MANAGE = "tickets:checkin", "tickets:manage"
@@ -120,8 +123,8 @@ _REFUSALS = {
 @lists.get("", summary="An event's check-in lists with their live counts")
 async def list_lists(
     organization_id: uuid.UUID, event_id: uuid.UUID, principal: DoorStaff, session: SessionDep
-) -> list[CheckinListOut]:
-    return await service.list_views(session, organization_id, event_id)
+) -> ItemList[CheckinListOut]:
+    return ItemList(items=await service.list_views(session, organization_id, event_id))
 
 
 @lists.post("", summary="Add a check-in list", status_code=201)
@@ -320,7 +323,7 @@ async def undo_scan(
     "/{list_id}/export",
     summary="The list's tickets for offline scanning, signed (Ticketing-Signature header)",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"model": OfflineExport, "description": "The signed export document"}},
 )
 async def export_list(
     organization_id: uuid.UUID,
@@ -418,6 +421,20 @@ async def _refusal(websocket: WebSocket, kernel: Kernel, organization_id: uuid.U
 
 
 @live.websocket("/live/ws")
+@websocket_contract(
+    summary="Live check-in counts of the event's lists",
+    access=OrganizationPermission(CHECKIN),
+    sends='`{"event_id", "lists": {list_id: {"issued", "checked_in"}}, "at"}`: first the '
+    "current counts, then an update after each scan, undo or upload. The handshake is "
+    "authenticated like any request (bearer header or session cookie).",
+    close_codes={
+        CLOSE_UNAUTHORIZED: "No credential, or an invalid one",
+        CLOSE_FORBIDDEN: f"A member without {CHECKIN}",
+        CLOSE_NOT_FOUND: "Not a member of the organization, or no such event in it",
+        CLOSE_TRY_AGAIN_LATER: "Live updates were interrupted or are unavailable; reconnect",
+    },
+    tags=("check-in",),
+)
 async def counts_websocket(
     websocket: WebSocket, organization_id: uuid.UUID, event_id: uuid.UUID
 ) -> None:

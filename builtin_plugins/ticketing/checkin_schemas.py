@@ -36,6 +36,9 @@ def check_window(admits_from: datetime | None, admits_until: datetime | None) ->
 
 
 class CheckinListCreate(_Body):
+    """A check-in list: ``admits_from`` is before ``admits_until`` when both are given;
+    ``ticket_type_ids`` and ``date_id`` belong to the event."""
+
     name: Name
     ticket_type_ids: list[uuid.UUID] = Field(
         default_factory=list,
@@ -53,7 +56,9 @@ class CheckinListCreate(_Body):
 
 
 class CheckinListUpdate(_Body):
-    """Only the fields sent change; ``null`` clears ``date_id`` and the window's ends."""
+    """Only the fields sent change; ``null`` clears ``date_id`` and the window's ends
+    (``name`` and ``ticket_type_ids`` may not be null). ``admits_from`` stays before
+    ``admits_until``."""
 
     name: Name | None = None
     ticket_type_ids: list[uuid.UUID] | None = Field(None, max_length=MAX_LIST_TICKET_TYPES)
@@ -127,6 +132,9 @@ class CheckinOut(BaseModel):
 
 
 class ScanAdmitted(BaseModel):
+    """The check-in the scan created (``id`` is the check-in's, as ``checkin.id``)."""
+
+    id: uuid.UUID
     result: Literal["admitted"] = "admitted"
     ticket: TicketSummary
     checkin: CheckinOut
@@ -152,6 +160,8 @@ class OfflineScanIn(_Body):
 
 
 class OfflineUpload(_Body):
+    """A device's scans: each ``scan_id`` once per upload."""
+
     device_id: DeviceId
     scans: list[OfflineScanIn] = Field(max_length=MAX_OFFLINE_SCANS)
 
@@ -197,6 +207,32 @@ class ExportedTicket(BaseModel):
     date_id: uuid.UUID
     holder_name: str
     checked_in_at: datetime | None
+
+
+class ExportedKey(BaseModel):
+    """A public key of the organization as a JWK (RFC 8037)."""
+
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    use: str
+    alg: str
+
+
+class OfflineExport(BaseModel):
+    """What ``GET .../export`` answers: its exact bytes are signed (``Ticketing-Signature``)."""
+
+    format: Literal["ticketing.checkin-list.v1"]
+    organization_id: uuid.UUID
+    event_id: uuid.UUID
+    list: CheckinListOut
+    generated_at: datetime
+    complete: bool = Field(description="false for an increment (``changed_since`` given)")
+    changed_since: datetime | None
+    next_changed_since: datetime = Field(description="Pass as ``changed_since`` next time")
+    keys: list[ExportedKey] = Field(description="The keys a device trusts for QR payloads")
+    tickets: list[ExportedTicket]
 
 
 def jsonable(model: BaseModel) -> dict[str, Any]:

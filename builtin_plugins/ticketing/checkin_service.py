@@ -32,7 +32,7 @@ from builtin_plugins.ticketing.checkin_schemas import (
     check_window,
     jsonable,
 )
-from builtin_plugins.ticketing.issuance import display_code, normalize_code
+from builtin_plugins.ticketing.issuance import normalize_code
 from builtin_plugins.ticketing.models import (
     CheckinList,
     ScanOutcome,
@@ -40,6 +40,7 @@ from builtin_plugins.ticketing.models import (
     TicketCheckin,
     TicketStatus,
 )
+from kernel.codes import display_code
 from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
 
 # -- refusals -----------------------------------------------------------------------------
@@ -600,7 +601,8 @@ async def scan(
         raise unknown_ticket()
     if row.outcome == ScanOutcome.ADMITTED.value:
         assert row.written == 2, "an admitted scan writes the scan and the ticket"
-        return ScanAdmitted(ticket=_summary(row), checkin=_admitting_scan(row))
+        checkin = _admitting_scan(row)
+        return ScanAdmitted(id=checkin.id, ticket=_summary(row), checkin=checkin)
     admitting: CheckinOut | None = None
     if row.outcome == ScanOutcome.ALREADY_CHECKED_IN.value and row.checkin_id is not None:
         if row.prior_found:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event
 from builtin_plugins.ticketing import signing, ticket_settings
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, qr_payload, related
 from kernel.awaitables import first_result
+from kernel.codes import display_code
 from kernel.context import Kernel
 from kernel.contracts import LayoutRequest, RenderedLayout
 from kernel.organizations import Organization
@@ -94,16 +94,19 @@ async def layout_context(
     tickets: Sequence[Ticket],
     *,
     order_id: uuid.UUID | None = None,
-    order_code: str | None = None,
 ) -> dict[str, Any]:
-    """The layout hook's context for these tickets (all of one organization); the order's
-    code, when the caller knows it, is printed on each ticket."""
+    """The layout hook's context for these tickets (all of one organization); each ticket
+    carries its order's code, which the buyer quotes."""
     organization_id = tickets[0].organization_id
     organization = await session.scalar(
         select(Organization).where(Organization.id == organization_id)
     )
     found = await related(session, tickets)
     key = await signing.signing_key(session, kernel.encryptor, organization_id)
+    order_ids = {ticket.order_id for ticket in tickets if ticket.order_id}
+    codes = await order_codes(
+        kernel, session, sorted(order_ids | ({order_id} if order_id else set()))
+    )
     entries = []
     for ticket in tickets:
         event, date = found.events[ticket.event_id], found.dates[ticket.event_date_id]
@@ -127,15 +130,27 @@ async def layout_context(
                 "ends_at": date.ends_at.astimezone(zone).isoformat(),
                 "qr_payload": qr_payload(key, ticket),
                 "order_id": str(ticket.order_id) if ticket.order_id else None,
-                "order_code": order_code,
+                "order_code": codes.get(ticket.order_id) if ticket.order_id else None,
             }
         )
     return {
         "organization": {"name": organization.name if organization else ""},
         "branding": await ticket_settings.branding(session, kernel.storage, organization_id),
-        "order": {"id": str(order_id), "code": order_code} if order_id else None,
+        "order": {"id": str(order_id), "code": codes.get(order_id)} if order_id else None,
         "tickets": entries,
     }
+
+
+async def order_codes(
+    kernel: Kernel, session: AsyncSession, order_ids: Sequence[uuid.UUID]
+) -> Mapping[uuid.UUID, str]:
+    """The codes buyers quote for these orders, from whichever plugin keeps orders."""
+    if not order_ids:
+        return {}
+    found = await first_result(
+        kernel.plugins.hook.ticketing_order_codes, order_ids=list(order_ids), session=session
+    )
+    return found or {}
 
 
 async def render_pdf(
@@ -144,12 +159,9 @@ async def render_pdf(
     tickets: Sequence[Ticket],
     *,
     order_id: uuid.UUID | None = None,
-    order_code: str | None = None,
 ) -> RenderedLayout:
     """One ticket's PDF, or an order's (every ticket, a page each)."""
-    context = await layout_context(
-        kernel, session, tickets, order_id=order_id, order_code=order_code
-    )
+    context = await layout_context(kernel, session, tickets, order_id=order_id)
     request = LayoutRequest(
         kind="order" if order_id else "ticket",
         format="pdf",

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Response
 from builtin_plugins.ticketing import documents, guest_tickets, tickets_service
 from builtin_plugins.ticketing.guest_access import GuestOrder, order_ticket, order_tickets
 from builtin_plugins.ticketing.ticket_schemas import TicketOut
-from kernel.auth import public
+from kernel.auth import public_or_signed_in
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.pagination import ItemList
 
@@ -34,7 +34,7 @@ routers = [router]
 @router.get(
     "/tickets",
     summary="The order's tickets (X-Order-Token or ?token=), a ticket given away as transferred",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def guest_tickets_list(
     order: GuestOrder, kernel: KernelDep, session: SessionDep
@@ -46,7 +46,7 @@ async def guest_tickets_list(
 @router.get(
     "/tickets/{ticket_id}",
     summary="One ticket of the order, with its QR payload",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def guest_ticket(
     ticket_id: uuid.UUID, order: GuestOrder, kernel: KernelDep, session: SessionDep
@@ -59,7 +59,7 @@ async def guest_ticket(
 @router.get(
     "/tickets/{ticket_id}/qr.{image_format}",
     summary="A ticket's QR code as PNG or SVG",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}, "image/svg+xml": {}}},
@@ -81,7 +81,7 @@ async def guest_qr_code(
 @router.get(
     "/tickets/{ticket_id}/pdf",
     summary="A printable ticket of the order (PDF)",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     response_class=Response,
     responses=PDF,
 )
@@ -89,14 +89,14 @@ async def guest_ticket_pdf(
     ticket_id: uuid.UUID, order: GuestOrder, kernel: KernelDep, session: SessionDep
 ) -> Response:
     ticket = await order_ticket(session, order, ticket_id)
-    rendered = await documents.render_pdf(kernel, session, [ticket], order_code=order.code)
+    rendered = await documents.render_pdf(kernel, session, [ticket])
     return documents.download(rendered)
 
 
 @router.get(
     "/tickets.pdf",
     summary="Every valid ticket of the order in one PDF, a page each",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
     response_class=Response,
     responses=PDF,
 )

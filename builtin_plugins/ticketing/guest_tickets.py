@@ -37,9 +37,7 @@ async def order_pdf(
     good = printable(tickets)
     if not good:
         raise NotFound(f"No valid tickets in order {order.order_id}.")
-    return await documents.render_pdf(
-        kernel, session, good, order_id=order.order_id, order_code=order.code
-    )
+    return await documents.render_pdf(kernel, session, good, order_id=order.order_id)
 
 
 async def answer(

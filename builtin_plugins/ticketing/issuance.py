@@ -54,10 +54,6 @@ def normalize_code(typed: str) -> str:
     return re.sub(r"[\s-]", "", typed).upper().translate(_TYPED_ALIASES)
 
 
-def display_code(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
 async def _tickets_of(session: AsyncSession, issue_id: uuid.UUID) -> list[Ticket]:
     return list(
         await session.scalars(

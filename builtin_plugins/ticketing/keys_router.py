@@ -23,6 +23,7 @@ from builtin_plugins.ticketing.ticket_schemas import PublicKey, PublicKeySet, Si
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 
 Manager = Annotated[Principal, requires("tickets:manage")]
 
@@ -33,7 +34,7 @@ routers = [published, managed]
 
 def _out(row: TicketSigningKey) -> SigningKeyOut:
     return SigningKeyOut(
-        kid=row.kid,
+        id=row.kid,
         created_at=row.created_at,
         superseded_at=row.superseded_at,
         retired_at=row.retired_at,
@@ -59,8 +60,9 @@ async def public_keys(
 @managed.get("", summary="Every signing key, retired ones too, newest first")
 async def list_keys(
     organization_id: uuid.UUID, principal: Manager, session: SessionDep
-) -> list[SigningKeyOut]:
-    return [_out(row) for row in await signing.keys(session, organization_id, include_retired=True)]
+) -> ItemList[SigningKeyOut]:
+    found = await signing.keys(session, organization_id, include_retired=True)
+    return ItemList(items=[_out(row) for row in found])
 
 
 @managed.post(

@@ -123,10 +123,11 @@ def _title_and_filename(
         ticket = tickets[0]
         event_title = str((ticket.get("event") or {}).get("title") or "")
         return f"Ticket – {event_title}", f"ticket-{_file_safe(ticket.get('code'))}.pdf"
-    code = (order or {}).get("code")
+    order = order or {}
+    code = str(order.get("code") or tickets[0].get("order_code") or "")
     if code:
         return f"Tickets – order {code}", f"order-{_file_safe(code)}-tickets.pdf"
-    order_id = str((order or {}).get("id") or tickets[0].get("order_id") or "")
+    order_id = str(order.get("id") or tickets[0].get("order_id") or "")
     return f"Tickets – order {order_id}", f"order-{_file_safe(order_id[:8])}-tickets.pdf"
 
 
@@ -258,13 +259,11 @@ def _draw_details_and_qr(canvas: Canvas, ticket: Mapping[str, Any], top: float) 
     canvas.drawCentredString(qr_x + QR_SIZE / 2, qr_y - 7 * mm, _ascii(ticket.get("code")))
 
     width = qr_x - MARGIN - DETAILS_GAP
-    order_id = ticket.get("order_id")
-    order = ticket.get("order_code") or (str(order_id)[:8].upper() if order_id else None)
     facts = [
         ("Ticket type", ticket.get("ticket_type")),
         ("Holder", ticket.get("holder_name")),
         ("Email", ticket.get("holder_email")),
-        ("Order", order),
+        ("Order", ticket.get("order_code")),  # what the buyer quotes, as their order shows it
     ]
     y = top
     for label, value in facts:

@@ -13,6 +13,7 @@ from builtin_plugins.ticketing.ticket_schemas import TicketOut
 from kernel.auth import signed_in
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.pagination import ItemList
 from kernel.problems import NotFound
 
 Holder = Annotated[Principal, signed_in()]
@@ -28,11 +29,11 @@ async def my_tickets(
     session: SessionDep,
     event_id: uuid.UUID | None = None,
     include_closed: bool = False,
-) -> list[TicketOut]:
+) -> ItemList[TicketOut]:
     found = await tickets_service.my_tickets(
         session, principal, event_id=event_id, include_closed=include_closed
     )
-    return await tickets_service.views(session, kernel.encryptor, found)
+    return ItemList(items=await tickets_service.views(session, kernel.encryptor, found))
 
 
 @router.get("/tickets/{ticket_id}", summary="One of my tickets, with its QR payload")
@@ -48,7 +49,10 @@ async def my_ticket(
     "/tickets/{ticket_id}/qr.{image_format}",
     summary="My ticket's QR code as PNG or SVG",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+    responses={
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
+        409: {"description": "Void or transferred: the ticket has no valid QR code"},
+    },
 )
 async def my_qr_code(
     ticket_id: uuid.UUID,
@@ -66,7 +70,10 @@ async def my_qr_code(
     "/tickets/{ticket_id}/pdf",
     summary="My printable ticket (PDF)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        501: {"description": "No installed layout renders tickets as PDF"},
+    },
 )
 async def my_ticket_pdf(
     ticket_id: uuid.UUID, principal: Holder, kernel: KernelDep, session: SessionDep
@@ -79,7 +86,10 @@ async def my_ticket_pdf(
     "/orders/{order_id}/tickets.pdf",
     summary="Every ticket of my order in one PDF, a page each",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        501: {"description": "No installed layout renders tickets as PDF"},
+    },
 )
 async def my_order_pdf(
     order_id: uuid.UUID, principal: Holder, kernel: KernelDep, session: SessionDep

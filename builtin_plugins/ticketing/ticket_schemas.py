@@ -79,13 +79,10 @@ class TicketOut(BaseModel):
     )
 
 
-class TicketPage(BaseModel):
-    tickets: list[TicketOut]
-    next_cursor: str | None
-
-
 class IssueOut(BaseModel):
-    issue_id: uuid.UUID
+    """One issue: the batch of tickets a request issued (a retry answers the same)."""
+
+    id: uuid.UUID
     kind: IssueKind
     tickets: list[TicketOut]
 
@@ -106,7 +103,7 @@ class PublicKeySet(BaseModel):
 
 
 class SigningKeyOut(BaseModel):
-    kid: str
+    id: str = Field(description="The key id (`kid`) its signatures and its JWK name")
     created_at: datetime
     superseded_at: datetime | None
     retired_at: datetime | None

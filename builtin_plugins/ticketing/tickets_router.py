@@ -22,7 +22,6 @@ from builtin_plugins.ticketing.models import TicketStatus
 from builtin_plugins.ticketing.ticket_schemas import (
     IssueOut,
     TicketOut,
-    TicketPage,
     TicketsIssue,
     TicketVoid,
 )
@@ -36,7 +35,7 @@ from kernel.idempotency import (
     replay_response,
     request_fingerprint,
 )
-from kernel.pagination import decode_cursor, encode_cursor
+from kernel.pagination import Page
 
 Manager = Annotated[Principal, requires("tickets:manage")]
 
@@ -95,7 +94,7 @@ async def issue(
         },
     )
     result = IssueOut(
-        issue_id=issued.issue.id,
+        id=issued.issue.id,
         kind=issued.issue.kind,
         tickets=await tickets_service.views(session, kernel.encryptor, issued.tickets),
     )
@@ -125,25 +124,20 @@ async def list_tickets(
     search: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> TicketPage:
+) -> Page[TicketOut]:
     found = await tickets_service.list_tickets(
         session,
         organization_id=organization_id,
         event_id=event_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor,
         status=status,
         ticket_type_id=ticket_type_id,
         date_id=date_id,
         order_id=order_id,
         search=search,
     )
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
-    return TicketPage(
-        tickets=await tickets_service.views(session, kernel.encryptor, page),
-        next_cursor=next_cursor,
-    )
+    return found.page(await tickets_service.views(session, kernel.encryptor, found.rows))
 
 
 @router.get("/{ticket_id}", summary="One ticket")
@@ -234,7 +228,10 @@ async def new_qr_code(
     "/{ticket_id}/qr.{image_format}",
     summary="The ticket's QR code as PNG or SVG",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+    responses={
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
+        409: {"description": "Void or transferred: the ticket has no valid QR code"},
+    },
 )
 async def qr_code(
     organization_id: uuid.UUID,
@@ -256,7 +253,10 @@ async def qr_code(
     "/{ticket_id}/pdf",
     summary="The printable ticket (PDF, rendered through the layout hook)",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        501: {"description": "No installed layout renders tickets as PDF"},
+    },
 )
 async def ticket_pdf(
     organization_id: uuid.UUID,

@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import Event, EventDate, TicketType
 from builtin_plugins.identity.models import User
 from builtin_plugins.ticketing import signing
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import (
     Ticket,
     TicketIssue,
@@ -38,9 +37,11 @@ from builtin_plugins.ticketing.ticket_schemas import (
     TicketOut,
     TicketTypeRef,
 )
+from kernel.codes import display_code
 from kernel.contracts import Principal
 from kernel.crypto import Encryptor
 from kernel.outbox import record_event
+from kernel.pagination import RowsPage, keyset_page
 from kernel.problems import Conflict, NotFound
 
 SCANNABLE = (TicketStatus.VALID, TicketStatus.CHECKED_IN)
@@ -163,13 +164,13 @@ async def list_tickets(
     organization_id: uuid.UUID,
     event_id: uuid.UUID,
     limit: int,
-    before: tuple | None = None,
+    cursor: str | None = None,
     status: TicketStatus | None = None,
     ticket_type_id: uuid.UUID | None = None,
     date_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
     search: str | None = None,
-) -> list[Ticket]:
+) -> RowsPage[Ticket]:
     """Newest first, keyset-paginated on (created_at, id); ``search`` matches the holder's
     name or email, or the code."""
     query = select(Ticket).where(
@@ -193,16 +194,9 @@ async def list_tickets(
                 Ticket.code == compact,
             )
         )
-    if before is not None:
-        created_at, ticket_id = before
-        query = query.where(
-            or_(
-                Ticket.created_at < created_at,
-                and_(Ticket.created_at == created_at, Ticket.id < ticket_id),
-            )
-        )
-    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    return await keyset_page(
+        session, query, at=Ticket.created_at, row_id=Ticket.id, cursor=cursor, limit=limit
+    )
 
 
 async def _close_offers(session: AsyncSession, ticket: Ticket, status: TransferStatus) -> None:

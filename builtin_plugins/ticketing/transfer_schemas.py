@@ -84,11 +84,12 @@ class TransferAccepted(BaseModel):
     version: int
 
 
-class TicketReassigned(BaseModel):
-    transfer: OrganizerTransferOut
-    ticket_id: uuid.UUID = Field(description="The new holder's ticket")
-    code: str
-    version: int
+class TicketReassigned(OrganizerTransferOut):
+    """The completed transfer the reassignment made; ``new_ticket_id`` is the new holder's
+    ticket, ``code`` and ``version`` are that ticket's."""
+
+    code: str = Field(description="The new ticket's code")
+    version: int = Field(description="The new ticket's version")
     cancelled_offer_id: uuid.UUID | None = Field(
         description="The holder's pending offer this reassignment withdrew, if any"
     )

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import transfers
 from builtin_plugins.ticketing.guest_access import GuestOrder, of_order
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.transfer_schemas import (
     MyTransferOut,
@@ -35,7 +34,8 @@ from builtin_plugins.ticketing.transfer_schemas import (
     TransferOut,
     TransferTicketRef,
 )
-from kernel.auth import public, requires, signed_in
+from kernel.auth import public_or_signed_in, requires, signed_in
+from kernel.codes import display_code
 from kernel.context import Kernel
 from kernel.contracts import OrderAccess, Principal
 from kernel.dependencies import KernelDep, SessionDep
@@ -189,8 +189,9 @@ async def offer_ticket(
 )
 async def my_ticket_history(
     ticket_id: uuid.UUID, principal: SignedIn, session: SessionDep
-) -> list[TransferOut]:
-    return [_holder_view(t) for t in await transfers.holder_history(session, principal, ticket_id)]
+) -> ItemList[TransferOut]:
+    found = await transfers.holder_history(session, principal, ticket_id)
+    return ItemList(items=[_holder_view(t) for t in found])
 
 
 @me.get("/ticket-transfers", summary="Offers to me and of my tickets, newest first")
@@ -198,8 +199,9 @@ async def my_ticket_transfers(
     principal: SignedIn,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[MyTransferOut]:
-    return [_my_view(t) for t in await transfers.my_transfers(session, principal, limit=limit)]
+) -> ItemList[MyTransferOut]:
+    found = await transfers.my_transfers(session, principal, limit=limit)
+    return ItemList(items=[_my_view(t) for t in found])
 
 
 @me.post(
@@ -305,8 +307,7 @@ async def reassign_ticket(
     )
     await session.refresh(done.transfer)  # created_at comes from the database
     return TicketReassigned(
-        transfer=_organizer_view(done.transfer),
-        ticket_id=done.new.id,
+        **_organizer_view(done.transfer).model_dump(),
         code=display_code(done.new.code),
         version=done.new.version,
         cancelled_offer_id=done.cancelled_offer.id if done.cancelled_offer else None,
@@ -323,11 +324,11 @@ async def ticket_transfer_history(
     ticket_id: uuid.UUID,
     principal: Manager,
     session: SessionDep,
-) -> list[OrganizerTransferOut]:
+) -> ItemList[OrganizerTransferOut]:
     found = await transfers.organizer_history(
         session, organization_id=organization_id, event_id=event_id, ticket_id=ticket_id
     )
-    return [_organizer_view(t) for t in found]
+    return ItemList(items=[_organizer_view(t) for t in found])
 
 
 # -- guest buyers (the order's credential instead of an account) ------------------------
@@ -342,7 +343,7 @@ def _guest(order: OrderAccess) -> transfers.Giver:
     "/tickets/{ticket_id}/transfers",
     status_code=201,
     summary="Offer a ticket of my order to someone (X-Order-Token or ?token=)",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def guest_offer_ticket(
     ticket_id: uuid.UUID,
@@ -380,7 +381,7 @@ async def guest_offer_ticket(
 @guest.get(
     "/tickets/{ticket_id}/transfers",
     summary="The offers made of a ticket of my order, oldest first",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def guest_ticket_history(
     ticket_id: uuid.UUID, order: GuestOrder, session: SessionDep
@@ -393,7 +394,7 @@ async def guest_ticket_history(
     "/ticket-transfers/{transfer_id}",
     status_code=204,
     summary="Withdraw an offer of a ticket of my order",
-    dependencies=[public()],
+    dependencies=[public_or_signed_in()],
 )
 async def guest_cancel_transfer(
     transfer_id: uuid.UUID, order: GuestOrder, request: Request, kernel: KernelDep

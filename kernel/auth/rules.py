@@ -3,6 +3,8 @@
 Every route declares exactly one rule (a meta-test walks the app to make sure):
 
 * ``public`` -- anyone, no credential needed;
+* ``public_or_signed_in`` -- anyone; the route recognizes a signed-in caller (their cart,
+  their order), so a credential that is sent must be valid;
 * ``signed_in`` -- any authenticated user; the dependency returns the :class:`Principal`;
 * ``requires("events:create", ...)`` -- a member of the path's ``{organization_id}``
   holding every named permission. Someone who is not a member gets 404, exactly as if
@@ -38,11 +40,18 @@ async def _signed_in(request: Request) -> Principal:
     return principal
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class AccessRule:
-    """Base of every declared rule; ``describe`` is what the API docs say about it."""
+    """Base of every declared rule; ``describe`` is what the API docs say about it and
+    ``refusals`` the statuses it can answer with (declared for each route in the docs)."""
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def refusals(self, method: str) -> dict[int, str]:
+        return {}
 
 
 class Public(AccessRule):
@@ -53,12 +62,32 @@ class Public(AccessRule):
         return "public"
 
 
+class PublicOrSignedIn(Public):
+    """Anyone; a caller who sends a credential is recognized (``authenticate``), and a
+    credential that does not hold is refused rather than ignored."""
+
+    def describe(self) -> str:
+        return "public (signed in when a credential is sent)"
+
+    def refusals(self, method: str) -> dict[int, str]:
+        found = {401: "A credential was sent and refused (expired, tampered, revoked)"}
+        if method in UNSAFE_METHODS:
+            found[403] = "Signed in with the session cookie but without its CSRF token"
+        return found
+
+
 class Authenticated(AccessRule):
     async def __call__(self, request: Request) -> Principal:
         return await _signed_in(request)
 
     def describe(self) -> str:
         return "signed in"
+
+    def refusals(self, method: str) -> dict[int, str]:
+        found = {401: "Not signed in, or the credential was refused"}
+        if method in UNSAFE_METHODS:
+            found[403] = "Signed in with the session cookie but without its CSRF token"
+        return found
 
 
 class OrganizationPermission(AccessRule):
@@ -81,6 +110,14 @@ class OrganizationPermission(AccessRule):
     def describe(self) -> str:
         return " + ".join(self.names)
 
+    def refusals(self, method: str) -> dict[int, str]:
+        return {
+            401: "Not signed in, or the credential was refused",
+            403: f"A member without {' + '.join(self.names)}",
+            404: "Not a member of the organization (as if it did not exist), or no such "
+            "object in it",
+        }
+
 
 class PlatformPermission(AccessRule):
     """For callers acting for the platform rather than a user (e.g. the NextAuth server)."""
@@ -99,6 +136,12 @@ class PlatformPermission(AccessRule):
     def describe(self) -> str:
         return "platform: " + " + ".join(self.names)
 
+    def refusals(self, method: str) -> dict[int, str]:
+        return {
+            401: "No service credential, or a wrong one",
+            403: f"A credential without {' + '.join(self.names)}",
+        }
+
 
 def declared_rules(dependant: Any) -> list[AccessRule]:
     """The access rules a route's dependency tree declares (a route must declare one)."""
@@ -108,23 +151,18 @@ def declared_rules(dependant: Any) -> list[AccessRule]:
     return found
 
 
-def document_access(routes: Any) -> None:
-    """State each route's rule in the OpenAPI document as ``x-access`` (``public``,
-    ``signed in`` or the permissions), so clients and reviewers see it per endpoint."""
-    from fastapi.routing import APIRoute, iter_route_contexts
-
-    for context in iter_route_contexts(routes):
-        route = context.original_route
-        if isinstance(route, APIRoute):
-            rules = declared_rules(route.dependant)
-            if rules:
-                extra = dict(route.openapi_extra or {})
-                extra["x-access"] = " and ".join(rule.describe() for rule in rules)
-                route.openapi_extra = extra
+def describe_access(rules: list[AccessRule]) -> str:
+    """What the OpenAPI document states as a route's ``x-access``: ``public``, ``signed
+    in`` or the permissions, so clients and reviewers see it per endpoint."""
+    return " and ".join(rule.describe() for rule in rules)
 
 
 def public() -> Any:
     return Depends(Public())
+
+
+def public_or_signed_in() -> Any:
+    return Depends(PublicOrSignedIn())
 
 
 def signed_in() -> Any:

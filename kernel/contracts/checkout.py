@@ -20,7 +20,7 @@ class CheckoutCart:
     buyer_id: UUID | None
     lines: tuple[CheckoutLine, ...]
     total: Money
-    promo_code: str | None = None  # as the buyer typed it
+    promo_code: str | None = None  # as the buyer gave it, upper case
     buyer_email: str | None = None
 
 

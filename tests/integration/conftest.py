@@ -16,6 +16,7 @@ from kernel.plugin_manager import KernelPluginManager
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
 from tests.support.nextauth import mint_tokens
+from tests.support.openapi_contract import checked_client
 from tests.support.s3 import s3_server  # noqa: F401
 
 SECRET = "test-nextauth-secret-0123456789abcdef"
@@ -74,7 +75,7 @@ def api_url(identity_settings) -> Iterator[str]:
 
 @pytest.fixture
 async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+    async with checked_client(api_url, timeout=30) as client:
         yield client
 
 

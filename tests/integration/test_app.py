@@ -16,6 +16,7 @@ from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -33,7 +34,7 @@ async def test_live_and_ready_report_every_backend(client: httpx.AsyncClient) ->
 async def test_ready_answers_503_problem_when_redis_is_unreachable(tmp_path, database_url) -> None:
     settings = make_settings(tmp_path, database_url=database_url, redis_url="redis://127.0.0.1:1/0")
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with checked_client(url) as http:
             response = await http.get("/health/ready")
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM
@@ -93,6 +94,32 @@ async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
+async def test_a_405_allows_every_method_the_path_answers(client: httpx.AsyncClient) -> None:
+    path = f"/api/v1/organizations/{uuid.uuid4()}/events/{uuid.uuid4()}"
+    response = await client.put(path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/events", params={"price_min": 5, "limit": 2})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    (error,) = response.json()["errors"]
+    assert error["location"] == ["query", "price_min"]
+    assert "min_price" in error["message"]  # says what it accepts
+    assert (await client.get("/api/v1/events", params={"min_price": 5})).status_code == 200
+
+
+async def test_a_plain_get_on_a_websocket_path_asks_for_the_upgrade(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get(f"/api/v1/events/{uuid.uuid4()}/availability/ws")
+    assert response.status_code == 426
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["upgrade"] == "websocket"
+
+
 async def test_request_id_is_echoed_or_created(client: httpx.AsyncClient) -> None:
     echoed = await client.get("/health/live", headers={"X-Request-ID": "trace-42"})
     assert echoed.headers["x-request-id"] == "trace-42"
@@ -126,7 +153,7 @@ async def test_cors_preflight_allows_only_configured_origins(
     )
     preflight = {"Access-Control-Request-Method": "GET"}
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with checked_client(url) as http:
             allowed = await http.options(
                 "/api/v1/events", headers={"Origin": "https://shop.example", **preflight}
             )
@@ -144,7 +171,7 @@ async def test_rate_limit_refuses_with_429_problem_and_retry_after(
         tmp_path, database_url=database_url, redis_url=redis_url, rate_limit_requests=3
     )
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with checked_client(url) as http:
             # A client id of its own, so earlier tests' requests do not count.
             answers = [
                 await http.get("/api/v1/events", headers={"X-Forwarded-For": "203.0.113.7"})
@@ -196,7 +223,7 @@ async def test_plugin_routes_mount_and_failures_are_500_problems(
     plugins = create_plugin_manager(extra_plugins=[FaultyRoutesPlugin()])
     slug = f"dup-{uuid.uuid4().hex[:8]}"
     with live_server(create_app(settings, plugins=plugins)) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with checked_client(url) as http:
             boom = await http.get("/api/v1/faulty/boom", headers={"X-Request-ID": "boom-1"})
             first = await http.post(f"/api/v1/faulty/organizations/{slug}")
             duplicate = await http.post(f"/api/v1/faulty/organizations/{slug}")

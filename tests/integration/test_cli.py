@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import create_database, drop_database
+from tests.support.openapi_contract import OpenApiContract
 from tests.support.plugin_distribution import installed_distribution
 
 TICKETING = str(Path(sys.executable).parent / "ticketing")
@@ -180,6 +181,9 @@ def test_serve_without_database_url_uses_embedded_postgres_and_sigterm_stops_it(
         assert spec.status_code == 200
         events = httpx.get(f"http://127.0.0.1:{port}/api/v1/events", timeout=5)
         assert events.status_code == 200  # migrations ran at start-up
+        contract = OpenApiContract(spec.json())
+        for answer in (ready, events):
+            contract.check(answer, answer.content)
         # The server refuses a megabyte of headers while they arrive.
         huge = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * (1024 * 1024)
         assert _raw_request_head(port, huge + b"\r\n\r\n").startswith(b"HTTP/1.1 431 ")

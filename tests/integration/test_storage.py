@@ -6,7 +6,6 @@ import socket
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kernel.app import create_app
@@ -15,6 +14,7 @@ from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectNotFound
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -119,7 +119,7 @@ async def test_ready_reports_s3_storage_and_503_when_its_bucket_goes_missing(
     assert not admin.client.bucket_exists(bucket)
 
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with checked_client(url, timeout=30) as http:
             assert admin.client.bucket_exists(bucket), "startup creates the bucket"
             ready = await http.get("/health/ready")
             assert ready.status_code == 200
@@ -155,7 +155,7 @@ async def test_ready_answers_503_naming_storage_when_s3_is_unreachable(
         redis_url=redis_url,
     )
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with checked_client(url, timeout=30) as http:
             response = await http.get("/health/ready")
 
     assert response.status_code == 503

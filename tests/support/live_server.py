@@ -7,11 +7,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 STARTUP_TIMEOUT_SECONDS = 60
+
+_serving: dict[str, Any] = {}
+
+
+def served_app(url: str) -> Any | None:
+    """The app being served at ``url`` (by :func:`live_server` in this process), if any."""
+    return _serving.get(url.rstrip("/"))
 
 
 @contextmanager
@@ -32,9 +40,12 @@ def live_server(app: FastAPI) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise TimeoutError("the app did not start in time")
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    _serving[url] = app
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
+        _serving.pop(url, None)
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,27 @@ def test_the_openapi_document_states_each_operations_access(tmp_path: Path) -> N
         assert operation.get("x-access"), (method, path)
     keys = app.openapi()["paths"]["/api/v1/organizations/{organization_id}/ticket-keys/rotate"]
     assert keys["post"]["x-access"] == "tickets:manage"
+
+
+def test_the_first_app_of_a_process_documents_access_too(tmp_path: Path) -> None:
+    """A production process builds one app: its document must state access as well (an
+    app built after others must not be what makes it so)."""
+    script = (
+        "import json, sys; from pathlib import Path\n"
+        "from kernel.app import create_app\n"
+        "from tests.conftest import make_settings\n"
+        "app = create_app(make_settings(Path(sys.argv[1]), "
+        "database_url='postgresql://unused@localhost/unused'))\n"
+        "paths = app.openapi()['paths']\n"
+        "print(json.dumps([m + ' ' + p for p, ms in paths.items() for m, o in ms.items() "
+        "if not o.get('x-access')]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

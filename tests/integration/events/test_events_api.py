@@ -38,6 +38,7 @@ from tests.integration.conftest import (
     new_organization,
     signed_in_user,
 )
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -80,7 +81,7 @@ def events_api_url(tmp_path_factory, database_url: str, redis_url: str) -> Itera
 async def http(events_api_url: str, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with database.transaction() as session:
         await seed_categories(session)
-    async with httpx.AsyncClient(base_url=events_api_url, timeout=30) as client:
+    async with checked_client(events_api_url, timeout=30) as client:
         yield client
 
 
@@ -429,7 +430,7 @@ async def test_series_dates_span_and_capacity_pools(
     assert (await http.delete(f"{url}/dates/{first}", headers=org.organizer)).status_code == 204
     last = await http.delete(f"{url}/dates/{second}", headers=org.organizer)
     assert last.status_code == 409 and last.json()["type"] == "urn:ticketing:problem:last-date"
-    remaining = (await http.get(f"{url}/dates", headers=org.user)).json()
+    remaining = (await http.get(f"{url}/dates", headers=org.user)).json()["items"]
     assert [d["id"] for d in remaining] == [str(second)]
     final = (await http.get(url, headers=org.user)).json()
     assert (final["starts_at"], final["ends_at"]) == (
@@ -548,7 +549,7 @@ async def test_status_lifecycle_outbox_and_audit(
         params={"action": "event.cancelled"},
         headers=org.admin,
     )
-    assert to_cancel["id"] in {entry["target_id"] for entry in audit.json()["entries"]}
+    assert to_cancel["id"] in {entry["target_id"] for entry in audit.json()["items"]}
 
 
 # --------------------------------------------------------------------------------------
@@ -802,7 +803,7 @@ async def test_public_cache_serves_changes_at_once(
 async def test_categories_are_public(http: httpx.AsyncClient) -> None:
     answer = await http.get("/api/v1/event-categories")
     assert answer.status_code == 200
-    slugs = {c["slug"] for c in answer.json()}
+    slugs = {c["slug"] for c in answer.json()["items"]}
     assert {
         "music",
         "sports",

@@ -14,6 +14,7 @@ from tests.integration.conftest import (
     bearer,
 )
 from tests.support.nextauth import mint_tokens
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -216,11 +217,11 @@ async def test_sync_creates_the_user_and_revoking_its_sid_stops_the_token_everyw
     )
     me = await api.get("/api/v1/me", headers=bearer(token))
     assert me.status_code == 200
-    sessions = (await api.get("/api/v1/me/sessions", headers=bearer(token))).json()
+    sessions = (await api.get("/api/v1/me/sessions", headers=bearer(token))).json()["items"]
     current = next(s for s in sessions if s["current"])
 
     with live_server(create_app(identity_settings)) as other_url:
-        async with httpx.AsyncClient(base_url=other_url) as other:
+        async with checked_client(other_url) as other:
             assert (await other.get("/api/v1/me", headers=bearer(token))).status_code == 200
             revoked = await api.delete(
                 f"/api/v1/me/sessions/{current['id']}", headers=bearer(token)

@@ -197,11 +197,11 @@ async def test_release_only_by_the_owner(api: httpx.AsyncClient, database: Datab
     standard = await make_type(api, organization_id, admin, event_id, capacity=3)
     token = cart()
     placed = (await hold(api, event_id, standard["id"], quantity=3, cart_token=token)).json()
-    url = f"/api/v1/events/{event_id}/holds/{placed['hold_id']}"
+    url = f"/api/v1/events/{event_id}/holds/{placed['id']}"
 
     assert (await api.delete(url, params={"cart_token": cart()})).status_code == 404
     assert (await api.delete(url)).status_code == 422  # whose?
-    elsewhere = f"/api/v1/events/{uuid.uuid4()}/holds/{placed['hold_id']}"
+    elsewhere = f"/api/v1/events/{uuid.uuid4()}/holds/{placed['id']}"
     assert (await api.delete(elsewhere, params={"cart_token": token})).status_code == 404
     assert (await hold(api, event_id, standard["id"], cart_token=cart())).status_code == 409
 
@@ -210,7 +210,7 @@ async def test_release_only_by_the_owner(api: httpx.AsyncClient, database: Datab
     async with database.transaction() as session:
         status = await session.scalar(
             text("SELECT CAST(status AS text) FROM inventory_hold WHERE id = :id"),
-            {"id": uuid.UUID(placed["hold_id"])},
+            {"id": uuid.UUID(placed["id"])},
         )
     assert status == "released"
     assert (await _availability(api, event_id))["ticket_types"][0]["available"] == 3
@@ -232,7 +232,7 @@ async def test_signed_in_buyer_owns_holds_by_user(api: httpx.AsyncClient, databa
     second = await hold(api, event_id, standard["id"], quantity=2, headers=buyer, cart_token=cart())
     assert second.status_code == 422  # 3 + 2 > 4 for the same user
     assert (await hold(api, event_id, standard["id"], quantity=1, headers=buyer)).status_code == 201
-    url = f"/api/v1/events/{event_id}/holds/{first.json()['hold_id']}"
+    url = f"/api/v1/events/{event_id}/holds/{first.json()['id']}"
     assert (await api.delete(url, params={"cart_token": token})).status_code == 404
     other = await signed_in_user(api)
     assert (await api.delete(url, headers=other)).status_code == 404

@@ -28,6 +28,7 @@ from tests.integration.inventory.support import (
     make_type,
     pools,
 )
+from tests.support.openapi_contract import checked_client
 
 REQUESTS = 300
 SHARED = 25
@@ -50,7 +51,7 @@ async def _storm(
 ) -> list[tuple[int, int, dict, str]]:
     """Fire every (ticket type, quantity) of ``plan`` at once over real connections."""
     limits = httpx.Limits(max_connections=len(plan), max_keepalive_connections=len(plan))
-    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+    async with checked_client(api_url, timeout=120, limits=limits) as http:
 
         async def one(ticket_type_id: str, quantity: int):
             answer = await http.post(
@@ -125,7 +126,7 @@ async def test_expired_holds_are_reclaimed_by_the_next_racers_without_a_job(
         SHARED,
     )
     # Ten of the 25 holders leave their carts: their time runs out.
-    lapsed = [body["hold_id"] for body in first[:10]]
+    lapsed = [body["id"] for body in first[:10]]
     await expire(database, lapsed)
     public = (await api.get(f"/api/v1/events/{event_id}/availability")).json()
     assert {t["available"] for t in public["ticket_types"]} == {10}
@@ -145,14 +146,14 @@ async def test_expired_holds_are_reclaimed_by_the_next_racers_without_a_job(
             await inventory.convert_hold(session, hold_id=uuid.UUID(lapsed[0]))
     # ...while a live one converts, moving its seat from held to sold everywhere.
     async with database.transaction() as session:
-        converted = await inventory.convert_hold(session, hold_id=uuid.UUID(second[0]["hold_id"]))
+        converted = await inventory.convert_hold(session, hold_id=uuid.UUID(second[0]["id"]))
         assert converted.status.value == "converted"
     counted = await pools(database, event_id)
     assert (counted["Arena"]["sold"], counted["Arena"]["held"]) == (1, SHARED - 1)
     await check_invariants(database, event_id)
 
     # One more lapse, one more round: exactly one seat again.
-    await expire(database, [first[10]["hold_id"]])
+    await expire(database, [first[10]["id"]])
     _check_outcome(await _storm(api_url, event_id, [(day, 1)] * 50), 1)
     await check_invariants(database, event_id)
 
@@ -174,18 +175,18 @@ async def test_churn_of_holds_releases_and_conversions_keeps_every_pool_exact(
         tokens = {str(row.id): row.owner.removeprefix("cart:") for row in rows}
     to_release, to_convert = first[:8], first[8:16]
     limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+    async with checked_client(api_url, timeout=120, limits=limits) as http:
 
         async def release(body):
             answer = await http.delete(
-                f"/api/v1/events/{event_id}/holds/{body['hold_id']}",
-                params={"cart_token": tokens[body["hold_id"]]},
+                f"/api/v1/events/{event_id}/holds/{body['id']}",
+                params={"cart_token": tokens[body["id"]]},
             )
             assert answer.status_code == 204, answer.text
 
         async def convert(body):
             async with database.transaction() as session:
-                await inventory.convert_hold(session, hold_id=uuid.UUID(body["hold_id"]))
+                await inventory.convert_hold(session, hold_id=uuid.UUID(body["id"]))
 
         async def grab():
             answer = await http.post(
@@ -223,7 +224,7 @@ async def test_capacity_edits_during_a_storm_neither_deadlock_nor_oversell(
     types_url = f"/api/v1/organizations/{organization_id}/events/{event_id}/ticket-types"
     pool_url = f"/api/v1/organizations/{organization_id}/events/{event_id}/pools/{arena_id}"
     limits = httpx.Limits(max_connections=250)
-    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+    async with checked_client(api_url, timeout=120, limits=limits) as http:
 
         async def grab(index: int) -> int:
             answer = await http.post(

@@ -56,7 +56,7 @@ async def test_create_list_get_update_a_ticket_type(api: httpx.AsyncClient, data
     }
 
     listed = await api.get(url, headers=admin)
-    assert [t["id"] for t in listed.json()] == [body["id"]]
+    assert [t["id"] for t in listed.json()["items"]] == [body["id"]]
     one = await api.get(f"{url}/{body['id']}", headers=admin)
     assert one.status_code == 200 and one.json()["description"] == "First 50 only"
 
@@ -73,7 +73,7 @@ async def test_create_list_get_update_a_ticket_type(api: httpx.AsyncClient, data
     assert (await pools(database, event_id))["Early bird"]["capacity"] == 10
 
     audit = await api.get(f"/api/v1/organizations/{organization_id}/audit-log", headers=admin)
-    actions = [entry["action"] for entry in audit.json()["entries"]]
+    actions = [entry["action"] for entry in audit.json()["items"]]
     assert actions.count("ticket_type.updated") == 2 and "ticket_type.created" in actions
 
 
@@ -178,7 +178,7 @@ async def test_delete_refused_while_sold_or_held(api: httpx.AsyncClient, databas
     # given back so the pool's other type can sell those seats.
     from tests.integration.inventory.support import expire
 
-    await expire(database, [held["hold_id"]])
+    await expire(database, [held["id"]])
     deleted = await api.delete(f"{url}/{kept['id']}", headers=admin)
     assert deleted.status_code == 204, deleted.text
     assert (await api.get(f"{url}/{kept['id']}", headers=admin)).status_code == 404
@@ -243,13 +243,13 @@ async def test_shared_pools_over_http(api: httpx.AsyncClient, database: Database
         t["name"]: t["available"]
         for t in (
             await api.get(base(organization_id, event_id) + "/ticket-types", headers=admin)
-        ).json()
+        ).json()["items"]
     }
     assert types == {"Day": 2, "VIP": 2}
 
-    listed = (await api.get(url, headers=admin)).json()
+    listed = (await api.get(url, headers=admin)).json()["items"]
     assert {p["kind"] for p in listed} == {"ticket_type", "shared"}
-    shared_only = (await api.get(url, params={"kind": "shared"}, headers=admin)).json()
+    shared_only = (await api.get(url, params={"kind": "shared"}, headers=admin)).json()["items"]
     assert [p["id"] for p in shared_only] == [arena["id"]]
     own = next(p for p in listed if p["ticket_type_id"] == vip["id"])
     managed = await api.patch(f"{url}/{own['id']}", json={"capacity": 50}, headers=admin)

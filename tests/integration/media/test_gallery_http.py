@@ -137,7 +137,7 @@ async def test_thumbnails_have_the_right_widths_and_are_never_upscaled(
 
     listed = await api.get(images_url(organization_id, event_id), headers=admin)
     assert listed.status_code == 200
-    assert [i["id"] for i in listed.json()] == [wide["id"], medium["id"], small["id"]]
+    assert [i["id"] for i in listed.json()["items"]] == [wide["id"], medium["id"], small["id"]]
     one = await api.get(f"{images_url(organization_id, event_id)}/{medium['id']}", headers=admin)
     assert one.status_code == 200 and one.json()["urls"] == medium["urls"]
 
@@ -279,7 +279,7 @@ async def test_oversize_uploads_are_refused_while_reading_and_nothing_is_stored(
     assert chunked.headers["content-type"] == PROBLEM
 
     assert stored_files(storage_dir, event_id) == []
-    assert (await api.get(url, headers=admin)).json() == []
+    assert (await api.get(url, headers=admin)).json() == {"items": []}
     # The connection is still usable, and an image of the limit's order is accepted.
     assert (await upload(api, organization_id, event_id, admin, png(32, 32))).status_code == 201
 
@@ -358,15 +358,15 @@ async def test_reorder_cover_and_delete(api: httpx.AsyncClient, gallery, storage
     async def listing() -> list[dict]:
         answer = await api.get(url, headers=admin)
         assert answer.status_code == 200
-        return answer.json()
+        return answer.json()["items"]
 
     assert [i["id"] for i in await listing()] == ids
     assert [i["is_cover"] for i in await listing()] == [True, False, False]
 
     reordered = await api.put(f"{url}/order", json={"image_ids": ids[::-1]}, headers=admin)
     assert reordered.status_code == 200, reordered.text
-    assert [i["id"] for i in reordered.json()] == ids[::-1]
-    assert [i["position"] for i in reordered.json()] == [0, 1, 2]
+    assert [i["id"] for i in reordered.json()["items"]] == ids[::-1]
+    assert [i["position"] for i in reordered.json()["items"]] == [0, 1, 2]
     assert [i["id"] for i in await listing()] == ids[::-1]
 
     stranger = str(uuid.uuid4())
@@ -380,13 +380,13 @@ async def test_reorder_cover_and_delete(api: httpx.AsyncClient, gallery, storage
 
     covered = await api.post(f"{url}/{second['id']}/cover", headers=admin)
     assert covered.status_code == 200, covered.text
-    assert [(i["id"], i["is_cover"]) for i in covered.json()] == [
+    assert [(i["id"], i["is_cover"]) for i in covered.json()["items"]] == [
         (ids[2], False),
         (ids[1], True),
         (ids[0], False),
     ]
     again = await api.post(f"{url}/{second['id']}/cover", headers=admin)
-    assert sum(i["is_cover"] for i in again.json()) == 1
+    assert sum(i["is_cover"] for i in again.json()["items"]) == 1
     assert (await api.post(f"{url}/{stranger}/cover", headers=admin)).status_code == 404
 
     # Deleting the cover passes it to the first image left; its files go too.
@@ -423,7 +423,7 @@ async def test_concurrent_uploads_make_exactly_one_cover(
         *(upload(api, organization_id, event_id, admin, png(300 + n, 200)) for n in range(4))
     )
     assert [a.status_code for a in answers] == [201] * 4
-    listed = (await api.get(images_url(organization_id, event_id), headers=admin)).json()
+    listed = (await api.get(images_url(organization_id, event_id), headers=admin)).json()["items"]
     assert sorted(i["position"] for i in listed) == [0, 1, 2, 3]
     assert sum(i["is_cover"] for i in listed) == 1
 
@@ -459,12 +459,14 @@ async def test_public_listing_and_cached_files_only_for_published_events(
     await set_status(database, event_id, EventStatus.PUBLISHED)
     listed = await api.get(public_list)
     assert listed.status_code == 200, listed.text
-    (shown,) = listed.json()
+    (shown,) = listed.json()["items"]
     assert shown["id"] == image["id"] and shown["is_cover"] is True
     assert shown["urls"]["800"].endswith(public_file)
     assert shown["urls"]["original"].endswith(f"/api/v1/media/{image['id']}/original")
     # Members now get the public, cacheable URLs too.
-    member_view = (await api.get(images_url(organization_id, event_id), headers=admin)).json()
+    member_view = (await api.get(images_url(organization_id, event_id), headers=admin)).json()[
+        "items"
+    ]
     assert member_view[0]["urls"] == shown["urls"]
 
     served = await api.get(shown["urls"]["800"])
@@ -555,7 +557,7 @@ async def test_roles_and_tenants(api: httpx.AsyncClient, gallery) -> None:
     assert (
         await api.get(f"{own}/{image['id']}/files/original", headers=other_admin)
     ).status_code == 404
-    assert len((await api.get(url, headers=admin)).json()) == 2
+    assert len((await api.get(url, headers=admin)).json()["items"]) == 2
 
 
 async def test_deleting_a_draft_event_removes_its_stored_images(

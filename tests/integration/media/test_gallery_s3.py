@@ -29,6 +29,7 @@ from tests.integration.media.support import (
     uploaded,
 )
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_upload_list_and_delete_with_presigned_urls(
     bucket = s3_settings.storage_bucket
 
     async with (
-        httpx.AsyncClient(base_url=s3_api_url, timeout=30) as api,
+        checked_client(s3_api_url, timeout=30) as api,
         httpx.AsyncClient(timeout=30) as anonymous,
     ):
         organization_id, admin = await new_organization(api)
@@ -119,7 +120,7 @@ async def test_upload_list_and_delete_with_presigned_urls(
         # The same URLs within a signing window: browsers and CDNs can cache them.
         listed = await api.get(images_url(organization_id, event_id), headers=admin)
         assert listed.status_code == 200
-        (again,) = listed.json()
+        (again,) = listed.json()["items"]
         if datetime.fromisoformat(again["urls_expire_at"]) == expires_at:
             assert again["urls"] == image["urls"]
 
@@ -128,11 +129,11 @@ async def test_upload_list_and_delete_with_presigned_urls(
         await set_status(database, event_id, EventStatus.PUBLISHED)
         public = await api.get(f"/api/v1/events/{event_id}/images")
         assert public.status_code == 200
-        assert [i["id"] for i in public.json()] == [image["id"], second["id"]]
-        for shown in public.json():
+        assert [i["id"] for i in public.json()["items"]] == [image["id"], second["id"]]
+        for shown in public.json()["items"]:
             for url in shown["urls"].values():
                 assert_presigned(url, s3_server, bucket)
-        png_original = await anonymous.get(public.json()[1]["url"])
+        png_original = await anonymous.get(public.json()["items"][1]["url"])
         assert decoded(png_original.content).format == "PNG"
 
         deleted = await api.delete(
@@ -143,5 +144,7 @@ async def test_upload_list_and_delete_with_presigned_urls(
             with pytest.raises(S3Error) as missing:
                 storage.client.stat_object(bucket, key)
             assert missing.value.code in {"NoSuchKey", "NotFound"}
-        (left,) = (await api.get(images_url(organization_id, event_id), headers=admin)).json()
+        (left,) = (await api.get(images_url(organization_id, event_id), headers=admin)).json()[
+            "items"
+        ]
         assert left["id"] == second["id"] and left["is_cover"] is True

@@ -155,7 +155,7 @@ async def paid_order(
             headers=shop.venue.admin,
         )
         assert listed.status_code == 200, listed.text
-        tickets = [{"id": t["id"], "code": t["code"]} for t in listed.json()["tickets"]]
+        tickets = [{"id": t["id"], "code": t["code"]} for t in listed.json()["items"]]
     return PaidOrder(order_id, buyer, view.json(), tickets)
 
 

@@ -28,6 +28,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.inventory.support import cart, hold, make_type
 from tests.integration.ticketing.support import Venue, open_venue
+from tests.support.openapi_contract import checked_client
 
 STANDARD_PRICE = 2500
 VIP_PRICE = 4000
@@ -72,7 +73,7 @@ def shop_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Ite
 
 @pytest.fixture(scope="module", name="http")
 async def http_fixture(shop_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=shop_url, timeout=60) as client:
+    async with checked_client(shop_url, timeout=60) as client:
         yield client
 
 

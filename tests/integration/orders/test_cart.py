@@ -44,7 +44,7 @@ async def test_the_cart_shows_each_held_line_priced_and_the_totals(
     assert [line["ticket_type_id"] for line in cart["lines"]] == [shop.standard, shop.vip]
     assert cart["lines"][1]["ticket_type_name"] == "VIP"
     standard = cart["lines"][0]
-    assert standard["hold_id"] == first["hold_id"]
+    assert standard["hold_id"] == first["id"]
     assert (standard["quantity"], standard["unit_price"]) == (2, STANDARD_PRICE)
     assert (standard["net"], standard["tax"], standard["gross"]) == (
         2 * STANDARD_PRICE,
@@ -130,7 +130,7 @@ async def test_signing_in_merges_the_anonymous_cart_into_the_account(
     assert merged.json() == {"moved_holds": 1}
     mine = (await cart_of(http, shop, member)).json()
     assert sorted(line["hold_id"] for line in mine["lines"]) == sorted(
-        [held["hold_id"], mine["lines"][1]["hold_id"]]
+        [held["id"], mine["lines"][1]["hold_id"]]
     )
     assert len(mine["lines"]) == 2
     # the guest's cart is empty now, and merging again moves nothing

@@ -33,6 +33,7 @@ from tests.integration.orders.support import (  # noqa: F401 -- fixtures
     token,
 )
 from tests.integration.ticketing.support import problem_code
+from tests.support.openapi_contract import checked_client
 
 
 async def test_a_signed_in_buyer_checks_out_and_the_holds_move_onto_the_order(
@@ -89,8 +90,8 @@ async def test_a_signed_in_buyer_checks_out_and_the_holds_move_onto_the_order(
     mine = await http.get(f"/api/v1/orders/{order['id']}", headers=buyer.headers)
     assert mine.status_code == 200 and mine.json()["id"] == order["id"]
     listed = await http.get("/api/v1/me/orders", headers=buyer.headers)
-    assert [o["id"] for o in listed.json()["orders"]] == [order["id"]]
-    assert listed.json()["orders"][0]["tickets"] == 3
+    assert [o["id"] for o in listed.json()["items"]] == [order["id"]]
+    assert listed.json()["items"][0]["tickets"] == 3
 
     stranger = await Buyer.signed_in(http)
     for headers in (stranger.headers, {}, {"X-Order-Token": "not-the-token"}):
@@ -125,7 +126,7 @@ async def test_an_anonymous_buyer_checks_out_with_the_cart_token_and_reads_with_
     assert no_cart.status_code == 422
     friend = {"name": "Friend Of Buyer", "email": "friend@example.com"}
     wrong_count = await checkout(
-        http, shop, buyer, attendees=[{"hold_id": held["hold_id"], "attendees": [friend]}]
+        http, shop, buyer, attendees=[{"hold_id": held["id"], "attendees": [friend]}]
     )
     assert wrong_count.status_code == 422 and problem_code(wrong_count) == "attendees-mismatch"
 
@@ -133,7 +134,7 @@ async def test_an_anonymous_buyer_checks_out_with_the_cart_token_and_reads_with_
         http,
         shop,
         buyer,
-        attendees=[{"hold_id": held["hold_id"], "attendees": [buyer.buyer, friend]}],
+        attendees=[{"hold_id": held["id"], "attendees": [buyer.buyer, friend]}],
     )
 
     assert answer.status_code == 201, answer.text
@@ -206,7 +207,7 @@ async def test_a_plugin_veto_refuses_the_checkout_and_writes_nothing(
         row = (
             await session.execute(
                 text("SELECT owner, expires_at FROM inventory_hold WHERE id = :id"),
-                {"id": uuid.UUID(held["hold_id"])},
+                {"id": uuid.UUID(held["id"])},
             )
         ).one()
     assert row.owner.startswith("user:")
@@ -225,7 +226,7 @@ async def test_an_empty_cart_is_refused_and_an_expired_hold_is_not_taken(
     assert empty.status_code == 422 and problem_code(empty) == "cart-empty"
 
     lapsed = await take(http, shop, buyer, shop.vip, 1)
-    await expire(database, [lapsed["hold_id"]])
+    await expire(database, [lapsed["id"]])
     only_expired = await checkout(http, shop, buyer)
     assert only_expired.status_code == 422 and problem_code(only_expired) == "cart-empty"
 
@@ -248,7 +249,7 @@ async def test_a_hold_that_lost_a_share_to_a_reclaimer_fails_the_move(
     shop = await open_shop(http, database)
     buyer = Buyer.anonymous()
     held = await take(http, shop, buyer, shop.standard, 1)
-    hold_id = uuid.UUID(held["hold_id"])
+    hold_id = uuid.UUID(held["id"])
     # As if a reclaimer had deleted the share (and given its unit back) a moment ago.
     async with database.transaction() as session:
         await session.execute(
@@ -282,7 +283,7 @@ async def test_forty_buyers_race_for_twenty_seats_and_twenty_orders_are_placed(
     shop = await open_shop(http, database, standard_capacity=20)
     buyers = [Buyer.anonymous() for _ in range(40)]
     limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
-    async with httpx.AsyncClient(base_url=shop_url, timeout=120, limits=limits) as racers:
+    async with checked_client(shop_url, timeout=120, limits=limits) as racers:
         holds = await asyncio.gather(
             *(hold(racers, shop.event_id, shop.standard, cart_token=b.cart_token) for b in buyers)
         )

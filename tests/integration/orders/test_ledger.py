@@ -55,7 +55,7 @@ async def taxed_shop(http: httpx.AsyncClient, database: Database, rate: str = "1
 async def ledger_of(http: httpx.AsyncClient, shop: Shop, order_id: str) -> list[dict]:
     answer = await http.get(f"{shop.venue.base}/orders/{order_id}/ledger", headers=shop.venue.admin)
     assert answer.status_code == 200, answer.text
-    return answer.json()["transactions"]
+    return answer.json()["items"]
 
 
 def legs(transaction: dict) -> dict[str, int]:
@@ -159,7 +159,7 @@ async def test_the_history_filters_and_pages_newest_first(
     url = f"{shop.venue.base}/ledger"
     admin = shop.venue.admin
 
-    everything = (await http.get(url, headers=admin)).json()["transactions"]
+    everything = (await http.get(url, headers=admin)).json()["items"]
     assert [(t["kind"], t["order_id"]) for t in everything] == [
         ("refund", second.id),
         ("charge", second.id),
@@ -169,16 +169,19 @@ async def test_the_history_filters_and_pages_newest_first(
     while True:
         params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
         page = (await http.get(url, params=params, headers=admin)).json()
-        pages += [t["id"] for t in page["transactions"]]
+        pages += [t["id"] for t in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert pages == [t["id"] for t in everything]
+    assert page["total"] == 3  # every page counts them all
+    refunds_only = await http.get(url, params={"kind": "refund", "limit": 1}, headers=admin)
+    assert refunds_only.json()["total"] == 1
 
     async def ids(**params) -> list[str]:
         answer = await http.get(url, params=params, headers=admin)
         assert answer.status_code == 200, answer.text
-        return [t["id"] for t in answer.json()["transactions"]]
+        return [t["id"] for t in answer.json()["items"]]
 
     assert await ids(kind="refund") == [everything[0]["id"]]
     assert await ids(order_id=first.id) == [everything[2]["id"]]
@@ -200,7 +203,7 @@ async def test_the_ledger_is_the_organizations_own_and_needs_reports_view(
     other_org, other_admin = await new_organization(http)
 
     theirs = await http.get(f"/api/v1/organizations/{other_org}/ledger", headers=other_admin)
-    assert theirs.status_code == 200 and theirs.json()["transactions"] == []
+    assert theirs.status_code == 200 and theirs.json()["items"] == []
     their_balances = await http.get(
         f"/api/v1/organizations/{other_org}/ledger/balances", headers=other_admin
     )

@@ -211,7 +211,7 @@ async def test_organizers_list_filter_page_and_cancel_orders(
     async def listed(**params) -> list[str]:
         answer = await http.get(shop.orders, params=params, headers=organizer)
         assert answer.status_code == 200, answer.text
-        return [o["id"] for o in answer.json()["orders"]]
+        return [o["id"] for o in answer.json()["items"]]
 
     assert await listed() == ids[::-1]
     assert await listed(status="cancelled") == [ids[0]]
@@ -223,7 +223,7 @@ async def test_organizers_list_filter_page_and_cancel_orders(
     while True:
         params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
         page = (await http.get(shop.orders, params=params, headers=organizer)).json()
-        seen += [o["id"] for o in page["orders"]]
+        seen += [o["id"] for o in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break

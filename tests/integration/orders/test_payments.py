@@ -5,9 +5,12 @@ concurrently it is asked), free orders paid at once, and the after-payment hook.
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import uuid
 
 import httpx
+import pypdf
 import pytest
 from sqlalchemy import select
 
@@ -39,6 +42,7 @@ from tests.integration.orders.payment_support import (
 )
 from tests.integration.ticketing.support import Venue, open_venue, problem_code, staff
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 
 class FakeProvider:
@@ -295,7 +299,7 @@ async def test_an_organizer_marks_a_transfer_received(
 
     mine = await api.get("/api/v1/me/tickets", headers=buyer.headers)
     assert mine.status_code == 200, mine.text
-    assert {t["id"] for t in mine.json()} == {str(t.id) for t in tickets[1:]}
+    assert {t["id"] for t in mine.json()["items"]} == {str(t.id) for t in tickets[1:]}
     assert await audited(database, placed.id) == 1
 
     # the same key replays the first answer; without a key the order's tickets come back
@@ -316,6 +320,32 @@ async def test_an_organizer_marks_a_transfer_received(
     assert [t.id for t in await transitions(database, placed.id) if t.to_status == "paid"] == [
         paid[0].id
     ]
+
+
+async def test_marked_paid_tickets_show_their_codes_as_printed_and_the_pdf_the_order_code(
+    api: httpx.AsyncClient, database: Database, plugins: KernelPluginManager
+) -> None:
+    venue = await open_venue(api, database)
+    buyer = await new_buyer(api)
+    placed = await manual_order(database, plugins, venue, buyer, quantity=2)
+
+    marked = await api.post(mark_paid_url(venue, placed.id), headers=venue.admin)
+    assert marked.status_code == 200, marked.text
+    mine = await api.get("/api/v1/me/tickets", headers=buyer.headers)
+    shown = {t["id"]: t["code"] for t in mine.json()["items"]}
+    assert {t["id"]: t["code"] for t in marked.json()["tickets"]} == shown
+    assert all(re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code) for code in shown.values())
+
+    async with database.transaction() as session:
+        code = (await session.get(Order, placed.id)).code
+    pdf = await api.get(f"/api/v1/me/orders/{placed.id}/tickets.pdf", headers=buyer.headers)
+    assert pdf.status_code == 200
+    assert code in pdf.headers["content-disposition"]
+    pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages]
+    assert len(pages) == 2
+    for text in pages:
+        assert code in text
+        assert str(placed.id)[:8].upper() not in text
 
 
 async def test_only_members_who_manage_orders_mark_them_paid(
@@ -432,7 +462,7 @@ async def test_a_free_order_is_paid_at_once(
     (paid,) = [t for t in await transitions(database, placed.id) if t.to_status is OrderStatus.PAID]
     assert paid.actor == "system" and paid.reason == "free order"
     mine = await api.get("/api/v1/me/tickets", headers=buyer.headers)
-    assert {t["id"] for t in mine.json()} == {str(t.id) for t in tickets}
+    assert {t["id"] for t in mine.json()["items"]} == {str(t.id) for t in tickets}
 
 
 async def test_the_after_payment_hook_hears_of_a_payment_once(
@@ -441,7 +471,7 @@ async def test_the_after_payment_hook_hears_of_a_payment_once(
     recorder = PaymentRecorder()
     manager = create_plugin_manager(extra_plugins=[FailingRecorder(), recorder])
     with live_server(create_app(identity_settings, plugins=manager)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+        async with checked_client(url, timeout=30) as api:
             venue = await open_venue(api, database)
             placed = await manual_order(database, manager, venue, await new_buyer(api))
             for _ in range(2):
@@ -486,7 +516,9 @@ async def test_a_checkout_paid_by_transfer_ends_in_the_buyers_tickets(
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "paid"
     mine = await api.get("/api/v1/me/tickets", headers=buyer.headers)
-    assert sorted(t["id"] for t in mine.json()) == sorted(t["id"] for t in answer.json()["tickets"])
+    assert sorted(t["id"] for t in mine.json()["items"]) == sorted(
+        t["id"] for t in answer.json()["tickets"]
+    )
     await check_invariants(database, venue.event_id)
 
 
@@ -511,4 +543,4 @@ async def test_a_free_checkout_is_paid_on_the_spot(
     (ticket,) = await order_tickets(database, order_id)
     assert ticket.holder_user_id == buyer.user_id
     mine = await api.get("/api/v1/me/tickets", headers=buyer.headers)
-    assert [t["id"] for t in mine.json()] == [str(ticket.id)]
+    assert [t["id"] for t in mine.json()["items"]] == [str(ticket.id)]

@@ -44,7 +44,7 @@ async def ask(http: httpx.AsyncClient, shop: Shop, **body) -> dict:
 async def listed(http: httpx.AsyncClient, shop: Shop) -> list[dict]:
     answer = await http.get(questions_url(shop), headers=shop.venue.admin)
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    return answer.json()["items"]
 
 
 async def audit_actions(database: Database, question_id: str) -> list[str]:
@@ -320,7 +320,7 @@ async def test_a_published_events_checkout_form_reads_its_questions(
     answer = await http.get(f"/api/v1/events/{shop.event_id}/questions")
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == [
+    assert answer.json()["items"] == [
         {
             "id": days["id"],
             "label": "Days",
@@ -341,7 +341,7 @@ async def test_a_published_events_checkout_form_reads_its_questions(
         },
     ]
     none_yet = await open_shop(http, database)
-    assert (await http.get(f"/api/v1/events/{none_yet.event_id}/questions")).json() == []
+    assert (await http.get(f"/api/v1/events/{none_yet.event_id}/questions")).json() == {"items": []}
 
     organization_id, admin = await new_organization(http)
     draft, _ = await make_event(database, organization_id, status=EventStatus.DRAFT)
@@ -378,9 +378,7 @@ async def test_checkout_refuses_a_missing_required_answer_and_writes_nothing(
     }
     for case, people in attempts.items():
         body = (
-            {}
-            if people is None
-            else {"attendees": [{"hold_id": held["hold_id"], "attendees": people}]}
+            {} if people is None else {"attendees": [{"hold_id": held["id"], "attendees": people}]}
         )
         answer = await checkout(http, shop, buyer, **body)
         assert answer.status_code == 422, (case, answer.text)
@@ -398,7 +396,7 @@ async def test_checkout_refuses_a_missing_required_answer_and_writes_nothing(
         buyer,
         attendees=[
             {
-                "hold_id": held["hold_id"],
+                "hold_id": held["id"],
                 "attendees": [
                     {**buyer.buyer, "answers": {diet["id"]: "Vegan"}},
                     {**friend, "answers": {diet["id"]: "None"}},
@@ -428,9 +426,7 @@ async def test_checkout_refuses_malformed_answers(
             http,
             shop,
             buyer,
-            attendees=[
-                {"hold_id": held["hold_id"], "attendees": [{**buyer.buyer, "answers": answers}]}
-            ],
+            attendees=[{"hold_id": held["id"], "attendees": [{**buyer.buyer, "answers": answers}]}],
         )
         assert answer.status_code == 422 and problem_code(answer) == "answers-invalid", answer.text
         assert answer.json()["reason"] == reason
@@ -465,14 +461,14 @@ async def test_the_organizer_sees_each_attendees_answers_even_after_the_question
         buyer,
         attendees=[
             {
-                "hold_id": standard["hold_id"],
+                "hold_id": standard["id"],
                 "attendees": [
                     {**buyer.buyer, "answers": {diet["id"]: "  Vegan "}},
                     {**friend, "answers": {}},  # the VIP-only question is not asked here
                 ],
             },
             {
-                "hold_id": vip["hold_id"],
+                "hold_id": vip["id"],
                 "attendees": [
                     {
                         **friend,

@@ -20,7 +20,7 @@ from builtin_plugins.orders.refunds import (
     reconcile_provider_refunds,
     retry_stale,
 )
-from builtin_plugins.ticketing.issuance import display_code
+from kernel.codes import display_code
 from kernel.db import Database
 from tests.integration.conftest import new_organization
 from tests.integration.orders.refund_support import (  # noqa: F401 -- fixtures
@@ -113,7 +113,7 @@ async def test_a_full_refund_voids_every_ticket_and_the_order_is_refunded(
     assert listed.status_code == 200
     assert listed.json()["refundable_amount"] == 0
     assert listed.json()["refunded_amount"] == order.total
-    assert [r["id"] for r in listed.json()["refunds"]] == [done["id"]]
+    assert [r["id"] for r in listed.json()["items"]] == [done["id"]]
 
     again = await refund(http, shop, order.id)
     assert again.status_code == 409 and problem_code(again) == "order-not-refundable"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.conftest import module_app
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 from tests.support.stripe_server import StripeStandIn
 
 SECRET_KEY = "sk_test_platform"
@@ -48,5 +49,5 @@ def shop_url(
 
 @pytest.fixture(scope="module")
 async def http(shop_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=shop_url, timeout=60) as client:
+    async with checked_client(shop_url, timeout=60) as client:
         yield client

@@ -48,7 +48,7 @@ async def raw_row(database: Database, organization_id: str) -> str | None:
 async def audit_log(http: httpx.AsyncClient, organization_id: str, admin: dict) -> list[dict]:
     answer = await http.get(f"/api/v1/organizations/{organization_id}/audit-log", headers=admin)
     assert answer.status_code == 200, answer.text
-    return [e for e in answer.json()["entries"] if e["action"].startswith("stripe_account.")]
+    return [e for e in answer.json()["items"] if e["action"].startswith("stripe_account.")]
 
 
 async def test_own_keys_take_the_organizations_payments_and_are_stored_encrypted(

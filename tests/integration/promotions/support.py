@@ -20,6 +20,7 @@ from sqlalchemy import text
 from kernel.db import Database
 from tests.integration.conftest import module_app
 from tests.integration.orders.support import Buyer, Shop, checkout, take
+from tests.support.openapi_contract import checked_client
 
 WAIT_SECONDS = 15
 
@@ -33,7 +34,7 @@ def promo_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> It
 
 @pytest.fixture(scope="module", name="http")
 async def http_fixture(promo_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=promo_url, timeout=60) as client:
+    async with checked_client(promo_url, timeout=60) as client:
         yield client
 
 

@@ -29,7 +29,7 @@ from tests.integration.ticketing.support import problem_code
 async def _listed(http: httpx.AsyncClient, shop, **params) -> list[str]:
     answer = await http.get(codes_url(shop), params=params, headers=shop.venue.admin)
     assert answer.status_code == 200, answer.text
-    return [code["code"] for code in answer.json()["promo_codes"]]
+    return [code["code"] for code in answer.json()["items"]]
 
 
 async def test_an_organizer_creates_lists_reads_changes_and_deletes_codes(
@@ -79,14 +79,19 @@ async def test_an_organizer_creates_lists_reads_changes_and_deletes_codes(
     everything = await _listed(http, shop)
     assert everything == [third["code"], whole_organization["code"], code["code"]]  # newest first
     first_page = await http.get(codes_url(shop), params={"limit": 2}, headers=shop.venue.admin)
-    assert [c["code"] for c in first_page.json()["promo_codes"]] == everything[:2]
+    assert [c["code"] for c in first_page.json()["items"]] == everything[:2]
     cursor = first_page.json()["next_cursor"]
     second_page = await http.get(
         codes_url(shop), params={"limit": 2, "cursor": cursor}, headers=shop.venue.admin
     )
-    assert [c["code"] for c in second_page.json()["promo_codes"]] == everything[2:]
+    assert [c["code"] for c in second_page.json()["items"]] == everything[2:]
     assert second_page.json()["next_cursor"] is None
+    assert first_page.json()["total"] == second_page.json()["total"] == 3  # over every page
     assert await _listed(http, shop, event_id=str(shop.event_id)) == [third["code"], code["code"]]
+    one_event = await http.get(
+        codes_url(shop), params={"event_id": str(shop.event_id)}, headers=shop.venue.admin
+    )
+    assert one_event.json()["total"] == 2  # counted with the same filters
     bad_cursor = await http.get(
         codes_url(shop), params={"cursor": "nope"}, headers=shop.venue.admin
     )
@@ -121,7 +126,7 @@ async def test_an_organizer_creates_lists_reads_changes_and_deletes_codes(
     assert audit.status_code == 200, audit.text
     mine = [
         (entry["action"], entry["details"].get("code"))
-        for entry in audit.json()["entries"]
+        for entry in audit.json()["items"]
         if entry["target_id"] == code["id"]
     ]
     assert mine == [
@@ -290,7 +295,7 @@ async def test_the_demo_seed_adds_one_code_however_often_it_runs(
             await seed_demo_code(session, organization_id=organization_id)
 
     answer = await http.get(codes_url(shop), headers=shop.venue.admin)
-    (demo,) = answer.json()["promo_codes"]
+    (demo,) = answer.json()["items"]
     assert (demo["code"], demo["event_id"], demo["percent_off"]) == (DEMO_CODE, None, 1000)
     quoted = await http.get(
         f"/api/v1/events/{shop.event_id}/ticket-types/{shop.standard}/quote",

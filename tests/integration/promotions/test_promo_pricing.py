@@ -64,14 +64,20 @@ async def test_the_quote_shows_the_discount_of_a_code_typed_in_any_case(
 
     plain = await quote(http, shop, shop.standard, 2)
     assert plain.status_code == 200 and promo_adjustments(plain.json()) == []
-    unknown = await quote(http, shop, shop.standard, 2, promo_code="NOT-A-CODE")
+    assert plain.json()["problems"] == [] and plain.json()["promo_code"] is None
+    unknown = await quote(http, shop, shop.standard, 2, promo_code="not-a-code")
     assert unknown.status_code == 200 and unknown.json()["total"] == 2 * STANDARD_PRICE
+    # no discount, and the quote says why, as the cart and checkout would
+    assert [p["code"] for p in unknown.json()["problems"]] == ["promo-code-invalid"]
+    assert unknown.json()["problems"][0]["reason"]
+    assert unknown.json()["promo_code"] == "NOT-A-CODE"
 
     answer = await quote(http, shop, shop.standard, 2, promo_code=f" {code['code'].lower()} ")
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert promo_adjustments(body) == [(f"Promo code {code['code']}: -20%", -500)]
     assert (body["base_unit_price"], body["unit_price"], body["total"]) == (2500, 2000, 4000)
+    assert body["problems"] == [] and body["promo_code"] == code["code"]  # as stored
     # a quote is not a use
     assert (await read_code(http, shop, code))["used"] == 0
 
@@ -85,15 +91,17 @@ async def test_checkout_with_a_code_discounts_its_ticket_types_in_the_lines_and_
     await take(http, shop, buyer, shop.standard, 2)
     await take(http, shop, buyer, shop.vip, 1)
 
+    typed = f" {code['code'].lower()}"
     cart = await http.get(
         f"/api/v1/events/{shop.event_id}/cart",
-        params={"cart_token": buyer.cart_token, "promo_code": code["code"]},
+        params={"cart_token": buyer.cart_token, "promo_code": typed},
     )
     assert cart.status_code == 200, cart.text
     assert (cart.json()["discount"], cart.json()["total"]) == (1000, 2 * 2000 + VIP_PRICE)
     assert cart.json()["problems"] == []
+    assert cart.json()["promo_code"] == code["code"]  # echoed as stored, not as typed
 
-    answer = await checkout(http, shop, buyer, promo_code=code["code"])
+    answer = await checkout(http, shop, buyer, promo_code=typed)
 
     assert answer.status_code == 201, answer.text
     order = answer.json()["order"]

@@ -34,6 +34,7 @@ from tests.integration.promotions.support import (  # noqa: F401 -- fixtures
     wait_for,
 )
 from tests.integration.ticketing.support import problem_code
+from tests.support.openapi_contract import checked_client
 
 
 def refused_for(answer: httpx.Response, code: str) -> bool:
@@ -174,7 +175,7 @@ async def test_twenty_five_buyers_race_for_ten_uses_and_exactly_ten_get_them(
     code = await make_code(http, shop, max_uses=10)
     buyers = [Buyer.anonymous() for _ in range(25)]
     limits = httpx.Limits(max_connections=25, max_keepalive_connections=25)
-    async with httpx.AsyncClient(base_url=promo_url, timeout=120, limits=limits) as racers:
+    async with checked_client(promo_url, timeout=120, limits=limits) as racers:
         holds = await asyncio.gather(
             *(hold(racers, shop.event_id, shop.standard, cart_token=b.cart_token) for b in buyers)
         )
@@ -205,7 +206,7 @@ async def test_one_buyer_racing_from_two_carts_never_passes_the_per_buyer_limit(
     code = await make_code(http, shop, max_uses_per_buyer=3)
     rounds = 5
     limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-    async with httpx.AsyncClient(base_url=promo_url, timeout=120, limits=limits) as racers:
+    async with checked_client(promo_url, timeout=120, limits=limits) as racers:
         for _ in range(rounds):
             email = f"racer-{uuid.uuid4().hex[:8]}@example.com"
             carts = [anonymous_as(email), anonymous_as(email)]

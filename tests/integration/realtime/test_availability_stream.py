@@ -50,6 +50,7 @@ from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.conftest import make_settings
 from tests.integration.realtime.support import WAIT_SECONDS, eventually
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -328,7 +329,7 @@ async def test_a_change_on_one_replica_reaches_websocket_and_sse_clients_of_anot
     with live_server(replica_a_app) as replica_a:
         async with (
             connect(ws_url(replica_b, catalog.event_id)) as ws,
-            httpx.AsyncClient(base_url=replica_b, timeout=WAIT_SECONDS) as http,
+            checked_client(replica_b, timeout=WAIT_SECONDS) as http,
             http.stream("GET", stream_path(catalog.event_id)) as response,
         ):
             assert response.status_code == 200
@@ -348,7 +349,7 @@ async def test_a_change_on_one_replica_reaches_websocket_and_sse_clients_of_anot
             # Replica B serves both clients from one Redis subscription; A has none.
             assert await redis_subscribers(redis, catalog.event_id) == 1
 
-            async with httpx.AsyncClient(base_url=replica_a, timeout=WAIT_SECONDS) as on_a:
+            async with checked_client(replica_a, timeout=WAIT_SECONDS) as on_a:
                 held = await on_a.post(
                     f"/api/v1/realtime-test/pools/{catalog.general_pool}/hold",
                     params={"quantity": 3},
@@ -373,7 +374,7 @@ async def test_a_hold_placed_on_one_replica_reaches_the_clients_of_another(
     with live_server(create_app(identity_settings)) as replica_a:
         async with (
             connect(ws_url(replica_b, catalog.event_id)) as ws,
-            httpx.AsyncClient(base_url=replica_b, timeout=WAIT_SECONDS) as http,
+            checked_client(replica_b, timeout=WAIT_SECONDS) as http,
             http.stream("GET", stream_path(catalog.event_id)) as response,
         ):
             stream = EventStream(response)
@@ -381,7 +382,7 @@ async def test_a_hold_placed_on_one_replica_reaches_the_clients_of_another(
                 assert snapshot["ticket_types"] == catalog.expected()
                 assert snapshot["date_id"] is None  # a series: its best date
 
-            async with httpx.AsyncClient(base_url=replica_a, timeout=WAIT_SECONDS) as on_a:
+            async with checked_client(replica_a, timeout=WAIT_SECONDS) as on_a:
                 held = await on_a.post(
                     f"/api/v1/events/{catalog.event_id}/holds",
                     json={
@@ -488,7 +489,7 @@ async def test_clients_are_told_to_start_over_when_the_redis_connection_breaks(
     with live_server(app) as url:
         async with (
             connect(ws_url(url, catalog.event_id)) as ws,
-            httpx.AsyncClient(base_url=url, timeout=WAIT_SECONDS) as http,
+            checked_client(url, timeout=WAIT_SECONDS) as http,
             http.stream("GET", stream_path(catalog.event_id)) as response,
         ):
             stream = EventStream(response)
@@ -517,7 +518,7 @@ async def test_without_redis_one_replica_streams_its_own_changes(
     with live_server(app) as url:
         async with (
             connect(ws_url(url, catalog.event_id)) as ws,
-            httpx.AsyncClient(base_url=url, timeout=WAIT_SECONDS) as http,
+            checked_client(url, timeout=WAIT_SECONDS) as http,
             http.stream("GET", stream_path(catalog.event_id)) as response,
         ):
             stream = EventStream(response)
@@ -538,7 +539,7 @@ async def test_unreachable_redis_refuses_watchers_with_503_and_1013(
 ) -> None:
     settings = make_settings(tmp_path, database_url=database_url, redis_url="redis://127.0.0.1:1/0")
     with live_server(create_app(settings)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=WAIT_SECONDS) as http:
+        async with checked_client(url, timeout=WAIT_SECONDS) as http:
             response = await http.get(stream_path(catalog.event_id))
         assert response.status_code == 503
         assert response.headers["content-type"] == PROBLEM

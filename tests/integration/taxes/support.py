@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     new_organization,
 )
 from tests.integration.inventory.support import make_event, make_type
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 
@@ -34,7 +35,7 @@ def tax_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Iter
 
 @pytest.fixture(scope="module", name="http")
 async def http_fixture(tax_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=tax_url, timeout=60) as client:
+    async with checked_client(tax_url, timeout=60) as client:
         yield client
 
 

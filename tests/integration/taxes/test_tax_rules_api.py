@@ -68,13 +68,13 @@ async def test_a_rule_is_created_read_changed_listed_and_deleted(
         "charge",
     )
     listed = await http.get(org.rules, headers=org.admin)
-    assert [rule["id"] for rule in listed.json()] == [created["id"], second["id"]]
+    assert [rule["id"] for rule in listed.json()["items"]] == [created["id"], second["id"]]
 
     deleted = await http.delete(rule_url, headers=org.admin)
     assert deleted.status_code == 204
     assert (await http.get(rule_url, headers=org.admin)).status_code == 404
     assert (await http.delete(rule_url, headers=org.admin)).status_code == 404
-    assert [r["id"] for r in (await http.get(org.rules, headers=org.admin)).json()] == [
+    assert [r["id"] for r in (await http.get(org.rules, headers=org.admin)).json()["items"]] == [
         second["id"]
     ]
 
@@ -109,7 +109,7 @@ async def test_a_bad_rule_is_refused_and_nothing_is_stored(
     )
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith(PROBLEM)
-    assert (await http.get(org.rules, headers=org.admin)).json() == []
+    assert (await http.get(org.rules, headers=org.admin)).json()["items"] == []
 
 
 async def test_a_bad_change_is_refused_and_the_rule_stays_as_it_was(
@@ -163,7 +163,9 @@ async def test_rules_may_only_name_the_organizations_own_events_and_ticket_types
         headers=org.admin,
     )
     assert moved.status_code == 422
-    assert [r["id"] for r in (await http.get(org.rules, headers=org.admin)).json()] == [rule["id"]]
+    assert [r["id"] for r in (await http.get(org.rules, headers=org.admin)).json()["items"]] == [
+        rule["id"]
+    ]
 
 
 async def test_no_organization_sees_or_touches_another_ones_rules(
@@ -178,7 +180,7 @@ async def test_no_organization_sees_or_touches_another_ones_rules(
     assert (await http.get(sneaky, headers=theirs.admin)).status_code == 404
     assert (await http.patch(sneaky, json={"rate": 0}, headers=theirs.admin)).status_code == 404
     assert (await http.delete(sneaky, headers=theirs.admin)).status_code == 404
-    assert (await http.get(theirs.rules, headers=theirs.admin)).json() == []
+    assert (await http.get(theirs.rules, headers=theirs.admin)).json()["items"] == []
     # and through ours: they are not a member
     assert (await http.get(ours.rules, headers=theirs.admin)).status_code == 404
     assert (await http.get(f"{ours.rules}/{rule['id']}", headers=theirs.admin)).status_code == 404
@@ -210,7 +212,7 @@ async def test_only_members_with_taxes_manage_may_manage_taxes(
         assert answer.status_code == 403, (method, url, answer.text)
         anonymous = await http.request(method, url, json=body)
         assert anonymous.status_code == 401, (method, url)
-    assert len((await http.get(org.rules, headers=org.admin)).json()) == 1
+    assert len((await http.get(org.rules, headers=org.admin)).json()["items"]) == 1
 
 
 async def test_settings_default_to_half_even_and_can_be_replaced(
@@ -242,7 +244,7 @@ async def test_every_change_is_in_the_audit_log(
 
     log = await http.get(f"{org.base}/audit-log", headers=org.admin)
 
-    entries = [e for e in log.json()["entries"] if e["action"].startswith("tax")]
+    entries = [e for e in log.json()["items"] if e["action"].startswith("tax")]
     assert [e["action"] for e in entries] == [
         "tax_rule.deleted",
         "tax_settings.updated",
@@ -271,4 +273,4 @@ async def test_racing_creates_never_pass_the_rule_limit(
     assert statuses == [201] * 3 + [422] * 7
     refused = next(answer for answer in answers if answer.status_code == 422)
     assert refused.json()["type"] == "urn:ticketing:problem:too-many-tax-rules"
-    assert len((await http.get(org.rules, headers=org.admin)).json()) == 3
+    assert len((await http.get(org.rules, headers=org.admin)).json()["items"]) == 3

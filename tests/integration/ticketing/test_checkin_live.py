@@ -12,11 +12,12 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from builtin_plugins.ticketing.issuance import display_code
+from kernel.codes import display_code
 from kernel.db import Database
 from tests.integration.conftest import Person, signed_in_user
 from tests.integration.ticketing.checkin_support import EventStream, lists_url, make_list, scan
 from tests.integration.ticketing.support import Venue, issue, open_venue, problem_code, staff
+from tests.support.openapi_contract import checked_client
 
 WAIT_SECONDS = 10
 
@@ -71,7 +72,7 @@ async def test_a_scan_reaches_sse_and_websocket_watchers_as_new_counts(
 
     async with (
         connect(ws_url(api_url, venue), additional_headers=supervisor) as ws,
-        httpx.AsyncClient(base_url=api_url, timeout=WAIT_SECONDS) as http,
+        checked_client(api_url, timeout=WAIT_SECONDS) as http,
         http.stream("GET", live_path(venue), headers=supervisor) as response,
     ):
         assert response.status_code == 200

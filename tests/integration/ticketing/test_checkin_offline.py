@@ -13,8 +13,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import Ticket, TicketCheckin, TicketSigningKey, TicketStatus
+from kernel.codes import display_code
 from kernel.db import Database
 from tests.integration.conftest import Person
 from tests.integration.inventory.support import make_type

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from builtin_plugins.identity.models import AuditEntry
 from builtin_plugins.ticketing import signing
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import TicketStatus
+from kernel.codes import display_code
 from kernel.context import build_encryptor
 from kernel.db import Database
 from tests.integration.conftest import Person, new_organization, signed_in_user

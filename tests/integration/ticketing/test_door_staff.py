@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from websockets.asyncio.client import connect
 
-from builtin_plugins.ticketing.issuance import display_code
 from builtin_plugins.ticketing.models import TicketStatus
+from kernel.codes import display_code
 from kernel.db import Database
 from tests.integration.conftest import Person
 from tests.integration.ticketing.checkin_support import (

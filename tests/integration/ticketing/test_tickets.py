@@ -91,7 +91,7 @@ async def test_issue_draws_on_inventory_and_a_retry_with_the_same_key_issues_not
     again = await issue_over_http(api, venue, guests, **key)
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.json()["issue_id"] == first.json()["issue_id"]
+    assert again.json()["id"] == first.json()["id"]
     assert await available(api, venue) == 1
 
     other_body = await issue_over_http(api, venue, guests[:1], **key)
@@ -127,7 +127,7 @@ async def test_a_holder_gets_the_ticket_its_qr_code_and_pdf_and_a_door_app_verif
     ticket = issued.json()["tickets"][0]
 
     mine = await api.get("/api/v1/me/tickets", headers=headers)
-    assert [t["id"] for t in mine.json()] == [ticket["id"]]
+    assert [t["id"] for t in mine.json()["items"]] == [ticket["id"]]
     one = (await api.get(f"/api/v1/me/tickets/{ticket['id']}", headers=headers)).json()
     payload = one["qr_payload"]
 
@@ -190,15 +190,15 @@ async def test_voiding_stops_the_codes_returns_the_unit_and_marks_the_pdf(
     assert again.status_code == 409 and problem_code(again) == "ticket-not-changeable"
     assert (await api.get(url + "/qr.png", headers=venue.admin)).status_code == 409
     closed = await api.get("/api/v1/me/tickets", params={"include_closed": True}, headers=headers)
-    assert [t["status"] for t in closed.json()] == ["void"]
-    assert (await api.get("/api/v1/me/tickets", headers=headers)).json() == []
+    assert [t["status"] for t in closed.json()["items"]] == ["void"]
+    assert (await api.get("/api/v1/me/tickets", headers=headers)).json()["items"] == []
     pdf = await api.get(f"/api/v1/me/tickets/{ticket['id']}/pdf", headers=headers)
     assert "VOID" in pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
 
     log = await api.get(
         venue.base + "/audit-log", params={"action": "ticket.voided"}, headers=venue.admin
     )
-    assert [e["target_id"] for e in log.json()["entries"]] == [ticket["id"]]
+    assert [e["target_id"] for e in log.json()["items"]] == [ticket["id"]]
 
 
 async def test_a_new_qr_code_revokes_the_old_payload(
@@ -257,6 +257,7 @@ async def test_rotated_keys_keep_old_codes_verifying_until_retired(
 
     rotated = await api.post(keys_url + "/rotate", headers=venue.admin)
     assert rotated.status_code == 201 and rotated.json()["signing"] is True
+    assert rotated.json()["id"] == rotated.json()["jwk"]["kid"]
     jwks = (await api.get(f"/api/v1/ticket-keys/{venue.organization_id}")).json()
     assert len(jwks["keys"]) == 2
     verify_offline(before["qr_payload"], jwks)  # still good
@@ -264,9 +265,9 @@ async def test_rotated_keys_keep_old_codes_verifying_until_retired(
     assert verify_offline(after["qr_payload"], jwks)
     assert after["qr_payload"][4:16] != before["qr_payload"][4:16]  # another kid
 
-    listed = (await api.get(keys_url, headers=venue.admin)).json()
-    old_kid = next(k["kid"] for k in listed if not k["signing"])
-    current_kid = next(k["kid"] for k in listed if k["signing"])
+    listed = (await api.get(keys_url, headers=venue.admin)).json()["items"]
+    old_kid = next(k["id"] for k in listed if not k["signing"])
+    current_kid = next(k["id"] for k in listed if k["signing"])
     refused = await api.post(keys_url + f"/{current_kid}/retire", headers=venue.admin)
     assert refused.status_code == 409
     retired = await api.post(keys_url + f"/{old_kid}/retire", headers=venue.admin)

@@ -124,7 +124,7 @@ async def test_offer_accept_hands_over_a_new_ticket(api, database) -> None:
     # The recipient sees the offer, with what it is for (but not the code).
     inbox = await api.get("/api/v1/me/ticket-transfers", headers=recipient_h)
     assert inbox.status_code == 200, inbox.text
-    (seen,) = inbox.json()
+    (seen,) = inbox.json()["items"]
     assert seen["id"] == body["id"]
     assert seen["direction"] == "incoming"
     assert seen["message"] == "Enjoy the show!"
@@ -156,18 +156,18 @@ async def test_offer_accept_hands_over_a_new_ticket(api, database) -> None:
     for headers, ticket_id in ((sender_h, ticket.id), (recipient_h, new_id)):
         history = await api.get(f"/api/v1/me/tickets/{ticket_id}/transfers", headers=headers)
         assert history.status_code == 200, history.text
-        (entry,) = history.json()
+        (entry,) = history.json()["items"]
         assert entry["id"] == body["id"]
         assert entry["status"] == "completed"
         assert entry["new_ticket_id"] == new_id
     outbox = await api.get("/api/v1/me/ticket-transfers", headers=sender_h)
-    assert outbox.json()[0]["status"] == "completed"
+    assert outbox.json()["items"][0]["status"] == "completed"
 
     # The organizer sees it too, and the event was recorded for other plugins.
     history = await api.get(f"{venue.event_base}/tickets/{new_id}/transfers", headers=venue.admin)
     assert history.status_code == 200, history.text
-    assert [t["id"] for t in history.json()] == [body["id"]]
-    assert history.json()[0]["completed_by_user_id"] == str(new["holder_user_id"])
+    assert [t["id"] for t in history.json()["items"]] == [body["id"]]
+    assert history.json()["items"][0]["completed_by_user_id"] == str(new["holder_user_id"])
     async with database.transaction() as session:
         payload = await session.scalar(
             text(
@@ -212,7 +212,9 @@ async def test_only_the_recipient_accepts_and_offers_close_once(api, database) -
     url = f"/api/v1/me/ticket-transfers/{first['id']}"
     assert (await api.delete(url, headers=recipient_h)).status_code == 404
     assert (await api.post(url + "/decline", headers=sender_h)).status_code == 404
-    assert (await api.get("/api/v1/me/ticket-transfers", headers=stranger_h)).json() == []
+    assert (await api.get("/api/v1/me/ticket-transfers", headers=stranger_h)).json() == {
+        "items": []
+    }
 
     # The recipient declines: closed for good.
     assert (await api.post(url + "/decline", headers=recipient_h)).status_code == 204
@@ -229,14 +231,14 @@ async def test_only_the_recipient_accepts_and_offers_close_once(api, database) -
     assert (await api.delete(url, headers=sender_h)).status_code == 409
     assert (await accept(api, recipient_h, third["id"])).status_code == 409
 
-    listed = (await api.get("/api/v1/me/ticket-transfers", headers=recipient_h)).json()
+    listed = (await api.get("/api/v1/me/ticket-transfers", headers=recipient_h)).json()["items"]
     assert [(t["id"], t["status"]) for t in listed] == [
         (third["id"], "cancelled"),
         (first["id"], "declined"),
     ]
     assert (await ticket_row(database, ticket.id))["status"] == "valid"
     history = await api.get(f"/api/v1/me/tickets/{ticket.id}/transfers", headers=sender_h)
-    assert [t["status"] for t in history.json()] == ["declined", "cancelled"]
+    assert [t["status"] for t in history.json()["items"]] == ["declined", "cancelled"]
     assert (
         await api.get(f"/api/v1/me/tickets/{ticket.id}/transfers", headers=stranger_h)
     ).status_code == 404
@@ -293,7 +295,7 @@ async def test_an_offer_lapses_when_time_runs_out_or_the_ticket_is_used(api, dat
             ),
             {"id": uuid.UUID(first["id"])},
         )
-    listed = (await api.get("/api/v1/me/ticket-transfers", headers=recipient_h)).json()
+    listed = (await api.get("/api/v1/me/ticket-transfers", headers=recipient_h)).json()["items"]
     assert listed[0]["status"] == "expired"  # shown so before anyone acts on it
     late = await accept(api, recipient_h, first["id"])
     assert late.status_code == 409
@@ -329,33 +331,34 @@ async def test_organizer_reassigns_at_once_and_withdraws_the_pending_offer(api, 
     result = done.json()
     assert result["cancelled_offer_id"] == pending["id"]
     assert result["version"] == 2
-    assert result["transfer"]["status"] == "completed"
-    assert result["transfer"]["by_organizer"] is True
-    assert result["transfer"]["initiated_by_user_id"] == result["transfer"]["completed_by_user_id"]
-    assert result["transfer"]["initiated_by_user_id"] is not None
+    assert result["status"] == "completed" and result["ticket_id"] == str(ticket.id)
+    assert result["by_organizer"] is True
+    assert result["initiated_by_user_id"] == result["completed_by_user_id"]
+    assert result["initiated_by_user_id"] is not None
 
     assert (await ticket_row(database, ticket.id))["status"] == "transferred"
-    new = await ticket_row(database, result["ticket_id"])
+    new = await ticket_row(database, result["new_ticket_id"])
     assert (new["status"], new["holder_email"]) == ("valid", new_holder.email)
     assert await transfer_status(database, pending["id"]) == "cancelled"
     late = await accept(api, recipient_h, pending["id"])
     assert late.status_code == 409
 
     history = await api.get(
-        f"{venue.event_base}/tickets/{result['ticket_id']}/transfers", headers=venue.admin
+        f"{venue.event_base}/tickets/{result['new_ticket_id']}/transfers", headers=venue.admin
     )
-    assert [(t["id"], t["status"]) for t in history.json()] == [
+    assert [(t["id"], t["status"]) for t in history.json()["items"]] == [
         (pending["id"], "cancelled"),
-        (result["transfer"]["id"], "completed"),
+        (result["id"], "completed"),
     ]
-    assert history.json()[1]["message"] == "Name change"
+    assert history.json()["items"][1]["message"] == "Name change"
     # The holder sees that the organizer moved the ticket, not the internal reason.
     mine = await api.get(f"/api/v1/me/tickets/{ticket.id}/transfers", headers=sender_h)
-    assert mine.json()[1]["by_organizer"] is True and mine.json()[1]["message"] == ""
+    moved = mine.json()["items"][1]
+    assert moved["by_organizer"] is True and moved["message"] == ""
 
     # The new holder signs in and holds it (matched by email).
     new_h = await signed_in_user(api, new_holder)
-    onward = await offer(api, new_h, result["ticket_id"], Person.new("next"))
+    onward = await offer(api, new_h, result["new_ticket_id"], Person.new("next"))
     assert onward.status_code == 409  # the organization forbids transfers
     problem(onward, "transfers-disabled")
 
@@ -380,17 +383,17 @@ async def test_history_follows_the_chain(api, database) -> None:
     for name, headers in (("third", third_h), ("second", second_h), ("sender", sender_h)):
         history = await api.get(f"/api/v1/me/tickets/{last}/transfers", headers=headers)
         assert history.status_code == 200, history.text
-        assert [t["id"] for t in history.json()] == seen[name], name
+        assert [t["id"] for t in history.json()["items"]] == seen[name], name
     history = await api.get(f"/api/v1/me/tickets/{middle}/transfers", headers=second_h)
-    assert [t["id"] for t in history.json()] == [one["id"], two["id"]]
+    assert [t["id"] for t in history.json()["items"]] == [one["id"], two["id"]]
     history = await api.get(f"/api/v1/me/tickets/{ticket.id}/transfers", headers=sender_h)
-    assert [t["id"] for t in history.json()] == [one["id"]]
+    assert [t["id"] for t in history.json()["items"]] == [one["id"]]
     assert (
         await api.get(f"/api/v1/me/tickets/{ticket.id}/transfers", headers=third_h)
     ).status_code == 404
 
     organizer = await api.get(f"{venue.event_base}/tickets/{last}/transfers", headers=venue.admin)
-    assert [t["id"] for t in organizer.json()] == [one["id"], two["id"]]
+    assert [t["id"] for t in organizer.json()["items"]] == [one["id"], two["id"]]
     missing = await api.get(
         f"{venue.event_base}/tickets/{uuid.uuid4()}/transfers", headers=venue.admin
     )
