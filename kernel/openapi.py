@@ -79,7 +79,9 @@ RESPONSE_HEADERS = {
 GENERAL_REFUSALS = {
     404: "No such object (or not visible to the caller)",
     409: "The request conflicts with data stored meanwhile (e.g. a duplicate); nothing was changed",
+    413: "The body is larger than this operation accepts (`max_bytes`); nothing was read further",
     429: "Too many requests from this client in the window; see `Retry-After`",
+    431: "The request's headers are larger than the API accepts (`max_bytes`)",
     500: "An unexpected error (a bug): quote the `request_id` when reporting it",
 }
 
@@ -135,14 +137,15 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
 
 
 def _general_refusals(path: str, method: str) -> dict[int, str]:
-    """What any route may answer besides its own: 404 for a path naming an object, 409 for
-    a write (the kernel's answer to a unique or foreign-key violation), 429 unless exempt
-    from rate limiting, and 500."""
-    found = {500: GENERAL_REFUSALS[500]}
+    """What any route may answer besides its own: 404 for a path naming an object, 409 and
+    413 for a write (the kernel's answer to a unique or foreign-key violation, and to a body
+    over the route's limit), 429 unless exempt from rate limiting, 431 and 500."""
+    found = {431: GENERAL_REFUSALS[431], 500: GENERAL_REFUSALS[500]}
     if "{" in path:
         found[404] = GENERAL_REFUSALS[404]
     if method.upper() in UNSAFE_METHODS:
         found[409] = GENERAL_REFUSALS[409]
+        found[413] = GENERAL_REFUSALS[413]
     if not path.startswith(EXEMPT_PREFIXES):
         found[429] = GENERAL_REFUSALS[429]
     return found

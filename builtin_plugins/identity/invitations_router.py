@@ -233,8 +233,13 @@ async def my_invitations(
 
 @mine.post(
     "/{invitation_id}/accept",
-    summary="Accept with the invitation's token: I become a member",
-    status_code=201,
+    summary="Accept with the invitation's token: I become a member (my membership answers)",
+    responses={
+        403: {"description": "Not the invitation's latest token (invitation-token-invalid)"},
+        404: {"description": "No invitation to my address with this id"},
+        409: {"description": "No longer pending, or I am already a member"},
+        410: {"description": "The invitation expired (invitation-expired): ask for a resend"},
+    },
 )
 async def accept_invitation(
     invitation_id: uuid.UUID,
@@ -259,7 +264,16 @@ async def accept_invitation(
     )
 
 
-@mine.post("/{invitation_id}/decline", summary="Decline an invitation", status_code=204)
+@mine.post(
+    "/{invitation_id}/decline",
+    summary="Decline an invitation",
+    status_code=204,
+    responses={
+        404: {"description": "No invitation to my address with this id"},
+        409: {"description": "No longer pending"},
+        410: {"description": "The invitation expired (invitation-expired)"},
+    },
+)
 async def decline_invitation(
     invitation_id: uuid.UUID, principal: SignedIn, request: Request, session: SessionDep
 ) -> Response:

@@ -147,7 +147,7 @@ async def invite_and_accept(
         json={"token": invitation["token"]},
         headers=invitee,
     )
-    assert accepted.status_code == 201, accepted.text
+    assert accepted.status_code == 200, accepted.text
     return accepted.json()
 
 

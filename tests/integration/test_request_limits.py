@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -27,6 +26,7 @@ from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.request_limits import MIB, max_body_size
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 LARGE_LIMIT = 3 * MIB
@@ -163,7 +163,7 @@ def assert_problem(answer: Answer, status: int, code: str) -> None:
 
 async def test_a_small_json_body_goes_through(server: Server, database: Database) -> None:
     slug = f"small-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with checked_client(server.url) as http:
         created = await http.post("/api/v1/limits-probe/organizations", json={"slug": slug})
     assert created.status_code == 200, created.text
     assert await organization_exists(database, slug)
@@ -202,7 +202,7 @@ async def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(
 
 
 async def test_a_route_may_declare_a_larger_limit(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with checked_client(server.url, timeout=30) as http:
         accepted = await http.post("/api/v1/limits-probe/large", content=b"x" * (2 * MIB))
         default = await http.post("/api/v1/limits-probe/organizations", content=b"x" * (2 * MIB))
     assert accepted.status_code == 200 and accepted.json() == {"received": 2 * MIB}
@@ -215,7 +215,7 @@ async def test_a_route_may_declare_a_larger_limit(server: Server) -> None:
 
 
 async def test_oversized_headers_are_refused_with_431(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with checked_client(server.url) as http:
         fine = await http.get("/health/live", headers={"X-Note": "a" * 8 * 1024})
         huge = await http.get("/health/live", headers={"X-Note": "a" * MIB})
     assert fine.status_code == 200

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from kernel.db import Database
 from tests.integration.conftest import module_app
 from tests.integration.orders.support import Buyer, Shop, checkout, take
+from tests.support.openapi_contract import checked_client
 from tests.support.smtp import SmtpServer, smtp_server
 
 LINK_SECRET = "guest-tests-order-link-secret-0123456789abcdef"
@@ -55,7 +56,7 @@ def shop_url_fixture(
 
 @pytest.fixture(scope="module", name="http")
 async def http_fixture(shop_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=shop_url, timeout=60) as client:
+    async with checked_client(shop_url, timeout=60) as client:
         yield client
 
 

@@ -141,7 +141,9 @@ async def test_a_guest_offers_a_ticket_and_loses_it_once_the_recipient_accepts(
     assert offered.json()["direction"] == "outgoing" and offered.json()["status"] == "pending"
     (incoming,) = [
         t
-        for t in (await http.get("/api/v1/me/ticket-transfers", headers=friend_headers)).json()
+        for t in (await http.get("/api/v1/me/ticket-transfers", headers=friend_headers)).json()[
+            "items"
+        ]
         if t["id"] == offered.json()["id"]
     ]
     assert incoming["direction"] == "incoming"

@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     new_organization,
     signed_in_user,
 )
+from tests.support.openapi_contract import checked_client
 
 PROBLEM = "application/problem+json"
 ROLE_BUNDLES = {
@@ -54,7 +55,7 @@ def members_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator
 
 @pytest.fixture(scope="module")
 async def api(members_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=members_url, timeout=30) as client:
+    async with checked_client(members_url, timeout=30) as client:
         yield client
 
 
@@ -166,7 +167,7 @@ async def test_admins_grant_and_revoke_single_permissions_with_effect_at_once(
     (membership,) = session["memberships"]
     assert membership["permissions"] == body["permissions"]
     listed = (await api.get(f"/api/v1/organizations/{org_id}/members", headers=admin)).json()
-    (shown,) = [m for m in listed if m["user_id"] == member_id]
+    (shown,) = [m for m in listed["items"] if m["id"] == member_id]
     assert (shown["grants"], shown["revocations"]) == (["orders:refund"], ["payments:manage"])
     assert shown["permissions"] == body["permissions"]
 
@@ -185,7 +186,7 @@ async def test_admins_grant_and_revoke_single_permissions_with_effect_at_once(
         params={"action": "member.permissions_changed"},
         headers=admin,
     )
-    entries = log.json()["entries"]
+    entries = log.json()["items"]
     assert [e["details"]["to"] for e in entries] == [
         {"grants": [], "revocations": []},
         {"grants": ["orders:refund"], "revocations": ["payments:manage"]},

@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.conftest import SECRET, Person, bearer, module_app
 from tests.support.nextauth import mint_tokens
+from tests.support.openapi_contract import checked_client
 
 PASSWORD = "correct horse battery staple"
 MAX_FAILURES = 3
@@ -28,7 +29,7 @@ def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str
 
 @pytest.fixture
 async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+    async with checked_client(api_url, timeout=30) as client:
         yield client
 
 

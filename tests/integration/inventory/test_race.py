@@ -273,7 +273,7 @@ async def test_one_cart_racing_itself_never_passes_max_per_order(
     greedy, others = cart(), [cart() for _ in range(10)]
     plan = [(greedy, 1)] * 20 + [(token, 2) for token in others]
     limits = httpx.Limits(max_connections=len(plan), max_keepalive_connections=len(plan))
-    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+    async with checked_client(api_url, timeout=120, limits=limits) as http:
 
         async def one(token: str, quantity: int) -> tuple[str, int, dict]:
             answer = await http.post(

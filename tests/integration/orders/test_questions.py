@@ -150,7 +150,7 @@ async def test_a_deleted_ticket_type_is_taken_off_the_questions(
     assert by_id[everyone["id"]]["ticket_type_ids"] == []
     gone = await http.get(f"{questions_url(shop)}/{only['id']}", headers=venue.admin)
     assert gone.status_code == 404
-    form = (await http.get(f"/api/v1/events/{shop.event_id}/questions")).json()
+    form = (await http.get(f"/api/v1/events/{shop.event_id}/questions")).json()["items"]
     assert [(q["label"], q["ticket_type_ids"]) for q in form] == [
         ("Both", [shop.vip]),
         ("Everyone", []),

@@ -31,6 +31,7 @@ from tests.integration.ticketing.support import (
     problem_code,
     staff,
 )
+from tests.support.openapi_contract import checked_client
 
 WAIT_SECONDS = 10
 
@@ -84,7 +85,7 @@ async def test_door_staff_scan_sync_offline_and_watch_live_counts(
     ws_url = api_url.replace("http://", "ws://") + live + "/ws"
     async with (
         connect(ws_url, additional_headers=door) as ws,
-        httpx.AsyncClient(base_url=api_url, timeout=WAIT_SECONDS) as http,
+        checked_client(api_url, timeout=WAIT_SECONDS) as http,
         http.stream("GET", live, headers=door) as response,
     ):
         assert response.status_code == 200

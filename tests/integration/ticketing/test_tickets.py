@@ -242,7 +242,7 @@ async def test_reading_the_public_keys_never_creates_one(
     created = await api.post(venue.base + "/ticket-keys/rotate", headers=venue.admin)
     assert created.status_code == 201 and created.json()["signing"] is True
     keys = (await api.get(published)).json()["keys"]
-    assert [key["kid"] for key in keys] == [created.json()["kid"]]
+    assert [key["kid"] for key in keys] == [created.json()["id"]]
     ticket = (await issue_over_http(api, venue, [Person.new()])).json()["tickets"][0]
     assert verify_offline(ticket["qr_payload"], (await api.get(published)).json())
     assert await _key_rows(database, venue.organization_id) == 1
