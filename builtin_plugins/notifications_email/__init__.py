@@ -1,8 +1,12 @@
-"""Email: the buyer's order confirmation, with the tickets attached, sent over SMTP.
+"""Email: the buyer's order confirmation, with the tickets attached, and invitations to
+join an organization, sent over SMTP.
 
 When an order is paid (the ``order.paid`` outbox event, written in the same transaction
 as the payment) the buyer gets one email: the order code, the event, a line per ticket,
 a signed link that opens the order without an account, and every ticket in one PDF.
+When an admin invites an address or resends the invitation
+(``organization.invitation_sent``), the invitee gets one email per send with the link to
+accept it (identity, a required plugin, opens the link through its public face).
 Settings come from the environment (:mod:`.settings`); without ``TICKETING_SMTP_HOST``
 messages are written to a local directory instead of sent.
 """
@@ -17,7 +21,7 @@ METADATA = PluginMetadata(
     name="Email",
     version="0.1.0",
     category=PluginCategory.NOTIFICATIONS,
-    description="Order confirmations with the tickets attached, over SMTP.",
+    description="Order confirmations with the tickets attached, and invitations, over SMTP.",
 )
 
 
@@ -35,9 +39,9 @@ def ticketing_migration_location():
 
 @hookimpl
 def ticketing_event_subscriptions():
-    from builtin_plugins.notifications_email.confirmation import subscriptions
+    from builtin_plugins.notifications_email import confirmation, invitation
 
-    return subscriptions()
+    return [*confirmation.subscriptions(), *invitation.subscriptions()]
 
 
 @hookimpl

@@ -1,8 +1,9 @@
-"""The order confirmation as a MIME message: plain text and the tickets' PDF attached.
+"""The plugin's messages as MIME: the headers every message carries, and the order
+confirmation (plain text and the tickets' PDF attached).
 
-Pure: it gets the order's link and tickets (hook answers) and the settings, and returns
-an :class:`~email.message.EmailMessage`. Its ``Message-ID`` names the order, so the same
-confirmation always carries the same id.
+Pure: they get hook answers or event payloads and the settings, and return an
+:class:`~email.message.EmailMessage`. A ``Message-ID`` names what the message is about
+(the order), so the same message always carries the same id.
 """
 
 from __future__ import annotations
@@ -25,8 +26,20 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def message_id(order_id: object, settings: EmailSettings) -> str:
-    return f"<{KIND}.{order_id}@{settings.from_domain}>"
+def message_id(settings: EmailSettings, kind: str, *about: object) -> str:
+    """``<kind.about...@sender's domain>``: stable for one message, unique across them."""
+    return f"<{'.'.join(map(str, (kind, *about)))}@{settings.from_domain}>"
+
+
+def new_message(settings: EmailSettings, *, subject: str, to: str, identifier: str) -> EmailMessage:
+    """A message with its headers set (the subject on one line), ready for its content."""
+    message = EmailMessage()
+    message["Subject"] = one_line(subject)
+    message["From"] = settings.email_from
+    message["To"] = to
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = identifier
+    return message
 
 
 def link_url(settings: EmailSettings, path: str, token: str) -> str:
@@ -46,12 +59,12 @@ def order_confirmation(
     settings: EmailSettings, link: OrderLink, tickets: OrderTickets
 ) -> EmailMessage:
     order = link.order
-    message = EmailMessage()
-    message["Subject"] = subject(link)
-    message["From"] = settings.email_from
-    message["To"] = formataddr((one_line(order.buyer_name), order.buyer_email))
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = message_id(order.order_id, settings)
+    message = new_message(
+        settings,
+        subject=subject(link),
+        to=formataddr((one_line(order.buyer_name), order.buyer_email)),
+        identifier=message_id(settings, KIND, order.order_id),
+    )
     lines = [
         f"Hello {one_line(order.buyer_name)},",
         "",

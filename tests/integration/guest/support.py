@@ -3,7 +3,8 @@ server on loopback, and a guest (no account) who buys and gets paid by the organ
 (manual provider).
 
 Test modules import the fixtures ``smtp``, ``shop_url`` and ``http`` from here (as
-``smtp_fixture``, ``shop_url_fixture`` and ``http_fixture``).
+``smtp_fixture``, ``shop_url_fixture`` and ``http_fixture``); :func:`smtp_env` points an
+app of their own at the SMTP server.
 """
 
 from __future__ import annotations
@@ -38,15 +39,22 @@ def smtp_fixture() -> Iterator[SmtpServer]:
         yield server
 
 
+def smtp_env(smtp: SmtpServer, sender: str = FROM) -> dict[str, str]:
+    """The email plugin's settings to send as ``sender`` through ``smtp`` (plain, no login)."""
+    return {
+        "TICKETING_SMTP_HOST": smtp.host,
+        "TICKETING_SMTP_PORT": str(smtp.port),
+        "TICKETING_SMTP_SECURITY": "none",
+        "TICKETING_EMAIL_FROM": sender,
+    }
+
+
 @pytest.fixture(scope="module", name="shop_url")
 def shop_url_fixture(
     tmp_path_factory, database_url: str, redis_url: str, smtp: SmtpServer
 ) -> Iterator[str]:
     env = {
-        "TICKETING_SMTP_HOST": smtp.host,
-        "TICKETING_SMTP_PORT": str(smtp.port),
-        "TICKETING_SMTP_SECURITY": "none",
-        "TICKETING_EMAIL_FROM": FROM,
+        **smtp_env(smtp),
         "TICKETING_PUBLIC_URL": PUBLIC_URL,
         "TICKETING_ORDER_LINK_SECRET": LINK_SECRET,
     }

@@ -19,7 +19,6 @@ import jwt
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import text
 
 from kernel.db import Database
 from tests.integration.guest.support import (  # noqa: F401 -- fixtures
@@ -39,6 +38,7 @@ from tests.integration.guest.support import (  # noqa: F401 -- fixtures
 )
 from tests.integration.orders.support import open_shop
 from tests.integration.ticketing.support import problem_code
+from tests.support.outbox import deliveries, due_now, redeliver
 from tests.support.smtp import REFUSE_TEMPORARILY, Received, SmtpServer
 
 CONSUMER = "email.order-confirmation"
@@ -126,26 +126,11 @@ async def test_a_redelivered_paid_event_sends_no_second_mail(
     await smtp.inbox.wait_for(email)
     event = await until(lambda: paid_event(database, order.id), lambda e: e["dispatched_at"])
 
-    async with database.transaction() as session:  # forget the delivery: it runs again
-        await session.execute(
-            text("DELETE FROM outbox_delivery WHERE event_id = :id AND consumer = :consumer"),
-            {"id": event["id"], "consumer": CONSUMER},
-        )
-        await session.execute(
-            text(
-                "UPDATE outbox_event SET dispatched_at = NULL, next_attempt_at = now() "
-                "WHERE id = :id"
-            ),
-            {"id": event["id"]},
-        )
+    await redeliver(database, event["id"], CONSUMER)  # forget the delivery: it runs again
     await until(lambda: paid_event(database, order.id), lambda e: e["dispatched_at"])
 
-    async with database.transaction() as session:
-        delivered = await session.scalar(
-            text("SELECT count(*) FROM outbox_delivery WHERE event_id = :id AND consumer = :c"),
-            {"id": event["id"], "c": CONSUMER},
-        )
-    assert delivered == 1  # the event was handed to the email plugin again ...
+    # the event was handed to the email plugin again ...
+    assert await deliveries(database, event["id"], CONSUMER) == 1
     assert len(smtp.inbox.to(email)) == 1  # ... which sent nothing the second time
     assert len(await sent_emails(database, order.id)) == 1
 
@@ -164,11 +149,7 @@ async def test_a_refusing_mail_server_is_retried_by_the_outbox_until_the_mail_go
         assert await sent_emails(database, order.id) == []  # the record rolled back
     finally:
         smtp.inbox.refusing = None
-    async with database.transaction() as session:  # skip the back-off's wait
-        await session.execute(
-            text("UPDATE outbox_event SET next_attempt_at = now() WHERE id = :id"),
-            {"id": failed["id"]},
-        )
+    await due_now(database, failed["id"])  # skip the back-off's wait
 
     (received,) = await smtp.inbox.wait_for(order.buyer.person.email)
     assert order.code in received.message["Subject"]

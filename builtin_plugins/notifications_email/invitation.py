@@ -1,0 +1,51 @@
+"""Sending the invitation to join an organization, once per send.
+
+The identity plugin records ``organization.invitation_sent`` when an admin invites an
+address and again at each resend (``send`` 1, 2, ...: each send has a new token, and the
+earlier one stops working). The accept link, token included, comes only from identity's
+public face, :func:`builtin_plugins.identity.invitation_accept_link`, which opens the
+sealed token with the kernel's key ring. Each send is one message (:mod:`.sending`): an
+SMTP failure is retried by the outbox, a redelivery of the same send sends nothing, and a
+resend is a new message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.identity import invitation_accept_link
+from builtin_plugins.notifications_email.invitation_message import (
+    KIND,
+    InvitationSent,
+    invitation,
+)
+from builtin_plugins.notifications_email.sending import send_once, subscription
+from builtin_plugins.notifications_email.transport import mailer
+from kernel.contracts import DomainEvent, Subscription
+
+TOPIC = "organization.invitation_sent"
+CONSUMER = "email.organization-invitation"
+
+
+async def send_invitation(event: DomainEvent, session: AsyncSession, kernel: Any) -> None:
+    sent = InvitationSent.from_payload(event.payload)
+    runtime = mailer(kernel)
+    link = invitation_accept_link(event.payload, kernel.encryptor)
+    meanings = {permission.name: permission.description for permission in kernel.permissions}
+    await send_once(
+        session,
+        runtime,
+        invitation(runtime.settings, sent, link, meanings),
+        kind=KIND,
+        subject_id=sent.subject_id,
+        organization_id=sent.organization_id,
+        recipient=sent.email,
+    )
+
+
+def subscriptions(kernel: Any | None = None) -> Sequence[Subscription]:
+    """Without ``kernel`` each delivery uses the running kernel."""
+    return (subscription(TOPIC, CONSUMER, send_invitation, kernel),)
