@@ -3,8 +3,7 @@ server on loopback, and a guest (no account) who buys and gets paid by the organ
 (manual provider).
 
 Test modules import the fixtures ``smtp``, ``shop_url`` and ``http`` from here (as
-``smtp_fixture``, ``shop_url_fixture`` and ``http_fixture``); ``http`` is the orders
-tests' client, which opens whichever ``shop_url`` the module has: this one.
+``smtp_fixture``, ``shop_url_fixture`` and ``http_fixture``).
 """
 
 from __future__ import annotations
