@@ -49,6 +49,18 @@ class Issued:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends (or resends) an invitation of which organization, and what its email
+    needs: the permission registry, the identity settings and the kernel's key ring."""
+
+    organization: Organization
+    principal: Principal
+    registry: PermissionRegistry
+    settings: IdentitySettings
+    encryptor: Encryptor
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -134,20 +146,35 @@ def invitation_permissions(registry: PermissionRegistry, invitation: Invitation)
     )
 
 
+async def _send(
+    session: AsyncSession, invitation: Invitation, token: str, sender: Sender
+) -> Issued:
+    """Write the invitation and leave its email in the outbox, in the same transaction."""
+    await session.flush()
+    await invitation_mail.announce(
+        session,
+        invitation,
+        token=token,
+        organization=sender.organization,
+        inviter=sender.principal,
+        permissions=invitation_permissions(sender.registry, invitation),
+        settings=sender.settings,
+        encryptor=sender.encryptor,
+    )
+    return Issued(invitation, token)
+
+
 async def invite(
     session: AsyncSession,
+    sender: Sender,
     *,
-    organization: Organization,
-    inviter: Principal,
     email: str,
     role: Role,
     grants: Sequence[str],
     revocations: Sequence[str],
-    registry: PermissionRegistry,
-    settings: IdentitySettings,
-    encryptor: Encryptor,
 ) -> Issued:
-    adjusted = organizations.adjustments(registry, role, grants, revocations)
+    organization, inviter, settings = sender.organization, sender.principal, sender.settings
+    adjusted = organizations.adjustments(sender.registry, role, grants, revocations)
     normalized = normalize_email(email)
     await _lock_for(session, organization.id, inviter.user_id)
     now = utcnow()
@@ -193,18 +220,7 @@ async def invite(
     )
     token = _issue_token(invitation, settings, now)
     session.add(invitation)
-    await session.flush()
-    await invitation_mail.announce(
-        session,
-        invitation,
-        token=token,
-        organization=organization,
-        inviter=inviter,
-        permissions=invitation_permissions(registry, invitation),
-        settings=settings,
-        encryptor=encryptor,
-    )
-    return Issued(invitation, token)
+    return await _send(session, invitation, token, sender)
 
 
 async def of_organization(
@@ -231,17 +247,9 @@ def _not_pending(status: InvitationStatus) -> Conflict:
     )
 
 
-async def resend(
-    session: AsyncSession,
-    invitation: Invitation,
-    *,
-    organization: Organization,
-    actor: Principal,
-    registry: PermissionRegistry,
-    settings: IdentitySettings,
-    encryptor: Encryptor,
-) -> Issued:
+async def resend(session: AsyncSession, invitation: Invitation, sender: Sender) -> Issued:
     """A new token (the old one stops working) and a new expiry; reopens an expired one."""
+    organization, settings = sender.organization, sender.settings
     now = utcnow()
     status = effective_status(invitation, now)
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
@@ -273,18 +281,7 @@ async def resend(
     invitation.status = InvitationStatus.PENDING
     invitation.sends += 1
     token = _issue_token(invitation, settings, now)
-    await session.flush()
-    await invitation_mail.announce(
-        session,
-        invitation,
-        token=token,
-        organization=organization,
-        inviter=actor,
-        permissions=invitation_permissions(registry, invitation),
-        settings=settings,
-        encryptor=encryptor,
-    )
-    return Issued(invitation, token)
+    return await _send(session, invitation, token, sender)
 
 
 async def revoke(session: AsyncSession, invitation: Invitation) -> None:

@@ -10,6 +10,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import audit, invitation_listing, invitations, organizations
 from builtin_plugins.identity.invitation_schemas import (
@@ -27,7 +28,7 @@ from kernel.context import Kernel
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.organizations import Organization
-from kernel.pagination import Page, decode_cursor, encode_cursor
+from kernel.pagination import Page
 
 admin = APIRouter(prefix="/organizations/{organization_id}/invitations", tags=["organizations"])
 mine = APIRouter(prefix="/me/invitations", tags=["me"])
@@ -62,11 +63,19 @@ def _issued(kernel: Kernel, issued: invitations.Issued) -> InvitationIssued:
     return InvitationIssued(**_public(kernel, issued.invitation, token=issued.token))
 
 
-def _next_cursor(found, limit: int) -> str | None:
-    return (
-        encode_cursor(found[limit - 1].created_at, found[limit - 1].id)
-        if len(found) > limit
-        else None
+async def _sender(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    principal: Principal,
+    request: Request,
+    kernel: Kernel,
+) -> invitations.Sender:
+    return invitations.Sender(
+        organization=await session.get(Organization, organization_id),
+        principal=principal,
+        registry=kernel.permissions,
+        settings=services_of(request).settings,
+        encryptor=kernel.encryptor,
     )
 
 
@@ -96,15 +105,11 @@ async def create_invitation(
 ) -> InvitationIssued:
     issued = await invitations.invite(
         session,
-        organization=await session.get(Organization, organization_id),
-        inviter=principal,
+        await _sender(session, organization_id, principal, request, kernel),
         email=body.email,
         role=body.role,
         grants=body.grants,
         revocations=body.revocations,
-        registry=kernel.permissions,
-        settings=services_of(request).settings,
-        encryptor=kernel.encryptor,
     )
     await session.refresh(issued.invitation)
     await _audit(
@@ -129,18 +134,10 @@ async def list_invitations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[InvitationPublic]:
-    found, total = await invitation_listing.page_of_organization(
-        session,
-        organization_id,
-        status=status,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+    found = await invitation_listing.page_of_organization(
+        session, organization_id, status=status, limit=limit, cursor=cursor
     )
-    return Page[InvitationPublic](
-        items=[InvitationPublic(**_public(kernel, invitation)) for invitation in found[:limit]],
-        next_cursor=_next_cursor(found, limit),
-        total=total,
-    )
+    return found.shown(lambda invitation: InvitationPublic(**_public(kernel, invitation)))
 
 
 @admin.get("/{invitation_id}", summary="One invitation")
@@ -171,13 +168,7 @@ async def resend_invitation(
         session, organization_id, invitation_id, for_update=True
     )
     issued = await invitations.resend(
-        session,
-        invitation,
-        organization=await session.get(Organization, organization_id),
-        actor=principal,
-        registry=kernel.permissions,
-        settings=services_of(request).settings,
-        encryptor=kernel.encryptor,
+        session, invitation, await _sender(session, organization_id, principal, request, kernel)
     )
     await _audit(
         session, request, principal, "invitation.resent", invitation, send=invitation.sends
@@ -209,25 +200,21 @@ async def my_invitations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MyInvitation]:
-    found, total = await invitation_listing.page_for(
-        session, principal, limit=limit + 1, before=decode_cursor(cursor) if cursor else None
-    )
-    items = [
-        MyInvitation(
-            id=invitation.id,
-            organization_id=organization.id,
-            organization_slug=organization.slug,
-            organization_name=organization.name,
-            role=invitation.role,
-            permissions=invitations.invitation_permissions(kernel.permissions, invitation),
-            expires_at=invitation.expires_at,
-            created_at=invitation.created_at,
-        )
-        for invitation, organization in found[:limit]
-    ]
-    invitations_only = [invitation for invitation, _ in found]
-    return Page[MyInvitation](
-        items=items, next_cursor=_next_cursor(invitations_only, limit), total=total
+    found = await invitation_listing.page_for(session, principal, limit=limit, cursor=cursor)
+    return found.page(
+        [
+            MyInvitation(
+                id=invitation.id,
+                organization_id=organization.id,
+                organization_slug=organization.slug,
+                organization_name=organization.name,
+                role=invitation.role,
+                permissions=invitations.invitation_permissions(kernel.permissions, invitation),
+                expires_at=invitation.expires_at,
+                created_at=invitation.created_at,
+            )
+            for invitation, organization in found.rows
+        ]
     )
 
 

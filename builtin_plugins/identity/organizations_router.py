@@ -30,7 +30,7 @@ from builtin_plugins.identity.schemas import (
 from kernel.auth import PermissionRegistry, requires, signed_in
 from kernel.auth.permissions import ROLE_DESCRIPTIONS, ROLES
 from kernel.clock import utcnow
-from kernel.contracts import Principal
+from kernel.contracts import Permission, Principal
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.organizations import Organization
 from kernel.pagination import ItemList, Page
@@ -53,6 +53,22 @@ def _member(registry: PermissionRegistry, membership: Membership, user: User) ->
         revocations=membership.revocations,
         permissions=organizations.effective_permissions(registry, membership),
         joined_at=membership.created_at,
+    )
+
+
+def _role(registry: PermissionRegistry, role: str) -> RolePublic:
+    return RolePublic(
+        name=role, description=ROLE_DESCRIPTIONS[role], permissions=sorted(registry.for_role(role))
+    )
+
+
+def _permission(registry: PermissionRegistry, permission: Permission) -> PermissionPublic:
+    return PermissionPublic(
+        name=permission.name,
+        description=permission.description,
+        roles=list(registry.holders(permission.name)),
+        declared_by=registry.declared_by(permission.name),
+        grantable=permission.name not in organizations.ADMIN_ONLY,
     )
 
 
@@ -126,17 +142,7 @@ async def list_members(
 async def list_roles(
     organization_id: uuid.UUID, principal: Viewer, kernel: KernelDep
 ) -> ItemList[RolePublic]:
-    registry = kernel.permissions
-    return ItemList[RolePublic](
-        items=[
-            RolePublic(
-                name=role,
-                description=ROLE_DESCRIPTIONS[role],
-                permissions=sorted(registry.for_role(role)),
-            )
-            for role in ROLES
-        ]
-    )
+    return ItemList(items=[_role(kernel.permissions, role) for role in ROLES])
 
 
 @router.get(
@@ -147,18 +153,8 @@ async def list_permissions(
     organization_id: uuid.UUID, principal: Viewer, kernel: KernelDep
 ) -> ItemList[PermissionPublic]:
     registry = kernel.permissions
-    return ItemList[PermissionPublic](
-        items=[
-            PermissionPublic(
-                name=permission.name,
-                description=permission.description,
-                roles=list(registry.holders(permission.name)),
-                declared_by=registry.declared_by(permission.name),
-                grantable=permission.name not in organizations.ADMIN_ONLY,
-            )
-            for permission in sorted(registry, key=lambda p: p.name)
-        ]
-    )
+    found = sorted(registry, key=lambda p: p.name)
+    return ItemList(items=[_permission(registry, permission) for permission in found])
 
 
 @router.patch(
@@ -184,27 +180,23 @@ async def change_member(
         revocations=body.revocations,
     )
     membership = change.membership
+    changed = []  # (audit action, what it was and is now)
     if membership.role != change.previous_role:
-        await audit.record(
-            session,
-            action="member.role_changed",
-            actor_user_id=principal.user_id,
-            organization_id=organization_id,
-            request=request,
-            target_type="user",
-            target_id=user_id,
-            details={"from": change.previous_role.value, "to": membership.role.value},
-        )
+        roles = {"from": change.previous_role.value, "to": membership.role.value}
+        changed.append(("member.role_changed", roles))
     if change.current != change.previous:
+        adjustments = {"from": asdict(change.previous), "to": asdict(change.current)}
+        changed.append(("member.permissions_changed", adjustments))
+    for action, details in changed:
         await audit.record(
             session,
-            action="member.permissions_changed",
+            action=action,
             actor_user_id=principal.user_id,
             organization_id=organization_id,
             request=request,
             target_type="user",
             target_id=user_id,
-            details={"from": asdict(change.previous), "to": asdict(change.current)},
+            details=details,
         )
     await session.refresh(membership)
     return _member(kernel.permissions, membership, await session.get(User, user_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import func, inspect, or_, select
@@ -32,7 +33,7 @@ from builtin_plugins.orders.schemas import (
     PaymentOut,
     TransitionOut,
 )
-from kernel.contracts import OrderTickets, Principal
+from kernel.contracts import OrderTicket, OrderTickets, Principal
 from kernel.pagination import RowsPage, keyset_page
 from kernel.problems import NotFound
 
@@ -286,6 +287,13 @@ async def buyer_view(
     return OrderOut(**await _buyer_fields(session, order, lines, payments))
 
 
+def _ticket_view(ticket: OrderTicket) -> OrderTicketOut:
+    """The ticketing plugin's answer as the API shows it (the same fields; ``id`` is the
+    ticket's)."""
+    fields = asdict(ticket)
+    return OrderTicketOut(id=fields.pop("ticket_id"), **fields)
+
+
 async def buyer_view_with_tickets(
     session: AsyncSession, order: Order, tickets: OrderTickets | None
 ) -> BuyerOrderOut:
@@ -293,23 +301,7 @@ async def buyer_view_with_tickets(
     found = tickets.tickets if tickets is not None else ()
     return BuyerOrderOut(
         **await _buyer_fields(session, order),
-        tickets=[
-            OrderTicketOut(
-                id=ticket.ticket_id,
-                code=ticket.code,
-                status=ticket.status,
-                holder_name=ticket.holder_name,
-                holder_email=ticket.holder_email,
-                ticket_type_name=ticket.ticket_type_name,
-                starts_at=ticket.starts_at,
-                ends_at=ticket.ends_at,
-                qr_payload=ticket.qr_payload,
-                pdf_path=ticket.pdf_path,
-                qr_png_path=ticket.qr_png_path,
-                qr_svg_path=ticket.qr_svg_path,
-            )
-            for ticket in found
-        ],
+        tickets=[_ticket_view(ticket) for ticket in found],
         tickets_pdf_path=tickets.pdf_path if tickets is not None else None,
     )
 

@@ -59,6 +59,7 @@ def ticketing_api_routers():
     from builtin_plugins.ticketing import (
         checkin_router,
         guest_router,
+        guest_transfers_router,
         keys_router,
         my_tickets_router,
         ticket_settings_router,
@@ -72,6 +73,7 @@ def ticketing_api_routers():
         *keys_router.routers,
         *ticket_settings_router.routers,
         *transfers_router.routers,
+        *guest_transfers_router.routers,
         *checkin_router.routers,
         *guest_router.routers,
     ]

@@ -3,8 +3,8 @@
 Every route is public and authorized by the order's credential (``X-Order-Token``, or a
 link's ``?token=``; see :mod:`.guest_access`): the order's tickets, one ticket with its
 QR payload, its QR image, its PDF, and the whole order's PDF. A ticket of another order
-is 404 whatever the credential. Transfers of a guest's ticket live with the other
-transfer routes (:mod:`.transfers_router`).
+is 404 whatever the credential. Transfers of a guest's ticket have a module of their own
+(:mod:`.guest_transfers_router`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
-"""Ticket transfers: a holder offers a ticket, the recipient accepts, the ticket changes hands.
+"""Ticket transfers: the rules every way of changing a ticket's hands shares.
+
+A holder offers a ticket (:mod:`.transfer_offers`), the recipient accepts or declines
+(:mod:`.transfer_answers`), an organizer reassigns it at once
+(:mod:`.transfer_reassignment`); :mod:`.transfer_history` reads what happened. This
+module holds what they share: the problems, the locks, the policy window, and the row
+changes that close an offer or complete a transfer.
 
 Completing a transfer closes the old ticket (``transferred``, its version moves on, so its
 QR code stops working at once, offline lists included) and issues the new holder a new
 ticket in its place: same event, date, type, issue position and order, a new code, and
-``version = old version + 1``. An organizer may reassign a ticket directly: it completes
-at once, without acceptance and without the transfer policy (the organizer decides).
+``version = old version + 1``. An organizer's reassignment completes at once, without
+acceptance and without the transfer policy (the organizer decides).
 
 Who is who: the holder of a ticket is the user it was issued or transferred to, or any
 user whose account email is its ``holder_email``; the recipient of an offer is any user
@@ -25,14 +31,13 @@ was checked in or voided) is marked ``expired`` when someone acts on it; the ref
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.events.models import EventDate
 from builtin_plugins.ticketing import ticket_settings
 from builtin_plugins.ticketing.issuance import new_code
 from builtin_plugins.ticketing.models import (
@@ -41,14 +46,11 @@ from builtin_plugins.ticketing.models import (
     TicketTransfer,
     TransferStatus,
 )
-from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds
+from builtin_plugins.ticketing.tickets_service import account_email
 from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, UnprocessableContent
-
-OFFER_LIFETIME = timedelta(days=7)
-
+from kernel.problems import Conflict, NotFound
 
 # -- problems ---------------------------------------------------------------------------
 
@@ -83,24 +85,26 @@ class OfferLapsed(Conflict):
     code, title = "transfer-expired", "The offer has expired"
 
 
-def _not_transferable(ticket: Ticket) -> dict:
+def not_transferable(ticket: Ticket) -> dict:
+    """The details of :class:`NotTransferable` (also of an offer lapsing for it)."""
     return {
         "detail": f"The ticket is {ticket.status.value}; only a valid ticket can be transferred.",
         "ticket_status": ticket.status.value,
     }
 
 
-def _cutoff_passed(cutoff_at: datetime) -> dict:
+def cutoff_passed(cutoff_at: datetime) -> dict:
+    """The details of :class:`CutoffPassed` (also of an offer lapsing for it)."""
     return {
         "detail": f"Transfers of this ticket closed at {cutoff_at.isoformat()}.",
         "cutoff_at": cutoff_at.isoformat(),
     }
 
 
-# -- who ----------------------------------------------------------------------------------
+# -- who and what -----------------------------------------------------------------------
 
 
-def _to_me(principal: Principal) -> ColumnElement[bool]:
+def offered_to(principal: Principal) -> ColumnElement[bool]:
     """Offers made to the signed-in user's email."""
     email = account_email(principal)
     if email is None:
@@ -128,7 +132,7 @@ def by_organizer(transfer: TicketTransfer) -> bool:
 # -- locking (ticket first, then its transfers) -----------------------------------------
 
 
-async def _lock_ticket(session: AsyncSession, *where: ColumnElement[bool]) -> Ticket | None:
+async def lock_ticket(session: AsyncSession, *where: ColumnElement[bool]) -> Ticket | None:
     return await session.scalar(
         select(Ticket).where(*where).with_for_update().execution_options(populate_existing=True)
     )
@@ -145,7 +149,8 @@ async def _lock_transfer(session: AsyncSession, transfer_id: uuid.UUID) -> Ticke
     return transfer
 
 
-async def _pending_offer(session: AsyncSession, ticket_id: uuid.UUID) -> TicketTransfer | None:
+async def lock_pending_offer(session: AsyncSession, ticket_id: uuid.UUID) -> TicketTransfer | None:
+    """The ticket's pending offer, if any (lock the ticket first)."""
     return await session.scalar(
         select(TicketTransfer)
         .where(
@@ -157,7 +162,7 @@ async def _pending_offer(session: AsyncSession, ticket_id: uuid.UUID) -> TicketT
     )
 
 
-async def _locked_pair(
+async def lock_offer(
     session: AsyncSession, transfer_id: uuid.UUID, *who: ColumnElement[bool]
 ) -> tuple[Ticket, TicketTransfer]:
     """The transfer ``who`` may act on and its ticket, both locked in the fixed order."""
@@ -168,7 +173,7 @@ async def _locked_pair(
     )
     if ticket_id is None:
         raise NotFound(f"No ticket transfer {transfer_id}.")
-    ticket = await _lock_ticket(session, Ticket.id == ticket_id)
+    ticket = await lock_ticket(session, Ticket.id == ticket_id)
     assert ticket is not None
     return ticket, await _lock_transfer(session, transfer_id)
 
@@ -197,13 +202,14 @@ async def window(session: AsyncSession, ticket: Ticket) -> Window:
 # -- changes ----------------------------------------------------------------------------
 
 
-async def _close(
+async def close(
     session: AsyncSession,
     ticket: Ticket,
     transfer: TicketTransfer,
     status: TransferStatus,
     now: datetime,
 ) -> None:
+    """Close an offer as ``status`` (both rows locked) and tell the outbox."""
     transfer.status = status
     transfer.closed_at = now
     await session.flush()
@@ -220,14 +226,31 @@ async def _close(
     )
 
 
-async def _lapse(
+async def lapse(
     session: AsyncSession, ticket: Ticket, transfer: TicketTransfer, now: datetime, **problem
 ) -> OfferLapsed:
-    await _close(session, ticket, transfer, TransferStatus.EXPIRED, now)
+    """Mark the offer expired; the problem to raise (after committing) with ``problem``."""
+    await close(session, ticket, transfer, TransferStatus.EXPIRED, now)
     return OfferLapsed(**problem)
 
 
-async def _complete(
+async def close_pending(
+    session: AsyncSession, ticket: Ticket, transfer: TicketTransfer, status: TransferStatus
+) -> TicketTransfer:
+    """Decline or withdraw an offer that is still pending; a lapsed one expires (409)."""
+    now = utcnow()
+    if transfer.status is not TransferStatus.PENDING:
+        raise TransferClosed(
+            f"The offer is already {transfer.status.value}.",
+            transfer_status=transfer.status.value,
+        )
+    if effective_status(transfer, now) is TransferStatus.EXPIRED:
+        raise await lapse(session, ticket, transfer, now, detail="The offer has expired.")
+    await close(session, ticket, transfer, status, now)
+    return transfer
+
+
+async def complete(
     session: AsyncSession,
     ticket: Ticket,
     transfer: TicketTransfer,
@@ -277,369 +300,3 @@ async def _complete(
         organization_id=ticket.organization_id,
     )
     return successor
-
-
-@dataclass(frozen=True, slots=True)
-class Giver:
-    """Who offers or withdraws: the tickets they may give away, and who they are.
-
-    A signed-in holder gives the tickets they hold (:meth:`holder`); a guest buyer gives
-    the tickets of the order their credential opens (no account, so no user or email).
-    """
-
-    tickets: ColumnElement[bool]
-    user_id: uuid.UUID | None = None
-    email: str | None = None
-
-    @classmethod
-    def holder(cls, principal: Principal) -> Giver:
-        return cls(held_by(principal), principal.user_id, account_email(principal))
-
-
-async def offer(
-    session: AsyncSession,
-    principal: Principal,
-    ticket_id: uuid.UUID,
-    *,
-    to_name: str,
-    to_email: str,
-    message: str = "",
-) -> tuple[TicketTransfer, Ticket]:
-    """The holder offers their valid ticket; it expires after a week or at the cut-off."""
-    return await offer_as(
-        session,
-        Giver.holder(principal),
-        ticket_id,
-        to_name=to_name,
-        to_email=to_email,
-        message=message,
-    )
-
-
-async def offer_as(
-    session: AsyncSession,
-    giver: Giver,
-    ticket_id: uuid.UUID,
-    *,
-    to_name: str,
-    to_email: str,
-    message: str = "",
-) -> tuple[TicketTransfer, Ticket]:
-    """``giver`` offers one of their valid tickets (see :func:`offer`)."""
-    ticket = await _lock_ticket(session, Ticket.id == ticket_id, giver.tickets)
-    if ticket is None:
-        raise NotFound(f"No ticket {ticket_id}.")
-    if ticket.status is not TicketStatus.VALID:
-        raise NotTransferable(**_not_transferable(ticket))
-    if to_email in {ticket.holder_email.lower(), giver.email}:
-        raise UnprocessableContent(
-            "A ticket cannot be transferred to its own holder.", code="transfer-to-self"
-        )
-    now = utcnow()
-    policy = await window(session, ticket)
-    if not policy.allowed:
-        raise TransfersDisabled("The organizer does not allow transfers of this ticket.")
-    if now >= policy.cutoff_at:
-        raise CutoffPassed(**_cutoff_passed(policy.cutoff_at))
-    pending = await _pending_offer(session, ticket.id)
-    if pending is not None:
-        if effective_status(pending, now) is TransferStatus.PENDING:
-            raise TransferPending(
-                "The ticket is already offered; withdraw that offer first.",
-                transfer_id=str(pending.id),
-            )
-        await _close(session, ticket, pending, TransferStatus.EXPIRED, now)
-    transfer = TicketTransfer(
-        id=uuid.uuid4(),
-        organization_id=ticket.organization_id,
-        ticket_id=ticket.id,
-        status=TransferStatus.PENDING,
-        from_name=ticket.holder_name,
-        from_email=ticket.holder_email,
-        to_name=to_name,
-        to_email=to_email,
-        message=message,
-        initiated_by_user_id=giver.user_id,
-        expires_at=min(now + OFFER_LIFETIME, policy.cutoff_at),
-    )
-    session.add(transfer)
-    await session.flush()
-    await record_event(
-        session,
-        "ticket.transfer_offered",
-        {
-            "transfer_id": transfer.id,
-            "ticket_id": ticket.id,
-            "event_id": ticket.event_id,
-            "to_name": to_name,
-            "to_email": to_email,
-            "expires_at": transfer.expires_at,
-        },
-        organization_id=ticket.organization_id,
-    )
-    return transfer, ticket
-
-
-async def accept(
-    session: AsyncSession, principal: Principal, transfer_id: uuid.UUID
-) -> tuple[TicketTransfer, Ticket, Ticket]:
-    """The recipient accepts: returns (transfer, old ticket, new ticket).
-
-    Everything is checked again under the locks: the offer is still pending and in time,
-    the ticket still valid (checked in meanwhile: the offer lapses), the policy still
-    allows it.
-    """
-    ticket, transfer = await _locked_pair(session, transfer_id, _to_me(principal))
-    if transfer.status is not TransferStatus.PENDING:
-        raise TransferClosed(
-            f"The offer is {transfer.status.value}.", transfer_status=transfer.status.value
-        )
-    now = utcnow()
-    if ticket.status is not TicketStatus.VALID:
-        raise await _lapse(
-            session, ticket, transfer, now, code=NotTransferable.code, **_not_transferable(ticket)
-        )
-    if effective_status(transfer, now) is TransferStatus.EXPIRED:
-        assert transfer.expires_at is not None
-        raise await _lapse(
-            session,
-            ticket,
-            transfer,
-            now,
-            detail=f"The offer expired at {transfer.expires_at.isoformat()}.",
-            expired_at=transfer.expires_at.isoformat(),
-        )
-    policy = await window(session, ticket)
-    if not policy.allowed:
-        raise TransfersDisabled("The organizer does not allow transfers of this ticket any more.")
-    if now >= policy.cutoff_at:
-        raise await _lapse(
-            session,
-            ticket,
-            transfer,
-            now,
-            code=CutoffPassed.code,
-            **_cutoff_passed(policy.cutoff_at),
-        )
-    successor = await _complete(
-        session,
-        ticket,
-        transfer,
-        holder_user_id=principal.user_id,
-        completed_by=principal.user_id,
-        now=now,
-    )
-    return transfer, ticket, successor
-
-
-async def _close_open(
-    session: AsyncSession, ticket: Ticket, transfer: TicketTransfer, status: TransferStatus
-) -> TicketTransfer:
-    now = utcnow()
-    if transfer.status is not TransferStatus.PENDING:
-        raise TransferClosed(
-            f"The offer is already {transfer.status.value}.",
-            transfer_status=transfer.status.value,
-        )
-    if effective_status(transfer, now) is TransferStatus.EXPIRED:
-        raise await _lapse(session, ticket, transfer, now, detail="The offer has expired.")
-    await _close(session, ticket, transfer, status, now)
-    return transfer
-
-
-async def decline(
-    session: AsyncSession, principal: Principal, transfer_id: uuid.UUID
-) -> tuple[TicketTransfer, Ticket]:
-    """The recipient says no."""
-    ticket, transfer = await _locked_pair(session, transfer_id, _to_me(principal))
-    return await _close_open(session, ticket, transfer, TransferStatus.DECLINED), ticket
-
-
-async def cancel(
-    session: AsyncSession, principal: Principal, transfer_id: uuid.UUID
-) -> tuple[TicketTransfer, Ticket]:
-    """The holder withdraws the offer."""
-    return await withdraw(session, Giver.holder(principal), transfer_id)
-
-
-async def withdraw(
-    session: AsyncSession, giver: Giver, transfer_id: uuid.UUID
-) -> tuple[TicketTransfer, Ticket]:
-    """``giver`` withdraws an offer of one of their tickets."""
-    ticket, transfer = await _locked_pair(session, transfer_id, giver.tickets)
-    return await _close_open(session, ticket, transfer, TransferStatus.CANCELLED), ticket
-
-
-@dataclass(frozen=True, slots=True)
-class Reassigned:
-    transfer: TicketTransfer
-    old: Ticket
-    new: Ticket
-    cancelled_offer: TicketTransfer | None
-
-
-async def reassign(
-    session: AsyncSession,
-    organizer: Principal,
-    *,
-    organization_id: uuid.UUID,
-    event_id: uuid.UUID,
-    ticket_id: uuid.UUID,
-    to_name: str,
-    to_email: str,
-    reason: str,
-) -> Reassigned:
-    """The organizer gives a valid ticket to someone else, at once; a pending holder offer
-    is withdrawn. The policy and cut-off do not apply: the organizer decides."""
-    ticket = await _lock_ticket(
-        session,
-        Ticket.id == ticket_id,
-        Ticket.organization_id == organization_id,
-        Ticket.event_id == event_id,
-    )
-    if ticket is None:
-        raise NotFound(f"No ticket {ticket_id} for event {event_id}.")
-    if ticket.status is not TicketStatus.VALID:
-        raise NotTransferable(**_not_transferable(ticket))
-    now = utcnow()
-    pending = await _pending_offer(session, ticket.id)
-    if pending is not None:
-        await _close(session, ticket, pending, TransferStatus.CANCELLED, now)
-    transfer = TicketTransfer(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        ticket_id=ticket.id,
-        status=TransferStatus.COMPLETED,
-        from_name=ticket.holder_name,
-        from_email=ticket.holder_email,
-        to_name=to_name,
-        to_email=to_email,
-        message=reason,
-        initiated_by_user_id=organizer.user_id,
-        expires_at=None,  # see by_organizer()
-    )
-    session.add(transfer)
-    successor = await _complete(
-        session,
-        ticket,
-        transfer,
-        holder_user_id=None,
-        completed_by=organizer.user_id,
-        now=now,
-    )
-    return Reassigned(transfer, ticket, successor, pending)
-
-
-# -- reading ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    transfer: TicketTransfer
-    ticket: Ticket
-    event: Event
-    ticket_type: TicketType
-    date: EventDate
-    incoming: bool
-
-
-async def describe(
-    session: AsyncSession, transfer: TicketTransfer, ticket: Ticket, *, incoming: bool
-) -> Listed:
-    event = await session.get(Event, ticket.event_id)
-    ticket_type = await session.get(TicketType, ticket.ticket_type_id)
-    date = await session.get(EventDate, ticket.event_date_id)
-    assert event is not None and ticket_type is not None and date is not None
-    return Listed(transfer, ticket, event, ticket_type, date, incoming)
-
-
-async def my_transfers(session: AsyncSession, principal: Principal, *, limit: int) -> list[Listed]:
-    """Offers to the user and of the user's tickets, newest first."""
-    rows = await session.execute(
-        select(TicketTransfer, Ticket, Event, TicketType, EventDate)
-        .join(Ticket, Ticket.id == TicketTransfer.ticket_id)
-        .join(Event, Event.id == Ticket.event_id)
-        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
-        .join(EventDate, EventDate.id == Ticket.event_date_id)
-        .where(_to_me(principal) | held_by(principal))
-        .order_by(TicketTransfer.created_at.desc(), TicketTransfer.id.desc())
-        .limit(limit)
-    )
-    email = account_email(principal)
-    return [
-        Listed(transfer, ticket, event, ticket_type, date, transfer.to_email.lower() == email)
-        for transfer, ticket, event, ticket_type, date in rows
-    ]
-
-
-async def chain(session: AsyncSession, ticket_id: uuid.UUID) -> list[Ticket]:
-    """The ticket and every ticket it was transferred from, oldest first (empty: no such
-    ticket)."""
-    up = (
-        select(Ticket.id, Ticket.transferred_from_id)
-        .where(Ticket.id == ticket_id)
-        .cte("ticket_chain", recursive=True)
-    )
-    up = up.union_all(
-        select(Ticket.id, Ticket.transferred_from_id).join(
-            up, Ticket.id == up.c.transferred_from_id
-        )
-    )
-    by_id = {
-        t.id: t for t in await session.scalars(select(Ticket).where(Ticket.id.in_(select(up.c.id))))
-    }
-    found = []
-    current = by_id.get(ticket_id)
-    while current is not None:
-        found.append(current)
-        current = by_id.get(current.transferred_from_id) if current.transferred_from_id else None
-    return found[::-1]
-
-
-async def _history(session: AsyncSession, tickets: Sequence[Ticket]) -> list[TicketTransfer]:
-    """Every transfer of the chain's tickets -- into each successor, and out of the last
-    one -- oldest first."""
-    found = await session.scalars(
-        select(TicketTransfer)
-        .where(TicketTransfer.ticket_id.in_([t.id for t in tickets]))
-        .order_by(TicketTransfer.created_at, TicketTransfer.id)
-    )
-    return list(found)
-
-
-async def holder_history(
-    session: AsyncSession, principal: Principal, ticket_id: uuid.UUID
-) -> list[TicketTransfer]:
-    """For the holder of the ticket or of any ticket before it in its chain: the transfers
-    they took part in (gave or received). Who held the ticket before them, or after,
-    is not theirs to see."""
-    tickets = await chain(session, ticket_id)
-    held = {ticket.id for ticket in tickets if holds(principal, ticket)}
-    if not held:
-        raise NotFound(f"No ticket {ticket_id}.")
-    return [
-        transfer
-        for transfer in await _history(session, tickets)
-        if transfer.ticket_id in held or transfer.new_ticket_id in held
-    ]
-
-
-async def given_history(
-    session: AsyncSession, giver: Giver, ticket_id: uuid.UUID
-) -> list[TicketTransfer]:
-    """The offers ``giver`` made of one of their tickets (what its next holders did with
-    it is not theirs to see), oldest first."""
-    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, giver.tickets))
-    if ticket is None:
-        raise NotFound(f"No ticket {ticket_id}.")
-    return await _history(session, [ticket])
-
-
-async def organizer_history(
-    session: AsyncSession, *, organization_id: uuid.UUID, event_id: uuid.UUID, ticket_id: uuid.UUID
-) -> list[TicketTransfer]:
-    tickets = await chain(session, ticket_id)
-    ticket = tickets[-1] if tickets else None
-    if ticket is None or ticket.organization_id != organization_id or ticket.event_id != event_id:
-        raise NotFound(f"No ticket {ticket_id} for event {event_id}.")
-    return await _history(session, tickets)

@@ -1,5 +1,10 @@
 """Fixtures only the integration tests need: S3, and the app with known identity secrets
-served over real HTTP, plus helpers to act as users and organizers."""
+served over real HTTP, plus helpers to act as users and organizers.
+
+``api`` is a client of ``api_url``: a fresh app per test, unless the test module serves
+one app for all its tests by overriding ``api_url`` with a module-scoped fixture that
+yields :func:`module_app`'s URL.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pytest
 
 from kernel.app import create_app
 from kernel.plugin_manager import KernelPluginManager
+from kernel.problems import PROBLEM_MEDIA_TYPE
 from tests.conftest import make_settings
 from tests.support.live_server import live_server
 from tests.support.nextauth import mint_tokens
@@ -77,6 +83,12 @@ def api_url(identity_settings) -> Iterator[str]:
 async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with checked_client(api_url, timeout=30) as client:
         yield client
+
+
+def problem_code(answer: httpx.Response) -> str:
+    """The ``code`` part of a problem's ``type`` URN (``urn:ticketing:problem:<code>``)."""
+    assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE, answer.text
+    return answer.json()["type"].rsplit(":", 1)[-1]
 
 
 @dataclass

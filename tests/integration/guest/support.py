@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -22,8 +22,13 @@ from sqlalchemy import text
 
 from kernel.db import Database
 from tests.integration.conftest import module_app
-from tests.integration.orders.support import Buyer, Shop, checkout, take
-from tests.support.openapi_contract import checked_client
+from tests.integration.orders.support import (  # noqa: F401 -- http_fixture: re-exported
+    Buyer,
+    Shop,
+    checkout,
+    http_fixture,
+    take,
+)
 from tests.support.smtp import SmtpServer, smtp_server
 
 LINK_SECRET = "guest-tests-order-link-secret-0123456789abcdef"
@@ -60,12 +65,6 @@ def shop_url_fixture(
     }
     with module_app(tmp_path_factory, database_url, redis_url, "guest", env=env) as url:
         yield url
-
-
-@pytest.fixture(scope="module", name="http")
-async def http_fixture(shop_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(shop_url, timeout=60) as client:
-        yield client
 
 
 @dataclass

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from builtin_plugins.identity import invitation_accept_link
 from builtin_plugins.identity.models import AuditEntry, Invitation, User
@@ -26,18 +26,18 @@ from tests.integration.conftest import (
     add_member,
     module_app,
     new_organization,
+    problem_code,
     signed_in_user,
 )
-from tests.support.openapi_contract import checked_client
 
 KEY = new_key()
 ACCEPT_URL = "https://tickets.example.com/join"
 LIMIT, MAX_SENDS = 3, 3
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
-def invitations_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
+def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
+    """One app for the module's tests (``api`` is its client)."""
     env = {
         "TICKETING_ENCRYPTION_KEYS": KEY,
         "TICKETING_INVITATION_ACCEPT_URL": ACCEPT_URL,
@@ -48,15 +48,14 @@ def invitations_url(tmp_path_factory, database_url: str, redis_url: str) -> Iter
         yield url
 
 
-@pytest.fixture(scope="module")
-async def api(invitations_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(invitations_url, timeout=30) as client:
-        yield client
-
-
-def code(answer: httpx.Response) -> str:
-    assert answer.headers["content-type"] == PROBLEM, answer.text
-    return answer.json()["type"].rsplit(":", 1)[-1]
+async def organization_and_invitee(
+    api: httpx.AsyncClient, label: str
+) -> tuple[str, dict[str, str], Person, dict[str, str]]:
+    """A new organization and its admin's headers, and someone signed in to invite (the
+    person and their headers)."""
+    org_id, admin = await new_organization(api)
+    person = Person.new(label)
+    return org_id, admin, person, await signed_in_user(api, person)
 
 
 async def invite(
@@ -75,6 +74,20 @@ async def accept(
     return await api.post(
         f"/api/v1/me/invitations/{invitation_id}/accept", json={"token": token}, headers=headers
     )
+
+
+async def resend(
+    api: httpx.AsyncClient, org_id: str, admin: dict, invitation_id: str
+) -> httpx.Response:
+    return await api.post(
+        f"/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", headers=admin
+    )
+
+
+async def selected(database: Database, query: Select) -> list:
+    """What ``query`` selects (one column), read in a transaction of its own."""
+    async with database.transaction() as session:
+        return list(await session.scalars(query))
 
 
 async def listed(api: httpx.AsyncClient, org_id: str, admin: dict, **params) -> dict:
@@ -130,9 +143,7 @@ async def test_inviting_shows_nothing_about_accounts_and_creates_none(
 async def test_the_invitee_accepts_once_with_the_token_and_becomes_a_member(
     api: httpx.AsyncClient, database: Database
 ) -> None:
-    org_id, admin = await new_organization(api)
-    person = Person.new("door")
-    invitee = await signed_in_user(api, person)
+    org_id, admin, person, invitee = await organization_and_invitee(api, "door")
     someone_else = await signed_in_user(api, Person.new("else"))
     created = (await invite(api, org_id, admin, person.email.upper())).json()
 
@@ -147,7 +158,7 @@ async def test_the_invitee_accepts_once_with_the_token_and_becomes_a_member(
     stolen = await accept(api, created["id"], created["token"], someone_else)
     assert stolen.status_code == 404  # another address is told there is no such invitation
     wrong = await accept(api, created["id"], "x" * 43, invitee)
-    assert wrong.status_code == 403 and code(wrong) == "invitation-token-invalid"
+    assert wrong.status_code == 403 and problem_code(wrong) == "invitation-token-invalid"
     assert person.email not in await members(api, org_id, admin)
 
     joined = await accept(api, created["id"], created["token"], invitee)
@@ -161,30 +172,26 @@ async def test_the_invitee_accepts_once_with_the_token_and_becomes_a_member(
     assert person.email in await members(api, org_id, admin)
 
     again = await accept(api, created["id"], created["token"], invitee)
-    assert again.status_code == 409 and code(again) == "invitation-not-pending"
+    assert again.status_code == 409 and problem_code(again) == "invitation-not-pending"
     assert (await listed(api, org_id, admin))["items"] == []
     (answered,) = (await listed(api, org_id, admin, status="accepted"))["items"]
     assert answered["status"] == "accepted" and answered["responded_at"]
     member_again = await invite(api, org_id, admin, person.email)
-    assert member_again.status_code == 409 and code(member_again) == "already-member"
+    assert member_again.status_code == 409 and problem_code(member_again) == "already-member"
 
-    async with database.transaction() as session:
-        actions = (
-            await session.scalars(
-                select(AuditEntry.action)
-                .where(AuditEntry.organization_id == uuid.UUID(org_id))
-                .order_by(AuditEntry.created_at)
-            )
-        ).all()
+    actions = await selected(
+        database,
+        select(AuditEntry.action)
+        .where(AuditEntry.organization_id == uuid.UUID(org_id))
+        .order_by(AuditEntry.created_at),
+    )
     assert actions == ["organization.created", "invitation.created", "invitation.accepted"]
 
 
 async def test_an_expired_invitation_is_refused_until_resent_with_a_new_token(
     api: httpx.AsyncClient, database: Database
 ) -> None:
-    org_id, admin = await new_organization(api)
-    person = Person.new("late")
-    invitee = await signed_in_user(api, person)
+    org_id, admin, person, invitee = await organization_and_invitee(api, "late")
     created = (await invite(api, org_id, admin, person.email, role="finance")).json()
     async with database.transaction() as session:
         await session.execute(
@@ -194,40 +201,35 @@ async def test_an_expired_invitation_is_refused_until_resent_with_a_new_token(
         )
 
     late = await accept(api, created["id"], created["token"], invitee)
-    assert late.status_code == 410 and code(late) == "invitation-expired"
+    assert late.status_code == 410 and problem_code(late) == "invitation-expired"
     assert (await listed(api, org_id, admin))["total"] == 0
     assert (await listed(api, org_id, admin, status="expired"))["items"][0]["id"] == created["id"]
     assert (await api.get("/api/v1/me/invitations", headers=invitee)).json()["total"] == 0
 
-    resent = await api.post(
-        f"/api/v1/organizations/{org_id}/invitations/{created['id']}/resend", headers=admin
-    )
+    resent = await resend(api, org_id, admin, created["id"])
     assert resent.status_code == 200, resent.text
     reopened = resent.json()
     assert (reopened["status"], reopened["sends"]) == ("pending", 2)
     assert reopened["token"] != created["token"]
     stale = await accept(api, created["id"], created["token"], invitee)
-    assert stale.status_code == 403 and code(stale) == "invitation-token-invalid"
+    assert stale.status_code == 403 and problem_code(stale) == "invitation-token-invalid"
     assert (await accept(api, created["id"], reopened["token"], invitee)).status_code == 200
 
 
 async def test_an_invitation_is_sent_a_bounded_number_of_times(api: httpx.AsyncClient) -> None:
     org_id, admin = await new_organization(api)
     created = (await invite(api, org_id, admin, Person.new("x").email)).json()
-    resend = f"/api/v1/organizations/{org_id}/invitations/{created['id']}/resend"
     for sends in range(2, MAX_SENDS + 1):
-        answer = await api.post(resend, headers=admin)
+        answer = await resend(api, org_id, admin, created["id"])
         assert answer.json()["sends"] == sends
-    refused = await api.post(resend, headers=admin)
-    assert refused.status_code == 429 and code(refused) == "invitation-send-limit"
+    refused = await resend(api, org_id, admin, created["id"])
+    assert refused.status_code == 429 and problem_code(refused) == "invitation-send-limit"
 
 
 async def test_declined_and_revoked_invitations_cannot_be_accepted(
     api: httpx.AsyncClient, database: Database
 ) -> None:
-    org_id, admin = await new_organization(api)
-    person = Person.new("maybe")
-    invitee = await signed_in_user(api, person)
+    org_id, admin, person, invitee = await organization_and_invitee(api, "maybe")
     first = (await invite(api, org_id, admin, person.email)).json()
 
     declined = await api.post(f"/api/v1/me/invitations/{first['id']}/decline", headers=invitee)
@@ -243,17 +245,16 @@ async def test_declined_and_revoked_invitations_cannot_be_accepted(
     assert (await api.get(path, headers=admin)).json()["status"] == "revoked"
     assert (await api.get("/api/v1/me/invitations", headers=invitee)).json()["items"] == []
     after_revoke = await accept(api, second["id"], second["token"], invitee)
-    assert after_revoke.status_code == 409 and code(after_revoke) == "invitation-not-pending"
+    assert after_revoke.status_code == 409
+    assert problem_code(after_revoke) == "invitation-not-pending"
     assert person.email not in await members(api, org_id, admin)
 
-    async with database.transaction() as session:
-        topics = (
-            await session.scalars(
-                select(OutboxEvent.topic)
-                .where(OutboxEvent.organization_id == uuid.UUID(org_id))
-                .order_by(OutboxEvent.occurred_at)
-            )
-        ).all()
+    topics = await selected(
+        database,
+        select(OutboxEvent.topic)
+        .where(OutboxEvent.organization_id == uuid.UUID(org_id))
+        .order_by(OutboxEvent.occurred_at),
+    )
     assert topics == [
         "organization.invitation_sent",
         "organization.invitation_declined",
@@ -270,7 +271,7 @@ async def test_pending_invitations_are_capped_per_organization_and_per_inviter(
         *(invite(api, org_id, admin, Person.new(f"r{n}").email) for n in range(LIMIT + 4))
     )
     assert sorted(answer.status_code for answer in racing) == [201] * LIMIT + [429] * 4
-    assert {code(answer) for answer in racing if answer.status_code == 429} == {
+    assert {problem_code(answer) for answer in racing if answer.status_code == 429} == {
         "too-many-invitations"
     }
     assert (await listed(api, org_id, admin))["total"] == LIMIT
@@ -285,7 +286,7 @@ async def test_pending_invitations_are_capped_per_organization_and_per_inviter(
     # A second organization does not give the same person more invitations to send.
     other_org, _ = await new_organization(api, admin)
     elsewhere = await invite(api, other_org, admin, Person.new("more").email)
-    assert elsewhere.status_code == 429 and code(elsewhere) == "too-many-invitations"
+    assert elsewhere.status_code == 429 and problem_code(elsewhere) == "too-many-invitations"
 
 
 async def test_the_same_address_is_invited_once_even_when_raced(api: httpx.AsyncClient) -> None:
@@ -293,7 +294,7 @@ async def test_the_same_address_is_invited_once_even_when_raced(api: httpx.Async
     email = Person.new("twice").email
     racing = await asyncio.gather(*(invite(api, org_id, admin, email) for _ in range(3)))
     assert sorted(answer.status_code for answer in racing) == [201, 409, 409]
-    assert {code(a) for a in racing if a.status_code == 409} == {"invitation-pending"}
+    assert {problem_code(a) for a in racing if a.status_code == 409} == {"invitation-pending"}
 
 
 async def test_impossible_invitations_are_refused_and_change_nothing(
@@ -314,7 +315,8 @@ async def test_impossible_invitations_are_refused_and_change_nothing(
     ]
     for fields, expected in cases:
         answer = await invite(api, org_id, admin, email, **fields)
-        assert answer.status_code == 422 and code(answer) == expected, (fields, answer.text)
+        assert answer.status_code == 422, (fields, answer.text)
+        assert problem_code(answer) == expected, (fields, answer.text)
     not_an_address = await invite(api, org_id, admin, "not-an-address")
     assert not_an_address.status_code == 422
     assert (await listed(api, org_id, admin))["total"] == 0
@@ -328,9 +330,7 @@ async def test_impossible_invitations_are_refused_and_change_nothing(
 
 
 async def test_an_invitation_can_carry_grants_and_revocations(api: httpx.AsyncClient) -> None:
-    org_id, admin = await new_organization(api)
-    person = Person.new("cashier")
-    invitee = await signed_in_user(api, person)
+    org_id, admin, person, invitee = await organization_and_invitee(api, "cashier")
     created = await invite(
         api,
         org_id,
@@ -352,27 +352,19 @@ async def test_an_invitation_can_carry_grants_and_revocations(api: httpx.AsyncCl
 async def test_the_outbox_carries_the_invitation_email_with_its_token_sealed(
     api: httpx.AsyncClient, database: Database
 ) -> None:
-    org_id, admin = await new_organization(api)
-    person = Person.new("mailed")
-    invitee = await signed_in_user(api, person)
+    org_id, admin, person, invitee = await organization_and_invitee(api, "mailed")
     created = (await invite(api, org_id, admin, person.email, role="finance")).json()
-    resent = (
-        await api.post(
-            f"/api/v1/organizations/{org_id}/invitations/{created['id']}/resend", headers=admin
-        )
-    ).json()
+    resent = (await resend(api, org_id, admin, created["id"])).json()
 
-    async with database.transaction() as session:
-        payloads = (
-            await session.scalars(
-                select(OutboxEvent.payload)
-                .where(
-                    OutboxEvent.topic == "organization.invitation_sent",
-                    OutboxEvent.payload["invitation_id"].astext == created["id"],
-                )
-                .order_by(OutboxEvent.occurred_at)
-            )
-        ).all()
+    payloads = await selected(
+        database,
+        select(OutboxEvent.payload)
+        .where(
+            OutboxEvent.topic == "organization.invitation_sent",
+            OutboxEvent.payload["invitation_id"].astext == created["id"],
+        )
+        .order_by(OutboxEvent.occurred_at),
+    )
     first, second = payloads
     assert first["organization_id"] == org_id
     assert (first["organization_name"], first["email"], first["role"]) == (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pyotp
@@ -14,7 +14,6 @@ import pytest
 
 from tests.integration.conftest import SECRET, Person, bearer, module_app
 from tests.support.nextauth import mint_tokens
-from tests.support.openapi_contract import checked_client
 
 PASSWORD = "correct horse battery staple"
 MAX_FAILURES = 3
@@ -22,15 +21,10 @@ MAX_FAILURES = 3
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
+    """One app for the module's tests (``api`` is its client)."""
     env = {"TICKETING_SIGNIN_CLIENT_MAX_FAILURES": str(MAX_FAILURES)}
     with module_app(tmp_path_factory, database_url, redis_url, "limits", env=env) as url:
         yield url
-
-
-@pytest.fixture
-async def api(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(api_url, timeout=30) as client:
-        yield client
 
 
 def from_address() -> dict[str, str]:

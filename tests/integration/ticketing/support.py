@@ -14,6 +14,7 @@ from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import IssueKind, Ticket
 from kernel.db import Database
 from tests.integration.conftest import Person, add_member, new_organization, signed_in_user
+from tests.integration.conftest import problem_code as problem_code  # the tests import it here
 from tests.integration.inventory.support import make_event, make_type
 
 PROBLEM = "application/problem+json"
@@ -93,9 +94,3 @@ async def issue(
             kind=IssueKind.COMPLIMENTARY,
         )
     return issued.tickets
-
-
-def problem_code(answer: httpx.Response) -> str:
-    """The ``code`` part of a problem's ``type`` URN (``urn:ticketing:problem:<code>``)."""
-    assert answer.headers["content-type"] == PROBLEM, answer.text
-    return answer.json()["type"].rsplit(":", 1)[-1]
