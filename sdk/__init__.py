@@ -24,6 +24,7 @@ The hooks, their arguments and their answers are documented in :mod:`kernel.hook
 from kernel import contracts
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
 from kernel.markers import hookimpl
+from kernel.order_credentials import OrderCredential
 from kernel.pagination import ItemList, Page
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import adjusters_from_settings
@@ -32,6 +33,7 @@ from kernel.request_limits import MIB, max_body_size
 __all__ = [
     "MIB",
     "ItemList",
+    "OrderCredential",
     "Page",
     "PluginCategory",
     "PluginMetadata",

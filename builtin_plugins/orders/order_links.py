@@ -21,6 +21,7 @@ import jwt
 from builtin_plugins.orders.settings import OrderSettings
 from kernel.clock import utcnow
 from kernel.local_secrets import local_secret, random_secret
+from kernel.order_credentials import MAX_ORDER_TOKEN_LENGTH
 from kernel.problems import Unauthorized
 from kernel.running import running_kernel
 
@@ -31,7 +32,6 @@ AUDIENCE = "ticketing:order-link"
 ALGORITHM = "HS256"
 SERVICE_KEY = "orders.links"
 SECRET_NAME = "TICKETING_ORDER_LINK_SECRET"
-MAX_TOKEN_LENGTH = 1000
 
 
 class LinkExpired(Unauthorized):
@@ -69,7 +69,7 @@ class OrderLinks:
 
         :raises LinkExpired: for a token this platform signed whose time is up.
         """
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(token) > MAX_ORDER_TOKEN_LENGTH:
             return None
         try:
             claims = jwt.decode(

@@ -16,14 +16,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import InventoryHold
 from builtin_plugins.identity import audit
 from builtin_plugins.orders import guest_access, lifecycle, orders_service
 from builtin_plugins.orders.models import OrderStatus
-from builtin_plugins.orders.order_links import MAX_TOKEN_LENGTH
 from builtin_plugins.orders.schemas import (
     BuyerOrderOut,
     OrderCancelIn,
@@ -35,25 +34,9 @@ from builtin_plugins.orders.schemas import (
 from kernel.auth import authenticate, public_or_signed_in, requires, signed_in
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.order_credentials import OrderCredential
 from kernel.pagination import Page
 
-OrderToken = Annotated[
-    str | None,
-    Header(
-        alias="X-Order-Token",
-        max_length=MAX_TOKEN_LENGTH,
-        description="The access token checkout answered, or an order link's token (for a "
-        "buyer who is not signed in)",
-    ),
-]
-LinkToken = Annotated[
-    str | None,
-    Query(
-        alias="token",
-        max_length=MAX_TOKEN_LENGTH,
-        description="The token of an order link (as emailed with the tickets)",
-    ),
-]
 Buyer = Annotated[Principal, signed_in()]
 Viewer = Annotated[Principal, requires("orders:view")]
 Manager = Annotated[Principal, requires("orders:manage")]
@@ -91,14 +74,13 @@ async def my_order(
     request: Request,
     kernel: KernelDep,
     session: SessionDep,
-    order_token: OrderToken = None,
-    token: LinkToken = None,
+    credential: OrderCredential,
 ) -> BuyerOrderOut:
     order = await orders_service.order_for_buyer(
         session,
         order_id,
         principal=await authenticate(request),
-        access_token=order_token or token,
+        access_token=credential,
     )
     tickets = await guest_access.tickets_of(kernel, session, order)
     return await orders_service.buyer_view_with_tickets(session, order, tickets)
@@ -125,13 +107,13 @@ async def cancel_my_order(
     order_id: uuid.UUID,
     request: Request,
     kernel: KernelDep,
+    credential: OrderCredential,
     body: OrderCancelIn | None = None,
-    order_token: OrderToken = None,
 ) -> OrderOut:
     principal = await authenticate(request)
     async with kernel.database.transaction() as session:
         order = await orders_service.order_for_buyer(
-            session, order_id, principal=principal, access_token=order_token
+            session, order_id, principal=principal, access_token=credential
         )
         released = await lifecycle.cancel_pending(
             session,

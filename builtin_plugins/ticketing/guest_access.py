@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,26 +21,8 @@ from kernel.auth import authenticate
 from kernel.awaitables import first_result
 from kernel.contracts import OrderAccess
 from kernel.dependencies import KernelDep, SessionDep
+from kernel.order_credentials import OrderCredential
 from kernel.problems import NotFound
-
-MAX_TOKEN_LENGTH = 1000
-
-OrderTokenHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Order-Token",
-        max_length=MAX_TOKEN_LENGTH,
-        description="The order's access token from checkout, or an order link's token",
-    ),
-]
-LinkTokenQuery = Annotated[
-    str | None,
-    Query(
-        alias="token",
-        max_length=MAX_TOKEN_LENGTH,
-        description="The token of an order link (as emailed with the tickets)",
-    ),
-]
 
 
 async def guest_order(
@@ -48,14 +30,13 @@ async def guest_order(
     request: Request,
     kernel: KernelDep,
     session: SessionDep,
-    order_token: OrderTokenHeader = None,
-    token: LinkTokenQuery = None,
+    credential: OrderCredential,
 ) -> OrderAccess:
     """The order the request's credential opens; 404 when it opens none."""
     opened = await first_result(
         kernel.plugins.hook.ticketing_order_access,
         order_id=order_id,
-        token=order_token or token,
+        token=credential,
         principal=await authenticate(request),
         session=session,
     )
