@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,13 +18,19 @@ import pytest
 from sqlalchemy import text
 
 from kernel.db import Database
-from tests.integration.conftest import Person, module_app, new_organization, signed_in_user
+from tests.integration.conftest import (
+    Person,
+    module_app,
+    new_organization,
+    problem_code,
+    signed_in_user,
+)
 from tests.integration.guest.support import (  # noqa: F401 -- fixture
     smtp_env,
     smtp_fixture,
     until,
 )
-from tests.support.openapi_contract import checked_client
+from tests.integration.identity.invitation_steps import accept, invite, resend
 from tests.support.outbox import deliveries, due_now, redeliver
 from tests.support.smtp import REFUSE_TEMPORARILY, Received, SmtpServer
 
@@ -32,22 +38,14 @@ ACCEPT_URL = "https://tickets.harbour.example/join"
 SENDER = "team@harbour.example"
 FROM = f"Harbour Tickets <{SENDER}>"
 CONSUMER = "email.organization-invitation"
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
-def mail_url(
-    tmp_path_factory, database_url: str, redis_url: str, smtp: SmtpServer
-) -> Iterator[str]:
+def api_url(tmp_path_factory, database_url: str, redis_url: str, smtp: SmtpServer) -> Iterator[str]:
+    """One app for the module, sending through the module's SMTP server."""
     env = {**smtp_env(smtp, FROM), "TICKETING_INVITATION_ACCEPT_URL": ACCEPT_URL}
     with module_app(tmp_path_factory, database_url, redis_url, "invitation-email", env=env) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-async def api(mail_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(mail_url, timeout=30) as client:
-        yield client
 
 
 async def organization_with_admin(api: httpx.AsyncClient) -> tuple[str, dict, Person]:
@@ -56,30 +54,16 @@ async def organization_with_admin(api: httpx.AsyncClient) -> tuple[str, dict, Pe
     return org_id, admin, admin_person
 
 
-async def invite(api: httpx.AsyncClient, org_id: str, admin: dict, email: str, **more) -> dict:
-    answer = await api.post(
-        f"/api/v1/organizations/{org_id}/invitations",
-        json={"email": email, "role": "door_staff", **more},
-        headers=admin,
-    )
+async def invited(api: httpx.AsyncClient, org_id: str, admin: dict, email: str) -> dict:
+    answer = await invite(api, org_id, admin, email)
     assert answer.status_code == 201, answer.text
     return answer.json()
 
 
-async def resend(api: httpx.AsyncClient, org_id: str, admin: dict, invitation_id: str) -> dict:
-    answer = await api.post(
-        f"/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", headers=admin
-    )
+async def resent(api: httpx.AsyncClient, org_id: str, admin: dict, invitation_id: str) -> dict:
+    answer = await resend(api, org_id, admin, invitation_id)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-async def accept(
-    api: httpx.AsyncClient, invitation_id: str, token: str, headers: dict
-) -> httpx.Response:
-    return await api.post(
-        f"/api/v1/me/invitations/{invitation_id}/accept", json={"token": token}, headers=headers
-    )
 
 
 async def joins(api: httpx.AsyncClient, invitation_id: str, token: str, headers: dict) -> dict:
@@ -139,7 +123,7 @@ async def test_the_invitee_gets_the_invitation_by_email_and_joins_through_its_li
 ) -> None:
     org_id, admin, admin_person = await organization_with_admin(api)
     person = Person.new("door")
-    created = await invite(api, org_id, admin, person.email)
+    created = await invited(api, org_id, admin, person.email)
 
     (received,) = await smtp.inbox.wait_for(person.email)
 
@@ -182,10 +166,10 @@ async def test_a_resend_is_a_second_mail_whose_link_works_and_the_first_ones_not
 ) -> None:
     org_id, admin, _ = await organization_with_admin(api)
     person = Person.new("late")
-    created = await invite(api, org_id, admin, person.email, role="finance")
+    created = (await invite(api, org_id, admin, person.email, role="finance")).json()
     (first,) = await smtp.inbox.wait_for(person.email)
 
-    again = await resend(api, org_id, admin, created["id"])
+    again = await resent(api, org_id, admin, created["id"])
 
     first, second = await smtp.inbox.wait_for(person.email, count=2)
     assert second.recipients == [person.email]
@@ -203,7 +187,7 @@ async def test_a_resend_is_a_second_mail_whose_link_works_and_the_first_ones_not
 
     invitee = await signed_in_user(api, person)
     stale = await accept(api, invitation_id, old_token, invitee)
-    assert stale.status_code == 403 and stale.headers["content-type"] == PROBLEM
+    assert stale.status_code == 403 and problem_code(stale) == "invitation-token-invalid"
     assert stale.json()["type"].endswith("invitation-token-invalid")
     assert (await joins(api, invitation_id, new_token, invitee))["role"] == "finance"
     assert person.email in await members(api, org_id, admin)
@@ -218,7 +202,7 @@ async def test_a_redelivered_invitation_event_sends_no_second_mail(
 ) -> None:
     org_id, admin, _ = await organization_with_admin(api)
     person = Person.new("once")
-    created = await invite(api, org_id, admin, person.email)
+    created = await invited(api, org_id, admin, person.email)
     await smtp.inbox.wait_for(person.email)
     event = await until(
         lambda: sent_event(database, created["id"], 1), lambda e: e["dispatched_at"]
@@ -240,7 +224,7 @@ async def test_a_refusing_mail_server_is_retried_until_the_invitation_goes_out(
     person = Person.new("retry")
     smtp.inbox.refusing = REFUSE_TEMPORARILY
     try:
-        created = await invite(api, org_id, admin, person.email)
+        created = await invited(api, org_id, admin, person.email)
         failed = await until(
             lambda: sent_event(database, created["id"], 1), lambda e: e["attempts"] >= 1
         )

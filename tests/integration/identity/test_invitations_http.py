@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     problem_code,
     signed_in_user,
 )
+from tests.integration.identity.invitation_steps import accept, invite, resend
 
 KEY = new_key()
 ACCEPT_URL = "https://tickets.example.com/join"
@@ -56,32 +57,6 @@ async def organization_and_invitee(
     org_id, admin = await new_organization(api)
     person = Person.new(label)
     return org_id, admin, person, await signed_in_user(api, person)
-
-
-async def invite(
-    api: httpx.AsyncClient, org_id: str, admin: dict, email: str, role: str = "door_staff", **more
-) -> httpx.Response:
-    return await api.post(
-        f"/api/v1/organizations/{org_id}/invitations",
-        json={"email": email, "role": role, **more},
-        headers=admin,
-    )
-
-
-async def accept(
-    api: httpx.AsyncClient, invitation_id: str, token: str, headers: dict
-) -> httpx.Response:
-    return await api.post(
-        f"/api/v1/me/invitations/{invitation_id}/accept", json={"token": token}, headers=headers
-    )
-
-
-async def resend(
-    api: httpx.AsyncClient, org_id: str, admin: dict, invitation_id: str
-) -> httpx.Response:
-    return await api.post(
-        f"/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend", headers=admin
-    )
 
 
 async def selected(database: Database, query: Select) -> list:
