@@ -199,9 +199,34 @@ async def price_cart(
     return PricedCart(event=event, lines=lines, promo_code=promo_code, buyer=buyer)
 
 
-async def vetoes(kernel: Any, cart: CheckoutCart) -> list[CheckoutVeto]:
-    """Every plugin's refusals of this cart (``ticketing_checkout_validate``)."""
-    return await checkout_vetoes(kernel.plugins.hook, cart)
+def order_limit_vetoes(priced: PricedCart) -> list[CheckoutVeto]:
+    """Each ticket type bought outside its per-order limits: holds keep a cart within
+    them one by one, but a cart merged on sign-in may carry two carts' holds."""
+    quantities: dict[uuid.UUID, int] = {}
+    types: dict[uuid.UUID, TicketType] = {}
+    for line in priced.lines:
+        types[line.ticket_type.id] = line.ticket_type
+        quantities[line.ticket_type.id] = (
+            quantities.get(line.ticket_type.id, 0) + line.hold.quantity
+        )
+    return [
+        CheckoutVeto(
+            code="order-limit",
+            reason=f"{types[type_id].name}: between {types[type_id].min_per_order} and "
+            f"{types[type_id].max_per_order} per order, not {quantity}.",
+        )
+        for type_id, quantity in quantities.items()
+        if not types[type_id].min_per_order <= quantity <= types[type_id].max_per_order
+    ]
+
+
+async def vetoes(
+    kernel: Any, priced: PricedCart, *, buyer_id: uuid.UUID | None, buyer_email: str | None
+) -> list[CheckoutVeto]:
+    """What refuses this cart: a ticket type outside its per-order limits, then every
+    plugin's refusals (``ticketing_checkout_validate``)."""
+    cart = priced.for_validation(buyer_id=buyer_id, buyer_email=buyer_email)
+    return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.plugins.hook, cart)]
 
 
 async def merge_carts(session: AsyncSession, *, from_owner: str, to_owner: str) -> int:

@@ -134,11 +134,7 @@ async def get_cart(
             promo_code=promo_code,
             buyer=TaxableParty(country=country, region=region, tax_id=tax_id),
         )
-    refused = (
-        await vetoes(kernel, priced.for_validation(buyer_id=user_id, buyer_email=None))
-        if holds
-        else []
-    )
+    refused = await vetoes(kernel, priced, buyer_id=user_id, buyer_email=None) if holds else []
     return CartOut(
         event_id=event.id,
         currency=priced.currency,

@@ -12,7 +12,8 @@ All of it runs in the caller's transaction, so a refusal at any step writes noth
    ``answers-invalid``);
 3. every line re-priced and taxed now (:func:`.cart.price_cart`: what the buyer saw in
    the cart was a quote, not a promise), with the promo code and billing details given;
-4. ``ticketing_checkout_validate``: any veto is 409 ``checkout-vetoed``;
+4. each ticket type within its per-order limits, then ``ticketing_checkout_validate``: any
+   veto is 409 ``checkout-vetoed``;
 5. the order (its ``expires_at`` is the holds' new expiry), its lines and its first
    transition;
 6. ``ticketing_checkout_before_order_placed`` (raising aborts);
@@ -186,9 +187,7 @@ async def place_order(
             tax_id=billing.get("tax_id"),
         ),
     )
-    refused = await vetoes(
-        kernel, priced.for_validation(buyer_id=buyer_user_id, buyer_email=buyer_email)
-    )
+    refused = await vetoes(kernel, priced, buyer_id=buyer_user_id, buyer_email=buyer_email)
     if refused:
         raise CheckoutVetoed(
             "; ".join(veto.reason for veto in refused) or None,

@@ -13,6 +13,7 @@ from tests.integration.orders.support import (  # noqa: F401 -- fixtures
     VIP_PRICE,
     Buyer,
     checkout,
+    count_orders,
     http_fixture,
     open_shop,
     shop_url_fixture,
@@ -146,3 +147,26 @@ async def test_signing_in_merges_the_anonymous_cart_into_the_account(
     # merging needs a signed-in user
     anonymous = await http.post("/api/v1/me/cart/merge", json={"cart_token": guest.cart_token})
     assert anonymous.status_code == 401
+
+
+async def test_a_merged_cart_over_a_types_per_order_limit_cannot_be_bought(
+    http: httpx.AsyncClient, database: Database
+) -> None:
+    """Holds keep each cart within ``max_per_order`` (10 here); two carts merged on sign-in
+    may not be, and checkout refuses what one order may not buy, writing nothing."""
+    shop = await open_shop(http, database)
+    guest, member = Buyer.anonymous(), await Buyer.signed_in(http)
+    await take(http, shop, guest, shop.standard, 6)
+    await take(http, shop, member, shop.standard, 6)
+    merged = await http.post(
+        "/api/v1/me/cart/merge", json={"cart_token": guest.cart_token}, headers=member.headers
+    )
+    assert merged.json() == {"moved_holds": 1}
+
+    problems = (await cart_of(http, shop, member)).json()["problems"]
+    assert [p["code"] for p in problems] == ["order-limit"]
+    assert "between 1 and 10 per order, not 12" in problems[0]["reason"]
+    refused = await checkout(http, shop, member)
+    assert refused.status_code == 409, refused.text
+    assert [v["code"] for v in refused.json()["vetoes"]] == ["order-limit"]
+    assert await count_orders(database, shop.event_id) == 0
