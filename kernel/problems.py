@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -239,8 +239,31 @@ async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATEs of text PostgreSQL cannot hold: a NUL character (22021), or a NUL escape in
+# JSON (22P05). Both come from the client's input, never from a bug of ours.
+UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Text the database cannot store (a NUL character, in any field or filter) is bad
+    input: 422, and nothing was written (the transaction rolled back). Any other data
+    error is ours: re-raised, to be logged and answered as a 500."""
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT_STATES:
+        raise exc
+    return problem_response(
+        status=422,
+        title="Text that cannot be stored",
+        detail="The request carries a character that cannot be stored (a NUL character, "
+        "\\u0000); nothing was changed.",
+        type_=PROBLEM_TYPE_PREFIX + "unstorable-text",
+        instance=request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
