@@ -2,10 +2,11 @@
 
 uvicorn's default HTTP parser (httptools) buffers a request's headers without limit, so
 a client could make it hold megabytes before the application is even called. The
-protocol below counts the bytes of a request's head (request line and headers) while it
-arrives and answers 431 once it passes ``TICKETING_MAX_HEADER_BYTES``, closing the
-connection. A head that arrives whole in one read may overshoot by at most that read
-(256 KiB); the application's own check (:mod:`kernel.middleware.request_limits`) then
+protocol below counts the bytes of a request's head while it is still incomplete and
+answers 431 once they pass ``TICKETING_MAX_HEADER_BYTES``, closing the connection. Only
+head bytes count: a read that also carries a body (or the end of an earlier request)
+subtracts the body bytes the parser reported. A head that arrives whole in one read is
+left to the application's own check (:mod:`kernel.middleware.request_limits`), which
 refuses it with a 431 problem.
 """
 
@@ -16,28 +17,27 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kernel.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from kernel.middleware.security_headers import COMMON_HEADERS, STRICT_CSP
+from kernel.problems import PROBLEM_MEDIA_TYPE
+from kernel.request_limits import headers_too_large
 from kernel.settings import Settings
-
-DEFAULT_MAX_HEAD_BYTES = 32 * 1024
 
 
 def _refusal(limit: int) -> bytes:
-    body = json.dumps(
-        {
-            "type": PROBLEM_TYPE_PREFIX + "headers-too-large",
-            "title": "Request Header Fields Too Large",
-            "status": 431,
-            "detail": f"The request's headers may add up to at most {limit} bytes.",
-        }
-    ).encode()
-    head = (
-        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-        f"content-type: {PROBLEM_MEDIA_TYPE}\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
+    """The whole 431 answer, with the security headers every answer carries (the
+    application is never called, so its middlewares cannot add them)."""
+    body = json.dumps(headers_too_large(limit)).encode()
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *COMMON_HEADERS,
+        (b"content-security-policy", STRICT_CSP.encode()),
+    ]
+    head = b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + b"".join(
+        name + b": " + value + b"\r\n" for name, value in headers
     )
-    return head.encode("ascii") + body
+    return head + b"\r\n" + body
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -46,24 +46,30 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.max_head_bytes = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEAD_BYTES
+        self.max_head_bytes = config.h11_max_incomplete_event_size
+        self.reading_head = False  # a request began and its headers are not complete
         self.head_bytes = 0
-        self.in_head = True  # waiting for, or reading, a request's head
+        self.body_bytes_in_read = 0
+
+    def on_message_begin(self) -> None:
+        self.reading_head = True
+        self.head_bytes = 0
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
-        self.head_bytes = 0
+        self.reading_head = False
         super().on_headers_complete()
 
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self.in_head = True
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes_in_read += len(body)
+        super().on_body(body)
 
     def data_received(self, data: bytes) -> None:
+        self.body_bytes_in_read = 0
         super().data_received(data)
-        if not self.in_head or self.transport.is_closing():
+        if not self.reading_head or self.transport.is_closing():
             return
-        self.head_bytes += len(data)
+        self.head_bytes += len(data) - self.body_bytes_in_read
         if self.head_bytes > self.max_head_bytes:
             self.transport.write(_refusal(self.max_head_bytes))
             self.transport.close()

@@ -22,8 +22,21 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 from starlette.types import Scope
 
+from kernel.problems import PROBLEM_TYPE_PREFIX
+
 KIB = 1024
 MIB = 1024 * KIB
+
+
+def headers_too_large(limit: int) -> dict[str, Any]:
+    """The 431 problem, as the app and the server's own early refusal both send it."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + "headers-too-large",
+        "title": "Request Header Fields Too Large",
+        "status": 431,
+        "detail": f"The request's headers may add up to at most {limit} bytes.",
+        "max_bytes": limit,
+    }
 
 
 class BodyLimit:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.problems import PROBLEM_TYPE_PREFIX, problem_response
-from kernel.request_limits import BodyLimits
+from kernel.request_limits import BodyLimits, headers_too_large
 
 
 class _BodyTooLarge(Exception):
@@ -35,13 +35,14 @@ def _too_large(scope: Scope, limit: int):
 
 
 def _headers_too_large(scope: Scope, limit: int):
+    problem = headers_too_large(limit)
     return problem_response(
-        status=431,
-        title="Request Header Fields Too Large",
-        detail=f"The request's headers may add up to at most {limit} bytes.",
-        type_=PROBLEM_TYPE_PREFIX + "headers-too-large",
+        status=problem.pop("status"),
+        title=problem.pop("title"),
+        detail=problem.pop("detail"),
+        type_=problem.pop("type"),
         instance=scope["path"][:200],
-        max_bytes=limit,
+        **problem,
     )
 
 

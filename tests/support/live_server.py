@@ -12,6 +12,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from kernel.http_server import uvicorn_options
+
 STARTUP_TIMEOUT_SECONDS = 60
 
 _serving: dict[str, Any] = {}
@@ -29,7 +31,15 @@ def live_server(app: FastAPI) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="on", server_header=False)
+    kernel = getattr(app.state, "kernel", None)
+    # The kernel's app runs on the server ``ticketing serve`` runs (its bounded protocol
+    # included); anything else (a provider's stand-in) on uvicorn's defaults.
+    options = (
+        uvicorn_options(kernel.settings)
+        if kernel is not None
+        else {"log_config": None, "server_header": False}
+    )
+    config = uvicorn.Config(app, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
