@@ -233,7 +233,10 @@ async def of_organization(
     query = select(Invitation).where(
         Invitation.organization_id == organization_id, Invitation.id == invitation_id
     )
-    found = await session.scalar(query.with_for_update() if for_update else query)
+    if for_update:  # the organization's lock before the row's, as every writer takes them
+        await _lock_for(session, organization_id, None)
+        query = query.with_for_update()
+    found = await session.scalar(query)
     if found is None:
         raise NotFound(f"No invitation {invitation_id} in this organization.")
     return found
@@ -262,8 +265,11 @@ async def resend(session: AsyncSession, invitation: Invitation, sender: Sender) 
             limit=settings.invitation_max_sends,
         )
     if status is InvitationStatus.EXPIRED:
-        await _lock_for(session, organization.id, None)
-        await _within_caps(session, organization.id, None, limit=settings.invitation_pending_limit)
+        inviter_id = invitation.invited_by_user_id  # the reopened one counts as theirs again
+        await _lock_for(session, organization.id, inviter_id)
+        await _within_caps(
+            session, organization.id, inviter_id, limit=settings.invitation_pending_limit
+        )
         newer = await session.scalar(
             select(Invitation.id).where(
                 Invitation.organization_id == organization.id,

@@ -264,6 +264,56 @@ async def test_pending_invitations_are_capped_per_organization_and_per_inviter(
     assert elsewhere.status_code == 429 and problem_code(elsewhere) == "too-many-invitations"
 
 
+async def test_reopening_an_expired_invitation_counts_against_its_inviters_cap(
+    api: httpx.AsyncClient, database: Database
+) -> None:
+    """An inviter whose invitations expired cannot invite a full set elsewhere and then
+    reopen the old ones past the cap."""
+    org_id, admin = await new_organization(api)
+    old = [(await invite(api, org_id, admin, Person.new(f"o{n}").email)).json() for n in range(2)]
+    async with database.transaction() as session:
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.id.in_([uuid.UUID(o["id"]) for o in old]))
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    other_org, _ = await new_organization(api, admin)
+    for n in range(LIMIT):
+        assert (await invite(api, other_org, admin, Person.new(f"n{n}").email)).status_code == 201
+
+    reopened = await resend(api, org_id, admin, old[0]["id"])
+
+    assert reopened.status_code == 429 and problem_code(reopened) == "too-many-invitations"
+    shown = await api.get(
+        f"/api/v1/organizations/{org_id}/invitations/{old[0]['id']}", headers=admin
+    )
+    assert shown.json()["status"] == "expired"
+
+
+async def test_a_resend_and_a_new_invitation_to_the_same_address_race_without_error(
+    api: httpx.AsyncClient, database: Database
+) -> None:
+    """Re-inviting an address while its expired invitation is resent: one wins, the other
+    is told why (never a deadlock answered as a 500)."""
+    for attempt in range(5):
+        org_id, admin = await new_organization(api)
+        email = Person.new(f"race{attempt}").email
+        created = (await invite(api, org_id, admin, email)).json()
+        async with database.transaction() as session:
+            await session.execute(
+                update(Invitation)
+                .where(Invitation.id == uuid.UUID(created["id"]))
+                .values(expires_at=utcnow() - timedelta(minutes=1))
+            )
+        answers = await asyncio.gather(
+            resend(api, org_id, admin, created["id"]), invite(api, org_id, admin, email)
+        )
+        assert all(a.status_code < 500 for a in answers), [a.text for a in answers]
+        assert sorted(a.status_code for a in answers) in ([200, 409], [201, 409]), [
+            a.text for a in answers
+        ]
+
+
 async def test_the_same_address_is_invited_once_even_when_raced(api: httpx.AsyncClient) -> None:
     org_id, admin = await new_organization(api)
     email = Person.new("twice").email
