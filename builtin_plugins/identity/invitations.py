@@ -139,13 +139,6 @@ def _issue_token(invitation: Invitation, settings: IdentitySettings, now: dateti
     return token
 
 
-def invitation_permissions(registry: PermissionRegistry, invitation: Invitation) -> list[str]:
-    """What accepting will let the invitee do."""
-    return sorted(
-        registry.effective(invitation.role.value, invitation.grants, invitation.revocations)
-    )
-
-
 async def _send(
     session: AsyncSession, invitation: Invitation, token: str, sender: Sender
 ) -> Issued:
@@ -157,7 +150,7 @@ async def _send(
         token=token,
         organization=sender.organization,
         inviter=sender.principal,
-        permissions=invitation_permissions(sender.registry, invitation),
+        permissions=organizations.effective_permissions(sender.registry, invitation),
         settings=sender.settings,
         encryptor=sender.encryptor,
     )

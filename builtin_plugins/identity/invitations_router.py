@@ -47,7 +47,7 @@ def _public(kernel: Kernel, invitation: Invitation, **extra: str) -> dict[str, A
         "role": invitation.role,
         "grants": invitation.grants,
         "revocations": invitation.revocations,
-        "permissions": invitations.invitation_permissions(kernel.permissions, invitation),
+        "permissions": organizations.effective_permissions(kernel.permissions, invitation),
         "status": invitations.effective_status(invitation),
         "expires_at": invitation.expires_at,
         "created_at": invitation.created_at,
@@ -209,7 +209,7 @@ async def my_invitations(
                 organization_slug=organization.slug,
                 organization_name=organization.name,
                 role=invitation.role,
-                permissions=invitations.invitation_permissions(kernel.permissions, invitation),
+                permissions=organizations.effective_permissions(kernel.permissions, invitation),
                 expires_at=invitation.expires_at,
                 created_at=invitation.created_at,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,10 +60,24 @@ def adjustments(
     return Adjustments(grants=granted, revocations=revoked)
 
 
-def effective_permissions(registry: PermissionRegistry, membership: Membership) -> list[str]:
-    """What the member may do, sorted: the role's bundle, plus grants, minus revocations."""
+class Assignment(Protocol):
+    """A role with adjustments: a membership, or an invitation (what accepting grants)."""
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def grants(self) -> Sequence[str]: ...
+
+    @property
+    def revocations(self) -> Sequence[str]: ...
+
+
+def effective_permissions(registry: PermissionRegistry, assignment: Assignment) -> list[str]:
+    """What the member (or the invitee, once accepted) may do, sorted: the role's bundle,
+    plus grants, minus revocations."""
     return sorted(
-        registry.effective(membership.role.value, membership.grants, membership.revocations)
+        registry.effective(assignment.role.value, assignment.grants, assignment.revocations)
     )
 
 
