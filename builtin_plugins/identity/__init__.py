@@ -103,14 +103,13 @@ async def ticketing_seed(session, seed):
     await seed_demo_accounts(session, organization_id=seed.organization_id)
 
 
-def invitation_accept_link(payload, encryptor=None) -> str:
+def invitation_accept_link(payload, encryptor) -> str:
     """The public face for an email plugin: the link to send for an
     ``organization.invitation_sent`` event (its token travels sealed in the payload).
 
     :param payload: the event's payload.
-    :param encryptor: the kernel's key ring; the running kernel's when not given.
+    :param encryptor: the kernel's key ring (``kernel.encryptor``), which opens the token.
     """
     from builtin_plugins.identity.invitation_mail import accept_link
-    from kernel.running import running_kernel
 
-    return accept_link(payload, encryptor or running_kernel().encryptor)
+    return accept_link(payload, encryptor)
