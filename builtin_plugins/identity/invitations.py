@@ -9,7 +9,6 @@ which creates the membership. The email itself is sent by whichever plugin subsc
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import invitation_mail, organizations
 from builtin_plugins.identity.models import Invitation, InvitationStatus, Membership, Role, User
+from builtin_plugins.identity.sessions import hash_token
 from builtin_plugins.identity.settings import IdentitySettings
 from builtin_plugins.identity.users import normalize_email
 from kernel.auth import PermissionRegistry
@@ -59,10 +59,6 @@ class Sender:
     registry: PermissionRegistry
     settings: IdentitySettings
     encryptor: Encryptor
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def effective_status(invitation: Invitation, now: datetime | None = None) -> InvitationStatus:
@@ -133,7 +129,7 @@ async def _within_caps(
 
 def _issue_token(invitation: Invitation, settings: IdentitySettings, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
-    invitation.token_hash = _token_hash(token)
+    invitation.token_hash = hash_token(token)
     invitation.expires_at = now + settings.invitation_ttl
     invitation.last_sent_at = now
     return token
@@ -330,7 +326,7 @@ async def accept(
 ) -> Membership:
     """The invitee joins: the token must be the invitation's latest; it works once."""
     now = _answerable(invitation)
-    if not hmac.compare_digest(_token_hash(token), invitation.token_hash):
+    if not hmac.compare_digest(hash_token(token), invitation.token_hash):
         raise Forbidden(
             "This is not the invitation's token (a resent invitation has a new one).",
             code="invitation-token-invalid",

@@ -43,6 +43,7 @@ __all__ = [
     "RefreshTokenReused",
     "active_session",
     "hash_refresh_token",
+    "hash_token",
     "issue_refresh_token",
     "list_sessions",
     "revoke_all_sessions",
@@ -73,8 +74,13 @@ class RefreshTokenReused(Unauthorized):
         self.session_id = session_id
 
 
-def hash_refresh_token(token: str) -> str:
+def hash_token(token: str) -> str:
+    """What is stored in place of a bearer token (a refresh token, an invitation's): its
+    SHA-256, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+hash_refresh_token = hash_token
 
 
 async def start_session(
