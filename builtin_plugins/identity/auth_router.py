@@ -35,7 +35,6 @@ from kernel.auth import PlatformPermission, public, signed_in
 from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.dependencies import no_store
-from kernel.middleware.rate_limit import client_address
 from kernel.problems import NotFound, Problem
 
 # Every answer here may carry credentials: no cache may keep one (RFC 6749 section 5.1).
@@ -109,7 +108,7 @@ async def sign_in_with_credentials(
     body: CredentialsSignIn, request: Request, services: ServicesDep
 ) -> TokenPair | TwoFactorRequired:
     settings = services.settings
-    client = client_address(request.scope, request.app.state.trusted_proxies)
+    client = audit.request_origin(request)[0]
     await refuse_client_over_limit(services.signin_failures, client)
     async with _committing(services) as session:
         try:
