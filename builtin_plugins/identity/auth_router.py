@@ -100,7 +100,11 @@ def _tokens(
     dependencies=[public()],
     responses={
         401: {"description": "Wrong email or password (the same answer for both)"},
-        429: {"description": "Too many wrong passwords: the account is locked for a while"},
+        429: {
+            "description": "Wait `Retry-After` seconds: the account is locked after too many "
+            "wrong passwords, or this address failed too many sign-ins (to any accounts) or "
+            "sent too many requests in the window"
+        },
     },
     response_model=TokenPair | TwoFactorRequired,
 )

@@ -174,7 +174,12 @@ async def enable_two_factor(
     return RecoveryCodes(recovery_codes=codes)
 
 
-@router.post("/two-factor/disable", summary="Turn TOTP off (needs a current code)", status_code=204)
+@router.post(
+    "/two-factor/disable",
+    summary="Turn TOTP off (needs a current code)",
+    status_code=204,
+    responses={503: {"description": "Codes tried cannot be counted right now, so none is checked"}},
+)
 async def disable_two_factor(
     body: TwoFactorCode,
     principal: SignedIn,
