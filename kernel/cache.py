@@ -12,6 +12,13 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 
+def fixed_window(now: float, seconds: int) -> tuple[int, int]:
+    """The fixed window of ``seconds`` that ``now`` (epoch seconds) falls in: its start
+    (which names the window's counter) and the whole seconds until it resets, at least 1."""
+    start = int(now // seconds) * seconds
+    return start, max(1, int(start + seconds - now))
+
+
 class Cache(Protocol):
     backend: str
 

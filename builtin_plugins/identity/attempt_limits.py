@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from kernel.cache import Cache
+from kernel.cache import Cache, fixed_window
 from kernel.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ class AttemptWindow:
     window_seconds: int
 
     def _key(self, subject: str) -> tuple[str, int]:
-        now = time.time()
-        start = int(now // self.window_seconds) * self.window_seconds
-        retry_after = max(1, int(start + self.window_seconds - now))
+        start, retry_after = fixed_window(time.time(), self.window_seconds)
         return f"attempts:{self.name}:{subject}:{start}", retry_after
 
     async def spent(self, subject: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kernel.cache import Cache
+from kernel.cache import Cache, fixed_window
 from kernel.metrics import RATE_LIMITED
 from kernel.problems import problem_response
 
@@ -75,9 +75,7 @@ class RateLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        now = time.time()
-        window_start = int(now // self.window) * self.window
-        reset = max(1, int(window_start + self.window - now))
+        window_start, reset = fixed_window(time.time(), self.window)
         client = client_address(scope, self.trusted_proxies)
         try:
             count = await self.store.incr_window(
