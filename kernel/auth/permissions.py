@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from kernel.contracts import Permission
 
 ADMIN_ROLE = "admin"
-ROLES = ("admin", "organizer", "door_staff", "finance", "user")
 ROLE_DESCRIPTIONS = {
     "admin": "Everything, including members, roles, plugins and the audit log",
     "organizer": "Runs events: creates, edits and publishes them, sells and issues tickets",
@@ -21,6 +20,7 @@ ROLE_DESCRIPTIONS = {
     "finance": "Orders, refunds, the ledger and reports",
     "user": "Sees the organization and its members",
 }
+ROLES = tuple(ROLE_DESCRIPTIONS)
 
 
 class UnknownPermission(KeyError):
