@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
+from kernel.dependants import iter_dependants
+
 _CACHE_ATTRIBUTE = "_declared_query_parameters"
 
 
@@ -28,19 +30,15 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 def declared_query_parameters(dependant: Any) -> frozenset[str]:
     """The names a route accepts in its query string (its own and its dependencies')."""
     names: set[str] = set()
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        pending.extend(current.dependencies)
-        for field in current.query_params:
-            model = _model_of(field.field_info.annotation)
-            if model is None:
-                names.add(field.alias)
-                continue
-            for name, info in model.model_fields.items():
-                names.add(info.alias or name)
-                if isinstance(info.validation_alias, str):
-                    names.add(info.validation_alias)
+    for field in (f for current in iter_dependants(dependant) for f in current.query_params):
+        model = _model_of(field.field_info.annotation)
+        if model is None:
+            names.add(field.alias)
+            continue
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            if isinstance(info.validation_alias, str):
+                names.add(info.validation_alias)
     return frozenset(names)
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import iter_route_contexts
-from starlette.routing import compile_path
 from starlette.types import Scope
 
+from kernel.dependants import dependency_calls
 from kernel.problems import PROBLEM_TYPE_PREFIX
 
 KIB = 1024
@@ -59,11 +59,7 @@ def max_body_size(max_bytes: int) -> Any:
 
 def declared_body_limit(dependant: Any) -> int | None:
     """The body limit a route's dependency tree declares (the smallest, if several)."""
-    found = [dependant.call.max_bytes] if isinstance(dependant.call, BodyLimit) else []
-    for child in dependant.dependencies:
-        limit = declared_body_limit(child)
-        if limit is not None:
-            found.append(limit)
+    found = [limit.max_bytes for limit in dependency_calls(dependant, BodyLimit)]
     return min(found) if found else None
 
 
@@ -91,9 +87,10 @@ class BodyLimits:
         for context in iter_route_contexts(self.app.routes):
             dependant = getattr(context.original_route, "dependant", None)
             limit = declared_body_limit(dependant) if dependant is not None else None
-            if limit is not None and context.path is not None:
-                regex, _, _ = compile_path(context.path)
-                declared.append(_Declared(regex, frozenset(context.methods or ()), limit))
+            if limit is not None and context.path_regex is not None:
+                declared.append(
+                    _Declared(context.path_regex, frozenset(context.methods or ()), limit)
+                )
         return declared
 
     def of(self, scope: Scope) -> int:

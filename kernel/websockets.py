@@ -15,6 +15,7 @@ A plugin describes its WebSocket route with :func:`websocket_contract`::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,9 +26,12 @@ from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 from pydantic import TypeAdapter
 
 from kernel.auth.rules import AccessRule, public
+from kernel.dependants import iter_dependants
 from kernel.problems import problem_response
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+logger = logging.getLogger(__name__)
 
 _CONTRACT_ATTRIBUTE = "__websocket_contract__"
 STANDARD_CLOSE_CODES = {1000: "Normal closure", 1011: "Server error"}
@@ -80,8 +84,13 @@ async def _upgrade_required(request: Request) -> JSONResponse:
 
 
 def install_upgrade_required(app: FastAPI) -> None:
-    """Answer a plain GET on each WebSocket path with 426 (call after mounting routers)."""
-    for path, _route in list(_websocket_routes(app)):
+    """Answer a plain GET on each WebSocket path with 426 (call after mounting routers).
+
+    A WebSocket route without :func:`websocket_contract` is named in the log here, while
+    the app is built, and left out of the document (never a failing docs page later)."""
+    for path, route in list(_websocket_routes(app)):
+        if _contract_of(route) is None:
+            logger.error("WebSocket route has no @websocket_contract", extra={"path": path})
         app.add_api_route(
             path,
             _upgrade_required,
@@ -101,15 +110,28 @@ def _description(contract: WebSocketContract) -> str:
     )
 
 
+def _contract_of(route: APIWebSocketRoute) -> WebSocketContract | None:
+    return getattr(route.endpoint, _CONTRACT_ATTRIBUTE, None)
+
+
 def _parameters(route: APIWebSocketRoute) -> list[dict[str, Any]]:
+    """The path and query parameters the route (or a dependency of it) declares."""
+    found = list(iter_dependants(route.dependant))
     return [
         {
             "name": param.alias,
-            "in": "path",
-            "required": True,
+            "in": location,
+            "required": location == "path" or param.field_info.is_required(),
             "schema": TypeAdapter(param.field_info.annotation).json_schema(),
+            **(
+                {"description": param.field_info.description}
+                if param.field_info.description
+                else {}
+            ),
         }
-        for param in route.dependant.path_params
+        for location in ("path", "query")
+        for current in found
+        for param in getattr(current, f"{location}_params")
     ]
 
 
@@ -118,9 +140,9 @@ def websocket_operations(app: FastAPI) -> Iterator[tuple[str, AccessRule, dict[s
     the ``GET`` that opens it. Refusals are close codes, not HTTP statuses; the HTTP
     answers are 101 (open) and, to a plain ``GET``, 426."""
     for path, route in _websocket_routes(app):
-        contract = getattr(route.endpoint, _CONTRACT_ATTRIBUTE, None)
+        contract = _contract_of(route)
         if contract is None:
-            raise TypeError(f"WebSocket route {path} has no @websocket_contract")
+            continue  # named in the log when the app was built
         codes = {**STANDARD_CLOSE_CODES, **contract.close_codes}
         yield (
             path,

@@ -113,8 +113,8 @@ async def stream_availability(
     access=Public(),
     sends='`{"event_id", "date_id", "ticket_types": {ticket_type_id: units left, null when '
     'unlimited}, "at"}`: first the current state, then each change. `date_id` names the '
-    "date the numbers are for (null: the event as a whole); with `?date_id=` only that "
-    "date's numbers are sent.",
+    "date the numbers are for (null: the event as a whole): the first message is for "
+    "`?date_id=` when given, and each update names the date that changed.",
     close_codes={
         CLOSE_NOT_FOUND: "No published event with this id, or no such date of it",
         CLOSE_TRY_AGAIN_LATER: "Live updates were interrupted or are unavailable; reconnect",

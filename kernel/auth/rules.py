@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from kernel.awaitables import first_result
 from kernel.contracts import Principal
+from kernel.dependants import dependency_calls
 from kernel.problems import Forbidden, NotFound, Unauthorized
 
 
@@ -145,10 +146,7 @@ class PlatformPermission(AccessRule):
 
 def declared_rules(dependant: Any) -> list[AccessRule]:
     """The access rules a route's dependency tree declares (a route must declare one)."""
-    found = [dependant.call] if isinstance(dependant.call, AccessRule) else []
-    for child in dependant.dependencies:
-        found.extend(declared_rules(child))
-    return found
+    return dependency_calls(dependant, AccessRule)
 
 
 def describe_access(rules: list[AccessRule]) -> str:

@@ -159,6 +159,12 @@ def test_websocket_routes_are_documented(document, path, access) -> None:
     assert [p["name"] for p in operation["parameters"] if p["in"] == "path"]
 
 
+def test_a_websockets_query_parameters_are_documented(document) -> None:
+    operation = document["paths"]["/api/v1/events/{event_id}/availability/ws"]["get"]
+    query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(query) == {"date_id"} and query["date_id"]["required"] is False
+
+
 def test_cross_field_rules_are_stated_in_the_schemas(document) -> None:
     schemas = document["components"]["schemas"]
     assert "At most one of" in schemas["RefundIn"]["description"]
