@@ -20,6 +20,7 @@ refund of whole lines gives back exactly what they cost.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -202,16 +203,14 @@ async def price_cart(
 def order_limit_vetoes(priced: PricedCart) -> list[CheckoutVeto]:
     """Each ticket type bought outside its per-order limits: holds keep a cart within
     them one by one, but a cart merged on sign-in may carry two carts' holds."""
-    quantities: dict[uuid.UUID, int] = {}
-    types: dict[uuid.UUID, TicketType] = {}
+    quantities = Counter[uuid.UUID]()
+    types = {}
     for line in priced.lines:
         types[line.ticket_type.id] = line.ticket_type
-        quantities[line.ticket_type.id] = (
-            quantities.get(line.ticket_type.id, 0) + line.hold.quantity
-        )
+        quantities[line.ticket_type.id] += line.hold.quantity
     return [
         CheckoutVeto(
-            code="order-limit",
+            code="order-limit",  # as the catalog refuses a hold over the limit
             reason=f"{types[type_id].name}: between {types[type_id].min_per_order} and "
             f"{types[type_id].max_per_order} per order, not {quantity}.",
         )
