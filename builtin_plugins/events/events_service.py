@@ -82,7 +82,7 @@ from builtin_plugins.events.models import (
 from builtin_plugins.identity import audit
 from kernel.clock import utcnow
 from kernel.outbox import record_event
-from kernel.pagination import Page
+from kernel.pagination import Page, RowsPage
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
 PLACE_FIELDS = ("kind", "venue_name", "address", "latitude", "longitude", "stream_url")
@@ -934,20 +934,13 @@ def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> ColumnEle
     return or_(*branches)
 
 
-@dataclass(slots=True)
-class _Found:
-    rows: list[Any]
-    next_cursor: str | None
-    total: int
-
-
 async def _search(
     session: AsyncSession,
     search: EventSearch,
     *,
     statuses: Sequence[EventStatus],
     organization_id: uuid.UUID | None,
-) -> _Found:
+) -> RowsPage[Any]:
     errors = _query_errors(search)
     if errors:
         raise InvalidEvent(errors)
@@ -1032,7 +1025,7 @@ async def _search(
         last = rows[-1]
         values = [getattr(last, f"key_{i}") for i in range(len(keys))]
         next_cursor = _encode_cursor(sort, fingerprint, values)
-    return _Found(rows=rows, next_cursor=next_cursor, total=int(total or 0))
+    return RowsPage(rows=rows, next_cursor=next_cursor, total=int(total or 0))
 
 
 async def search_public(session: AsyncSession, *, search: EventSearch) -> Page[EventSummaryPublic]:
@@ -1052,7 +1045,7 @@ async def search_public(session: AsyncSession, *, search: EventSearch) -> Page[E
         )
         for row in found.rows
     ]
-    return Page(items=items, next_cursor=found.next_cursor, total=found.total)
+    return found.page(items)
 
 
 async def search_organization(
@@ -1062,7 +1055,7 @@ async def search_organization(
     found = await _search(session, search, statuses=search.status, organization_id=organization_id)
     dates = await _dates(session, [row.Event.id for row in found.rows])
     items = [_organizer_view(row.Event, row.Category, dates[row.Event.id]) for row in found.rows]
-    return Page(items=items, next_cursor=found.next_cursor, total=found.total)
+    return found.page(items)
 
 
 async def public_event(session: AsyncSession, *, event_id: uuid.UUID) -> EventDetailPublic | None:
