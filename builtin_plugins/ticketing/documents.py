@@ -44,6 +44,20 @@ class NotScannable(Conflict):
     code, title = "ticket-not-scannable", "The ticket has no valid QR code"
 
 
+# What the routes serving these documents declare, besides the refusals of their router.
+QR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {content_type: {} for content_type in CONTENT_TYPES.values()}},
+    409: {
+        "description": "The ticket is void or transferred: it has no valid QR code "
+        f"({NotScannable.code})"
+    },
+}
+PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}},
+    501: {"description": f"No installed layout renders tickets as PDF ({NoLayout.code})"},
+}
+
+
 def _storage_key(ticket: Ticket, kid: str, image_format: str) -> str:
     return (
         f"ticketing/{ticket.organization_id}/tickets/{ticket.id}/"

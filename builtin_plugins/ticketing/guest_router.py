@@ -25,7 +25,6 @@ REFUSALS = {
     401: {"description": "The order link expired (order-link-expired)"},
     404: {"description": "No such order or ticket, or the credential does not open it"},
 }
-PDF = {200: {"content": {"application/pdf": {}}}}
 
 router = APIRouter(prefix="/orders/{order_id}", tags=["guest tickets"], responses=REFUSALS)
 routers = [router]
@@ -61,10 +60,7 @@ async def guest_ticket(
     summary="A ticket's QR code as PNG or SVG",
     dependencies=[public_or_signed_in()],
     response_class=Response,
-    responses={
-        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
-        409: {"description": "The ticket is void or transferred (ticket-not-scannable)"},
-    },
+    responses=documents.QR_RESPONSES,
 )
 async def guest_qr_code(
     ticket_id: uuid.UUID,
@@ -83,7 +79,7 @@ async def guest_qr_code(
     summary="A printable ticket of the order (PDF)",
     dependencies=[public_or_signed_in()],
     response_class=Response,
-    responses=PDF,
+    responses=documents.PDF_RESPONSES,
 )
 async def guest_ticket_pdf(
     ticket_id: uuid.UUID, order: GuestOrder, kernel: KernelDep, session: SessionDep
@@ -98,7 +94,7 @@ async def guest_ticket_pdf(
     summary="Every valid ticket of the order in one PDF, a page each",
     dependencies=[public_or_signed_in()],
     response_class=Response,
-    responses=PDF,
+    responses=documents.PDF_RESPONSES,
 )
 async def guest_order_pdf(order: GuestOrder, kernel: KernelDep, session: SessionDep) -> Response:
     tickets = await order_tickets(session, order)

@@ -49,10 +49,7 @@ async def my_ticket(
     "/tickets/{ticket_id}/qr.{image_format}",
     summary="My ticket's QR code as PNG or SVG",
     response_class=Response,
-    responses={
-        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
-        409: {"description": "Void or transferred: the ticket has no valid QR code"},
-    },
+    responses=documents.QR_RESPONSES,
 )
 async def my_qr_code(
     ticket_id: uuid.UUID,
@@ -70,10 +67,7 @@ async def my_qr_code(
     "/tickets/{ticket_id}/pdf",
     summary="My printable ticket (PDF)",
     response_class=Response,
-    responses={
-        200: {"content": {"application/pdf": {}}},
-        501: {"description": "No installed layout renders tickets as PDF"},
-    },
+    responses=documents.PDF_RESPONSES,
 )
 async def my_ticket_pdf(
     ticket_id: uuid.UUID, principal: Holder, kernel: KernelDep, session: SessionDep
@@ -86,10 +80,7 @@ async def my_ticket_pdf(
     "/orders/{order_id}/tickets.pdf",
     summary="Every ticket of my order in one PDF, a page each",
     response_class=Response,
-    responses={
-        200: {"content": {"application/pdf": {}}},
-        501: {"description": "No installed layout renders tickets as PDF"},
-    },
+    responses=documents.PDF_RESPONSES,
 )
 async def my_order_pdf(
     order_id: uuid.UUID, principal: Holder, kernel: KernelDep, session: SessionDep

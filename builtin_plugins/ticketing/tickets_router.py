@@ -228,10 +228,7 @@ async def new_qr_code(
     "/{ticket_id}/qr.{image_format}",
     summary="The ticket's QR code as PNG or SVG",
     response_class=Response,
-    responses={
-        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
-        409: {"description": "Void or transferred: the ticket has no valid QR code"},
-    },
+    responses=documents.QR_RESPONSES,
 )
 async def qr_code(
     organization_id: uuid.UUID,
@@ -253,10 +250,7 @@ async def qr_code(
     "/{ticket_id}/pdf",
     summary="The printable ticket (PDF, rendered through the layout hook)",
     response_class=Response,
-    responses={
-        200: {"content": {"application/pdf": {}}},
-        501: {"description": "No installed layout renders tickets as PDF"},
-    },
+    responses=documents.PDF_RESPONSES,
 )
 async def ticket_pdf(
     organization_id: uuid.UUID,
