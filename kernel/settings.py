@@ -9,7 +9,9 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-def _env(name: str) -> AliasChoices:
+def env_var(name: str) -> AliasChoices:
+    """The alias a setting is read from: the environment variable ``name`` (upper case,
+    as README documents it) or its lower-case spelling in ``.env``."""
     return AliasChoices(name, name.lower())
 
 
@@ -19,63 +21,67 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", validation_alias=_env("TICKETING_ENV")
+        "development", validation_alias=env_var("TICKETING_ENV")
     )
-    data_dir: Path = Field(Path(".ticketing"), validation_alias=_env("TICKETING_DATA_DIR"))
+    data_dir: Path = Field(Path(".ticketing"), validation_alias=env_var("TICKETING_DATA_DIR"))
 
-    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
-    database_pool_size: int = Field(20, ge=1, validation_alias=_env("TICKETING_DB_POOL_SIZE"))
-    database_max_overflow: int = Field(10, ge=0, validation_alias=_env("TICKETING_DB_MAX_OVERFLOW"))
+    database_url: str | None = Field(None, validation_alias=env_var("DATABASE_URL"))
+    database_pool_size: int = Field(20, ge=1, validation_alias=env_var("TICKETING_DB_POOL_SIZE"))
+    database_max_overflow: int = Field(
+        10, ge=0, validation_alias=env_var("TICKETING_DB_MAX_OVERFLOW")
+    )
     database_lookup_pool_size: int = Field(
-        5, ge=1, validation_alias=_env("TICKETING_DB_LOOKUP_POOL_SIZE")
+        5, ge=1, validation_alias=env_var("TICKETING_DB_LOOKUP_POOL_SIZE")
     )
-    migrate_on_startup: bool = Field(True, validation_alias=_env("TICKETING_MIGRATE_ON_STARTUP"))
+    migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
 
-    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    redis_url: str | None = Field(None, validation_alias=env_var("REDIS_URL"))
 
-    storage_endpoint: str | None = Field(None, validation_alias=_env("TICKETING_STORAGE_ENDPOINT"))
+    storage_endpoint: str | None = Field(
+        None, validation_alias=env_var("TICKETING_STORAGE_ENDPOINT")
+    )
     storage_access_key: str | None = Field(
-        None, validation_alias=_env("TICKETING_STORAGE_ACCESS_KEY")
+        None, validation_alias=env_var("TICKETING_STORAGE_ACCESS_KEY")
     )
     storage_secret_key: str | None = Field(
-        None, validation_alias=_env("TICKETING_STORAGE_SECRET_KEY")
+        None, validation_alias=env_var("TICKETING_STORAGE_SECRET_KEY")
     )
-    storage_bucket: str = Field("ticketing", validation_alias=_env("TICKETING_STORAGE_BUCKET"))
-    storage_secure: bool = Field(True, validation_alias=_env("TICKETING_STORAGE_SECURE"))
-    storage_region: str | None = Field(None, validation_alias=_env("TICKETING_STORAGE_REGION"))
+    storage_bucket: str = Field("ticketing", validation_alias=env_var("TICKETING_STORAGE_BUCKET"))
+    storage_secure: bool = Field(True, validation_alias=env_var("TICKETING_STORAGE_SECURE"))
+    storage_region: str | None = Field(None, validation_alias=env_var("TICKETING_STORAGE_REGION"))
 
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias=_env("TICKETING_CORS_ORIGINS")
+        default_factory=list, validation_alias=env_var("TICKETING_CORS_ORIGINS")
     )
     rate_limit_requests: int = Field(
-        600, ge=0, validation_alias=_env("TICKETING_RATE_LIMIT_REQUESTS")
+        600, ge=0, validation_alias=env_var("TICKETING_RATE_LIMIT_REQUESTS")
     )
     rate_limit_window_seconds: int = Field(
-        60, ge=1, validation_alias=_env("TICKETING_RATE_LIMIT_WINDOW_SECONDS")
+        60, ge=1, validation_alias=env_var("TICKETING_RATE_LIMIT_WINDOW_SECONDS")
     )
     max_body_bytes: int = Field(
-        1024 * 1024, ge=1024, validation_alias=_env("TICKETING_MAX_BODY_BYTES")
+        1024 * 1024, ge=1024, validation_alias=env_var("TICKETING_MAX_BODY_BYTES")
     )
     max_header_bytes: int = Field(
-        32 * 1024, ge=4096, le=1024 * 1024, validation_alias=_env("TICKETING_MAX_HEADER_BYTES")
+        32 * 1024, ge=4096, le=1024 * 1024, validation_alias=env_var("TICKETING_MAX_HEADER_BYTES")
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
-        validation_alias=_env("TICKETING_TRUSTED_PROXIES"),
+        validation_alias=env_var("TICKETING_TRUSTED_PROXIES"),
     )
 
     disabled_plugins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias=_env("TICKETING_DISABLED_PLUGINS")
+        default_factory=list, validation_alias=env_var("TICKETING_DISABLED_PLUGINS")
     )
     encryption_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias=_env("TICKETING_ENCRYPTION_KEYS")
+        default_factory=list, validation_alias=env_var("TICKETING_ENCRYPTION_KEYS")
     )
     outbox_poll_seconds: float = Field(
-        2.0, gt=0, validation_alias=_env("TICKETING_OUTBOX_POLL_SECONDS")
+        2.0, gt=0, validation_alias=env_var("TICKETING_OUTBOX_POLL_SECONDS")
     )
 
-    log_level: str = Field("INFO", validation_alias=_env("TICKETING_LOG_LEVEL"))
-    log_json: bool = Field(True, validation_alias=_env("TICKETING_LOG_JSON"))
+    log_level: str = Field("INFO", validation_alias=env_var("TICKETING_LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=env_var("TICKETING_LOG_JSON"))
 
     @field_validator(
         "cors_origins", "disabled_plugins", "trusted_proxies", "encryption_keys", mode="before"

@@ -29,6 +29,7 @@ from kernel.pagination import ItemList, Page
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import adjusters_from_settings
 from kernel.request_limits import MIB, max_body_size
+from kernel.settings import env_var
 
 __all__ = [
     "MIB",
@@ -38,6 +39,7 @@ __all__ = [
     "PluginCategory",
     "PluginMetadata",
     "adjusters_from_settings",
+    "env_var",
     "hookimpl",
     "max_body_size",
     *contracts.__all__,

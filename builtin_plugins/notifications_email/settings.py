@@ -6,39 +6,39 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.settings import env_var
+
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
 
 
 class EmailSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     smtp_host: str | None = Field(
-        None, max_length=253, validation_alias=_env("TICKETING_SMTP_HOST")
+        None, max_length=253, validation_alias=env_var("TICKETING_SMTP_HOST")
     )
     smtp_port: int | None = Field(
-        None, ge=1, le=65535, validation_alias=_env("TICKETING_SMTP_PORT")
+        None, ge=1, le=65535, validation_alias=env_var("TICKETING_SMTP_PORT")
     )
     smtp_security: Literal["starttls", "tls", "none"] = Field(
-        "starttls", validation_alias=_env("TICKETING_SMTP_SECURITY")
+        "starttls", validation_alias=env_var("TICKETING_SMTP_SECURITY")
     )
-    smtp_username: str | None = Field(None, validation_alias=_env("TICKETING_SMTP_USERNAME"))
-    smtp_password: SecretStr | None = Field(None, validation_alias=_env("TICKETING_SMTP_PASSWORD"))
-    smtp_ca_file: Path | None = Field(None, validation_alias=_env("TICKETING_SMTP_CA_FILE"))
+    smtp_username: str | None = Field(None, validation_alias=env_var("TICKETING_SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(
+        None, validation_alias=env_var("TICKETING_SMTP_PASSWORD")
+    )
+    smtp_ca_file: Path | None = Field(None, validation_alias=env_var("TICKETING_SMTP_CA_FILE"))
     smtp_timeout_seconds: float = Field(
-        30, gt=0, le=300, validation_alias=_env("TICKETING_SMTP_TIMEOUT_SECONDS")
+        30, gt=0, le=300, validation_alias=env_var("TICKETING_SMTP_TIMEOUT_SECONDS")
     )
     email_from: str = Field(
-        "Tickets <tickets@localhost>", validation_alias=_env("TICKETING_EMAIL_FROM")
+        "Tickets <tickets@localhost>", validation_alias=env_var("TICKETING_EMAIL_FROM")
     )
     public_url: AnyHttpUrl = Field(
-        AnyHttpUrl("http://127.0.0.1:8000"), validation_alias=_env("TICKETING_PUBLIC_URL")
+        AnyHttpUrl("http://127.0.0.1:8000"), validation_alias=env_var("TICKETING_PUBLIC_URL")
     )
 
     @field_validator("smtp_host", "smtp_username", mode="before")

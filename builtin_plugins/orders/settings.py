@@ -2,15 +2,13 @@
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kernel.settings import env_var
 
 DEFAULT_PAYMENT_MINUTES = 30
 DEFAULT_LINK_DAYS = 30
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
 
 
 class OrderSettings(BaseSettings):
@@ -27,13 +25,13 @@ class OrderSettings(BaseSettings):
         DEFAULT_PAYMENT_MINUTES,
         gt=0,
         le=7 * 24 * 60,
-        validation_alias=_env("TICKETING_ORDER_PAYMENT_MINUTES"),
+        validation_alias=env_var("TICKETING_ORDER_PAYMENT_MINUTES"),
     )
     link_secret: str | None = Field(
-        None, min_length=32, validation_alias=_env("TICKETING_ORDER_LINK_SECRET")
+        None, min_length=32, validation_alias=env_var("TICKETING_ORDER_LINK_SECRET")
     )
     link_days: int = Field(
-        DEFAULT_LINK_DAYS, ge=1, le=3650, validation_alias=_env("TICKETING_ORDER_LINK_DAYS")
+        DEFAULT_LINK_DAYS, ge=1, le=3650, validation_alias=env_var("TICKETING_ORDER_LINK_DAYS")
     )
 
 
