@@ -12,7 +12,6 @@ reconciled by :mod:`builtin_plugins.ticketing.checkin_offline`.
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -22,21 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.ticketing import signing
-from builtin_plugins.ticketing.checkin_schemas import ExportedTicket, jsonable
+from builtin_plugins.ticketing.checkin_schemas import EXPORT_FORMAT, ExportedTicket, jsonable
 from builtin_plugins.ticketing.checkin_service import get_list, list_view
 from builtin_plugins.ticketing.models import CheckinList, Ticket
+from builtin_plugins.ticketing.payload import b64url
 from kernel.codes import display_code
 from kernel.crypto import Encryptor
 
-EXPORT_FORMAT = "ticketing.checkin-list.v1"
 SIGNATURE_HEADER = "Ticketing-Signature"
 # Overlap of incremental syncs: a change committed just after an export was read may
 # carry an ``updated_at`` a little before its ``generated_at``.
 SYNC_OVERLAP = timedelta(minutes=1)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _covered(found: CheckinList) -> list[Any]:
@@ -108,4 +103,4 @@ async def export(
     }
     body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     signature = key.private_key.sign(body)
-    return body, f"kid={key.kid}, alg=EdDSA, sig={_b64url(signature)}"
+    return body, f"kid={key.kid}, alg=EdDSA, sig={b64url(signature)}"

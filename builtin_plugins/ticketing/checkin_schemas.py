@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from builtin_plugins.ticketing.models import TicketStatus
+from builtin_plugins.ticketing.ticket_schemas import PublicKey
 from kernel.request_limits import MIB
 
 MAX_OFFLINE_SCANS = 1000
 # 1,000 scans of at most ~1 KiB each (code, ids, gate, time), with room for formatting.
 MAX_OFFLINE_UPLOAD_BYTES = 4 * MIB
 MAX_LIST_TICKET_TYPES = 200
+# What an offline export document says it is (its ``format``).
+ExportFormat = Literal["ticketing.checkin-list.v1"]
+EXPORT_FORMAT: ExportFormat = get_args(ExportFormat)[0]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Gate = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -209,21 +213,14 @@ class ExportedTicket(BaseModel):
     checked_in_at: datetime | None
 
 
-class ExportedKey(BaseModel):
+class ExportedKey(PublicKey):
     """A public key of the organization as a JWK (RFC 8037)."""
-
-    kty: str
-    crv: str
-    x: str
-    kid: str
-    use: str
-    alg: str
 
 
 class OfflineExport(BaseModel):
     """What ``GET .../export`` answers: its exact bytes are signed (``Ticketing-Signature``)."""
 
-    format: Literal["ticketing.checkin-list.v1"]
+    format: ExportFormat
     organization_id: uuid.UUID
     event_id: uuid.UUID
     list: CheckinListOut

@@ -50,7 +50,8 @@ class TicketClaims:
     version: int
 
 
-def _b64encode(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """URL-safe base64 without padding, as the payload, JWKs and signatures are written."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -68,7 +69,7 @@ def encode(claims: TicketClaims, private_key: Ed25519PrivateKey) -> str:
         claims.ticket_type_id.bytes,
         claims.version,
     )
-    return PREFIX + _b64encode(body + private_key.sign(body))
+    return PREFIX + b64url(body + private_key.sign(body))
 
 
 def looks_like_payload(text: str) -> bool:

@@ -8,7 +8,6 @@ the database by whoever decides on a scan.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.ticketing.models import TicketSigningKey
-from builtin_plugins.ticketing.payload import TicketClaims, encode
+from builtin_plugins.ticketing.payload import TicketClaims, b64url, encode
 from kernel.crypto import Encryptor
 from kernel.problems import Conflict, NotFound
 
@@ -155,7 +154,7 @@ def jwk(row: TicketSigningKey) -> dict[str, str]:
     return {
         "kty": "OKP",
         "crv": "Ed25519",
-        "x": base64.urlsafe_b64encode(row.public_key).rstrip(b"=").decode("ascii"),
+        "x": b64url(row.public_key),
         "kid": row.kid,
         "use": "sig",
         "alg": "EdDSA",
