@@ -42,7 +42,6 @@ __all__ = [
     "InvalidRefreshToken",
     "RefreshTokenReused",
     "active_session",
-    "hash_refresh_token",
     "hash_token",
     "issue_refresh_token",
     "list_sessions",
@@ -78,9 +77,6 @@ def hash_token(token: str) -> str:
     """What is stored in place of a bearer token (a refresh token, an invitation's): its
     SHA-256, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-hash_refresh_token = hash_token
 
 
 async def start_session(
@@ -122,7 +118,7 @@ async def issue_refresh_token(
     session.add(
         RefreshToken(
             session_id=user_session.id,
-            token_hash=hash_refresh_token(token),
+            token_hash=hash_token(token),
             created_at=now,
             expires_at=now + ttl,
         )
@@ -152,7 +148,7 @@ async def rotate_refresh_token(
     # Lock order everywhere: token row, then its session row.
     refresh = await session.scalar(
         select(RefreshToken)
-        .where(RefreshToken.token_hash == hash_refresh_token(token))
+        .where(RefreshToken.token_hash == hash_token(token))
         .with_for_update()
         .execution_options(populate_existing=True)
     )

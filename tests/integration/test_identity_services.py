@@ -46,7 +46,7 @@ from builtin_plugins.identity.sessions import (
     InvalidRefreshToken,
     RefreshTokenReused,
     active_session,
-    hash_refresh_token,
+    hash_token,
     issue_refresh_token,
     list_sessions,
     revoke_all_sessions,
@@ -460,7 +460,7 @@ async def test_refresh_token_is_stored_hashed(database: Database) -> None:
             select(RefreshToken).where(RefreshToken.session_id == user_session.id)
         )
     assert stored is not None
-    assert stored.token_hash == hash_refresh_token(token) != token
+    assert stored.token_hash == hash_token(token) != token
     assert len(base64.urlsafe_b64decode(token + "=")) == 32
 
 
