@@ -94,6 +94,7 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
+from kernel.db import transaction_lock
 from kernel.live import coalescer
 from kernel.problems import Conflict, NotFound, UnprocessableContent
 
@@ -225,9 +226,6 @@ def owner_for(*, user_id: uuid.UUID | None = None, cart_token: str | None = None
 # -- SQL --------------------------------------------------------------------------------
 
 _ADVISORY_KEY = ":ns, hashtext(CAST(CAST(:event_id AS uuid) AS text))"
-# The owner's lock lives in a family of its own ("cart").
-OWNER_ADVISORY_NAMESPACE = 0x63617274
-_LOCK_OWNER = text("SELECT pg_advisory_xact_lock(:ns, hashtext(CAST(:owner AS text)))")
 _LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY})")
 _LOCK_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_KEY})")
 
@@ -582,7 +580,7 @@ async def _take(
         raise UnprocessableContent("A hold needs an owner of at most 128 characters.")
     if enforce_sale_rules:
         # Until commit: the owner's next hold waits, then counts this one in owner_held.
-        await session.execute(_LOCK_OWNER, {"ns": OWNER_ADVISORY_NAMESPACE, "owner": owner})
+        await transaction_lock(session, f"holds:owner:{owner}")
     rows = (
         await session.execute(
             _CONTEXT,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity import invitation_mail, organizations
@@ -28,6 +28,7 @@ from kernel.auth import PermissionRegistry
 from kernel.clock import utcnow
 from kernel.contracts import Principal
 from kernel.crypto import Encryptor
+from kernel.db import transaction_lock
 from kernel.organizations import Organization
 from kernel.outbox import record_event
 from kernel.problems import Conflict, Forbidden, NotFound, Problem
@@ -82,13 +83,6 @@ def status_filter(status: InvitationStatus, now: datetime) -> ColumnElement[bool
     return Invitation.status == status
 
 
-async def _lock(session: AsyncSession, key: str) -> None:
-    """Serialize invitation writes per key until the transaction ends (caps stay caps)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-    )
-
-
 async def _pending_count(session: AsyncSession, where: ColumnElement[bool], now: datetime) -> int:
     return await session.scalar(
         select(func.count())
@@ -103,9 +97,9 @@ async def _lock_for(
     """Serialize invitation writes per organization and per inviter until the transaction
     ends, so two requests at once cannot both pass a cap or invite one address twice.
     Always the organization first, so two writers never wait on each other in a circle."""
-    await _lock(session, f"invitations:organization:{organization_id}")
+    await transaction_lock(session, f"invitations:organization:{organization_id}")
     if inviter_id is not None:
-        await _lock(session, f"invitations:inviter:{inviter_id}")
+        await transaction_lock(session, f"invitations:inviter:{inviter_id}")
 
 
 async def _within_caps(

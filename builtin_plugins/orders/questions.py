@@ -28,11 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, TicketType
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
+from kernel.db import transaction_lock
 from kernel.problems import NotFound, UnprocessableContent
 
 CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE})
@@ -245,17 +246,10 @@ async def questions_for(session: AsyncSession, *, event_id: uuid.UUID) -> list[E
     return list(rows)
 
 
-# Changes to one event's questions take this lock, the "ques" family of advisory locks.
-QUESTIONS_ADVISORY_NAMESPACE = 0x71756573
-_LOCK_QUESTIONS = text("SELECT pg_advisory_xact_lock(:ns, hashtext(CAST(:event_id AS text)))")
-
-
 async def lock_event_questions(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Serialize changes to one event's questions until the transaction ends: edits among
     themselves, and with the clean-up after a ticket type is deleted."""
-    await session.execute(
-        _LOCK_QUESTIONS, {"ns": QUESTIONS_ADVISORY_NAMESPACE, "event_id": str(event_id)}
-    )
+    await transaction_lock(session, f"questions:event:{event_id}")
 
 
 async def _event(

@@ -2,6 +2,7 @@
 
 from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 from kernel.db.database import Database
+from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "TenantScoped",
     "Timestamped",
     "UUIDPrimaryKey",
+    "transaction_lock",
     "value_enum",
 ]
