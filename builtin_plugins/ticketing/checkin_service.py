@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
@@ -400,20 +399,6 @@ class Identified:
     code: str | None = None  # a typed code, normalized
     version: int | None = None  # the payload's; None skips the version check
     kid: str | None = None
-
-
-async def date_windows(
-    session: AsyncSession, date_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, tuple[datetime, datetime]]:
-    """When each of these event dates starts and ends (to judge offline scan times)."""
-    if not date_ids:
-        return {}
-    rows = await session.execute(
-        select(EventDate.id, EventDate.starts_at, EventDate.ends_at).where(
-            EventDate.id.in_(date_ids)
-        )
-    )
-    return {row.id: (row.starts_at, row.ends_at) for row in rows}
 
 
 async def identify(

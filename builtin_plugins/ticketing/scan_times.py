@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.ticketing.checkin_service import date_windows
+from builtin_plugins.events.models import EventDate
 from builtin_plugins.ticketing.models import ScanOutcome
 
 IN_THE_FUTURE, BEFORE_THE_DATE, AFTER_THE_DATE = (
@@ -59,26 +59,6 @@ def scan_time_settings() -> ScanTimeSettings:
     return ScanTimeSettings()
 
 
-def implausible_time(
-    scanned_at: datetime,
-    *,
-    date_starts_at: datetime,
-    date_ends_at: datetime,
-    now: datetime,
-    settings: ScanTimeSettings | None = None,
-) -> tuple[ScanOutcome, str] | None:
-    """(outcome, reason) refusing a scan dated where it cannot have been made, else None."""
-    settings = settings or scan_time_settings()
-    tolerance = timedelta(minutes=settings.tolerance_minutes)
-    if scanned_at > now + timedelta(seconds=settings.clock_skew_seconds):
-        return ScanOutcome.NOT_YET_VALID, IN_THE_FUTURE
-    if scanned_at < date_starts_at - tolerance:
-        return ScanOutcome.NOT_YET_VALID, BEFORE_THE_DATE
-    if scanned_at > date_ends_at + tolerance:
-        return ScanOutcome.EXPIRED, AFTER_THE_DATE
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class ScanClock:
     """What an upload's scan times are judged against: the server's clock (the
@@ -90,10 +70,31 @@ class ScanClock:
     def refusal(
         self, scanned_at: datetime, event_date_id: uuid.UUID
     ) -> tuple[ScanOutcome, str] | None:
+        """(outcome, reason) refusing a scan dated where it cannot have been made, else None."""
+        settings = scan_time_settings()
         starts_at, ends_at = self.dates[event_date_id]
-        return implausible_time(
-            scanned_at, date_starts_at=starts_at, date_ends_at=ends_at, now=self.now
+        tolerance = timedelta(minutes=settings.tolerance_minutes)
+        if scanned_at > self.now + timedelta(seconds=settings.clock_skew_seconds):
+            return ScanOutcome.NOT_YET_VALID, IN_THE_FUTURE
+        if scanned_at < starts_at - tolerance:
+            return ScanOutcome.NOT_YET_VALID, BEFORE_THE_DATE
+        if scanned_at > ends_at + tolerance:
+            return ScanOutcome.EXPIRED, AFTER_THE_DATE
+        return None
+
+
+async def date_windows(
+    session: AsyncSession, date_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[datetime, datetime]]:
+    """When each of these event dates starts and ends."""
+    if not date_ids:
+        return {}
+    rows = await session.execute(
+        select(EventDate.id, EventDate.starts_at, EventDate.ends_at).where(
+            EventDate.id.in_(date_ids)
         )
+    )
+    return {row.id: (row.starts_at, row.ends_at) for row in rows}
 
 
 async def scan_clock(session: AsyncSession, event_date_ids: set[uuid.UUID]) -> ScanClock:
