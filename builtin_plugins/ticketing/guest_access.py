@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import EventDate
 from builtin_plugins.ticketing.models import Ticket
+from builtin_plugins.ticketing.tickets_service import one_ticket
 from kernel.auth import authenticate
 from kernel.awaitables import first_result
 from kernel.contracts import OrderAccess
@@ -73,7 +74,9 @@ async def order_tickets(session: AsyncSession, order: OrderAccess) -> list[Ticke
 
 async def order_ticket(session: AsyncSession, order: OrderAccess, ticket_id: uuid.UUID) -> Ticket:
     """One of the order's tickets; another order's (or a successor) is 404."""
-    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, of_order(order)))
-    if ticket is None:
-        raise NotFound(f"No ticket {ticket_id} in order {order.order_id}.")
-    return ticket
+    return await one_ticket(
+        session,
+        ticket_id,
+        of_order(order),
+        missing=f"No ticket {ticket_id} in order {order.order_id}.",
+    )

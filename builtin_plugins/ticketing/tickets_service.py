@@ -337,11 +337,23 @@ async def my_tickets(
     return list(await session.scalars(query.order_by(EventDate.starts_at, Ticket.created_at)))
 
 
-async def my_ticket(session: AsyncSession, principal: Principal, ticket_id: uuid.UUID) -> Ticket:
-    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, held_by(principal)))
+async def one_ticket(
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    *where: ColumnElement[bool],
+    missing: str | None = None,
+) -> Ticket:
+    """The ticket when it meets every condition in ``where``; otherwise 404, with
+    ``missing`` as the detail (default "No ticket <id>."): a ticket the caller may not
+    reach is answered exactly as one that does not exist."""
+    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, *where))
     if ticket is None:
-        raise NotFound(f"No ticket {ticket_id}.")
+        raise NotFound(missing or f"No ticket {ticket_id}.")
     return ticket
+
+
+async def my_ticket(session: AsyncSession, principal: Principal, ticket_id: uuid.UUID) -> Ticket:
+    return await one_ticket(session, ticket_id, held_by(principal))
 
 
 async def holds_ticket_for(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, TicketType
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
-from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds
+from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds, one_ticket
 from builtin_plugins.ticketing.transfer_offers import Giver
 from builtin_plugins.ticketing.transfers import offered_to
 from kernel.contracts import Principal
@@ -121,9 +121,7 @@ async def given_history(
 ) -> list[TicketTransfer]:
     """The offers ``giver`` made of one of their tickets (what its next holders did with
     it is not theirs to see), oldest first."""
-    ticket = await session.scalar(select(Ticket).where(Ticket.id == ticket_id, giver.tickets))
-    if ticket is None:
-        raise NotFound(f"No ticket {ticket_id}.")
+    ticket = await one_ticket(session, ticket_id, giver.tickets)
     return await _history(session, [ticket])
 
 
