@@ -37,7 +37,7 @@ class ErrorBoundaryMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            error_log.exception("unhandled error", extra={"path": scope.get("path")})
-            if started:
+            if started:  # too late to answer: the outer middleware logs it
                 raise
+            error_log.exception("unhandled error", extra={"path": scope.get("path")})
             await internal_error_response(scope.get("path"))(scope, receive, send)

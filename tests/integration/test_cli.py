@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.databases import create_database, drop_database
 from tests.support.openapi_contract import OpenApiContract
 from tests.support.plugin_distribution import installed_distribution
+from tests.support.ports import free_port
 
 TICKETING = str(Path(sys.executable).parent / "ticketing")
 SERVE_TIMEOUT_SECONDS = 90
@@ -107,12 +108,6 @@ async def test_migrate_then_seed_twice_is_idempotent(fresh_database: str) -> Non
     assert left == 1  # alembic_version only
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _postgres_serving(pgdata: Path) -> list[psutil.Process]:
     """The embedded PostgreSQL server processes of ``pgdata``, if any still run."""
     found = []
@@ -146,7 +141,7 @@ def test_serve_without_database_url_uses_embedded_postgres_and_sigterm_stops_it(
 ) -> None:
     """The first-run default: no DATABASE_URL, no REDIS_URL, no object storage; stopped as
     docker and systemd stop it (SIGTERM), it takes its embedded PostgreSQL down with it."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "serve.log"
     pgdata = (tmp_path / "data" / "postgres").resolve()
     base = {

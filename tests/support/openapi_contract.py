@@ -195,10 +195,14 @@ async def contract_of(base_url: str) -> OpenApiContract:
 
 
 def _checker(base_url: str) -> Callable[[httpx.Response], Any]:
+    contract: list[OpenApiContract] = []  # found on the client's first answer, then kept
+
     async def check(response: httpx.Response) -> None:
         media_type = _media_type(response.headers.get("content-type")) or ""
         body = None if media_type == "text/event-stream" else await response.aread()
-        (await contract_of(base_url)).check(response, body)
+        if not contract:
+            contract.append(await contract_of(base_url))
+        contract[0].check(response, body)
 
     return check
 

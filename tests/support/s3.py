@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.ports import free_port
+
 STARTUP_TIMEOUT_SECONDS = 30
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(url: str) -> bool:
@@ -34,7 +29,7 @@ def _answers(url: str) -> bool:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """Start ``moto_server`` on a free loopback port; yield its endpoint ``127.0.0.1:PORT``."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 import threading
 import time
@@ -29,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.ports import free_port
 
 REFUSE_TEMPORARILY = "451 4.3.0 Mail server busy, try again later"
 
@@ -90,17 +91,11 @@ class SmtpServer:
     inbox: Inbox
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def smtp_server(**smtp_options: Any) -> Iterator[SmtpServer]:
     """Serve SMTP on 127.0.0.1 (``smtp_options`` go to aiosmtpd's ``SMTP``)."""
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **smtp_options)
     controller.start()
     try:
