@@ -13,8 +13,10 @@ from kernel.cache import Cache, InProcessCache, RedisCache
 from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database
 from kernel.db.embedded import start_embedded_postgres
+from kernel.hooks import Hooks
 from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
+from kernel.plugin_states import PluginStates
 from kernel.pubsub import PubSub, build_pubsub
 from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
@@ -36,6 +38,8 @@ class Kernel:
     storage: ObjectStorage
     encryptor: Encryptor
     permissions: PermissionRegistry
+    # The one way to call a domain hook: for an organization, its enabled plugins only.
+    hooks: Hooks
     # Singletons plugins build at start-up (``kernel.services["identity"]``), by slug.
     services: dict[str, object] = field(default_factory=dict)
 
@@ -86,7 +90,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         pool_size=settings.database_lookup_pool_size,
         max_overflow=settings.database_lookup_pool_size,
     )
-    return Kernel(
+    kernel = Kernel(
         settings=settings,
         plugins=plugins,
         database=database,
@@ -96,7 +100,10 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         storage=build_storage(settings),
         encryptor=build_encryptor(settings),
         permissions=PermissionRegistry.from_plugins(plugins),
+        hooks=Hooks(plugins, PluginStates(plugins)),
     )
+    kernel.hooks.kernel = kernel
+    return kernel
 
 
 def build_encryptor(settings: Settings) -> Encryptor:

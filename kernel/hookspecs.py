@@ -12,6 +12,14 @@ Conventions (read these before writing a plugin):
 * Other hooks collect every implementation's answer and compose them.
 * Arguments and results are the frozen values of :mod:`kernel.contracts`; an
   implementation may accept any subset of the arguments a spec names.
+* Domain hooks are called for one organization, and only its enabled plugins answer
+  (:mod:`kernel.hooks`). Their ``ctx`` argument is a
+  :class:`~kernel.plugin_context.PluginContext`: the kernel, the organization and the
+  called plugin's own settings for it. Never look the kernel up any other way.
+* Failures: a :class:`~kernel.problems.Problem` raised by an implementation is an answer
+  and reaches the caller. Any other exception of an optional plugin is logged, counted
+  and skipped; a required plugin's, or any in a hook marked ``@errors_propagate``,
+  reaches the caller.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from kernel.markers import hookspec
+from kernel.markers import errors_propagate, hookspec
 
 if TYPE_CHECKING:
     import typer
@@ -54,6 +62,7 @@ if TYPE_CHECKING:
         Subscription,
         TaxableParty,
     )
+    from kernel.plugin_context import PluginContext
 
 
 # ---------------------------------------------------------------------------------------
@@ -176,7 +185,7 @@ def ticketing_authenticate(request: Request) -> Principal | None:
 
 @hookspec(firstresult=True)
 def ticketing_ticket_holder(
-    organization_id: UUID, event_id: UUID, user_id: UUID, session: AsyncSession
+    organization_id: UUID, event_id: UUID, user_id: UUID, session: AsyncSession, ctx: PluginContext
 ) -> bool | None:
     """Called when content is reserved for attendees (a virtual event's stream link).
 
@@ -187,6 +196,7 @@ def ticketing_ticket_holder(
     :param event_id: the event.
     :param user_id: the signed-in user asking.
     :param session: the caller's open transaction, for reading.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -196,17 +206,20 @@ def ticketing_ticket_holder(
 
 
 @hookspec(firstresult=True)
-def ticketing_pricing_base_price(context: PricingContext) -> int | None:
+def ticketing_pricing_base_price(context: PricingContext, ctx: PluginContext) -> int | None:
     """Called for each quoted line; return the unit base price in minor units.
 
     The catalog plugin answers ``trylast``. Stops at first non-None result.
 
     :param context: what is being priced, and the inventory state the price may read.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
-def ticketing_pricing_adjusters(context: PricingContext) -> Sequence[PriceAdjuster]:
+def ticketing_pricing_adjusters(
+    context: PricingContext, ctx: PluginContext
+) -> Sequence[PriceAdjuster]:
     """Called for each quoted line; return the strategies that adjust its unit price.
 
     Adjusters from every plugin compose: they run in :class:`PriceStage` order, then by
@@ -214,11 +227,14 @@ def ticketing_pricing_adjusters(context: PricingContext) -> Sequence[PriceAdjust
     kept in the quote's breakdown.
 
     :param context: what is being priced.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
-def ticketing_pricing_tax(line: LineQuote, buyer: TaxableParty) -> LineTax | None:
+def ticketing_pricing_tax(
+    line: LineQuote, buyer: TaxableParty, ctx: PluginContext
+) -> LineTax | None:
     """Called for each priced line (quote, cart, checkout); return the line's tax.
 
     Runs after every adjuster, on the line's final price. The answer splits the line
@@ -228,12 +244,13 @@ def ticketing_pricing_tax(line: LineQuote, buyer: TaxableParty) -> LineTax | Non
     :param line: the priced line (its ``context`` names the organization, event, and in
         ``attributes`` the venue's ``venue_country`` and ``venue_region``).
     :param buyer: where the buyer is and their business tax id, as far as known.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
 def ticketing_pricing_unlocked_ticket_types(
-    organization_id: UUID, event_id: UUID, promo_code: str
+    organization_id: UUID, event_id: UUID, promo_code: str, ctx: PluginContext
 ) -> Sequence[UUID] | None:
     """Called when a buyer shows a code; return the hidden ticket types it unlocks.
 
@@ -243,6 +260,7 @@ def ticketing_pricing_unlocked_ticket_types(
     :param organization_id: the event's organization.
     :param event_id: the event being browsed.
     :param promo_code: the code the buyer gave, upper case (codes are case-insensitive).
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -261,7 +279,7 @@ def ticketing_payment_providers() -> Sequence[PaymentProvider]:
 
 @hookspec(firstresult=True)
 def ticketing_payment_choose_provider(
-    request: PaymentRequest, providers: Mapping[str, PaymentProvider]
+    request: PaymentRequest, providers: Mapping[str, PaymentProvider], ctx: PluginContext
 ) -> str | None:
     """Called when a payment is created; return the key of the provider that takes it.
 
@@ -269,6 +287,7 @@ def ticketing_payment_choose_provider(
 
     :param request: the payment to make.
     :param providers: the providers enabled for the organization, by key.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -278,17 +297,23 @@ def ticketing_payment_choose_provider(
 
 
 @hookspec
-def ticketing_checkout_validate(cart: CheckoutCart) -> Sequence[CheckoutVeto] | None:
+def ticketing_checkout_validate(
+    cart: CheckoutCart, ctx: PluginContext
+) -> Sequence[CheckoutVeto] | None:
     """Called before a cart becomes an order; return vetoes to refuse it, or nothing.
 
     Answers compose: any veto stops the checkout and its reasons are shown to the buyer.
 
     :param cart: the priced cart.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
-def ticketing_checkout_before_order_placed(order: OrderSnapshot, session: AsyncSession) -> None:
+@errors_propagate
+def ticketing_checkout_before_order_placed(
+    order: OrderSnapshot, session: AsyncSession, ctx: PluginContext
+) -> None:
     """Called inside the checkout transaction, after the order row is written.
 
     Raising aborts the whole checkout (nothing is written). Keep it fast: inventory
@@ -296,38 +321,46 @@ def ticketing_checkout_before_order_placed(order: OrderSnapshot, session: AsyncS
 
     :param order: the order about to be committed, in ``pending_payment``.
     :param session: the checkout transaction.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
-def ticketing_checkout_after_order_placed(order: OrderSnapshot) -> None:
+def ticketing_checkout_after_order_placed(order: OrderSnapshot, ctx: PluginContext) -> None:
     """Called after the checkout transaction committed.
 
     :param order: the committed order.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
-def ticketing_checkout_after_payment(order: OrderSnapshot, payment: PaymentSnapshot) -> None:
+def ticketing_checkout_after_payment(
+    order: OrderSnapshot, payment: PaymentSnapshot, ctx: PluginContext
+) -> None:
     """Called after a payment for the order succeeded and was committed.
 
     :param order: the order, now ``paid``.
     :param payment: the payment that settled it.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec
-def ticketing_checkout_after_refund(order: OrderSnapshot, refund: RefundSnapshot) -> None:
+def ticketing_checkout_after_refund(
+    order: OrderSnapshot, refund: RefundSnapshot, ctx: PluginContext
+) -> None:
     """Called after a refund was committed.
 
     :param order: the order after the refund.
     :param refund: what was refunded and why.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
 def ticketing_order_codes(
-    order_ids: Sequence[UUID], session: AsyncSession
+    order_ids: Sequence[UUID], session: AsyncSession, ctx: PluginContext
 ) -> Mapping[UUID, str] | None:
     """Called when tickets are shown with the order they came from (a printed ticket).
 
@@ -337,6 +370,7 @@ def ticketing_order_codes(
 
     :param order_ids: the orders asked about.
     :param session: the caller's open transaction, for reading.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -347,7 +381,11 @@ def ticketing_order_codes(
 
 @hookspec(firstresult=True)
 def ticketing_order_access(
-    order_id: UUID, token: str | None, principal: Principal | None, session: AsyncSession
+    order_id: UUID,
+    token: str | None,
+    principal: Principal | None,
+    session: AsyncSession,
+    ctx: PluginContext,
 ) -> OrderAccess | None:
     """Called when someone asks for an order's tickets or documents: does their credential
     open order ``order_id``, and what is the order?
@@ -363,11 +401,14 @@ def ticketing_order_access(
     :param token: the ``X-Order-Token`` header or the ``?token=`` of a link, if any.
     :param principal: who the request acts as, if signed in.
     :param session: the caller's open transaction, for reading.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
-def ticketing_order_link(order_id: UUID, session: AsyncSession) -> OrderLink | None:
+def ticketing_order_link(
+    order_id: UUID, session: AsyncSession, ctx: PluginContext
+) -> OrderLink | None:
     """Called by a trusted plugin (a notification) that hands the buyer a link to the order.
 
     Return a signed, expiring token that opens the order (see
@@ -377,12 +418,13 @@ def ticketing_order_link(order_id: UUID, session: AsyncSession) -> OrderLink | N
 
     :param order_id: the order.
     :param session: the caller's open transaction, for reading.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
 def ticketing_order_tickets(
-    order: OrderAccess, session: AsyncSession, with_pdf: bool
+    order: OrderAccess, session: AsyncSession, with_pdf: bool, ctx: PluginContext
 ) -> OrderTickets | None:
     """Called for a buyer's view of a paid order and when its tickets are sent out.
 
@@ -394,6 +436,7 @@ def ticketing_order_tickets(
     :param order: the order, as its access hook answered it.
     :param session: the caller's open transaction.
     :param with_pdf: render every ticket into one PDF (costly: only to send it).
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -403,13 +446,14 @@ def ticketing_order_tickets(
 
 
 @hookspec(firstresult=True)
-def ticketing_layout_render(request: LayoutRequest) -> RenderedLayout | None:
+def ticketing_layout_render(request: LayoutRequest, ctx: PluginContext) -> RenderedLayout | None:
     """Called to render a ticket, an order document or a page.
 
     The builtin layout answers ``trylast``; a plugin restyles by answering first.
     Stops at first non-None result.
 
     :param request: what to render, in which format, with which data.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
@@ -419,29 +463,37 @@ def ticketing_layout_render(request: LayoutRequest) -> RenderedLayout | None:
 
 
 @hookspec(firstresult=True)
-def ticketing_seating_map(organization_id: UUID, event_id: UUID) -> SeatMap | None:
+def ticketing_seating_map(
+    organization_id: UUID, event_id: UUID, ctx: PluginContext
+) -> SeatMap | None:
     """Called when a seat map is shown or checked; return the event's map.
 
     ``None`` from every plugin means general admission. Stops at first non-None result.
 
     :param organization_id: the organization that owns the event.
     :param event_id: the event whose map is wanted.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
-def ticketing_seating_hold(request: SeatHoldRequest) -> SeatHoldResult | None:
+def ticketing_seating_hold(request: SeatHoldRequest, ctx: PluginContext) -> SeatHoldResult | None:
     """Called when a buyer picks seats; hold them all or none until ``expires_at``.
 
     Stops at first non-None result.
 
     :param request: the event, the seats, the hold id and when the hold expires.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 
 @hookspec(firstresult=True)
 def ticketing_seating_release(
-    organization_id: UUID, event_id: UUID, hold_id: UUID, seat_keys: Sequence[str]
+    organization_id: UUID,
+    event_id: UUID,
+    hold_id: UUID,
+    seat_keys: Sequence[str],
+    ctx: PluginContext,
 ) -> int | None:
     """Called when a hold is released (cart emptied, order expired or cancelled).
 
@@ -451,4 +503,5 @@ def ticketing_seating_release(
     :param event_id: the event the seats belong to.
     :param hold_id: the hold being released.
     :param seat_keys: the seats to release (all of the hold's when empty).
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """

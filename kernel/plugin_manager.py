@@ -56,7 +56,17 @@ class KernelPluginManager(pluggy.PluginManager):
         super().__init__(PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.records: list[PluginRecord] = []
-        self._subset_cache: dict[tuple[str, frozenset[str]], Any] = {}
+        # Moves on with every register and unregister, so a hook plan cached for a set
+        # of plugins is never reused after that set changed.
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin, name)
 
     # -- loading ---------------------------------------------------------------------
 
@@ -112,7 +122,6 @@ class KernelPluginManager(pluggy.PluginManager):
             )
         record = PluginRecord(slug, source, PluginStatus.LOADED, metadata, plugin=plugin)
         self.records.append(record)
-        self._subset_cache.clear()
         logger.debug("plugin loaded", extra={"plugin": slug, "source": source})
         return record
 
@@ -152,19 +161,6 @@ class KernelPluginManager(pluggy.PluginManager):
 
     def slug_of(self, plugin: object) -> str:
         return self.get_name(plugin) or repr(plugin)
-
-    def hook_without(self, hook_name: str, disabled_slugs: Iterable[str]) -> Any:
-        """A caller for ``hook_name`` that skips the given plugins (per-organization view).
-
-        Built with pluggy's ``subset_hook_caller`` and cached until the plugin set changes.
-        """
-        key = (hook_name, frozenset(disabled_slugs))
-        caller = self._subset_cache.get(key)
-        if caller is None:
-            plugins = [self.get_plugin(slug) for slug in key[1]]
-            caller = self.subset_hook_caller(hook_name, [p for p in plugins if p is not None])
-            self._subset_cache[key] = caller
-        return caller
 
     def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call every implementation of a registration hook, isolating failures.

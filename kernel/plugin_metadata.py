@@ -14,6 +14,19 @@ import jsonschema
 SLUG_PATTERN = r"^[a-z][a-z0-9_-]{1,62}$"
 
 
+class Availability(StrEnum):
+    """Whether a plugin answers for an organization that never chose.
+
+    ``required`` plugins are always on (the platform cannot work without them);
+    ``default`` ones are on until an organization turns them off; ``opt_in`` ones are
+    off until an organization turns them on.
+    """
+
+    REQUIRED = "required"
+    DEFAULT = "default"
+    OPT_IN = "opt_in"
+
+
 class PluginCategory(StrEnum):
     PAYMENTS = "payments"
     MARKETING = "marketing"
@@ -34,7 +47,11 @@ class PluginMetadata:
     :param version: the plugin's own version string.
     :param category: one of :class:`PluginCategory`.
     :param settings_schema: JSON Schema (draft 2020-12) of the per-organization settings.
-    :param required: core plugins every organization needs; they cannot be disabled.
+    :param availability: see :class:`Availability`.
+    :param restricted: only platform administrators may turn it on for an organization
+        (a plugin that reaches beyond the organization, or costs the platform money).
+    :param depends_on: slugs of the plugins whose public face this one imports or whose
+        hooks it needs; it is off wherever one of them is off.
     :param description: one line shown in listings and the marketplace.
     """
 
@@ -45,8 +62,15 @@ class PluginMetadata:
     settings_schema: dict[str, Any] = field(
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
-    required: bool = False
+    availability: Availability = Availability.DEFAULT
+    restricted: bool = False
+    depends_on: tuple[str, ...] = ()
     description: str = ""
+
+    @property
+    def required(self) -> bool:
+        """Core plugins every organization needs; they cannot be turned off."""
+        return self.availability is Availability.REQUIRED
 
 
 class InvalidPluginMetadata(ValueError):
@@ -82,4 +106,18 @@ def validate_metadata(candidate: object, *, expected_slug: str | None = None) ->
         ) from exc
     if category is not candidate.category:
         object.__setattr__(candidate, "category", category)
+    try:
+        availability = Availability(candidate.availability)
+    except ValueError as exc:
+        allowed = ", ".join(a.value for a in Availability)
+        raise InvalidPluginMetadata(
+            f"availability {candidate.availability!r} is not one of: {allowed}"
+        ) from exc
+    if availability is not candidate.availability:
+        object.__setattr__(candidate, "availability", availability)
+    if candidate.restricted and availability is Availability.REQUIRED:
+        raise InvalidPluginMetadata("a required plugin cannot be restricted")
+    for dependency in candidate.depends_on:
+        if not isinstance(dependency, str) or not re.fullmatch(SLUG_PATTERN, dependency):
+            raise InvalidPluginMetadata(f"depends_on names {dependency!r}, not a plugin slug")
     return candidate

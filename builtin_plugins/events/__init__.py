@@ -4,14 +4,14 @@ from pathlib import Path
 
 from kernel.contracts import Permission
 from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
     slug="events",
     name="Events",
     version="0.1.0",
     category=PluginCategory.TICKETING,
-    required=True,
+    availability=Availability.REQUIRED,
     description="Events, their dates and the ticket types sold for them.",
 )
 

@@ -4,14 +4,14 @@ from pathlib import Path
 
 from kernel.contracts import Permission
 from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
     slug="identity",
     name="Identity",
     version="0.2.0",
     category=PluginCategory.TICKETING,
-    required=True,
+    availability=Availability.REQUIRED,
     description="Users, organizations, roles, NextAuth sessions, two-factor sign-in, audit log.",
 )
 

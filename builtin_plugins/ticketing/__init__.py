@@ -4,14 +4,14 @@ from pathlib import Path
 
 from kernel.contracts import Permission
 from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
 
 METADATA = PluginMetadata(
     slug="ticketing",
     name="Ticketing",
     version="0.1.0",
     category=PluginCategory.TICKETING,
-    required=True,
+    availability=Availability.REQUIRED,
     description="Tickets with offline-verifiable QR codes, PDFs, check-in lists and transfers.",
 )
 

@@ -351,14 +351,6 @@ async def test_first_result_awaits_async_answers_before_deciding() -> None:
     assert ticket == RenderedLayout("text/html", b"<b>fancy ticket</b>")
     assert calls == ["restyle"]
 
-    # a per-organization view without the restyling plugin gets the default
-    calls.clear()
-    plain = await first_result(
-        manager.hook_without("ticketing_layout_render", {"restyle"}), request=layout("ticket")
-    )
-    assert plain == RenderedLayout("text/plain", b"plain ticket")
-    assert calls == ["builtin"]
-
 
 async def test_first_result_is_none_when_nobody_answers() -> None:
     @hookimpl
@@ -609,7 +601,7 @@ def test_disabled_plugins_are_recorded_and_never_called(install) -> None:
 
 
 def test_a_required_plugin_cannot_be_disabled(install) -> None:
-    install({"core": permission_plugin("core", required=True)})
+    install({"core": permission_plugin("core", availability="required")})
 
     manager = create_plugin_manager(disabled=["core", "identity"])
 
@@ -703,50 +695,3 @@ def test_collect_isolates_a_failing_registration_hook(install) -> None:
         ("alpha", ["alpha:use"]),
     ]
     assert failures("beta", "ticketing_permissions") == before + 1
-
-
-# ---------------------------------------------------------------------------------------
-# Per-organization views
-# ---------------------------------------------------------------------------------------
-
-
-def test_hook_without_skips_the_named_plugins_and_is_cached(install) -> None:
-    install({slug: permission_plugin(slug) for slug in ("alpha", "beta", "gamma")})
-    manager = create_plugin_manager()
-
-    without_beta = manager.hook_without("ticketing_permissions", {"beta"})
-
-    assert [p.name for answer in without_beta() for p in answer if p.name.endswith(":use")] == [
-        "gamma:use",
-        "alpha:use",
-    ]
-    assert granted(manager) == ["gamma:use", "beta:use", "alpha:use"]
-    assert manager.hook_without("ticketing_permissions", ["beta"]) is without_beta
-    assert manager.hook_without("ticketing_permissions", {"alpha", "beta"}) is not without_beta
-    assert manager.hook_without("ticketing_permissions", ()) is manager.hook.ticketing_permissions
-
-
-def test_hook_without_is_rebuilt_when_a_plugin_is_added() -> None:
-    manager = create_plugin_manager()
-
-    def grant(slug: str) -> ModuleType:
-        return module_plugin(
-            slug, ticketing_permissions=hookimpl(lambda: [Permission(f"{slug}:use", slug)])
-        )
-
-    manager.add_plugin(grant("alpha"))
-    # "late" is not installed yet: nothing to skip
-    before = manager.hook_without("ticketing_permissions", {"late"})
-    assert [p.name for answer in before() for p in answer if p.name.endswith(":use")] == [
-        "alpha:use"
-    ]
-
-    manager.add_plugin(grant("late"))
-    after = manager.hook_without("ticketing_permissions", {"late"})
-
-    assert after is not before
-    assert [p.name for answer in after() for p in answer if p.name.endswith(":use")] == [
-        "alpha:use"
-    ]
-    assert granted(manager) == ["late:use", "alpha:use"]
-    assert manager.hook_without("ticketing_permissions", {"late"}) is after
