@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from kernel import migrate
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
+from kernel.installations.router import routers as plugin_routers
+from kernel.installations.watcher import GenerationWatcher
 from kernel.logging import configure_logging
 from kernel.middleware.errors import ErrorBoundaryMiddleware
 from kernel.middleware.metrics import MetricsMiddleware
@@ -63,6 +65,8 @@ def create_app(
     install_problem_handlers(app)
     checked = [refuse_unknown_query_parameters]
     app.include_router(health_router, dependencies=checked)
+    for router in plugin_routers:
+        app.include_router(router, prefix=API_PREFIX, dependencies=checked)
     # Mounted one level deep: every nesting level costs a route match per request.
     for _slug, routers in plugins.collect("ticketing_api_routers"):
         for router in routers or ():
@@ -143,7 +147,14 @@ def _lifespan(kernel: Kernel):
         relay = OutboxRelay(
             kernel.database, subscriptions, poll_seconds=kernel.settings.outbox_poll_seconds
         )
+        watcher = GenerationWatcher(
+            kernel.hooks.states,
+            kernel.lookups,
+            kernel.pubsub,
+            poll_seconds=kernel.settings.plugin_poll_seconds,
+        )
         with bound(kernel):  # before the relay: its handlers may need the running kernel
+            await watcher.start()
             await relay.start()
             app.state.outbox_relay = relay
             await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
@@ -155,6 +166,7 @@ def _lifespan(kernel: Kernel):
             finally:
                 await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
                 await relay.stop()
+                await watcher.stop()
                 await kernel.pubsub.close()
                 await kernel.cache.close()
                 await kernel.lookups.dispose()

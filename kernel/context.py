@@ -14,9 +14,9 @@ from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database
 from kernel.db.embedded import start_embedded_postgres
 from kernel.hooks import Hooks
+from kernel.installations.states import InstalledPluginStates
 from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
-from kernel.plugin_states import PluginStates
 from kernel.pubsub import PubSub, build_pubsub
 from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
@@ -90,6 +90,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         pool_size=settings.database_lookup_pool_size,
         max_overflow=settings.database_lookup_pool_size,
     )
+    encryptor = build_encryptor(settings)
     kernel = Kernel(
         settings=settings,
         plugins=plugins,
@@ -98,9 +99,9 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         cache=build_cache(settings),
         pubsub=build_pubsub(settings),
         storage=build_storage(settings),
-        encryptor=build_encryptor(settings),
+        encryptor=encryptor,
         permissions=PermissionRegistry.from_plugins(plugins),
-        hooks=Hooks(plugins, PluginStates(plugins)),
+        hooks=Hooks(plugins, InstalledPluginStates(plugins, lookups, encryptor)),
     )
     kernel.hooks.kernel = kernel
     return kernel

@@ -505,3 +505,20 @@ def ticketing_seating_release(
     :param seat_keys: the seats to release (all of the hold's when empty).
     :param ctx: the kernel, the organization and this plugin's settings for it.
     """
+
+
+@hookspec
+@errors_propagate
+def ticketing_plugin_purge(
+    organization_id: UUID, session: AsyncSession, ctx: PluginContext
+) -> None:
+    """Called when an organization uninstalls a plugin with ``?purge=true``; asked of the
+    plugin being purged only, inside the uninstall's transaction.
+
+    Delete every row the plugin keeps for the organization (its own tables only). Raising
+    rolls the uninstall back.
+
+    :param organization_id: the organization whose data goes.
+    :param session: the uninstall transaction.
+    :param ctx: the kernel, the organization and this plugin (settings already gone).
+    """

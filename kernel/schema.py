@@ -6,10 +6,25 @@ from kernel.plugin_manager import KernelPluginManager
 def import_models(plugins: KernelPluginManager) -> list[type]:
     """Import the kernel's models and collect the plugins' (importing maps them)."""
     from kernel.idempotency import IdempotencyRecord
+    from kernel.installations.models import (
+        PlatformAdmin,
+        PluginBlock,
+        PluginGeneration,
+        PluginInstallation,
+    )
     from kernel.organizations import Organization
     from kernel.outbox.models import OutboxDelivery, OutboxEvent
 
-    models: list[type] = [Organization, OutboxEvent, OutboxDelivery, IdempotencyRecord]
+    models: list[type] = [
+        Organization,
+        OutboxEvent,
+        OutboxDelivery,
+        IdempotencyRecord,
+        PluginInstallation,
+        PluginBlock,
+        PlatformAdmin,
+        PluginGeneration,
+    ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
         models.extend(plugin_models or ())
     return models

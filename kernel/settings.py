@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         2.0, gt=0, validation_alias=env_var("TICKETING_OUTBOX_POLL_SECONDS")
     )
+    plugin_poll_seconds: float = Field(
+        0.5, gt=0, le=60, validation_alias=env_var("TICKETING_PLUGIN_POLL_SECONDS")
+    )
 
     log_level: str = Field("INFO", validation_alias=env_var("TICKETING_LOG_LEVEL"))
     log_json: bool = Field(True, validation_alias=env_var("TICKETING_LOG_JSON"))

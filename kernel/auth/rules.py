@@ -6,6 +6,7 @@ Every route declares exactly one rule (a meta-test walks the app to make sure):
 * ``public_or_signed_in`` -- anyone; the route recognizes a signed-in caller (their cart,
   their order), so a credential that is sent must be valid;
 * ``signed_in`` -- any authenticated user; the dependency returns the :class:`Principal`;
+* ``platform_admin`` -- a signed-in platform administrator;
 * ``requires("events:create", ...)`` -- a member of the path's ``{organization_id}``
   holding every named permission. Someone who is not a member gets 404, exactly as if
   the organization did not exist; a member without the permission gets 403.
@@ -144,6 +145,30 @@ class PlatformPermission(AccessRule):
         }
 
 
+class PlatformAdministrator(Authenticated):
+    """A signed-in user listed as a platform administrator (``ticketing admins grant``).
+
+    Read from the database on every request, not from the credential: a revoked
+    administrator loses the rule at once.
+    """
+
+    async def __call__(self, request: Request) -> Principal:
+        from kernel.installations.admins import is_platform_admin
+
+        principal = await _signed_in(request)
+        async with request.app.state.kernel.lookups.sessions() as session:
+            allowed = await is_platform_admin(session, principal.user_id)
+        if not allowed:
+            raise Forbidden("This needs a platform administrator.")
+        return principal
+
+    def describe(self) -> str:
+        return "platform administrator"
+
+    def refusals(self, method: str) -> dict[int, str]:
+        return {**super().refusals(method), 403: "Not a platform administrator"}
+
+
 def declared_rules(dependant: Any) -> list[AccessRule]:
     """The access rules a route's dependency tree declares (a route must declare one)."""
     return dependency_calls(dependant, AccessRule)
@@ -165,6 +190,10 @@ def public_or_signed_in() -> Any:
 
 def signed_in() -> Any:
     return Depends(Authenticated())
+
+
+def platform_admin() -> Any:
+    return Depends(PlatformAdministrator())
 
 
 def requires(*names: str) -> Any:

@@ -17,7 +17,16 @@ from kernel.plugin_manager import KernelPluginManager
 from kernel.schema import import_models
 from tests.support.databases import create_database, drop_database
 
-KERNEL_TABLES = {"organization", "outbox_event", "outbox_delivery", "idempotency_key"}
+KERNEL_TABLES = {
+    "organization",
+    "outbox_event",
+    "outbox_delivery",
+    "idempotency_key",
+    "plugin_installation",
+    "plugin_block",
+    "platform_admin",
+    "plugin_generation",
+}
 IDENTITY_TABLES = {
     "user_account",
     "membership",
@@ -205,7 +214,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "email_0001",
         "events_0003",
         "identity_0003",
-        "k0002",
+        "k0004",
         "orders_0002",
         "payments_stripe_0002",
         "promotions_0001",
