@@ -5,11 +5,18 @@ from kernel.plugin_manager import KernelPluginManager
 
 def import_models(plugins: KernelPluginManager) -> list[type]:
     """Import the kernel's models and collect the plugins' (importing maps them)."""
+    from kernel.audit import AuditEntry
     from kernel.idempotency import IdempotencyRecord
     from kernel.organizations import Organization
     from kernel.outbox.models import OutboxDelivery, OutboxEvent
 
-    models: list[type] = [Organization, OutboxEvent, OutboxDelivery, IdempotencyRecord]
+    models: list[type] = [
+        Organization,
+        OutboxEvent,
+        OutboxDelivery,
+        IdempotencyRecord,
+        AuditEntry,
+    ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
         models.extend(plugin_models or ())
     return models
