@@ -5,6 +5,7 @@ from kernel.plugin_manager import KernelPluginManager
 
 def import_models(plugins: KernelPluginManager) -> list[type]:
     """Import the kernel's models and collect the plugins' (importing maps them)."""
+    from kernel.audit import AuditEntry
     from kernel.idempotency import IdempotencyRecord
     from kernel.installations.models import (
         PlatformAdmin,
@@ -20,6 +21,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
         OutboxEvent,
         OutboxDelivery,
         IdempotencyRecord,
+        AuditEntry,
         PluginInstallation,
         PluginBlock,
         PlatformAdmin,

@@ -79,7 +79,7 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
-from builtin_plugins.identity import audit
+from kernel import audit
 from kernel.clock import utcnow
 from kernel.outbox import record_event
 from kernel.pagination import Page, RowsPage

@@ -22,7 +22,7 @@ from builtin_plugins.events.ticket_schemas import (
     TicketTypeOut,
     TicketTypeUpdate,
 )
-from builtin_plugins.identity import audit
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep

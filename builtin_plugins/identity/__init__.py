@@ -46,7 +46,6 @@ def ticketing_orm_models():
         models.RefreshToken,
         models.RecoveryCode,
         models.TwoFactorChallenge,
-        models.AuditEntry,
         models.Invitation,
     ]
 

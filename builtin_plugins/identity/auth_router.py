@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit, credentials, sessions, two_factor, users
+from builtin_plugins.identity import credentials, sessions, two_factor, users
 from builtin_plugins.identity.attempt_limits import count_client_failure, refuse_client_over_limit
 from builtin_plugins.identity.models import User, UserSession
 from builtin_plugins.identity.principals import SERVICE_PERMISSION
@@ -31,6 +31,7 @@ from builtin_plugins.identity.schemas import (
     TwoFactorRequired,
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
+from kernel import audit
 from kernel.auth import PlatformPermission, public, signed_in
 from kernel.clock import utcnow
 from kernel.contracts import Principal

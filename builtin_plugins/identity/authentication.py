@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from builtin_plugins.identity import csrf, sessions
-from builtin_plugins.identity.audit import request_origin
 from builtin_plugins.identity.models import User, UserSession
 from builtin_plugins.identity.nextauth_tokens import (
     InvalidSessionToken,
@@ -35,6 +34,7 @@ from builtin_plugins.identity.principals import principal_for, service_principal
 from builtin_plugins.identity.services import IdentityServices, services_of
 from builtin_plugins.identity.token_profile import token_profile
 from builtin_plugins.identity.users import sync_user
+from kernel.audit import request_origin
 from kernel.contracts import Principal
 from kernel.problems import Unauthorized
 

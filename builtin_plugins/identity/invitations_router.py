@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit, invitation_listing, invitations, organizations
+from builtin_plugins.identity import invitation_listing, invitations, organizations
 from builtin_plugins.identity.invitation_schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -23,6 +23,7 @@ from builtin_plugins.identity.invitation_schemas import (
 from builtin_plugins.identity.models import Invitation, InvitationStatus
 from builtin_plugins.identity.schemas import MembershipPublic
 from builtin_plugins.identity.services import services_of
+from kernel import audit
 from kernel.auth import requires, signed_in
 from kernel.context import Kernel
 from kernel.contracts import Principal

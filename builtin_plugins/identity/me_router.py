@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from builtin_plugins.identity import audit, credentials, sessions, two_factor
+from builtin_plugins.identity import credentials, sessions, two_factor
 from builtin_plugins.identity.attempt_limits import charge_code_attempt
 from builtin_plugins.identity.models import User, UserSession
 from builtin_plugins.identity.passwords import verify_password_async
@@ -21,6 +21,7 @@ from builtin_plugins.identity.schemas import (
     TwoFactorSetup,
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
+from kernel import audit
 from kernel.auth import signed_in
 from kernel.clock import utcnow
 from kernel.contracts import Principal

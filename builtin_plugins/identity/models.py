@@ -162,30 +162,6 @@ class TwoFactorChallenge(UUIDPrimaryKey, Base):
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
-class AuditEntry(UUIDPrimaryKey, Base):
-    """Who did what, when, from where; security events and business actions alike."""
-
-    __tablename__ = "audit_entry"
-    __table_args__ = (
-        Index("ix_audit_entry_organization_created", "organization_id", "created_at"),
-    )
-
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("organization.id", ondelete="CASCADE")
-    )
-    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
-    )
-    action: Mapped[str] = mapped_column(String(100))
-    target_type: Mapped[str | None] = mapped_column(String(64))
-    target_id: Mapped[str | None] = mapped_column(String(128))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
-    request_id: Mapped[str | None] = mapped_column(String(128))
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    created_at: Mapped[datetime] = _now_column()
-
-
 class InvitationStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"

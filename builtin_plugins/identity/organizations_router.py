@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from builtin_plugins.identity import audit, organizations, sessions
+from builtin_plugins.identity import organizations, sessions
 from builtin_plugins.identity.models import Membership, Role, User, UserSession
 from builtin_plugins.identity.schemas import (
     AuditEntryPublic,
@@ -27,6 +27,7 @@ from builtin_plugins.identity.schemas import (
     PermissionPublic,
     RolePublic,
 )
+from kernel import audit
 from kernel.auth import PermissionRegistry, requires, signed_in
 from kernel.auth.permissions import ROLE_DESCRIPTIONS, ROLES
 from kernel.clock import utcnow

@@ -20,7 +20,6 @@ from fastapi import APIRouter, Query, Request
 
 from builtin_plugins.events import inventory
 from builtin_plugins.events.models import InventoryHold
-from builtin_plugins.identity import audit
 from builtin_plugins.orders import guest_access, lifecycle, orders_service
 from builtin_plugins.orders.models import OrderStatus
 from builtin_plugins.orders.schemas import (
@@ -31,6 +30,7 @@ from builtin_plugins.orders.schemas import (
     OrganizerCancelIn,
     OrganizerOrderOut,
 )
+from kernel import audit
 from kernel.auth import authenticate, public_or_signed_in, requires, signed_in
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

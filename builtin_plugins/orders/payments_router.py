@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit
 from builtin_plugins.orders.fulfilment import announce_paid, mark_paid
 from builtin_plugins.orders.models import Order, OrderStatus, Payment
+from kernel import audit
 from kernel.auth import requires
 from kernel.codes import display_code
 from kernel.contracts import Principal

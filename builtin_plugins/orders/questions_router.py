@@ -19,9 +19,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy import select
 
 from builtin_plugins.events.models import Event, EventStatus
-from builtin_plugins.identity import audit
 from builtin_plugins.orders import questions as service
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
+from kernel import audit
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep

@@ -17,11 +17,11 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit
 from builtin_plugins.orders import refunds
 from builtin_plugins.orders.models import Refund, RefundItem, RefundOrigin, RefundStatus
 from builtin_plugins.orders.refund_schemas import RefundIn, RefundItemOut, RefundList, RefundOut
 from builtin_plugins.orders.refund_units import LineQuantity
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

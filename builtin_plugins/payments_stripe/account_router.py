@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
-from builtin_plugins.identity import audit
 from builtin_plugins.payments_stripe import accounts
 from builtin_plugins.payments_stripe.models import StripeAccount, StripeAccountKind
 from builtin_plugins.payments_stripe.schemas import (
@@ -22,6 +21,7 @@ from builtin_plugins.payments_stripe.schemas import (
     StripeAccountIn,
     StripeAccountOut,
 )
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

@@ -11,13 +11,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from builtin_plugins.identity import audit
 from builtin_plugins.promotions import service
 from builtin_plugins.promotions.schemas import (
     PromoCodeCreate,
     PromoCodeOut,
     PromoCodeUpdate,
 )
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import SessionDep

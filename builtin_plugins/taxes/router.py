@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit
 from builtin_plugins.taxes import preview as previews
 from builtin_plugins.taxes import runtime, service
 from builtin_plugins.taxes.rules import Location
@@ -29,6 +28,7 @@ from builtin_plugins.taxes.schemas import (
     TaxSettingsBody,
 )
 from builtin_plugins.taxes.tax_ids import normalize_tax_id
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal, TaxableParty
 from kernel.dependencies import KernelDep, SessionDep

@@ -58,7 +58,6 @@ from fastapi import (
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime
 
-from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import checkin_export, checkin_live, checkin_offline
 from builtin_plugins.ticketing import checkin_service as service
 from builtin_plugins.ticketing.checkin_schemas import (
@@ -73,6 +72,7 @@ from builtin_plugins.ticketing.checkin_schemas import (
     ScanIn,
     UndoOut,
 )
+from kernel import audit
 from kernel.auth import OrganizationPermission, requires
 from kernel.awaitables import first_result
 from kernel.context import Kernel

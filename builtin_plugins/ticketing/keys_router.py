@@ -16,10 +16,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.models import TicketSigningKey
 from builtin_plugins.ticketing.ticket_schemas import PublicKey, PublicKeySet, SigningKeyOut
+from kernel import audit
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

@@ -15,7 +15,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from builtin_plugins.events import media
-from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import ticket_settings as service
 from builtin_plugins.ticketing.settings_schemas import (
     EventTicketSettingsOut,
@@ -24,6 +23,7 @@ from builtin_plugins.ticketing.settings_schemas import (
     TicketSettingsUpdate,
     TransferPolicyOut,
 )
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from builtin_plugins.events import inventory
-from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import documents, tickets_service
 from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import TicketStatus
@@ -25,6 +24,7 @@ from builtin_plugins.ticketing.ticket_schemas import (
     TicketsIssue,
     TicketVoid,
 )
+from kernel import audit
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep

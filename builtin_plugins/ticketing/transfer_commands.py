@@ -18,13 +18,13 @@ from typing import Any
 from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.identity import audit
 from builtin_plugins.ticketing import transfer_history, transfer_offers
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.transfer_offers import Giver
 from builtin_plugins.ticketing.transfer_schemas import MyTransferOut, TransferCreate
 from builtin_plugins.ticketing.transfer_views import my_view
 from builtin_plugins.ticketing.transfers import OfferLapsed
+from kernel import audit
 from kernel.context import Kernel
 
 CloseOffer = Callable[[AsyncSession], Awaitable[tuple[TicketTransfer, Ticket]]]

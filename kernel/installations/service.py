@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from kernel.audit import record as audit
 from kernel.installations import generation
 from kernel.installations.models import PluginBlock, PluginInstallation
 from kernel.installations.purge import purge_plugin_data
@@ -48,13 +49,6 @@ class PluginBlocked(Conflict):
 
 class DependencyOff(Conflict):
     code, title = "plugin-dependency-off", "A plugin this one depends on is off"
-
-
-async def audit(session: AsyncSession, **entry: Any) -> None:
-    """The kernel's audit recorder (kept in one place while it moves into the kernel)."""
-    from builtin_plugins.identity.audit import record
-
-    await record(session, **entry)
 
 
 def metadata_of(kernel: Kernel, slug: str) -> PluginMetadata:

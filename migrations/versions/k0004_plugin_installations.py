@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "k0004"
-down_revision: str | Sequence[str] | None = "k0002"
+down_revision: str | Sequence[str] | None = "k0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,6 +22,7 @@ KERNEL_TABLES = {
     "outbox_event",
     "outbox_delivery",
     "idempotency_key",
+    "audit_entry",
     "plugin_installation",
     "plugin_block",
     "platform_admin",
@@ -35,7 +36,6 @@ IDENTITY_TABLES = {
     "refresh_token",
     "recovery_code",
     "two_factor_challenge",
-    "audit_entry",
     "organization_invitation",
 }
 IDENTITY_TYPES = {"membership_role", "invitation_status"}
@@ -238,3 +238,50 @@ async def test_migrations_match_the_models(database_url: str, plugins: KernelPlu
     finally:
         await engine.dispose()
     assert differences == []
+
+
+async def test_an_audit_log_the_identity_branch_created_is_adopted_with_its_entries(
+    empty_database: str, plugins: KernelPluginManager
+) -> None:
+    """A database migrated before k0003 has the identity branch's audit_entry, whose actor
+    points at identity's users; the kernel keeps the table and its rows, minus that key."""
+    await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
+    await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "k0002")
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "CREATE TABLE audit_entry (id uuid PRIMARY KEY,"
+                    " organization_id uuid REFERENCES organization (id) ON DELETE CASCADE,"
+                    " actor_user_id uuid CONSTRAINT fk_audit_entry_actor_user_id_user_account"
+                    " REFERENCES user_account (id) ON DELETE SET NULL,"
+                    " action varchar(100) NOT NULL, target_type varchar(64),"
+                    " target_id varchar(128), ip varchar(64), user_agent varchar(512),"
+                    " request_id varchar(128), details jsonb NOT NULL,"
+                    " created_at timestamptz NOT NULL DEFAULT now())"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_entry (id, action, details)"
+                    " VALUES (gen_random_uuid(), 'event.published', '{}')"
+                )
+            )
+
+        await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
+
+        async with engine.connect() as connection:
+            actions = (await connection.scalars(text("SELECT action FROM audit_entry"))).all()
+            foreign_keys = (
+                await connection.scalars(
+                    text(
+                        "SELECT conname FROM pg_constraint"
+                        " WHERE conrelid = 'audit_entry'::regclass AND contype = 'f'"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert actions == ["event.published"]
+    assert foreign_keys == ["audit_entry_organization_id_fkey"]

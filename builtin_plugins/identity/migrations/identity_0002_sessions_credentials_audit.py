@@ -1,4 +1,6 @@
-"""identity: profiles, credentials, OAuth accounts, sessions, refresh tokens, 2FA, audit log
+"""identity: profiles, credentials, OAuth accounts, sessions, refresh tokens, 2FA
+
+(It created the audit log too, before the kernel took it over in k0003.)
 
 Revision ID: identity_0002
 Revises: identity_0001
@@ -18,47 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "audit_entry",
-        sa.Column("organization_id", sa.Uuid(), nullable=True),
-        sa.Column("actor_user_id", sa.Uuid(), nullable=True),
-        sa.Column("action", sa.String(length=100), nullable=False),
-        sa.Column("target_type", sa.String(length=64), nullable=True),
-        sa.Column("target_id", sa.String(length=128), nullable=True),
-        sa.Column("ip", sa.String(length=64), nullable=True),
-        sa.Column("user_agent", sa.String(length=512), nullable=True),
-        sa.Column("request_id", sa.String(length=128), nullable=True),
-        sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["actor_user_id"],
-            ["user_account.id"],
-            name=op.f("fk_audit_entry_actor_user_id_user_account"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organization_id"],
-            ["organization.id"],
-            name=op.f("fk_audit_entry_organization_id_organization"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entry")),
-    )
-    op.create_index(
-        op.f("ix_audit_entry_actor_user_id"), "audit_entry", ["actor_user_id"], unique=False
-    )
-    op.create_index(
-        "ix_audit_entry_organization_created",
-        "audit_entry",
-        ["organization_id", "created_at"],
-        unique=False,
-    )
+    # The audit log moved to the kernel (k0003), which creates it or adopts this one.
     op.create_table(
         "oauth_account",
         sa.Column("user_id", sa.Uuid(), nullable=False),
@@ -239,6 +201,3 @@ def downgrade() -> None:
     op.drop_table("recovery_code")
     op.drop_index(op.f("ix_oauth_account_user_id"), table_name="oauth_account")
     op.drop_table("oauth_account")
-    op.drop_index("ix_audit_entry_organization_created", table_name="audit_entry")
-    op.drop_index(op.f("ix_audit_entry_actor_user_id"), table_name="audit_entry")
-    op.drop_table("audit_entry")

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import Select, func, select, update
 
 from builtin_plugins.identity import invitation_accept_link
-from builtin_plugins.identity.models import AuditEntry, Invitation, User
+from builtin_plugins.identity.models import Invitation, User
+from kernel.audit import AuditEntry
 from kernel.clock import utcnow
 from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database

@@ -9,9 +9,9 @@ import uuid
 import httpx
 from sqlalchemy import select, text
 
-from builtin_plugins.identity.models import AuditEntry
 from builtin_plugins.orders.cli import expire_all
 from builtin_plugins.orders.lifecycle import expire_overdue
+from kernel.audit import AuditEntry
 from kernel.db import Database
 from tests.integration.inventory.support import SOLD_OUT, check_invariants, hold, pools
 from tests.integration.orders.support import (  # noqa: F401 -- fixtures

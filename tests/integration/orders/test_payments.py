@@ -14,13 +14,13 @@ import pypdf
 import pytest
 from sqlalchemy import select
 
-from builtin_plugins.identity.models import AuditEntry
 from builtin_plugins.orders.fulfilment import NO_PAYMENT_ID
 from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from builtin_plugins.orders.payments import start_payment
 from builtin_plugins.orders.providers import payment_providers
 from builtin_plugins.ticketing.models import Ticket
 from kernel.app import create_app
+from kernel.audit import AuditEntry
 from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
 from kernel.db import Database
 from kernel.markers import hookimpl

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from builtin_plugins.identity.models import AuditEntry
+from kernel.audit import AuditEntry
 from kernel.codes import display_code
 from kernel.db import Database
 from tests.integration.conftest import Person, new_organization, signed_in_user

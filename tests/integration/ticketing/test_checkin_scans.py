@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from builtin_plugins.identity.models import AuditEntry
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.models import TicketStatus
+from kernel.audit import AuditEntry
 from kernel.codes import display_code
 from kernel.context import build_encryptor
 from kernel.db import Database

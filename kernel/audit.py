@@ -1,4 +1,9 @@
-"""The audit log: who did what, when, from where, under which request id."""
+"""The audit log: who did what, when, from where, under which request id.
+
+Kept by the kernel so every plugin records its actions the same way (through
+``sdk.audit``) in the same transaction as the action; the identity plugin serves it to
+organization admins.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,39 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import DateTime, ForeignKey, Index, String, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 
-from builtin_plugins.identity.models import AuditEntry
+from kernel.db import Base, UUIDPrimaryKey
 from kernel.middleware.rate_limit import client_address
 from kernel.pagination import RowsPage, keyset_page
 from kernel.request_context import current_request_id
+
+
+class AuditEntry(UUIDPrimaryKey, Base):
+    """Who did what, when, from where; security events and business actions alike."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_organization_created", "organization_id", "created_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    # Users belong to a plugin (identity), so the actor is a plain id, not a foreign key.
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 def request_origin(request: Request | None) -> tuple[str | None, str | None]:
