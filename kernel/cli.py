@@ -12,6 +12,7 @@ import uvicorn
 
 from kernel import migrate as migrations
 from kernel.context import build_kernel, resolve_database_url
+from kernel.installations.cli import add_plugin_commands, blocked_now
 from kernel.logging import configure_logging
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.settings import Settings
@@ -19,8 +20,12 @@ from kernel.settings import Settings
 
 def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
     cli = typer.Typer(help="Ticketing platform: kernel and plugins.", no_args_is_help=True)
-    plugins_cli = typer.Typer(help="Inspect plugins.", no_args_is_help=True)
+    plugins_cli = typer.Typer(
+        help="Inspect plugins; turn them on, off or configure them per organization.",
+        no_args_is_help=True,
+    )
     cli.add_typer(plugins_cli, name="plugins")
+    add_plugin_commands(plugins_cli, settings, plugins)
 
     @cli.command()
     def serve(
@@ -81,7 +86,9 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
     def list_plugins(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
-        """Loaded, disabled and failed plugins, with the reason for each that is not loaded."""
+        """Loaded, disabled and failed plugins, with the reason for each that is not loaded,
+        and which the platform blocked (when DATABASE_URL is set)."""
+        blocked = blocked_now(settings, plugins)
         rows = [
             {
                 "slug": record.slug,
@@ -92,6 +99,8 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
                 "required": record.metadata.required if record.metadata else False,
                 "source": record.source,
                 "reason": record.reason,
+                "blocked": None if blocked is None else record.slug in blocked,
+                "blocked_reason": (blocked or {}).get(record.slug),
             }
             for record in plugins.records
         ]
@@ -101,6 +110,8 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
         for row in rows:
             line = f"{row['slug']:<20} {row['status']:<9} {row['version'] or '-':<9} "
             line += f"{row['category'] or '-':<10} {row['source']}"
+            if row["blocked"]:
+                line += f" BLOCKED ({row['blocked_reason']})"
             if row["reason"]:
                 line += f"\n{'':<20} reason: {row['reason']}"
             typer.echo(line)

@@ -82,6 +82,13 @@ def ticketing_unversioned_routers():
 
 
 @hookimpl
+def ticketing_cli(cli):
+    from builtin_plugins.identity.admins_cli import admins_cli
+
+    cli.add_typer(admins_cli(), name="admins")
+
+
+@hookimpl
 def ticketing_startup(kernel):
     from builtin_plugins.identity.services import SERVICE_KEY, build_identity_services
 
