@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from kernel.contracts import (
         CheckoutCart,
         CheckoutVeto,
+        DisputeOpened,
+        IssuedTicket,
         LayoutRequest,
         LineQuote,
         LineTax,
@@ -46,14 +48,21 @@ if TYPE_CHECKING:
         OrderLink,
         OrderSnapshot,
         OrderTickets,
+        OrderTicketState,
+        PaidOrder,
+        PaymentFailed,
+        PaymentOutcome,
         PaymentProvider,
         PaymentRequest,
+        PaymentSettled,
         PaymentSnapshot,
         Permission,
         PriceAdjuster,
         PricingContext,
         Principal,
+        ProviderPayment,
         RefundSnapshot,
+        RefundsSettled,
         RenderedLayout,
         SeatHoldRequest,
         SeatHoldResult,
@@ -61,6 +70,7 @@ if TYPE_CHECKING:
         SeedContext,
         Subscription,
         TaxableParty,
+        TicketsVoided,
     )
     from kernel.plugin_context import PluginContext
 
@@ -287,6 +297,185 @@ def ticketing_payment_choose_provider(
 
     :param request: the payment to make.
     :param providers: the providers enabled for the organization, by key.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# What a payment provider reports (a webhook): the plugin keeping orders answers
+# ---------------------------------------------------------------------------------------
+# Each report runs inside the provider's transaction, the one that records the report
+# (its webhook event id) once: a report delivered twice reaches these hooks once, and
+# every report may also arrive late or out of order, which the answer absorbs. What
+# other plugins hear of a paid order or a refund runs after that transaction commits.
+
+
+@hookspec(firstresult=True)
+def ticketing_provider_payment(
+    provider: str, reference: str, session: AsyncSession, ctx: PluginContext
+) -> ProviderPayment | None:
+    """Called by a provider to find its payment ``reference`` (before acting on a report,
+    to check the payment is one the reporting account may touch).
+
+    Return the payment, or ``None`` when this plugin keeps no such payment. Called with
+    ``organization_id=None`` when the report does not name the organization. Stops at
+    first non-None result.
+
+    :param provider: the provider's key (``stripe``).
+    :param reference: the provider's id of the payment.
+    :param session: the caller's open transaction, for reading.
+    :param ctx: the kernel, the organization (if known) and this plugin's settings.
+    """
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_payment_settled(
+    report: PaymentSettled, session: AsyncSession, ctx: PluginContext
+) -> PaymentOutcome | None:
+    """Called by a provider, in its transaction, when a payment succeeded.
+
+    The order becomes paid (its units sold, its tickets issued, the charge posted to the
+    ledger) exactly as an organizer marking it paid does. Answer ``paid`` when the order
+    became paid now (the after-payment hooks run after the commit), ``settled`` when it
+    was paid already, ``not_fulfilled`` when the order can no longer be paid (cancelled,
+    expired and its units sold: the payment is kept succeeded so it gets refunded),
+    ``amount_differs`` (nothing done), ``unchanged`` for a payment that had succeeded
+    before. ``None`` when this plugin keeps no such payment. Stops at first non-None
+    result.
+
+    :param report: the provider, its payment reference and the amount it received.
+    :param session: the provider's transaction.
+    :param ctx: the kernel, the payment's organization and this plugin's settings.
+    """
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_payment_failed(
+    report: PaymentFailed, session: AsyncSession, ctx: PluginContext
+) -> PaymentOutcome | None:
+    """Called by a provider, in its transaction, when a payment failed or was cancelled.
+
+    The payment records it and the order stays ``pending_payment`` (the buyer may try
+    again, or it expires). Answer ``failed``, or ``unchanged`` when the payment had
+    succeeded (a report out of order changes nothing); ``None`` for an unknown payment.
+    Stops at first non-None result.
+
+    :param report: the provider, its payment reference, ``failed``/``cancelled``, why.
+    :param session: the provider's transaction.
+    :param ctx: the kernel, the payment's organization and this plugin's settings.
+    """
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_refund_settled(
+    report: RefundsSettled, session: AsyncSession, ctx: PluginContext
+) -> PaymentOutcome | None:
+    """Called by a provider, in its transaction, when money of a payment went back
+    (through the refunds API or the provider's own dashboard).
+
+    The pending refunds of the payment are settled while they fit the running total, the
+    rest is recorded as a refund made at the provider; each voids its tickets and posts
+    to the ledger, and the after-refund hooks run after the commit. Answer ``refunded``
+    with the refunds settled, or ``unchanged`` (a repeated or older report, a payment
+    that never succeeded); ``None`` for an unknown payment. Stops at first non-None
+    result.
+
+    :param report: the provider, the payment reference, the refunded running total.
+    :param session: the provider's transaction.
+    :param ctx: the kernel, the payment's organization and this plugin's settings.
+    """
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_dispute_opened(
+    report: DisputeOpened, session: AsyncSession, ctx: PluginContext
+) -> PaymentOutcome | None:
+    """Called by a provider, in its transaction, when the buyer's bank took a payment's
+    money back (a chargeback).
+
+    The ledger posts the dispute once per dispute reference. Answer ``disputed``, or
+    ``unchanged`` for a dispute posted before; ``None`` for an unknown payment. Stops at
+    first non-None result.
+
+    :param report: the provider, the payment reference, the amount and the dispute.
+    :param session: the provider's transaction.
+    :param ctx: the kernel, the payment's organization and this plugin's settings.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# An order's tickets, inside the orders plugin's transactions: ticketing answers
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+@errors_propagate
+def ticketing_order_paid(
+    order: PaidOrder, session: AsyncSession, ctx: PluginContext
+) -> Sequence[IssuedTicket] | None:
+    """Called inside the transaction that marks an order paid, after its units were sold.
+
+    Issue each paid line's tickets exactly once: a second call for the same order (a
+    redelivered webhook, two organizers at once) returns the tickets issued the first
+    time. Return them; answers compose. Raising rolls the payment back.
+
+    :param order: the order and its paid lines, each with its sale and ticket holders.
+    :param session: the orders plugin's transaction.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
+    """
+
+
+@hookspec
+@errors_propagate
+def ticketing_order_refunded(
+    tickets: TicketsVoided, session: AsyncSession, ctx: PluginContext
+) -> Sequence[UUID] | None:
+    """Called inside the transaction that settles a refund giving back tickets.
+
+    Void the current tickets of the refunded units (a ticket transferred since: its new
+    holder's), returning their units to stock when asked. Return the voided tickets'
+    ids; answers compose. Raising rolls the refund back.
+
+    :param tickets: the order, the refunded tickets, why, and whether units go on sale.
+    :param session: the orders plugin's transaction.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
+    """
+
+
+@hookspec
+@errors_propagate
+def ticketing_order_voided(
+    tickets: TicketsVoided, session: AsyncSession, ctx: PluginContext
+) -> Sequence[UUID] | None:
+    """Called inside the transaction that cancels a paid order without money to give
+    back (a free order of a cancelled event).
+
+    Void every ticket of the order that still admits someone. Return the voided tickets'
+    ids; answers compose. Raising rolls the cancellation back.
+
+    :param tickets: the order and why (``ticket_ids`` is ``None``: all of them).
+    :param session: the orders plugin's transaction.
+    :param ctx: the kernel, the organization and this plugin's settings for it.
+    """
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_order_ticket_states(
+    order_id: UUID, session: AsyncSession, ctx: PluginContext
+) -> Sequence[OrderTicketState] | None:
+    """Called when a refund is asked or settled: which tickets the order has.
+
+    Return every ticket the order issued, current or not (transferred, voided), each with
+    its line, its unit (issue and position) and status; ``None`` when this plugin issues
+    no tickets. Stops at first non-None result.
+
+    :param order_id: the order.
+    :param session: the orders plugin's transaction (its order row is locked).
     :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 

@@ -111,3 +111,40 @@ async def ticketing_order_codes(order_ids, session):
     from builtin_plugins.orders.orders_service import codes_of
 
     return await codes_of(session, order_ids)
+
+
+# What payment providers report (their webhooks), inside the provider's transaction.
+@hookimpl(trylast=True)
+async def ticketing_provider_payment(provider, reference, session, ctx):
+    from builtin_plugins.orders import provider_reports
+
+    found = await provider_reports.find(session, ctx.organization_id, provider, reference)
+    return provider_reports.snapshot(found) if found is not None else None
+
+
+@hookimpl(trylast=True)
+async def ticketing_payment_settled(report, session, ctx):
+    from builtin_plugins.orders import provider_reports
+
+    return await provider_reports.settled(session, ctx.kernel, ctx.organization_id, report)
+
+
+@hookimpl(trylast=True)
+async def ticketing_payment_failed(report, session, ctx):
+    from builtin_plugins.orders import provider_reports
+
+    return await provider_reports.failed(session, ctx.organization_id, report)
+
+
+@hookimpl(trylast=True)
+async def ticketing_refund_settled(report, session, ctx):
+    from builtin_plugins.orders import provider_reports
+
+    return await provider_reports.refunded(session, ctx.kernel, ctx.organization_id, report)
+
+
+@hookimpl(trylast=True)
+async def ticketing_dispute_opened(report, session, ctx):
+    from builtin_plugins.orders import provider_reports
+
+    return await provider_reports.disputed(session, ctx.organization_id, report)

@@ -1,18 +1,23 @@
 """Fulfilling a paid order: its holds become sales and every unit becomes a ticket.
 
-:func:`mark_paid` is the one path to ``paid`` -- a provider's webhook, an organizer
-marking a bank transfer received, a free order at checkout -- and is safe to call twice
-or concurrently: the order row is locked and an order already paid returns its tickets.
-The payment's money is posted to the ledger as the order's charge (:mod:`.ledger`).
-After the caller committed, :func:`announce_paid` tells the other plugins.
+:func:`mark_paid` is the one path to ``paid`` -- a provider's report
+(``ticketing_payment_settled``, :mod:`.provider_reports`), an organizer marking a bank
+transfer received, a free order at checkout -- and is safe to call twice or
+concurrently: the order row is locked and an order already paid returns its tickets.
+The tickets are issued by whoever answers ``ticketing_order_paid`` (the ticketing
+plugin), in the same transaction. The payment's money is posted to the ledger as the
+order's charge (:mod:`.ledger`). After the caller committed, :func:`announce_paid` tells
+the other plugins.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,11 +31,10 @@ from builtin_plugins.orders.models import (
     Payment,
     PaymentStatus,
 )
-from builtin_plugins.ticketing.issuance import Holder, issue_tickets
-from builtin_plugins.ticketing.models import IssueKind, Ticket
 from kernel.clock import utcnow
 from kernel.contracts.checkout import CheckoutLine, OrderSnapshot, PaymentSnapshot
 from kernel.contracts.money import Money
+from kernel.contracts.orders import IssuedTicket, PaidLine, PaidOrder, TicketHolder
 from kernel.problems import Conflict
 
 logger = logging.getLogger(__name__)
@@ -52,7 +56,7 @@ async def _lines(session: AsyncSession, order_id: uuid.UUID) -> list[OrderLine]:
     )
 
 
-def _holders(order: Order, line: OrderLine) -> list[Holder]:
+def _holders(order: Order, line: OrderLine) -> tuple[TicketHolder, ...]:
     """The line's attendees, else the buyer for every unit; a ticket in the buyer's own
     email goes to the buyer's account."""
     buyer_email = order.buyer_email.strip().lower()
@@ -61,34 +65,40 @@ def _holders(order: Order, line: OrderLine) -> list[Holder]:
         for a in (line.attendees or [])[: line.quantity]
     ]
     named += [(order.buyer_name, order.buyer_email)] * (line.quantity - len(named))
-    return [
-        Holder(
+    return tuple(
+        TicketHolder(
             name=name,
             email=email,
             user_id=order.buyer_user_id if email.strip().lower() == buyer_email else None,
         )
         for name, email in named
-    ]
+    )
 
 
-async def _issue(session: AsyncSession, order: Order, lines: list[OrderLine]) -> list[Ticket]:
-    """Each line's tickets; a line issued before returns its first tickets."""
-    tickets: list[Ticket] = []
-    for line in lines:
-        issued = await issue_tickets(
-            session,
-            organization_id=order.organization_id,
-            event_id=order.event_id,
-            ticket_type_id=line.ticket_type_id,
-            event_date_id=line.event_date_id,
-            holders=_holders(order, line),
-            kind=IssueKind.ORDER,
-            sale_id=line.hold_id,
-            order_id=order.id,
-            order_line_id=line.id,
-        )
-        tickets.extend(issued.tickets)
-    return tickets
+async def _issue(
+    session: AsyncSession, kernel: Any, order: Order, lines: list[OrderLine]
+) -> list[IssuedTicket]:
+    """Each line's tickets (``ticketing_order_paid``); a line issued before answers its
+    first tickets."""
+    paid = PaidOrder(
+        order_id=order.id,
+        organization_id=order.organization_id,
+        event_id=order.event_id,
+        lines=tuple(
+            PaidLine(
+                line_id=line.id,
+                ticket_type_id=line.ticket_type_id,
+                event_date_id=line.event_date_id,
+                sale_id=line.hold_id,
+                holders=_holders(order, line),
+            )
+            for line in lines
+        ),
+    )
+    answers = await kernel.hooks.call(
+        "ticketing_order_paid", organization_id=order.organization_id, order=paid, session=session
+    )
+    return [ticket for answer in answers for ticket in answer]
 
 
 def _settle(payment: Payment | None) -> None:
@@ -107,7 +117,7 @@ async def mark_paid(
     actor: str,
     actor_user_id: uuid.UUID | None = None,
     reason: str = "",
-) -> list[Ticket]:
+) -> list[IssuedTicket]:
     """Mark ``order`` paid in the caller's transaction and return its tickets.
 
     Idempotent: an order already paid returns the tickets it has. 409
@@ -126,7 +136,7 @@ async def mark_paid(
                 extra={"order_id": str(order.id), "payment_id": str(payment.id)},
             )
         _settle(payment)
-        return await _issue(session, order, lines)
+        return await _issue(session, kernel, order, lines)
     if order.status is not OrderStatus.PENDING_PAYMENT:
         raise OrderNotPayable(
             f"Order {order.code} is {order.status.value}.", order_status=order.status.value
@@ -136,7 +146,7 @@ async def mark_paid(
     await inventory.lock_holds(session, event_id=order.event_id, hold_ids=hold_ids)
     for hold_id in hold_ids:
         await inventory.convert_hold(session, hold_id=hold_id, event_id=order.event_id)
-    tickets = await _issue(session, order, lines)
+    tickets = await _issue(session, kernel, order, lines)
     order.paid_at = utcnow()
     await record_transition(
         session, order, OrderStatus.PAID, actor=actor, actor_user_id=actor_user_id, reason=reason
@@ -211,3 +221,21 @@ async def announce_paid(kernel: Any, order: Order, payment: Payment | None) -> N
         await inventory.announce_availability(
             kernel, event_id=snapshot.event_id, event_date_id=event_date_id
         )
+
+
+_after_commit_tasks: set[asyncio.Task[None]] = set()
+
+
+def announce_after_commit(
+    session: AsyncSession, kernel: Any, order: Order, payment: Payment | None
+) -> None:
+    """Run :func:`announce_paid` once ``session``'s transaction commits (for callers that
+    do not own the transaction, such as a provider's webhook); nothing on a rollback."""
+    loop = asyncio.get_running_loop()
+
+    def fire(_session: Any) -> None:
+        task = loop.create_task(announce_paid(kernel, order, payment))
+        _after_commit_tasks.add(task)
+        task.add_done_callback(_after_commit_tasks.discard)
+
+    orm_event.listen(session.sync_session, "after_commit", fire, once=True)

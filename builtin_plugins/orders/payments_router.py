@@ -150,7 +150,9 @@ async def mark_order_paid(
     result = MarkedPaid(
         order_id=order.id,
         status=order.status,
-        tickets=[IssuedTicket(id=ticket.id, code=display_code(ticket.code)) for ticket in tickets],
+        tickets=[
+            IssuedTicket(id=ticket.ticket_id, code=display_code(ticket.code)) for ticket in tickets
+        ],
     )
     if idempotency_key:
         await remember(session, scope=scope, key=idempotency_key, result_status=200, body=result)

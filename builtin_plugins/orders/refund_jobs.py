@@ -43,9 +43,7 @@ from builtin_plugins.orders.lifecycle import (
     record_transition,
 )
 from builtin_plugins.orders.models import Order, OrderStatus, Refund, RefundOrigin, RefundStatus
-from builtin_plugins.ticketing.models import Ticket
-from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
-from kernel.contracts import DomainEvent, Subscription
+from kernel.contracts import DomainEvent, Subscription, TicketsVoided
 from kernel.outbox import record_event
 from kernel.problems import Conflict
 from kernel.running import running_kernel
@@ -132,7 +130,7 @@ async def on_refund_requested(event: DomainEvent, session: AsyncSession, kernel:
     if order.status not in refunds.REFUNDABLE:
         return  # refunded in full meanwhile (or never paid)
     if order.total_amount == 0:
-        await _cancel_free(session, order, reason)
+        await _cancel_free(session, kernel, order, reason)
         return
     try:
         prepared = await refunds.prepare(
@@ -156,28 +154,24 @@ async def _refund(session: AsyncSession, kernel: Any, prepared: refunds.Prepared
     if result is None:  # no answer: roll back and let the relay retry with the same key
         raise RuntimeError(f"the payment provider did not answer refund {prepared.refund_id}")
     refund = await refunds.apply_result(
-        session, refund_id=prepared.refund_id, result=result, actor=SYSTEM
+        session, kernel, refund_id=prepared.refund_id, result=result, actor=SYSTEM
     )
     refunds.after_commit(session, kernel, [refund])
 
 
-async def _cancel_free(session: AsyncSession, order: Order, reason: str) -> None:
-    """A free order of a cancelled event: its tickets are voided, the order cancelled."""
-    tickets = await session.scalars(
-        select(Ticket)
-        .where(Ticket.order_id == order.id, Ticket.status.in_(SCANNABLE))
-        .order_by(Ticket.id)
-        .with_for_update()
-    )
-    for ticket in tickets.all():
-        await void_ticket(
-            session,
+async def _cancel_free(session: AsyncSession, kernel: Any, order: Order, reason: str) -> None:
+    """A free order of a cancelled event: its tickets are voided
+    (``ticketing_order_voided``), the order cancelled."""
+    await kernel.hooks.call(
+        "ticketing_order_voided",
+        organization_id=order.organization_id,
+        tickets=TicketsVoided(
+            order_id=order.id,
             organization_id=order.organization_id,
-            event_id=ticket.event_id,
-            ticket_id=ticket.id,
             reason=f"event cancelled: {reason}"[:500],
-            release_inventory=False,
-        )
+        ),
+        session=session,
+    )
     await record_transition(
         session, order, OrderStatus.CANCELLED, actor=SYSTEM, reason=f"event cancelled: {reason}"
     )

@@ -9,6 +9,9 @@ again.
 What a unit is worth: a line's gross is split across its units, the remainder cents on
 the first units (2 tickets of a 25.01 line: 12.51 and 12.50); its tax is the line's tax
 split the same way.
+
+The tickets are the ticketing plugin's: it answers which an order has
+(``ticketing_order_ticket_states``), read once per refund asked or settled.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +31,10 @@ from builtin_plugins.orders.models import (
     RefundItem,
     RefundStatus,
 )
-from builtin_plugins.ticketing.models import Ticket, TicketIssue, TicketStatus
-from builtin_plugins.ticketing.tickets_service import SCANNABLE
+from kernel.contracts.orders import OrderTicketState
 from kernel.problems import Conflict, UnprocessableContent
+
+VALID = "valid"  # a ticket not yet scanned (ticketing's status names)
 
 
 class TicketNotInOrder(UnprocessableContent):
@@ -58,7 +63,7 @@ class LineQuantity:
 class Unit:
     """One refundable unit of a line: its current ticket and its share of the line."""
 
-    ticket: Ticket
+    ticket: OrderTicketState
     line: OrderLine
     amount: int
     tax: int
@@ -86,7 +91,23 @@ async def order_lines(session: AsyncSession, order_id: uuid.UUID) -> dict[uuid.U
     }
 
 
-async def claimed_units(session: AsyncSession, order_id: uuid.UUID) -> set[tuple[uuid.UUID, int]]:
+async def ticket_states(
+    session: AsyncSession, kernel: Any, order: Order
+) -> dict[uuid.UUID, OrderTicketState]:
+    """Every ticket the order issued, current or not, by id (the ticketing plugin's
+    answer; none while nobody issues tickets)."""
+    found = await kernel.hooks.call(
+        "ticketing_order_ticket_states",
+        organization_id=order.organization_id,
+        order_id=order.id,
+        session=session,
+    )
+    return {state.ticket_id: state for state in found or ()}
+
+
+async def claimed_units(
+    session: AsyncSession, order_id: uuid.UUID, tickets: dict[uuid.UUID, OrderTicketState]
+) -> set[tuple[uuid.UUID, int]]:
     """(issue, position) of every unit a refund that is not ``failed`` gives back."""
     ticket_ids = [
         uuid.UUID(ticket_id)
@@ -97,28 +118,25 @@ async def claimed_units(session: AsyncSession, order_id: uuid.UUID) -> set[tuple
         )
         for ticket_id in ids
     ]
-    if not ticket_ids:
-        return set()
-    rows = await session.execute(
-        select(Ticket.issue_id, Ticket.position).where(Ticket.id.in_(ticket_ids))
-    )
-    return {(issue_id, position) for issue_id, position in rows}
+    return {
+        (tickets[ticket_id].issue_id, tickets[ticket_id].position)
+        for ticket_id in ticket_ids
+        if ticket_id in tickets
+    }
 
 
 async def remaining_units(
-    session: AsyncSession, order: Order, lines: dict[uuid.UUID, OrderLine]
+    session: AsyncSession,
+    order: Order,
+    lines: dict[uuid.UUID, OrderLine],
+    tickets: dict[uuid.UUID, OrderTicketState],
 ) -> list[Unit]:
     """The order's refundable units, by line then position."""
-    rows = await session.execute(
-        select(Ticket, TicketIssue.order_line_id)
-        .join(TicketIssue, TicketIssue.id == Ticket.issue_id)
-        .where(Ticket.order_id == order.id, Ticket.status.in_(SCANNABLE))
-    )
-    claimed = await claimed_units(session, order.id)
+    claimed = await claimed_units(session, order.id, tickets)
     units = []
-    for ticket, line_id in rows:
-        line = lines.get(line_id)
-        if line is None or (ticket.issue_id, ticket.position) in claimed:
+    for ticket in tickets.values():
+        line = lines.get(ticket.line_id) if ticket.line_id is not None else None
+        if not ticket.scannable or line is None or (ticket.issue_id, ticket.position) in claimed:
             continue
         amount, tax = unit_share(line, ticket.position)
         units.append(Unit(ticket, line, amount, tax))
@@ -126,31 +144,28 @@ async def remaining_units(
     return units
 
 
-async def units_of_tickets(
-    session: AsyncSession, order: Order, ticket_ids: Sequence[uuid.UUID], remaining: list[Unit]
+def units_of_tickets(
+    order: Order,
+    ticket_ids: Sequence[uuid.UUID],
+    remaining: list[Unit],
+    tickets: dict[uuid.UUID, OrderTicketState],
 ) -> list[Unit]:
     """The units of these tickets: 422 for a ticket of another order, 409 for one no
     longer refundable (voided, transferred on, refunded or being refunded)."""
     wanted = list(dict.fromkeys(ticket_ids))
-    found = {
-        ticket.id: ticket
-        for ticket in await session.scalars(
-            select(Ticket).where(Ticket.id.in_(wanted), Ticket.order_id == order.id)
-        )
-    }
-    unknown = [str(ticket_id) for ticket_id in wanted if ticket_id not in found]
+    unknown = [str(ticket_id) for ticket_id in wanted if ticket_id not in tickets]
     if unknown:
         raise TicketNotInOrder(
             f"Not tickets of order {order.code}: {', '.join(unknown)}.", ticket_ids=unknown
         )
-    by_ticket = {unit.ticket.id: unit for unit in remaining}
+    by_ticket = {unit.ticket.ticket_id: unit for unit in remaining}
     taken = [ticket_id for ticket_id in wanted if ticket_id not in by_ticket]
     if taken:
         raise TicketNotRefundable(
             "Already voided, transferred on, or refunded (or being refunded): "
             f"{', '.join(map(str, taken))}.",
             ticket_ids=[str(ticket_id) for ticket_id in taken],
-            ticket_statuses={str(i): found[i].status.value for i in taken},
+            ticket_statuses={str(i): tickets[i].status for i in taken},
         )
     return [by_ticket[ticket_id] for ticket_id in wanted]
 
@@ -176,9 +191,7 @@ def units_of_lines(
                 line_id=str(line_id),
                 refundable_quantity=len(left),
             )
-        left.sort(
-            key=lambda unit: (unit.ticket.status is not TicketStatus.VALID, -unit.ticket.position)
-        )
+        left.sort(key=lambda unit: (unit.ticket.status != VALID, -unit.ticket.position))
         chosen.extend(left[:quantity])
     return chosen
 
@@ -202,25 +215,21 @@ def items_for(refund: Refund, units: Sequence[Unit], amount: int) -> list[Refund
             )
         worth = min(unit.amount, left)
         left -= worth
-        item.ticket_ids = [*item.ticket_ids, str(unit.ticket.id)]
+        item.ticket_ids = [*item.ticket_ids, str(unit.ticket.ticket_id)]
         item.quantity += 1
         item.amount += worth
     return list(by_line.values())
 
 
-async def items_tax(
-    session: AsyncSession, items: Sequence[RefundItem], lines: dict[uuid.UUID, OrderLine]
+def items_tax(
+    items: Sequence[RefundItem],
+    lines: dict[uuid.UUID, OrderLine],
+    tickets: dict[uuid.UUID, OrderTicketState],
 ) -> int:
     """The tax share of the units ``items`` give back."""
-    ticket_ids = [uuid.UUID(i) for item in items for i in item.ticket_ids]
-    if not ticket_ids:
-        return 0
-    rows = await session.execute(
-        select(Ticket.id, Ticket.position).where(Ticket.id.in_(ticket_ids))
-    )
-    positions = dict(rows.all())
     return sum(
-        unit_share(lines[item.order_line_id], positions[uuid.UUID(ticket_id)])[1]
+        unit_share(lines[item.order_line_id], tickets[uuid.UUID(ticket_id)].position)[1]
         for item in items
         for ticket_id in item.ticket_ids
+        if uuid.UUID(ticket_id) in tickets
     )

@@ -13,11 +13,12 @@ payment provider is called:
    (:func:`settle`), ``failed`` records why, ``pending`` waits for the provider to report
    back through :func:`reconcile_provider_refunds`.
 
-Settling voids the refunded tickets (their units go back on sale with
-``return_to_stock``), adds to ``Order.refunded_amount``, moves the order to
-``partially_refunded`` or ``refunded``, posts the ledger's refund transaction and records
-the outbox event ``order.refunded``. After the commit, :func:`after_refunds` runs
-``ticketing_checkout_after_refund`` and announces the new availability.
+Settling voids the refunded tickets through ``ticketing_order_refunded`` (the ticketing
+plugin voids them; their units go back on sale with ``return_to_stock``), adds to
+``Order.refunded_amount``, moves the order to ``partially_refunded`` or ``refunded``,
+posts the ledger's refund transaction and records the outbox event ``order.refunded``.
+After the commit, :func:`after_refunds` runs ``ticketing_checkout_after_refund`` and
+announces the new availability.
 
 What the units a refund gives back are worth: see :mod:`.refund_units` (a line's gross
 split across its units, the remainder cents on the first). The tax given back is the
@@ -39,7 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
@@ -66,14 +67,14 @@ from builtin_plugins.orders.refund_units import (
     items_tax,
     order_lines,
     remaining_units,
+    ticket_states,
     units_of_lines,
     units_of_tickets,
 )
-from builtin_plugins.ticketing.models import Ticket
-from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
 from kernel.clock import utcnow
 from kernel.contracts.checkout import RefundSnapshot
 from kernel.contracts.money import Money
+from kernel.contracts.orders import OrderTicketState, TicketsVoided
 from kernel.contracts.payments import RefundRequest, RefundResult
 from kernel.outbox import record_event
 from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
@@ -224,10 +225,14 @@ async def _paid_with(session: AsyncSession, order_id: uuid.UUID) -> Payment | No
 
 
 async def _chosen_units(
-    session: AsyncSession, order: Order, ask: RefundAsk, remaining: list[Unit]
+    session: AsyncSession,
+    order: Order,
+    ask: RefundAsk,
+    remaining: list[Unit],
+    tickets: dict[uuid.UUID, OrderTicketState],
 ) -> list[Unit]:
     if ask.ticket_ids is not None:
-        return await units_of_tickets(session, order, ask.ticket_ids, remaining)
+        return units_of_tickets(order, ask.ticket_ids, remaining, tickets)
     if ask.lines is not None:
         return units_of_lines(ask.lines, remaining, await order_lines(session, order.id))
     if ask.amount is not None:
@@ -272,8 +277,10 @@ async def prepare(
             provider=payment.provider,
         )
     refundable = order.total_amount - await committed_amount(session, order.id)
-    remaining = await remaining_units(session, order, await order_lines(session, order.id))
-    units = await _chosen_units(session, order, ask, remaining)
+    tickets = await ticket_states(session, kernel, order)
+    lines = await order_lines(session, order.id)
+    remaining = await remaining_units(session, order, lines, tickets)
+    units = await _chosen_units(session, order, ask, remaining, tickets)
     if ask.amount is not None:
         amount = ask.amount
     elif ask.ticket_ids is not None or ask.lines is not None:
@@ -370,6 +377,7 @@ async def _lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> Refund:
 
 async def apply_result(
     session: AsyncSession,
+    kernel: Any,
     *,
     refund_id: uuid.UUID,
     result: RefundResult | None,
@@ -394,7 +402,9 @@ async def apply_result(
         return refund
     status = result.status if result.status in RESULT_STATUSES else RefundStatus.PENDING.value
     if status == RefundStatus.SUCCEEDED.value:
-        await settle(session, order=order, refund=refund, actor=actor, actor_user_id=actor_user_id)
+        await settle(
+            session, kernel, order=order, refund=refund, actor=actor, actor_user_id=actor_user_id
+        )
     elif status == RefundStatus.FAILED.value:
         await fail(session, order=order, refund=refund, reason="the payment provider refused it")
     await session.flush()
@@ -418,45 +428,30 @@ async def fail(session: AsyncSession, *, order: Order, refund: Refund, reason: s
 
 
 async def _void(
-    session: AsyncSession, order: Order, refund: Refund, items: Sequence[RefundItem]
-) -> list[Ticket]:
-    """Void the refunded units' current tickets (a ticket transferred since the refund
-    was asked: its new holder's), all locked first, then inventory, as tickets lock."""
-    ticket_ids = [uuid.UUID(ticket_id) for item in items for ticket_id in item.ticket_ids]
+    session: AsyncSession, kernel: Any, order: Order, refund: Refund, items: Sequence[RefundItem]
+) -> list[uuid.UUID]:
+    """Void the refunded units' current tickets (``ticketing_order_refunded``)."""
+    ticket_ids = tuple(uuid.UUID(ticket_id) for item in items for ticket_id in item.ticket_ids)
     if not ticket_ids:
         return []
-    units = {
-        (issue_id, position)
-        for issue_id, position in await session.execute(
-            select(Ticket.issue_id, Ticket.position).where(Ticket.id.in_(ticket_ids))
-        )
-    }
-    current = list(
-        await session.scalars(
-            select(Ticket)
-            .where(
-                tuple_(Ticket.issue_id, Ticket.position).in_(sorted(units)),
-                Ticket.status.in_(SCANNABLE),
-            )
-            .order_by(Ticket.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    )
-    for ticket in current:
-        await void_ticket(
-            session,
+    answers = await kernel.hooks.call(
+        "ticketing_order_refunded",
+        organization_id=order.organization_id,
+        tickets=TicketsVoided(
+            order_id=order.id,
             organization_id=order.organization_id,
-            event_id=ticket.event_id,
-            ticket_id=ticket.id,
             reason=f"refunded: {refund.reason}"[:500],
-            release_inventory=refund.return_to_stock,
-        )
-    return current
+            ticket_ids=ticket_ids,
+            return_to_stock=refund.return_to_stock,
+        ),
+        session=session,
+    )
+    return [ticket_id for answer in answers for ticket_id in answer]
 
 
 async def _tax(
     session: AsyncSession,
+    kernel: Any,
     order: Order,
     refund: Refund,
     items: Sequence[RefundItem],
@@ -469,7 +464,7 @@ async def _tax(
     if order.refunded_amount + refund.amount >= order.total_amount:
         share = left  # the refund that completes the order: whatever is left
     elif any(item.ticket_ids for item in items):
-        share = await items_tax(session, items, lines)
+        share = items_tax(items, lines, await ticket_states(session, kernel, order))
     else:
         share = round(Fraction(refund.amount * order.tax_amount, order.total_amount))
     return max(0, min(share, left, refund.amount))
@@ -477,6 +472,7 @@ async def _tax(
 
 async def settle(
     session: AsyncSession,
+    kernel: Any,
     *,
     order: Order,
     refund: Refund,
@@ -487,8 +483,8 @@ async def settle(
     transaction (``order`` locked by the caller). Run :func:`after_refunds` after the
     commit."""
     items = (await items_of(session, [refund.id]))[refund.id]
-    voided = await _void(session, order, refund, items)
-    tax = await _tax(session, order, refund, items, await order_lines(session, order.id))
+    voided = await _void(session, kernel, order, refund, items)
+    tax = await _tax(session, kernel, order, refund, items, await order_lines(session, order.id))
     order.refunded_amount += refund.amount
     refund.status = RefundStatus.SUCCEEDED
     refund.succeeded_at = utcnow()
@@ -523,7 +519,7 @@ async def settle(
             "refunded_amount": order.refunded_amount,
             "status": order.status.value,
             "reason": refund.reason,
-            "voided_ticket_ids": [ticket.id for ticket in voided],
+            "voided_ticket_ids": voided,
             "returned_to_stock": refund.return_to_stock and bool(voided),
             "actor": actor,
         },
@@ -544,6 +540,7 @@ async def execute(
     async with kernel.database.transaction() as session:
         refund = await apply_result(
             session,
+            kernel,
             refund_id=prepared.refund_id,
             result=result,
             actor=actor,
@@ -649,7 +646,7 @@ async def reconcile_provider_refunds(
             continue
         if settled + refund.amount > refunded_total:
             break
-        await settle(session, order=order, refund=refund, actor="provider")
+        await settle(session, kernel, order=order, refund=refund, actor="provider")
         settled += refund.amount
         changed.append(refund)
     remainder = refunded_total - settled
@@ -669,7 +666,7 @@ async def reconcile_provider_refunds(
         )
         session.add(refund)
         await session.flush()
-        await settle(session, order=order, refund=refund, actor="provider")
+        await settle(session, kernel, order=order, refund=refund, actor="provider")
         changed.append(refund)
     return changed
 

@@ -199,11 +199,13 @@ class StripeAccounts:
         database: Database,
         encryptor: Encryptor,
         *,
+        hooks: Any = None,
         ttl: float = CACHE_SECONDS,
         clock: Any = time.monotonic,
     ) -> None:
         self.database = database
         self.encryptor = encryptor
+        self.hooks = hooks  # the kernel's hook caller (kernel.hooks)
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[uuid.UUID, tuple[float, Account]] = {}
@@ -234,5 +236,7 @@ def of(kernel: Any) -> StripeAccounts:
     """The kernel's accounts service (made on first use)."""
     service = kernel.services.get(SERVICE_KEY)
     if service is None:
-        service = kernel.services[SERVICE_KEY] = StripeAccounts(kernel.lookups, kernel.encryptor)
+        service = kernel.services[SERVICE_KEY] = StripeAccounts(
+            kernel.lookups, kernel.encryptor, hooks=kernel.hooks
+        )
     return service

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from sqlalchemy import select
 
-from builtin_plugins.orders.models import Payment
 from builtin_plugins.payments_stripe import accounts
 from builtin_plugins.payments_stripe.accounts import Account
 from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
@@ -121,16 +119,18 @@ async def organization_credentials(organization_id: uuid.UUID) -> Credentials:
 async def payment_credentials(organization_id: uuid.UUID, reference: str) -> Credentials:
     """The credentials of the account that holds the payment ``reference``: the one it
     was made on (``client_data["account"]``), even if the organization switched since.
-    A payment from before per-organization accounts was made on the platform's."""
+    A payment from before per-organization accounts was made on the platform's. The
+    payment is the orders plugin's: ``ticketing_provider_payment`` finds it."""
     service = _service()
     async with service.database.transaction() as session:
-        data = await session.scalar(
-            select(Payment.client_data).where(
-                Payment.provider == KEY,
-                Payment.reference == reference,
-                Payment.organization_id == organization_id,
-            )
+        payment = await service.hooks.call(
+            "ticketing_provider_payment",
+            organization_id=organization_id,
+            provider=KEY,
+            reference=reference,
+            session=session,
         )
+    data = None if payment is None else payment.client_data
     holder = None if data is None else data.get("account", PLATFORM)
     if holder == PLATFORM:
         return credentials(Account(organization_id, PLATFORM))

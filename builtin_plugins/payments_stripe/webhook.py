@@ -22,18 +22,25 @@ of order, so each effect checks the payment's current status: a ``payment_failed
 ``canceled`` after ``succeeded`` leaves the payment and its order paid, and a
 ``succeeded`` for a payment already settled changes nothing.
 
-* ``payment_intent.succeeded`` -- the payment succeeds and its order is paid
-  (:func:`fulfilment.mark_paid`, tickets issued); other plugins hear of it after commit.
-  An amount or currency that differs from the payment's is logged and not fulfilled.
-* ``payment_intent.payment_failed`` -- the payment fails with Stripe's reason; the order
-  stays ``pending_payment`` so the buyer may try again (same intent, new card).
-* ``payment_intent.canceled`` -- the payment is cancelled; the order is left to expire.
-* ``charge.refunded`` -- money went back (through our refunds API or Stripe's
-  dashboard): :func:`refunds.reconcile_provider_refunds` settles our pending refunds and
-  records the rest, from the charge's running ``amount_refunded`` (so a repeated or
-  older report changes nothing).
-* ``charge.dispute.created`` -- the buyer's bank took the money back: the ledger posts
-  the dispute once per dispute id (:func:`ledger.record_dispute`).
+This plugin keeps no orders: it finds the payment an event is about with the hook
+``ticketing_provider_payment`` and reports the outcome through the payment hooks of
+:mod:`kernel.hookspecs`, in the transaction that records the event, so the plugin that
+keeps orders (the orders plugin) applies it exactly once:
+
+* ``payment_intent.succeeded`` -- ``ticketing_payment_settled``: the payment succeeds and
+  its order is paid (tickets issued); other plugins hear of it after commit. An amount
+  or currency that differs from the payment's is logged and not fulfilled.
+* ``payment_intent.payment_failed`` -- ``ticketing_payment_failed``: the payment fails with
+  Stripe's reason; the order stays ``pending_payment`` so the buyer may try again (same
+  intent, new card).
+* ``payment_intent.canceled`` -- ``ticketing_payment_failed`` (``cancelled``); the order
+  is left to expire.
+* ``charge.refunded`` -- ``ticketing_refund_settled``: money went back (through our
+  refunds API or Stripe's dashboard); our pending refunds are settled and the rest
+  recorded, from the charge's running ``amount_refunded`` (so a repeated or older report
+  changes nothing).
+* ``charge.dispute.created`` -- ``ticketing_dispute_opened``: the buyer's bank took the
+  money back; the ledger posts the dispute once per dispute id.
 
 Any other type is recorded and ignored.
 """
@@ -48,18 +55,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.inventory import SoldOut
-from builtin_plugins.orders.fulfilment import OrderNotPayable, announce_paid, mark_paid
-from builtin_plugins.orders.ledger import record_dispute
-from builtin_plugins.orders.lifecycle import lock_order
-from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus, Refund
-from builtin_plugins.orders.refunds import after_refunds, reconcile_provider_refunds
 from builtin_plugins.payments_stripe import accounts
 from builtin_plugins.payments_stripe.account_router import ORGANIZATION_WEBHOOK_ROUTE
 from builtin_plugins.payments_stripe.models import StripeEvent
@@ -68,6 +68,14 @@ from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import stripe_settings
 from kernel.auth import public
 from kernel.clock import utcnow
+from kernel.contracts.money import Money
+from kernel.contracts.payments import (
+    DisputeOpened,
+    PaymentFailed,
+    PaymentSettled,
+    ProviderPayment,
+    RefundsSettled,
+)
 from kernel.crypto import DecryptionFailed
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.problems import NotFound, Problem
@@ -101,18 +109,17 @@ class Sender:
     organization_id: uuid.UUID | None = None  # own
     account_id: str | None = None  # connected: acct_...
 
-    def scope(self) -> list[ColumnElement[bool]]:
-        """What restricts the payments this sender's events may touch."""
-        made_on = Payment.client_data["account"].astext
+    def may_touch(self, payment: ProviderPayment) -> bool:
+        """Whether this sender's events may touch ``payment``: one made on its account."""
+        made_on = payment.client_data.get("account")
         if self.account == OWN:
-            return [Payment.organization_id == self.organization_id, made_on == OWN]
+            return payment.organization_id == self.organization_id and made_on == OWN
         if self.account == CONNECTED:
-            return [
-                made_on == CONNECTED,
-                Payment.client_data["stripe_account"].astext == self.account_id,
-            ]
+            return made_on == CONNECTED and (
+                payment.client_data.get("stripe_account") == self.account_id
+            )
         # a payment from before per-organization accounts has no "account": the platform's
-        return [or_(made_on.is_(None), made_on == PLATFORM)]
+        return made_on is None or made_on == PLATFORM
 
 
 def _verified(payload: bytes, signature: str | None, secrets: list[str]) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def _verified(payload: bytes, signature: str | None, secrets: list[str]) -> dict
     responses={400: {"description": "Bad, missing or expired signature"}},
 )
 async def stripe_webhook(
-    request: Request, kernel: KernelDep, session: SessionDep, background: BackgroundTasks
+    request: Request, kernel: KernelDep, session: SessionDep
 ) -> WebhookReceived:
     secrets = stripe_settings().webhook_secrets()
     if not secrets:
@@ -156,7 +163,7 @@ async def stripe_webhook(
         if isinstance(connected, str) and connected
         else Sender(PLATFORM)
     )
-    return await _handle(session, kernel, background, event, sender)
+    return await _handle(session, kernel, event, sender)
 
 
 @router.post(
@@ -174,7 +181,6 @@ async def organization_webhook(
     request: Request,
     kernel: KernelDep,
     session: SessionDep,
-    background: BackgroundTasks,
 ) -> WebhookReceived:
     try:
         account = await accounts.load(session, kernel.encryptor, organization_id)
@@ -190,43 +196,33 @@ async def organization_webhook(
         raise NotFound("No Stripe webhook for this organization.")
     payload = await request.body()
     event = _verified(payload, request.headers.get("stripe-signature"), [account.webhook_secret])
-    return await _handle(session, kernel, background, event, Sender(OWN, organization_id))
+    return await _handle(session, kernel, event, Sender(OWN, organization_id))
 
 
 async def _handle(
-    session: AsyncSession,
-    kernel: Any,
-    background: BackgroundTasks,
-    event: dict[str, Any],
-    sender: Sender,
+    session: AsyncSession, kernel: Any, event: dict[str, Any], sender: Sender
 ) -> WebhookReceived:
     if not await _first_delivery(session, event):
         return WebhookReceived(duplicate=True)
     kind = event.get("type")
     subject = (event.get("data") or {}).get("object") or {}
     if kind == "payment_intent.succeeded":
-        paid = await _succeeded(session, kernel, sender, subject)
-        if paid is not None:  # runs after the response, so after the commit
-            background.add_task(announce_paid, kernel, *paid)
+        await _succeeded(session, kernel, sender, subject)
         return WebhookReceived(handled=True)
     if kind == "payment_intent.payment_failed":
         error = subject.get("last_payment_error") or {}
         reason = error.get("message") or error.get("code") or "payment failed"
-        await _unsuccessful(session, sender, subject, PaymentStatus.FAILED, reason)
+        await _unsuccessful(session, kernel, sender, subject, "failed", reason)
         return WebhookReceived(handled=True)
     if kind == "payment_intent.canceled":
         reason = subject.get("cancellation_reason") or "canceled"
-        await _unsuccessful(session, sender, subject, PaymentStatus.CANCELLED, reason)
+        await _unsuccessful(session, kernel, sender, subject, "cancelled", reason)
         return WebhookReceived(handled=True)
     if kind == "charge.refunded":
-        paid, refunded = await _refunded(session, kernel, sender, subject)
-        if paid is not None:
-            background.add_task(announce_paid, kernel, *paid)
-        if refunded:
-            background.add_task(after_refunds, kernel, refunded)
+        await _refunded(session, kernel, sender, subject)
         return WebhookReceived(handled=True)
     if kind == "charge.dispute.created":
-        await _disputed(session, sender, subject)
+        await _disputed(session, kernel, sender, subject)
         return WebhookReceived(handled=True)
     return WebhookReceived()
 
@@ -252,166 +248,163 @@ async def _first_delivery(session: AsyncSession, event: dict[str, Any]) -> bool:
     return inserted is not None
 
 
-async def _payment(session: AsyncSession, sender: Sender, intent_id: Any) -> Payment | None:
+async def _payment(
+    session: AsyncSession, kernel: Any, sender: Sender, intent_id: Any
+) -> ProviderPayment | None:
     """Our payment of the PaymentIntent ``intent_id``, if the sender may touch it."""
     if not isinstance(intent_id, str) or not intent_id:
         return None
-    payment = await session.scalar(
-        select(Payment).where(
-            Payment.provider == KEY, Payment.reference == intent_id, *sender.scope()
-        )
+    payment = await kernel.hooks.call(
+        "ticketing_provider_payment",
+        organization_id=sender.organization_id,
+        provider=KEY,
+        reference=intent_id,
+        session=session,
     )
-    if payment is None:
+    if payment is None or not sender.may_touch(payment):
         logger.warning(
             "stripe event for a payment intent unknown to its sender",
             extra={"intent": intent_id, "sender": sender.account},
         )
+        return None
     return payment
 
 
-async def _locked(session: AsyncSession, payment: Payment) -> tuple[Order, Payment]:
-    """The payment's order then the payment, locked in that order (as the routes do)."""
-    order = await lock_order(session, payment.order_id)
-    locked = await session.scalar(
-        select(Payment)
-        .where(Payment.id == payment.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert locked is not None
-    return order, locked
+def _money(amount: Any, currency: Any) -> Money | None:
+    """Stripe's amount in minor units and lower-case currency, if they are money."""
+    try:
+        return Money(amount, str(currency or "").upper())
+    except (TypeError, ValueError):
+        return None
 
 
 async def _succeeded(
     session: AsyncSession, kernel: Any, sender: Sender, intent: dict[str, Any]
-) -> tuple[Order, Payment] | None:
-    """Mark the order paid; the order and payment when it became paid just now."""
-    found = await _payment(session, sender, intent.get("id"))
+) -> None:
+    """The payment succeeded: its order is paid, once (``ticketing_payment_settled``)."""
+    found = await _payment(session, kernel, sender, intent.get("id"))
     if found is None:
-        return None
-    order, payment = await _locked(session, found)
-    if payment.status is PaymentStatus.SUCCEEDED:  # settled before (maybe refunded since)
-        return None
-    received = intent.get("amount_received", intent.get("amount"))
-    currency = str(intent.get("currency") or "").upper()
-    if received != payment.amount or currency != payment.currency.upper():
+        return
+    received = _money(intent.get("amount_received", intent.get("amount")), intent.get("currency"))
+    if received is None:
         logger.error(
             "stripe payment amount differs from the order's: not fulfilled",
-            extra={"payment_id": str(payment.id), "received": received, "currency": currency},
+            extra={"payment_id": str(found.payment_id), "received": intent.get("amount")},
         )
-        return None
-    newly_paid = order.status is OrderStatus.PENDING_PAYMENT
-    try:
-        async with session.begin_nested():
-            await mark_paid(session, kernel, order, payment=payment, actor="provider")
-    except (OrderNotPayable, SoldOut):
-        # the money is taken but the order cannot be fulfilled (cancelled, expired and
-        # its units sold): keep the payment as succeeded so the refunds work finds it
-        payment.status = PaymentStatus.SUCCEEDED
-        payment.succeeded_at = utcnow()
-        payment.failure_reason = "paid but the order could not be fulfilled: refund it"
-        logger.error(
-            "stripe payment for an order that cannot be fulfilled: it needs a refund",
-            extra={"payment_id": str(payment.id), "order_id": str(payment.order_id)},
-        )
-        return None
-    return (order, payment) if newly_paid else None
+        return
+    await kernel.hooks.call(
+        "ticketing_payment_settled",
+        organization_id=found.organization_id,
+        report=PaymentSettled(provider=KEY, reference=found.reference, amount=received),
+        session=session,
+    )
 
 
 async def _unsuccessful(
     session: AsyncSession,
+    kernel: Any,
     sender: Sender,
     intent: dict[str, Any],
-    status: PaymentStatus,
+    status: str,
     reason: str,
 ) -> None:
-    """The payment failed or was cancelled, unless it already succeeded (out of order)."""
-    found = await _payment(session, sender, intent.get("id"))
+    """The payment failed or was cancelled (unless it already succeeded: out of order)."""
+    found = await _payment(session, kernel, sender, intent.get("id"))
     if found is None:
         return
-    _, payment = await _locked(session, found)
-    if payment.status is PaymentStatus.SUCCEEDED:
-        logger.info(
-            "stripe event after the payment succeeded ignored",
-            extra={"payment_id": str(payment.id), "status": status.value},
-        )
-        return
-    payment.status = status
-    payment.failure_reason = str(reason)[:500]
+    await kernel.hooks.call(
+        "ticketing_payment_failed",
+        organization_id=found.organization_id,
+        report=PaymentFailed(
+            provider=KEY, reference=found.reference, status=status, reason=str(reason)
+        ),
+        session=session,
+    )
 
 
 async def _refunded(
     session: AsyncSession, kernel: Any, sender: Sender, charge: dict[str, Any]
-) -> tuple[tuple[Order, Payment] | None, list[Refund]]:
-    """Money went back on the charge, through our API or Stripe's dashboard: the orders
-    plugin settles our pending refunds and records the rest. ``amount_refunded`` is the
-    charge's running total, so a redelivered or older report changes nothing. A charge
-    refunded before its ``payment_intent.succeeded`` arrived settles the payment first
-    (the charge proves it); the late event then finds it settled.
-
-    The order and payment if that made the order paid, and the refunds settled.
-    """
-    found = await _payment(session, sender, charge.get("payment_intent"))
+) -> None:
+    """Money went back on the charge, through our API or Stripe's dashboard
+    (``ticketing_refund_settled``). ``amount_refunded`` is the charge's running total, so
+    a redelivered or older report changes nothing. A charge refunded before its
+    ``payment_intent.succeeded`` arrived settles the payment first (the charge proves
+    it); the late event then finds it settled."""
+    found = await _payment(session, kernel, sender, charge.get("payment_intent"))
     if found is None:
-        return None, []
-    total, reference = charge.get("amount_refunded"), charge.get("id")
-    currency = str(charge.get("currency") or "").upper()
+        return
+    total = charge.get("amount_refunded")
+    refunded = _money(total, charge.get("currency"))
+    reference = charge.get("id")
     if (
-        not isinstance(total, int)
-        or not 0 <= total <= found.amount
-        or currency != found.currency.upper()
+        refunded is None
+        or not 0 <= refunded.amount <= found.amount.amount
+        or refunded.currency != found.amount.currency
         or not isinstance(reference, str)
     ):
         logger.error(
             "stripe refund report that does not fit its payment ignored",
-            extra={"payment_id": str(found.id), "amount_refunded": total, "currency": currency},
+            extra={
+                "payment_id": str(found.payment_id),
+                "amount_refunded": total,
+                "currency": charge.get("currency"),
+            },
         )
-        return None, []
-    paid = None
-    if found.status is not PaymentStatus.SUCCEEDED and charge.get("paid"):
+        return
+    if found.status != "succeeded" and charge.get("paid"):
         captured = {
             "id": found.reference,
             "amount_received": charge.get("amount_captured", charge.get("amount")),
             "currency": charge.get("currency"),
         }
-        paid = await _succeeded(session, kernel, sender, captured)
-    _, payment = await _locked(session, found)
-    if payment.status is not PaymentStatus.SUCCEEDED:
-        logger.error(
-            "stripe refund of a payment that never succeeded here ignored",
-            extra={"payment_id": str(payment.id), "status": payment.status.value},
-        )
-        return paid, []
-    refunded = await reconcile_provider_refunds(
-        session, kernel, payment=payment, refunded_total=total, reference=reference
+        await _succeeded(session, kernel, sender, captured)
+    await kernel.hooks.call(
+        "ticketing_refund_settled",
+        organization_id=found.organization_id,
+        report=RefundsSettled(
+            provider=KEY,
+            payment_reference=found.reference,
+            refunded_total=refunded,
+            reference=reference,
+        ),
+        session=session,
     )
-    return paid, refunded
 
 
-async def _disputed(session: AsyncSession, sender: Sender, dispute: dict[str, Any]) -> None:
-    """The buyer's bank took the money back: the ledger posts the dispute, once."""
-    found = await _payment(session, sender, dispute.get("payment_intent"))
+async def _disputed(
+    session: AsyncSession, kernel: Any, sender: Sender, dispute: dict[str, Any]
+) -> None:
+    """The buyer's bank took the money back: the ledger posts the dispute, once
+    (``ticketing_dispute_opened``)."""
+    found = await _payment(session, kernel, sender, dispute.get("payment_intent"))
     if found is None:
         return
     amount, reference = dispute.get("amount"), dispute.get("id")
-    currency = str(dispute.get("currency") or "").upper()
+    disputed = _money(amount, dispute.get("currency"))
     if (
-        not isinstance(amount, int)
-        or not 0 < amount <= found.amount
-        or currency != found.currency.upper()
+        disputed is None
+        or not 0 < disputed.amount <= found.amount.amount
+        or disputed.currency != found.amount.currency
         or not isinstance(reference, str)
     ):
         logger.error(
             "stripe dispute that does not fit its payment ignored",
-            extra={"payment_id": str(found.id), "amount": amount, "currency": currency},
+            extra={
+                "payment_id": str(found.payment_id),
+                "amount": amount,
+                "currency": dispute.get("currency"),
+            },
         )
         return
-    order, payment = await _locked(session, found)
-    await record_dispute(
-        session,
-        order=order,
-        payment=payment,
-        amount=amount,
-        reference=reference,
-        reason=str(dispute.get("reason") or "unknown"),
+    await kernel.hooks.call(
+        "ticketing_dispute_opened",
+        organization_id=found.organization_id,
+        report=DisputeOpened(
+            provider=KEY,
+            payment_reference=found.reference,
+            amount=disputed,
+            reference=reference,
+            reason=str(dispute.get("reason") or "unknown"),
+        ),
+        session=session,
     )

@@ -109,3 +109,32 @@ async def ticketing_seed(session, seed):
     from builtin_plugins.ticketing.seed import seed_demo_tickets
 
     await seed_demo_tickets(session, organization_id=seed.organization_id)
+
+
+# An order's tickets, in the orders plugin's transactions (it never reads these tables).
+@hookimpl
+async def ticketing_order_paid(order, session):
+    from builtin_plugins.ticketing import order_tickets
+
+    return await order_tickets.issue_paid(session, order)
+
+
+@hookimpl
+async def ticketing_order_refunded(tickets, session):
+    from builtin_plugins.ticketing import order_tickets
+
+    return await order_tickets.void_units(session, tickets)
+
+
+@hookimpl
+async def ticketing_order_voided(tickets, session):
+    from builtin_plugins.ticketing import order_tickets
+
+    return await order_tickets.void_order(session, tickets)
+
+
+@hookimpl(trylast=True)
+async def ticketing_order_ticket_states(order_id, session):
+    from builtin_plugins.ticketing import order_tickets
+
+    return await order_tickets.states(session, order_id)

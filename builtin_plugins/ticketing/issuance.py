@@ -2,8 +2,9 @@
 
 Two callers: an organizer giving away or selling tickets at the box office (the tickets
 draw on inventory here, like any sale: :func:`builtin_plugins.events.inventory.sell_directly`),
-and the orders plugin when an order line is paid (its inventory was converted at
-checkout; it passes the sale's id). An order line issues its tickets exactly once: the
+and an order line being paid (the orders plugin calls the hook ``ticketing_order_paid``,
+answered by :mod:`.order_tickets`; the line's inventory was converted, and it passes the
+sale's id). An order line issues its tickets exactly once: the
 issue row's ``order_line_id`` is unique, so a duplicate call -- a webhook delivered twice,
 a retried job, two at the same time -- finds the first issue and returns its tickets.
 """

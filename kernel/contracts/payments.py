@@ -1,4 +1,5 @@
-"""Payment providers: what the payments hooks register and pick between."""
+"""Payment providers: what the payments hooks register and pick between, and what a
+provider reports back about money it moved (settled payments, refunds, disputes)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,3 +55,93 @@ class PaymentProvider(Protocol):
     async def create_payment(self, request: PaymentRequest) -> PaymentResult: ...
 
     async def refund(self, request: RefundRequest) -> RefundResult: ...
+
+
+# -- what a provider reports ---------------------------------------------------------------
+# A provider hears of outcomes from its own service (a webhook) and reports them through
+# the hooks ``ticketing_payment_settled``, ``ticketing_payment_failed``,
+# ``ticketing_refund_settled`` and ``ticketing_dispute_opened``, inside the transaction
+# that records the report once; the orders plugin answers.
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayment:
+    """A payment as the plugin keeping orders knows it, for the provider that holds it.
+
+    ``status`` is one of ``pending``, ``requires_action``, ``succeeded``, ``failed``,
+    ``cancelled``; ``client_data`` is what the provider answered at creation (whose
+    account holds the payment, for instance)."""
+
+    payment_id: UUID
+    organization_id: UUID
+    order_id: UUID
+    provider: str
+    reference: str
+    amount: Money
+    status: str
+    client_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSettled:
+    """The provider received ``amount`` for its payment ``reference``."""
+
+    provider: str
+    reference: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFailed:
+    """The provider's payment ``reference`` failed (``status`` ``failed``) or was
+    cancelled (``cancelled``), for ``reason``."""
+
+    provider: str
+    reference: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundsSettled:
+    """``refunded_total`` of the payment ``payment_reference`` went back in all so far (a
+    running total, so a repeated or older report changes nothing); ``reference`` is the
+    provider's id of what was refunded (a charge)."""
+
+    provider: str
+    payment_reference: str
+    refunded_total: Money
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeOpened:
+    """The buyer's bank took ``amount`` of the payment back; ``reference`` identifies the
+    dispute at the provider (posted once per reference)."""
+
+    provider: str
+    payment_reference: str
+    amount: Money
+    reference: str
+    reason: str
+
+
+# What a report did (PaymentOutcome.outcome)
+PAID = "paid"  # the order became paid now: its tickets are issued
+SETTLED = "settled"  # the payment succeeded; its order was paid before (refund it)
+NOT_FULFILLED = "not_fulfilled"  # money taken, the order cannot be paid: refund it
+AMOUNT_DIFFERS = "amount_differs"  # not what the payment asked for: nothing done
+FAILED = "failed"  # the payment failed or was cancelled
+REFUNDED = "refunded"  # refunds were settled (``refund_ids``)
+DISPUTED = "disputed"  # the dispute is posted
+UNCHANGED = "unchanged"  # nothing to do: a repeated, older or late report
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    """What a provider's report did to the payment (as it now stands) and its order."""
+
+    payment: ProviderPayment
+    outcome: str
+    order_status: str
+    refund_ids: tuple[UUID, ...] = ()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from kernel.db import Database
 from kernel.plugin_manager import KernelPluginManager
 from tests.integration.conftest import Person
 from tests.integration.ticketing.support import Venue
+from tests.support.kernels import bare_kernel
 
 PAYMENT_MINUTES = 15
 
@@ -121,7 +121,7 @@ async def place_order(
 
 def kernel_of(plugins: KernelPluginManager, database: Database) -> Any:
     """What :func:`start_payment` and :func:`mark_paid` use of the kernel."""
-    return SimpleNamespace(plugins=plugins, database=database)
+    return bare_kernel(plugins, database)
 
 
 async def order_tickets(database: Database, order_id: uuid.UUID) -> list[Ticket]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from tests.integration.conftest import module_app
 from tests.integration.orders.support import Buyer, Shop, checkout, take
+from tests.support.kernels import bare_kernel
 
 TEST_PROVIDER = "test-refunds"
 
@@ -102,7 +102,7 @@ def shop_url_fixture(tmp_path_factory, database_url: str, redis_url: str) -> Ite
 
 def kernel_for(database: Database) -> Any:
     """What the refund functions use of the kernel, on the test's own database pool."""
-    return SimpleNamespace(plugins=PLUGINS, database=database, services={})
+    return bare_kernel(PLUGINS, database)
 
 
 @dataclass
