@@ -26,7 +26,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import TicketType, Visibility
+from builtin_plugins.events import TicketType, Visibility
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption, RedemptionStatus
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType, Visibility
+from builtin_plugins.events import Event, TicketType, Visibility
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption
 from builtin_plugins.promotions.schemas import PromoCodeCreate, PromoCodeOut, PromoCodeUpdate
 from kernel.pagination import RowsPage, keyset_page

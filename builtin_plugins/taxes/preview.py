@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType
+from builtin_plugins.events import Event, TicketType
 from builtin_plugins.taxes import service
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.models import TaxRule

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType
+from builtin_plugins.events import Event, TicketType
 from builtin_plugins.taxes.models import Rounding, TaxRule, TaxSettings
 from builtin_plugins.taxes.rules import Rule
 from kernel.problems import NotFound, UnprocessableContent

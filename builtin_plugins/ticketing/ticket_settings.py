@@ -27,8 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import media
-from builtin_plugins.events.ticket_types_service import get_event
+from builtin_plugins.events import get_event, media
 from builtin_plugins.ticketing.models import EventTicketSettings, TicketSettings
 from kernel.problems import Problem
 from kernel.storage import ObjectNotFound, ObjectStorage
