@@ -7,6 +7,9 @@ plugin's other modules. What it offers them:
 * the catalog's rows, **read-only to other plugins** (they may read and join them in
   their own queries; only this plugin writes them): :class:`Event`, :class:`EventDate`,
   :class:`TicketType` and the enums :class:`EventStatus`, :class:`Visibility`;
+* :func:`event_summary`, :func:`ticket_type_summaries`: frozen records of events and
+  ticket types (:class:`EventSummary`, :class:`TicketTypeSummary`), for plugins that
+  only check or read a few fields;
 * :func:`get_event`: an organization's event, or 404;
 * :func:`quote` and :func:`adjustment_view`: a line priced through the pricing hooks, and
   one adjustment as the API shows it;
@@ -16,6 +19,12 @@ plugin's other modules. What it offers them:
 
 from pathlib import Path
 
+from builtin_plugins.events.catalog import (
+    EventSummary,
+    TicketTypeSummary,
+    event_summary,
+    ticket_type_summaries,
+)
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.events.service import seed_demo_event
@@ -40,13 +49,17 @@ __all__ = [
     "Event",
     "EventDate",
     "EventStatus",
+    "EventSummary",
     "PromoCode",
     "TicketType",
+    "TicketTypeSummary",
     "Visibility",
     "adjustment_view",
+    "event_summary",
     "get_event",
     "quote",
     "seed_demo_event",
+    "ticket_type_summaries",
 ]
 
 
