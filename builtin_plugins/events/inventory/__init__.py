@@ -3,7 +3,7 @@
 This package's ``__init__`` is its public face: the operations other plugins may use on
 the events plugin's inventory (hold, move holds between owners, attach them to an order,
 convert, release, return to stock, availability), its problems and its records. The
-private modules behind it (``_holds``, ``_owners``, ``_availability``, ``_pools``,
+private modules behind it (``_holds``, ``_owners``, ``_buyer``, ``_availability``, ``_pools``,
 ``_announce``, ``_sql``, ``_common``) are the events plugin's own. Nobody but this
 package writes the inventory tables; :class:`InventoryHold` rows handed out here are
 read-only to callers.
