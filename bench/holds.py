@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, text  # noqa: E402
 
-from builtin_plugins.events import inventory  # noqa: E402
+from builtin_plugins.events.inventory import _pools as structure  # noqa: E402
 from builtin_plugins.events.models import (  # noqa: E402
     Event,
     EventDate,
@@ -109,13 +109,13 @@ async def prepare(
             session.add(ticket_type)
             await session.flush()
             if capacity is not None:
-                await inventory.set_ticket_type_capacity(
+                await structure.set_ticket_type_capacity(
                     session, ticket_type=ticket_type, capacity=capacity
                 )
             types.append(ticket_type.id)
         if capacity is None:
             return organization_id, event_id, types
-        await inventory.create_shared_pool(
+        await structure.create_shared_pool(
             session,
             organization_id=organization_id,
             event_id=event_id,

@@ -1,7 +1,35 @@
-"""Events: what organizers sell tickets for, and the ticket types on sale."""
+"""Events: what organizers sell tickets for, and the ticket types on sale.
+
+This module is the plugin's public face; other plugins import from here and from
+:mod:`builtin_plugins.events.inventory` (holds, sales, availability), never from the
+plugin's other modules. What it offers them:
+
+* the catalog's rows, **read-only to other plugins** (they may read and join them in
+  their own queries; only this plugin writes them): :class:`Event`, :class:`EventDate`,
+  :class:`TicketType` and the enums :class:`EventStatus`, :class:`Visibility`;
+* :func:`event_summary`, :func:`ticket_type_summaries`: frozen records of events and
+  ticket types (:class:`EventSummary`, :class:`TicketTypeSummary`), for plugins that
+  only check or read a few fields;
+* :func:`get_event`: an organization's event, or 404;
+* :func:`quote` and :func:`adjustment_view`: a line priced through the pricing hooks, and
+  one adjustment as the API shows it;
+* :data:`CartToken`, :data:`PromoCode`: the request field types of a cart and a code;
+* :func:`seed_demo_event`: the demo event other plugins' demo data builds on.
+"""
 
 from pathlib import Path
 
+from builtin_plugins.events.catalog import (
+    EventSummary,
+    TicketTypeSummary,
+    event_summary,
+    ticket_type_summaries,
+)
+from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
+from builtin_plugins.events.pricing import adjustment_view, quote
+from builtin_plugins.events.service import seed_demo_event
+from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
+from builtin_plugins.events.ticket_types_service import get_event
 from kernel.contracts import Permission
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
@@ -14,6 +42,25 @@ METADATA = PluginMetadata(
     availability=Availability.REQUIRED,
     description="Events, their dates and the ticket types sold for them.",
 )
+
+__all__ = [
+    "METADATA",
+    "CartToken",
+    "Event",
+    "EventDate",
+    "EventStatus",
+    "EventSummary",
+    "PromoCode",
+    "TicketType",
+    "TicketTypeSummary",
+    "Visibility",
+    "adjustment_view",
+    "event_summary",
+    "get_event",
+    "quote",
+    "seed_demo_event",
+    "ticket_type_summaries",
+]
 
 
 @hookimpl
@@ -79,8 +126,6 @@ async def ticketing_startup(kernel):
 
 @hookimpl
 async def ticketing_seed(session, seed):
-    from builtin_plugins.events.service import seed_demo_event
-
     await seed_demo_event(session, organization_id=seed.organization_id)
 
 

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from starlette.requests import Request
 
-from builtin_plugins.events import categories, inventory
+from builtin_plugins.events import categories
 from builtin_plugins.events.event_schemas import (
     MAX_DATES,
     PUBLIC_STATUSES,
@@ -68,6 +68,8 @@ from builtin_plugins.events.event_schemas import (
     place_errors,
     slugify,
 )
+from builtin_plugins.events.inventory._pools import set_date_capacity, set_event_capacity
+from builtin_plugins.events.inventory._sql import lock_event_inventory
 from builtin_plugins.events.models import (
     Category,
     Event,
@@ -117,7 +119,7 @@ async def _event(
 ) -> Event:
     query = select(Event).where(Event.organization_id == organization_id, Event.id == event_id)
     if lock:
-        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: see inventory.py
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: see inventory
     event = await session.scalar(query.options(defer(Event.search_vector)))
     if event is None:
         raise NotFound(f"No event {event_id}.")
@@ -292,11 +294,11 @@ async def _set_pool_capacity(
     what is sold and held. Skipped when nothing is to be kept (no capacity, no pool).
     """
     if date is None:
-        await inventory.set_event_capacity(
+        await set_event_capacity(
             session, organization_id=event.organization_id, event_id=event.id, capacity=capacity
         )
     else:
-        await inventory.set_date_capacity(
+        await set_date_capacity(
             session,
             organization_id=event.organization_id,
             event_id=event.id,
@@ -775,7 +777,7 @@ async def remove_date(
             "An event keeps at least one date: add another first, or delete or cancel the event.",
             code="last-date",
         )
-    await inventory.lock_event_inventory(session, event_id=event.id)  # no hold may start now
+    await lock_event_inventory(session, event_id=event.id)  # no hold may start now
     if await _date_has_inventory(session, date):
         raise Conflict(
             "Tickets are sold or held for this date; it cannot be removed.",

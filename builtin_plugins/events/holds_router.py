@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
+from builtin_plugins.events.inventory import cart_owner
 from builtin_plugins.events.models import (
     Event,
     EventDate,
@@ -35,25 +36,13 @@ from builtin_plugins.events.ticket_schemas import (
     TicketTypeAvailability,
     sale_state,
 )
-from kernel.auth import authenticate, public, public_or_signed_in
+from kernel.auth import public, public_or_signed_in
 from kernel.clock import utcnow
 from kernel.dependencies import KernelDep, SessionDep
 from kernel.pricing import unlocked_ticket_types
-from kernel.problems import NotFound, UnprocessableContent
+from kernel.problems import NotFound
 
 router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
-
-
-async def cart_owner(request: Request, cart_token: str | None) -> tuple[str, uuid.UUID | None]:
-    """(hold owner, user id) of the caller: a signed-in user's cart, else the cart token's."""
-    principal = await authenticate(request)
-    if principal is not None and principal.user_id is not None:
-        return inventory.owner_for(user_id=principal.user_id), principal.user_id
-    if not cart_token:
-        raise UnprocessableContent(
-            "Send a cart_token (or sign in) to say whose hold this is.", code="owner-required"
-        )
-    return inventory.owner_for(cart_token=cart_token), None
 
 
 async def _organization_of(kernel, event_id: uuid.UUID) -> uuid.UUID:

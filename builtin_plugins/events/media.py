@@ -2,9 +2,9 @@
 
 An upload is judged by its bytes alone, never by its file name or declared type: the
 magic bytes must say JPEG, PNG or WebP and Pillow must decode it as that format. The
-body is read as a stream and refused (413) as soon as the file passes
-:data:`MAX_UPLOAD_BYTES`, so nothing unbounded is held. Images over :data:`MAX_PIXELS`
-are refused (422) before their pixels are decoded, which defeats decompression bombs.
+body is read as a stream (:mod:`kernel.uploads`) and refused (413) as soon as the file
+passes its byte limit, so nothing unbounded is held. Images over :data:`MAX_PIXELS` are
+refused (422) before their pixels are decoded, which defeats decompression bombs.
 
 Decoded images are turned upright (EXIF orientation), converted to sRGB and re-encoded
 from pixels only, so EXIF, GPS, XMP, comments and ICC profiles never reach storage. The
@@ -22,7 +22,6 @@ event always has exactly one cover while it has images.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import logging
 import uuid
@@ -30,14 +29,10 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from PIL import Image, ImageCms, ImageOps
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
 
 from builtin_plugins.events.models import Event, EventImage, EventStatus
 from kernel.clock import utcnow
@@ -45,13 +40,19 @@ from kernel.db import Database
 from kernel.outbox import record_event
 from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
 from kernel.storage import ObjectStorage
+from kernel.uploads import (
+    JPEG,
+    PNG,
+    WEBP,
+    ImageFormat,
+    ImageTooLarge,
+    StorageUnavailable,
+    sniff_format,
+    unsupported_image,
+)
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_FIELD = "file"
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-# Room for the multipart boundaries and part headers around the file.
-MULTIPART_ALLOWANCE = 64 * 1024
 # 40 megapixels (8000 x 5000): a 10 MiB photo fits, a decompression bomb does not.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 30_000
@@ -66,6 +67,7 @@ PROCESSING_CONCURRENCY = 2
 PRESIGNED_URL_LIFETIME = timedelta(minutes=15)
 PRESIGNED_URL_WINDOW = timedelta(minutes=5)
 
+THUMBNAIL_FORMAT = WEBP
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.COMPLETED)
 ORIGINAL = "original"
 PUBLIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -75,165 +77,6 @@ PRIVATE_CACHE_CONTROL = "private, max-age=300"
 _processing_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
-
-
-# -- problems ---------------------------------------------------------------------------
-
-
-class PayloadTooLarge(Problem):
-    status, code, title = 413, "payload-too-large", "Payload too large"
-
-
-class UnsupportedImage(Problem):
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
-
-
-class ImageTooLarge(UnprocessableContent):
-    code, title = "image-too-large", "Image dimensions too large"
-
-
-class StorageUnavailable(Problem):
-    status, code, title = 503, "storage-unavailable", "Storage unavailable"
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"An image may be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB.",
-        max_bytes=MAX_UPLOAD_BYTES,
-    )
-
-
-def _unsupported(detail: str) -> UnsupportedImage:
-    return UnsupportedImage(detail, accepted=[f.content_type for f in FORMATS])
-
-
-# -- formats ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFormat:
-    name: str  # Pillow's format name
-    content_type: str
-    extension: str
-
-
-JPEG = ImageFormat("JPEG", "image/jpeg", "jpg")
-PNG = ImageFormat("PNG", "image/png", "png")
-WEBP = ImageFormat("WEBP", "image/webp", "webp")
-FORMATS = (JPEG, PNG, WEBP)
-THUMBNAIL_FORMAT = WEBP
-_BY_CONTENT_TYPE = {f.content_type: f for f in FORMATS}
-
-
-def sniff_format(data: bytes) -> ImageFormat | None:
-    """The format the magic bytes announce, among the accepted ones."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return WEBP
-    return None
-
-
-# -- reading the upload -----------------------------------------------------------------
-
-
-class _FileCollector:
-    """python-multipart callbacks keeping the bytes of the one ``file`` part, up to a limit."""
-
-    def __init__(self, field: str, limit: int) -> None:
-        self.field = field
-        self.limit = limit
-        self.data = bytearray()
-        self.found = False
-        self.complete = False
-        self._collecting = False
-        self._header_name = b""
-        self._header_value = b""
-        self._disposition = b""
-
-    def callbacks(self) -> dict[str, Any]:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value_data,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-        self._collecting = False
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._header_name.strip().lower() == b"content-disposition":
-            self._disposition = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
-        if options.get(b"name", b"").decode("utf-8", "replace") != self.field:
-            return  # other fields are ignored (their bytes still count towards the body)
-        if self.found:
-            raise UnprocessableContent(f"Send exactly one file in the field {self.field!r}.")
-        self.found = self._collecting = True
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if not self._collecting:
-            return
-        if len(self.data) + (end - start) > self.limit:
-            raise _too_large()
-        self.data += data[start:end]
-
-    def _part_end(self) -> None:
-        if self._collecting:
-            self.complete = True
-        self._collecting = False
-
-
-async def read_upload(
-    request: Request, *, field: str = UPLOAD_FIELD, limit: int = MAX_UPLOAD_BYTES
-) -> bytes:
-    """The bytes of the multipart ``field``, read from the body stream as it arrives.
-
-    Refused with 413 as soon as the file (or the whole body) passes the limit, before
-    the rest is read; a declared ``Content-Length`` over it is refused without reading.
-    """
-    kind, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise _unsupported(f"Send the image as multipart/form-data in the field {field!r}.")
-    body_limit = limit + MULTIPART_ALLOWANCE
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > body_limit:
-        raise _too_large()
-
-    collector = _FileCollector(field, limit)
-    parser = MultipartParser(boundary, collector.callbacks())
-    received = 0
-    try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > body_limit:
-                raise _too_large()
-            parser.write(chunk)
-        parser.finalize()
-    except FormParserError as exc:
-        raise UnprocessableContent("The multipart body is malformed.") from exc
-    if not collector.found:
-        raise UnprocessableContent(f"Send the image in the multipart field {field!r}.")
-    if not collector.complete:
-        raise UnprocessableContent("The multipart body ended inside the file.")
-    return bytes(collector.data)
 
 
 # -- processing (worker threads) --------------------------------------------------------
@@ -273,7 +116,7 @@ def thumbnail_widths(width: int, height: int) -> list[int]:
 
 def _check_dimensions(width: int, height: int, max_pixels: int) -> None:
     if width < 1 or height < 1:
-        raise _unsupported("The image has no pixels.")
+        raise unsupported_image("The image has no pixels.")
     if width * height > max_pixels or max(width, height) > MAX_SIDE:
         raise ImageTooLarge(
             f"The image is {width}x{height} pixels; at most {max_pixels} pixels "
@@ -288,7 +131,7 @@ def _decode(data: bytes, expected: ImageFormat, max_pixels: int) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data), formats=[expected.name]) as opened:
             if opened.format != expected.name:
-                raise _unsupported(f"The file is not a valid {expected.name} image.")
+                raise unsupported_image(f"The file is not a valid {expected.name} image.")
             # Only the header has been read: refuse a bomb before decoding its pixels.
             _check_dimensions(opened.width, opened.height, max_pixels)
             opened.load()
@@ -303,7 +146,9 @@ def _decode(data: bytes, expected: ImageFormat, max_pixels: int) -> Image.Image:
             "The image has too many pixels.", max_pixels=max_pixels, max_side=MAX_SIDE
         ) from exc
     except Exception as exc:  # Pillow raises many kinds of errors on broken input
-        raise _unsupported(f"The file could not be decoded as a {expected.name} image.") from exc
+        raise unsupported_image(
+            f"The file could not be decoded as a {expected.name} image."
+        ) from exc
     return image
 
 
@@ -361,7 +206,7 @@ def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> ProcessedImag
     """Check, clean and re-encode an upload; blocking and CPU-heavy (run it in a thread)."""
     fmt = sniff_format(data)
     if fmt is None:
-        raise _unsupported("The file is not a JPEG, PNG or WebP image.")
+        raise unsupported_image("The file is not a JPEG, PNG or WebP image.")
     image = _normalized(_to_srgb(_decode(data, fmt, max_pixels)))
     width, height = image.size
     original = Rendition(ORIGINAL, width, height, fmt, _encode(image, fmt, quality=90))
@@ -391,11 +236,6 @@ def object_key(event_id: uuid.UUID, image_id: uuid.UUID, size: str, fmt: ImageFo
 
 def image_keys(image: EventImage) -> list[str]:
     return [image.storage_key, *image.thumbnails.values()]
-
-
-def etag_for(key: str) -> str:
-    """Strong ETag of an object: keys are never rewritten, so the key names the bytes."""
-    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
 async def remove_objects(storage: ObjectStorage, keys: Iterable[str]) -> None:
@@ -680,13 +520,6 @@ async def organization_image(
     if image is None:
         raise NotFound(f"No image {image_id} in this event.")
     return image
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
 
 
 @dataclass(frozen=True, slots=True)

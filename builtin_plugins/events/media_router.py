@@ -19,6 +19,7 @@ from builtin_plugins.events.media_schemas import (
     ImageRenditionPublic,
 )
 from builtin_plugins.events.models import Event, EventImage
+from kernel import uploads
 from kernel.auth import public, requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
@@ -46,9 +47,9 @@ UPLOAD_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": [media.UPLOAD_FIELD],
+                    "required": [uploads.UPLOAD_FIELD],
                     "properties": {
-                        media.UPLOAD_FIELD: {
+                        uploads.UPLOAD_FIELD: {
                             "type": "string",
                             "format": "binary",
                             "description": (
@@ -140,11 +141,11 @@ async def _file(
     stored = media.rendition(image, size)
     headers = {
         "Cache-Control": cache_control,
-        "ETag": media.etag_for(stored.key),
+        "ETag": uploads.etag_for(stored.key),
         # Front ends on another origin show these in <img>.
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
-    if media.etag_matches(if_none_match, headers["ETag"]):
+    if uploads.etag_matches(if_none_match, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     try:
         data = await storage.get(stored.key)
@@ -161,7 +162,7 @@ async def _file(
     status_code=201,
     summary="Upload an image (JPEG, PNG or WebP, at most 10 MiB) to the event's gallery",
     openapi_extra=UPLOAD_BODY,
-    dependencies=[max_body_size(media.MAX_UPLOAD_BYTES + media.MULTIPART_ALLOWANCE)],
+    dependencies=[max_body_size(uploads.MAX_UPLOAD_BYTES + uploads.MULTIPART_ALLOWANCE)],
     responses={
         413: {"description": "The file is larger than 10 MiB"},
         415: {"description": "The content is not a JPEG, PNG or WebP image"},
@@ -179,7 +180,7 @@ async def upload_event_image(
     # arrives, Pillow works and the objects are written.
     async with kernel.database.transaction() as session:
         await media.check_can_upload(session, organization_id, event_id)
-    data = await media.read_upload(request)
+    data = await uploads.read_upload(request)
     processed = await media.process_upload(data)
     image, event = await media.add_image(
         kernel.database,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import inventory
+from builtin_plugins.events.inventory._pools import create_shared_pool, set_ticket_type_capacity
 from builtin_plugins.events.models import (
     Event,
     EventDate,
@@ -86,9 +86,7 @@ async def seed_demo_event(session: AsyncSession, *, organization_id: uuid.UUID) 
             )
             session.add(ticket_type)
             await session.flush()
-            await inventory.set_ticket_type_capacity(
-                session, ticket_type=ticket_type, capacity=capacity
-            )
+            await set_ticket_type_capacity(session, ticket_type=ticket_type, capacity=capacity)
         members.append(ticket_type.id)
 
     pool_name, pool_capacity = DEMO_SHARED_POOL
@@ -100,7 +98,7 @@ async def seed_demo_event(session: AsyncSession, *, organization_id: uuid.UUID) 
         )
     )
     if pool is None:
-        await inventory.create_shared_pool(
+        await create_shared_pool(
             session,
             organization_id=organization_id,
             event_id=event.id,

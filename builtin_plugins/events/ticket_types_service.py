@@ -13,7 +13,17 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import inventory
+from builtin_plugins.events.inventory import _pools, availability
+from builtin_plugins.events.inventory._availability import pool_states, ticket_type_counts
+from builtin_plugins.events.inventory._common import PoolState
+from builtin_plugins.events.inventory._pools import (
+    create_shared_pool,
+    pool_members,
+    release_leftover_shares,
+    set_ticket_type_capacity,
+    update_shared_pool,
+)
+from builtin_plugins.events.inventory._sql import lock_event_inventory
 from builtin_plugins.events.models import (
     Event,
     EventDate,
@@ -109,8 +119,8 @@ async def views(session: AsyncSession, ticket_types: Sequence[TicketType]) -> li
     if not ticket_types:
         return []
     event_id = ticket_types[0].event_id
-    counts = await inventory.ticket_type_counts(session, event_id=event_id)
-    numbers = await inventory.availability(session, event_id=event_id)
+    counts = await ticket_type_counts(session, event_id=event_id)
+    numbers = await availability(session, event_id=event_id)
     now = utcnow()
     out = []
     for t in ticket_types:
@@ -184,9 +194,7 @@ async def create_ticket_type(
     session.add(ticket_type)
     await session.flush()
     if body.capacity is not None:
-        await inventory.set_ticket_type_capacity(
-            session, ticket_type=ticket_type, capacity=body.capacity
-        )
+        await set_ticket_type_capacity(session, ticket_type=ticket_type, capacity=body.capacity)
     await session.flush()
     await session.refresh(ticket_type)
     return ticket_type
@@ -230,9 +238,7 @@ async def update_ticket_type(
         setattr(ticket_type, key, value)
     if "capacity" in sent and sent["capacity"] != ticket_type.capacity:
         changes["capacity"] = sent["capacity"]
-        await inventory.set_ticket_type_capacity(
-            session, ticket_type=ticket_type, capacity=sent["capacity"]
-        )
+        await set_ticket_type_capacity(session, ticket_type=ticket_type, capacity=sent["capacity"])
     elif "name" in changes and ticket_type.capacity is not None:
         await session.execute(
             text("UPDATE inventory_pool SET name = :name WHERE ticket_type_id = :id"),
@@ -259,10 +265,8 @@ async def delete_ticket_type(
         session, organization_id=organization_id, event_id=event_id, ticket_type_id=ticket_type_id
     )
     # Nothing may be held or sold while we look: structural change, exclusive lock.
-    await inventory.lock_event_inventory(session, event_id=event_id)
-    sold, held = (await inventory.ticket_type_counts(session, event_id=event_id)).get(
-        ticket_type.id, (0, 0)
-    )
+    await lock_event_inventory(session, event_id=event_id)
+    sold, held = (await ticket_type_counts(session, event_id=event_id)).get(ticket_type.id, (0, 0))
     if sold or held:
         raise TicketTypeInUse(
             f"{sold} sold and {held} held: a ticket type in use cannot be deleted; "
@@ -270,7 +274,7 @@ async def delete_ticket_type(
             sold=sold,
             held=held,
         )
-    await inventory.release_leftover_shares(session, ticket_type_id=ticket_type.id)
+    await release_leftover_shares(session, ticket_type_id=ticket_type.id)
     await session.delete(ticket_type)
     await session.flush()
     await record_event(
@@ -285,7 +289,7 @@ async def delete_ticket_type(
 # -- pools --------------------------------------------------------------------------------
 
 
-def _pool_view(state: inventory.PoolState, event_id: uuid.UUID) -> PoolOut:
+def _pool_view(state: PoolState, event_id: uuid.UUID) -> PoolOut:
     return PoolOut(
         id=state.id,
         event_id=event_id,
@@ -309,7 +313,7 @@ async def list_pools(
     kind: PoolKind | None = None,
 ) -> list[PoolOut]:
     await get_event(session, organization_id=organization_id, event_id=event_id)
-    states = await inventory.pool_states(session, event_id=event_id)
+    states = await pool_states(session, event_id=event_id)
     return [_pool_view(s, event_id) for s in states if kind is None or s.kind == kind]
 
 
@@ -317,7 +321,7 @@ async def pool_view(
     session: AsyncSession, *, organization_id: uuid.UUID, event_id: uuid.UUID, pool_id: uuid.UUID
 ) -> PoolOut:
     await get_event(session, organization_id=organization_id, event_id=event_id)
-    for state in await inventory.pool_states(session, event_id=event_id):
+    for state in await pool_states(session, event_id=event_id):
         if state.id == pool_id:
             return _pool_view(state, event_id)
     raise NotFound(f"No pool {pool_id} for event {event_id}.")
@@ -379,7 +383,7 @@ async def create_pool(
 ) -> InventoryPool:
     await get_event(session, organization_id=organization_id, event_id=event_id)
     await _check_members(session, event_id, body.ticket_type_ids, body.event_date_id)
-    return await inventory.create_shared_pool(
+    return await create_shared_pool(
         session,
         organization_id=organization_id,
         event_id=event_id,
@@ -403,12 +407,12 @@ async def update_pool(
     )
     sent = body.model_fields_set
     date_id = body.event_date_id if "event_date_id" in sent else pool.event_date_id
-    members = body.ticket_type_ids or await inventory.pool_members(session, pool.id)
+    members = body.ticket_type_ids or await pool_members(session, pool.id)
     await _check_members(session, event_id, members, date_id)
     kwargs: dict[str, Any] = {}
     if "event_date_id" in sent:
         kwargs["event_date_id"] = body.event_date_id
-    return await inventory.update_shared_pool(
+    return await update_shared_pool(
         session,
         pool=pool,
         name=body.name,
@@ -424,4 +428,4 @@ async def delete_pool(
     pool = await _shared_pool(
         session, organization_id=organization_id, event_id=event_id, pool_id=pool_id
     )
-    await inventory.delete_pool(session, pool=pool)
+    await _pools.delete_pool(session, pool=pool)

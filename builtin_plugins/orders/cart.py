@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, EventDate, HoldStatus, InventoryHold, TicketType
-from builtin_plugins.events.pricing import adjustment_view, quote
+from builtin_plugins.events import Event, EventDate, TicketType, adjustment_view, quote
+from builtin_plugins.events.inventory import InventoryHold
 from kernel.checkout import checkout_vetoes
 from kernel.clock import utcnow
 from kernel.contracts import (
@@ -138,24 +138,6 @@ def tax_view(tax: LineTax) -> dict[str, Any]:
     }
 
 
-async def active_holds(
-    session: AsyncSession, *, event_id: uuid.UUID, owner: str
-) -> list[InventoryHold]:
-    """The owner's unexpired holds of the event, oldest first: the cart."""
-    return list(
-        await session.scalars(
-            select(InventoryHold)
-            .where(
-                InventoryHold.event_id == event_id,
-                InventoryHold.owner == owner,
-                InventoryHold.status == HoldStatus.ACTIVE,
-                InventoryHold.expires_at > func.now(),
-            )
-            .order_by(InventoryHold.created_at, InventoryHold.id)
-        )
-    )
-
-
 async def price_cart(
     session: AsyncSession,
     kernel: Any,
@@ -226,22 +208,3 @@ async def vetoes(
     plugin's refusals (``ticketing_checkout_validate``)."""
     cart = priced.for_validation(buyer_id=buyer_id, buyer_email=buyer_email)
     return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.plugins.hook, cart)]
-
-
-async def merge_carts(session: AsyncSession, *, from_owner: str, to_owner: str) -> int:
-    """Move every unexpired hold of ``from_owner`` (an anonymous cart) to ``to_owner`` (the
-    user who just signed in), keeping their expiry; returns how many moved.
-
-    Only the owner changes: the units stay held, so no inventory counter moves.
-    """
-    moved = await session.execute(
-        update(InventoryHold)
-        .where(
-            InventoryHold.owner == from_owner,
-            InventoryHold.status == HoldStatus.ACTIVE,
-            InventoryHold.expires_at > func.now(),
-        )
-        .values(owner=to_owner)
-        .returning(InventoryHold.id)
-    )
-    return len(moved.all())

@@ -19,14 +19,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from builtin_plugins.events import inventory
-from builtin_plugins.events.holds_router import cart_owner
-from builtin_plugins.events.models import Event, EventStatus
-from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
+from builtin_plugins.events import CartToken, Event, EventStatus, PromoCode, inventory
+from builtin_plugins.events.inventory import cart_owner
 from builtin_plugins.orders.cart import (
     PricedLine,
-    active_holds,
-    merge_carts,
     price_cart,
     tax_view,
     vetoes,
@@ -124,7 +120,7 @@ async def get_cart(
         )
         if event is None:
             raise NotFound(f"No published event {event_id}.")
-        holds = await active_holds(session, event_id=event.id, owner=owner)
+        holds = await inventory.owner_holds(session, event_id=event.id, owner=owner)
         priced = await price_cart(
             session,
             kernel,
@@ -165,7 +161,7 @@ async def merge_cart(
     body: CartMergeIn, principal: Annotated[Principal, signed_in()], kernel: KernelDep
 ) -> CartMergeOut:
     async with kernel.database.transaction() as session:
-        moved = await merge_carts(
+        moved = await inventory.move_holds(
             session,
             from_owner=inventory.owner_for(cart_token=body.cart_token),
             to_owner=inventory.owner_for(user_id=principal.user_id),

@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import inventory
-from builtin_plugins.events.models import Event, EventStatus, InventoryHold
+from builtin_plugins.events import Event, EventStatus, inventory
+from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders import fulfilment, payments, questions
 from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition

@@ -14,7 +14,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from builtin_plugins.events.holds_router import cart_owner
+from builtin_plugins.events.inventory import cart_owner
 from builtin_plugins.orders import fulfilment, orders_service
 from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
 from builtin_plugins.orders.models import OrderStatus

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event
+from builtin_plugins.events import Event
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.models import Order
 from builtin_plugins.orders.order_links import looks_like_link, order_links

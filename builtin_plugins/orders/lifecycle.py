@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
-from builtin_plugins.events.models import InventoryHold
+from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition
 from kernel.clock import utcnow
 from kernel.outbox import record_event

@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from builtin_plugins.events import inventory
-from builtin_plugins.events.models import InventoryHold
+from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders import guest_access, lifecycle, orders_service
 from builtin_plugins.orders.models import OrderStatus
 from builtin_plugins.orders.schemas import (

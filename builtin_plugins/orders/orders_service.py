@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.events import Event, EventDate, TicketType
 from builtin_plugins.orders.guest_access import opens
 from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType
+from builtin_plugins.events import Event, TicketType
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
 from kernel.db import transaction_lock
 from kernel.problems import NotFound, UnprocessableContent

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
-from builtin_plugins.events.models import Event, EventStatus
+from builtin_plugins.events import Event, EventStatus
 from builtin_plugins.orders import questions as service
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
 from kernel import audit

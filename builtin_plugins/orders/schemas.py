@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
+from builtin_plugins.events import CartToken, PromoCode
 from builtin_plugins.orders.models import OrderStatus, PaymentStatus
 from builtin_plugins.orders.refund_schemas import BuyerRefundOut
 

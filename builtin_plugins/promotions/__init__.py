@@ -15,6 +15,7 @@ METADATA = PluginMetadata(
     name="Promo codes",
     version="0.1.0",
     category=PluginCategory.MARKETING,
+    depends_on=("events",),
     description="Percentage or fixed discounts, usage limits, codes that unlock ticket types.",
 )
 

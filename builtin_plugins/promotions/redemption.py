@@ -26,7 +26,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import TicketType, Visibility
+from builtin_plugins.events import Visibility, ticket_type_summaries
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption, RedemptionStatus
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key
@@ -178,13 +178,11 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
     code (by any plugin's answer) does not unlock: such a type was held with a code, and
     it is bought with one, which counts as a use. One indexed read per checkout."""
     type_ids = {line.ticket_type_id for line in order.lines}
-    promo_only = set(
-        await session.scalars(
-            select(TicketType.id).where(
-                TicketType.id.in_(type_ids), TicketType.visibility == Visibility.PROMO
-            )
-        )
-    )
+    promo_only = {
+        type_id
+        for type_id, found in (await ticket_type_summaries(session, type_ids)).items()
+        if found.visibility is Visibility.PROMO
+    }
     if not promo_only:
         return
     unlocked: frozenset[uuid.UUID] = frozenset()

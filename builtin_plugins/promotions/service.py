@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType, Visibility
+from builtin_plugins.events import Visibility, event_summary, ticket_type_summaries
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption
 from builtin_plugins.promotions.schemas import PromoCodeCreate, PromoCodeOut, PromoCodeUpdate
 from kernel.pagination import RowsPage, keyset_page
@@ -103,23 +103,18 @@ async def check_terms(session: AsyncSession, organization_id: uuid.UUID, terms: 
         problems.append("valid_until must be after valid_from")
     event_id = terms["event_id"]
     if event_id is not None:
-        event_currency = await session.scalar(
-            select(Event.currency).where(
-                Event.id == event_id, Event.organization_id == organization_id
-            )
-        )
+        event = await event_summary(session, organization_id=organization_id, event_id=event_id)
+        event_currency = event.currency if event is not None else None
         if event_currency is None:
             problems.append(f"event {event_id} is not an event of this organization")
         elif amount is not None and currency is not None and currency != event_currency:
             problems.append(f"currency must be the event's currency, {event_currency}")
     wanted = set(terms["ticket_type_ids"]) | set(terms["unlocks_ticket_type_ids"])
     if wanted:
-        query = select(TicketType.id, TicketType.visibility).where(
-            TicketType.id.in_(wanted), TicketType.organization_id == organization_id
+        types = await ticket_type_summaries(
+            session, wanted, organization_id=organization_id, event_id=event_id
         )
-        if event_id is not None:
-            query = query.where(TicketType.event_id == event_id)
-        found = {row.id: row.visibility for row in await session.execute(query)}
+        found = {type_id: summary.visibility for type_id, summary in types.items()}
         scope = "the event" if event_id is not None else "the organization"
         unknown = sorted(str(type_id) for type_id in wanted - found.keys())
         if unknown:

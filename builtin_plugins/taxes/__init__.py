@@ -17,6 +17,7 @@ METADATA = PluginMetadata(
     name="Taxes",
     version="0.1.0",
     category=PluginCategory.TICKETING,
+    depends_on=("events",),
     description="Tax rates by country and region, inclusive or exclusive, B2B exemptions.",
 )
 

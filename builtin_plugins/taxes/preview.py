@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType
+from builtin_plugins.events import event_summary, ticket_type_summaries
 from builtin_plugins.taxes import service
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.models import TaxRule
@@ -55,11 +55,10 @@ async def resolve_line(
     given) supplies the venue and currency; 404 for another organization's."""
     ticket_type = None
     if ticket_type_id is not None:
-        ticket_type = await session.scalar(
-            select(TicketType).where(
-                TicketType.id == ticket_type_id, TicketType.organization_id == organization_id
-            )
+        found = await ticket_type_summaries(
+            session, [ticket_type_id], organization_id=organization_id
         )
+        ticket_type = found.get(ticket_type_id)
         if ticket_type is None or (event_id is not None and ticket_type.event_id != event_id):
             raise NotFound(f"No ticket type {ticket_type_id}.")
         event_id = ticket_type.event_id
@@ -70,13 +69,10 @@ async def resolve_line(
             "The venue of an event is its address: send venue_country only without an event.",
             code="venue-conflict",
         )
-    event = await session.scalar(
-        select(Event).where(Event.id == event_id, Event.organization_id == organization_id)
-    )
+    event = await event_summary(session, organization_id=organization_id, event_id=event_id)
     if event is None:
         raise NotFound(f"No event {event_id}.")
-    address = event.address or {}
-    at = Location(country=address.get("country"), region=address.get("region"))
+    at = Location(country=event.venue_country, region=event.venue_region)
     fallback = ticket_type.currency if ticket_type is not None else event.currency
     return PreviewLine(amount, event_id, ticket_type_id, at, buyer), currency or fallback
 

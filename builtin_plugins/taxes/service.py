@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, TicketType
+from builtin_plugins.events import event_summary, ticket_type_summaries
 from builtin_plugins.taxes.models import Rounding, TaxRule, TaxSettings
 from builtin_plugins.taxes.rules import Rule
 from kernel.problems import NotFound, UnprocessableContent
@@ -107,22 +107,13 @@ async def check_scope(
     """422 unless the event and ticket types are the organization's (and the types the
     event's, when a rule names both)."""
     if event_id is not None:
-        found = await session.scalar(
-            select(Event.id).where(Event.id == event_id, Event.organization_id == organization_id)
-        )
+        found = await event_summary(session, organization_id=organization_id, event_id=event_id)
         if found is None:
             raise UnknownEvent(f"No event {event_id} in this organization.", event_id=str(event_id))
     if not ticket_type_ids:
         return
-    rows = (
-        await session.execute(
-            select(TicketType.id, TicketType.event_id).where(
-                TicketType.id.in_(set(ticket_type_ids)),
-                TicketType.organization_id == organization_id,
-            )
-        )
-    ).all()
-    events = {row.id: row.event_id for row in rows}
+    types = await ticket_type_summaries(session, ticket_type_ids, organization_id=organization_id)
+    events = {type_id: summary.event_id for type_id, summary in types.items()}
     missing = [str(t) for t in ticket_type_ids if t not in events]
     if missing:
         raise UnknownTicketType(

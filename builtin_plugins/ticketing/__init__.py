@@ -12,6 +12,7 @@ METADATA = PluginMetadata(
     version="0.1.0",
     category=PluginCategory.TICKETING,
     availability=Availability.REQUIRED,
+    depends_on=("events",),
     description="Tickets with offline-verifiable QR codes, PDFs, check-in lists and transfers.",
 )
 

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 
-from builtin_plugins.events.ticket_types_service import get_event
+from builtin_plugins.events import get_event
 from builtin_plugins.ticketing.checkin_schemas import ListCounts
 from builtin_plugins.ticketing.checkin_service import counts
 from kernel.context import Kernel

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import EventDate, TicketType
-from builtin_plugins.events.ticket_types_service import get_event
+from builtin_plugins.events import EventDate, TicketType, get_event
 from builtin_plugins.identity.models import User
 from builtin_plugins.ticketing import payload, signing
 from builtin_plugins.ticketing.checkin_schemas import (

@@ -20,7 +20,7 @@ from fastapi import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event
+from builtin_plugins.events import Event
 from builtin_plugins.ticketing import signing, ticket_settings
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import EventDate
+from builtin_plugins.events import EventDate
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import one_ticket
 from kernel.auth import authenticate

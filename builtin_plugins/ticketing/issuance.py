@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
-from builtin_plugins.events.models import HoldStatus, InventoryHold
+from builtin_plugins.events.inventory import HoldStatus, InventoryHold
 from builtin_plugins.ticketing.models import IssueKind, Ticket, TicketIssue, TicketStatus
 from kernel.codes import random_code
 from kernel.outbox import record_event

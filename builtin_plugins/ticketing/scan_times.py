@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import EventDate
+from builtin_plugins.events import EventDate
 from builtin_plugins.ticketing.models import ScanOutcome
 
 IN_THE_FUTURE, BEFORE_THE_DATE, AFTER_THE_DATE = (

@@ -8,8 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import TicketType
-from builtin_plugins.events.service import seed_demo_event
+from builtin_plugins.events import TicketType, seed_demo_event
 from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import CheckinList, IssueKind, TicketIssue
 

@@ -27,9 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import media
-from builtin_plugins.events.ticket_types_service import get_event
+from builtin_plugins.events import get_event
 from builtin_plugins.ticketing.models import EventTicketSettings, TicketSettings
+from kernel import uploads
 from kernel.problems import Problem
 from kernel.storage import ObjectNotFound, ObjectStorage
 
@@ -46,7 +46,7 @@ LOGO_CONTENT_TYPE = "image/png"
 LOGO_MAX_BYTES = 1024 * 1024
 LOGO_MAX_SIDE = 4000  # pixels, checked on the header before any pixel is decoded
 LOGO_MAX_WIDTH = 600  # what is stored: plenty for a ticket header, small to embed
-LOGO_FORMATS = (media.PNG, media.JPEG)
+LOGO_FORMATS = (uploads.PNG, uploads.JPEG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +181,7 @@ def logo_key(organization_id: uuid.UUID) -> str:
 
 
 def _unsupported() -> Problem:
-    return media.UnsupportedImage(
+    return uploads.UnsupportedImage(
         "The logo must be a PNG or JPEG image.",
         accepted=[fmt.content_type for fmt in LOGO_FORMATS],
     )
@@ -189,7 +189,7 @@ def _unsupported() -> Problem:
 
 def _too_large(size: tuple[int, int] | None = None) -> Problem:
     found = f"The logo is {size[0]}x{size[1]} pixels; " if size else "The logo is too large; "
-    return media.ImageTooLarge(
+    return uploads.ImageTooLarge(
         found + f"at most {LOGO_MAX_SIDE} pixels a side are accepted.", max_side=LOGO_MAX_SIDE
     )
 
@@ -218,7 +218,7 @@ def _pixels(image: Image.Image) -> Image.Image:
 
 def process_logo(data: bytes) -> bytes:
     """Check an upload and re-encode it as a clean PNG; blocking (run it in a thread)."""
-    fmt = media.sniff_format(data)
+    fmt = uploads.sniff_format(data)
     if fmt not in LOGO_FORMATS:
         raise _unsupported()
     try:

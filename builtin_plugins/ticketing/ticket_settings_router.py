@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from builtin_plugins.events import media
 from builtin_plugins.ticketing import ticket_settings as service
 from builtin_plugins.ticketing.settings_schemas import (
     EventTicketSettingsOut,
@@ -23,7 +22,7 @@ from builtin_plugins.ticketing.settings_schemas import (
     TicketSettingsUpdate,
     TransferPolicyOut,
 )
-from kernel import audit
+from kernel import audit, uploads
 from kernel.auth import requires
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep, SessionDep
@@ -50,9 +49,9 @@ LOGO_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": [media.UPLOAD_FIELD],
+                    "required": [uploads.UPLOAD_FIELD],
                     "properties": {
-                        media.UPLOAD_FIELD: {
+                        uploads.UPLOAD_FIELD: {
                             "type": "string",
                             "format": "binary",
                             "description": "a PNG or JPEG of at most 1 MiB and 4000 px a side",
@@ -127,7 +126,7 @@ async def update_ticket_settings(
     "/ticket-settings/logo",
     summary="Upload the logo printed on tickets (PNG or JPEG, at most 1 MiB)",
     openapi_extra=LOGO_BODY,
-    dependencies=[max_body_size(service.LOGO_MAX_BYTES + media.MULTIPART_ALLOWANCE)],
+    dependencies=[max_body_size(service.LOGO_MAX_BYTES + uploads.MULTIPART_ALLOWANCE)],
     responses={
         413: {"description": "The file is larger than 1 MiB"},
         415: {"description": "The content is not a PNG or JPEG image"},
@@ -138,9 +137,9 @@ async def upload_ticket_logo(
     organization_id: uuid.UUID, principal: Manager, request: Request, kernel: KernelDep
 ) -> TicketSettingsOut:
     try:
-        data = await media.read_upload(request, limit=service.LOGO_MAX_BYTES)
-    except media.PayloadTooLarge as exc:
-        raise media.PayloadTooLarge(
+        data = await uploads.read_upload(request, limit=service.LOGO_MAX_BYTES)
+    except uploads.PayloadTooLarge as exc:
+        raise uploads.PayloadTooLarge(
             "A logo may be at most 1 MiB.", max_bytes=service.LOGO_MAX_BYTES
         ) from exc
     png = await service.process_logo_upload(data)
@@ -149,7 +148,7 @@ async def upload_ticket_logo(
         await kernel.storage.put(key, png, content_type=service.LOGO_CONTENT_TYPE)
     except Exception as exc:
         logger.error("could not store a ticket logo", exc_info=True)
-        raise media.StorageUnavailable("The logo could not be stored; try again later.") from exc
+        raise uploads.StorageUnavailable("The logo could not be stored; try again later.") from exc
     try:
         async with kernel.database.transaction() as session:
             previous = await service.set_logo(session, organization_id, key)
@@ -189,8 +188,8 @@ async def get_ticket_logo(
     found = await service.get_settings(session, organization_id)
     if not found.logo_key:
         raise NotFound("The organization has no ticket logo.")
-    headers = {"Cache-Control": LOGO_CACHE_CONTROL, "ETag": media.etag_for(found.logo_key)}
-    if media.etag_matches(if_none_match, headers["ETag"]):
+    headers = {"Cache-Control": LOGO_CACHE_CONTROL, "ETag": uploads.etag_for(found.logo_key)}
+    if uploads.etag_matches(if_none_match, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     try:
         data = await kernel.storage.get(found.logo_key)

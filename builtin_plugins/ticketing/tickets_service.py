@@ -20,8 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import inventory
-from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.events import Event, EventDate, TicketType, inventory
 from builtin_plugins.identity.models import User
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.models import (

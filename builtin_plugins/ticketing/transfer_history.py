@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import Event, EventDate, TicketType
+from builtin_plugins.events import Event, EventDate, TicketType
 from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds, one_ticket
 from builtin_plugins.ticketing.transfer_offers import Giver

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events.models import EventDate
+from builtin_plugins.events import EventDate
 from builtin_plugins.ticketing import ticket_settings
 from builtin_plugins.ticketing.issuance import new_code
 from builtin_plugins.ticketing.models import (

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from builtin_plugins.events import inventory
+from builtin_plugins.events.inventory import _pools as structure
 from builtin_plugins.events.models import (
     Event,
     HoldStatus,
@@ -202,13 +203,13 @@ async def test_event_and_date_pools_and_series_availability(
     night = await make_type(api, organization_id, admin, event_id, name="Night")
     async with database.transaction() as session:
         org = uuid.UUID(organization_id)
-        await inventory.set_event_capacity(
+        await structure.set_event_capacity(
             session, organization_id=org, event_id=event_id, capacity=10
         )
-        await inventory.set_date_capacity(
+        await structure.set_date_capacity(
             session, organization_id=org, event_id=event_id, event_date_id=friday, capacity=3
         )
-        await inventory.set_date_capacity(
+        await structure.set_date_capacity(
             session, organization_id=org, event_id=event_id, event_date_id=saturday, capacity=8
         )
     await _place(database, event_id, night["id"], 2, event_date_id=friday)
@@ -230,11 +231,11 @@ async def test_event_and_date_pools_and_series_availability(
     assert await _available(database, event_id, friday) == {"Night": 0}
     async with database.transaction() as session:
         with pytest.raises(inventory.CapacityConflict):
-            await inventory.set_event_capacity(
+            await structure.set_event_capacity(
                 session, organization_id=uuid.UUID(organization_id), event_id=event_id, capacity=9
             )
     async with database.transaction() as session:
-        await inventory.set_event_capacity(
+        await structure.set_event_capacity(
             session, organization_id=uuid.UUID(organization_id), event_id=event_id, capacity=None
         )
     assert await _available(database, event_id, friday) == {"Night": 1}

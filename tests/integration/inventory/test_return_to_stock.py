@@ -11,6 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from builtin_plugins.events import inventory
+from builtin_plugins.events.inventory import _pools as structure
+from builtin_plugins.events.inventory._availability import ticket_type_counts
 from builtin_plugins.events.models import HoldStatus, InventoryHold, TicketType
 from kernel.db import Database
 from kernel.problems import UnprocessableContent
@@ -207,11 +209,11 @@ async def test_recounts_see_the_returns(api: httpx.AsyncClient, database: Databa
     async with database.transaction() as session:
         ticket_type = await session.get(TicketType, a)
         # The same capacity: only a recount from the ledger.
-        pool = await inventory.set_ticket_type_capacity(
+        pool = await structure.set_ticket_type_capacity(
             session, ticket_type=ticket_type, capacity=5
         )
         assert pool is not None and (pool.sold, pool.held) == (1, 1)
-        counts = await inventory.ticket_type_counts(session, event_id=event_id)
+        counts = await ticket_type_counts(session, event_id=event_id)
     assert counts[a] == (1, 1) and counts[b] == (4, 0)
     assert (await pools(database, event_id))["A"] == counted["A"]
 
@@ -227,7 +229,7 @@ async def test_recounts_see_the_returns(api: httpx.AsyncClient, database: Databa
     )
     assert (shared["sold"], shared["held"]) == (5, 1), shared
     async with database.transaction() as session:
-        await inventory.set_event_capacity(
+        await structure.set_event_capacity(
             session, organization_id=organization_id, event_id=event_id, capacity=6
         )
     rows = await check_ledger(database, event_id)
@@ -243,7 +245,7 @@ async def test_recounts_see_the_returns(api: httpx.AsyncClient, database: Databa
     }
     # A recount now still agrees.
     async with database.transaction() as session:
-        await inventory.set_event_capacity(
+        await structure.set_event_capacity(
             session, organization_id=organization_id, event_id=event_id, capacity=5
         )
     assert (await check_ledger(database, event_id))["Event capacity"]["sold"] == 4
@@ -266,7 +268,7 @@ async def test_every_applicable_pool_gets_the_units_back(
         ticket_type_ids=[str(a), str(b)],
     )
     async with database.transaction() as session:
-        await inventory.set_date_capacity(
+        await structure.set_date_capacity(
             session,
             organization_id=organization_id,
             event_id=event_id,
@@ -357,7 +359,7 @@ async def test_returns_racing_with_holds_keep_the_pools_exact(
     async with database.transaction() as session:
         for name, ticket_type_id in (("A", a), ("B", b)):
             ticket_type = await session.get(TicketType, ticket_type_id)
-            pool = await inventory.set_ticket_type_capacity(
+            pool = await structure.set_ticket_type_capacity(
                 session, ticket_type=ticket_type, capacity=8
             )
             assert (pool.sold, pool.held) == (rows[name]["sold"], rows[name]["held"])

@@ -17,6 +17,7 @@ from PIL import Image, PngImagePlugin
 
 from builtin_plugins.events import media
 from builtin_plugins.events.models import EventStatus
+from kernel import uploads
 from kernel.db import Database
 from tests.integration.conftest import add_member, new_organization
 from tests.integration.media.support import (
@@ -243,14 +244,14 @@ async def test_oversize_uploads_are_refused_while_reading_and_nothing_is_stored(
 ) -> None:
     organization_id, admin, event_id = gallery
     url = images_url(organization_id, event_id)
-    just_over = b"\x89PNG\r\n\x1a\n" + b"\x00" * (media.MAX_UPLOAD_BYTES + 1 - 8)
+    just_over = b"\x89PNG\r\n\x1a\n" + b"\x00" * (uploads.MAX_UPLOAD_BYTES + 1 - 8)
     far_over = b"\x89PNG\r\n\x1a\n" + b"\x00" * (30 * MiB)
 
     # Content-Length a little over: refused by the streaming reader at the limit.
     answer = await upload(api, organization_id, event_id, admin, just_over)
     assert answer.status_code == 413, answer.text
     assert answer.headers["content-type"] == PROBLEM
-    assert answer.json()["max_bytes"] == media.MAX_UPLOAD_BYTES
+    assert answer.json()["max_bytes"] == uploads.MAX_UPLOAD_BYTES
     # Content-Length far over: refused before reading.
     assert (await upload(api, organization_id, event_id, admin, far_over)).status_code == 413
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from builtin_plugins.events import media
+from kernel import uploads
 from tests.integration.media.support import decoded, encode, picture
 
 
@@ -80,11 +81,11 @@ def test_extreme_shapes_get_the_thumbnails_webp_can_hold() -> None:
 
 
 def test_the_format_is_read_from_the_magic_bytes() -> None:
-    assert media.sniff_format(b"\xff\xd8\xff\xe0rest") is media.JPEG
-    assert media.sniff_format(b"\x89PNG\r\n\x1a\nrest") is media.PNG
-    assert media.sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") is media.WEBP
+    assert uploads.sniff_format(b"\xff\xd8\xff\xe0rest") is uploads.JPEG
+    assert uploads.sniff_format(b"\x89PNG\r\n\x1a\nrest") is uploads.PNG
+    assert uploads.sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") is uploads.WEBP
     for other in (b"GIF89a", b"RIFF\x00\x00\x00\x00WAVEfmt ", b"%PDF-1.7", b"<svg", b""):
-        assert media.sniff_format(other) is None
+        assert uploads.sniff_format(other) is None
     # A JPEG header in front of PNG data: the decoder must agree with the magic bytes.
-    with pytest.raises(media.UnsupportedImage):
+    with pytest.raises(uploads.UnsupportedImage):
         media.process_image(b"\xff\xd8\xff" + encode(picture(20, 20), "PNG"))

@@ -245,7 +245,7 @@ async def test_publishing_availability_survives_an_unreachable_broker(caplog) ->
     pubsub = RedisPubSub.from_url("redis://127.0.0.1:1/0")
     kernel = SimpleNamespace(pubsub=pubsub)
     try:
-        with caplog.at_level(logging.WARNING, logger="builtin_plugins.events.realtime"):
+        with caplog.at_level(logging.WARNING, logger="builtin_plugins.events.availability_feed"):
             await publish_availability(kernel, event_id=uuid.uuid4(), availability={})
     finally:
         await pubsub.close()
