@@ -114,7 +114,7 @@ async def quote_ticket_type(
 
     line = await quote(
         session,
-        kernel.plugins,
+        kernel.hooks,
         event=event,
         ticket_type=ticket_type,
         quantity=quantity,

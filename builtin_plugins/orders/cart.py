@@ -184,7 +184,7 @@ async def price_cart(
     for hold in holds:
         line = await quote(
             session,
-            kernel.plugins,
+            kernel.hooks,
             event=event,
             ticket_type=types[hold.ticket_type_id],
             quantity=hold.quantity,
