@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from kernel.awaitables import await_all, first_result
+from kernel.awaitables import first_result
 from kernel.contracts import LineQuote, LineTax, PriceAdjuster, PricingContext, TaxableParty
 from kernel.problems import UnprocessableContent
 
@@ -78,7 +78,7 @@ async def tax_line(hook, line: LineQuote, buyer: TaxableParty) -> LineTax:
 
 
 async def unlocked_ticket_types(
-    hook,
+    hooks: Hooks,
     *,
     organization_id: UUID,
     event_id: UUID,
@@ -88,10 +88,11 @@ async def unlocked_ticket_types(
     ``ticketing_pricing_unlocked_ticket_types`` (none without a code)."""
     if not promo_code:
         return frozenset()
-    answers = await await_all(
-        hook.ticketing_pricing_unlocked_ticket_types(
-            organization_id=organization_id, event_id=event_id, promo_code=promo_code
-        )
+    answers = await hooks.call(
+        "ticketing_pricing_unlocked_ticket_types",
+        organization_id=organization_id,
+        event_id=event_id,
+        promo_code=promo_code,
     )
     return frozenset(type_id for answer in answers for type_id in answer or ())
 

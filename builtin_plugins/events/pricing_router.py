@@ -90,7 +90,7 @@ async def quote_ticket_type(
     )
     if ticket_type is not None and ticket_type.visibility == Visibility.PROMO:
         unlocked = await unlocked_ticket_types(
-            kernel.plugins.hook,
+            kernel.hooks,
             organization_id=event.organization_id,
             event_id=event.id,
             promo_code=promo_code,
@@ -144,5 +144,5 @@ async def quote_ticket_type(
         unit_price=line.unit_price,
         total=line.total,
         promo_code=promo_code,
-        problems=await checkout_vetoes(kernel.plugins.hook, cart),
+        problems=await checkout_vetoes(kernel.hooks, cart),
     )

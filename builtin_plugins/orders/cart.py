@@ -225,7 +225,7 @@ async def vetoes(
     """What refuses this cart: a ticket type outside its per-order limits, then every
     plugin's refusals (``ticketing_checkout_validate``)."""
     cart = priced.for_validation(buyer_id=buyer_id, buyer_email=buyer_email)
-    return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.plugins.hook, cart)]
+    return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.hooks, cart)]
 
 
 async def merge_carts(session: AsyncSession, *, from_owner: str, to_owner: str) -> int:

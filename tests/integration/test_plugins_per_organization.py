@@ -27,7 +27,7 @@ from tests.integration.conftest import IDENTITY_ENV, new_organization, problem_c
 from tests.integration.guest.support import smtp_env
 from tests.integration.identity.invitation_steps import invite
 from tests.integration.orders.support import STANDARD_PRICE, Buyer, Shop, open_shop
-from tests.integration.promotions.support import buy, codes_url, make_code
+from tests.integration.promotions.support import buy, codes_url, make_code, read_code
 from tests.support.chosen_states import ChosenStates
 from tests.support.live_server import live_server
 from tests.support.openapi_contract import checked_client
@@ -224,6 +224,11 @@ async def test_an_organizations_cap_limits_its_promo_codes_in_quote_and_checkout
     assert adjustments(plain, "promo-code") == [] and plain["unit_price"] == STANDARD_PRICE
     managed = await http.get(codes_url(shop_a), headers=shop_a.venue.admin)
     assert managed.status_code == 404 and problem_code(managed) == "plugin-not-enabled"
+    full_price = await buy(http, shop_a, Buyer.anonymous(), code_a["code"], standard=1)
+    assert full_price.status_code == 201, full_price.text
+    assert full_price.json()["order"]["discount_amount"] == 0
+    served.states.turn_on(shop_a.venue.organization_id, "promotions")
+    assert (await read_code(http, shop_a, code_a))["used"] == 2  # the order without it: not
 
 
 # -- mail -----------------------------------------------------------------------------------
