@@ -81,6 +81,7 @@ class Hooks:
         organization = await self.states.of(organization_id)
         plan = self.plan(name, organization.disabled)
         contexts = self._contexts_of(organization_id, organization)
+        kwargs["organization_id"] = organization_id  # for specs that name it too
         if plan.firstresult:
             for implementation in plan.implementations:
                 answer = await self._ask(implementation, plan, contexts, kwargs)
@@ -101,6 +102,7 @@ class Hooks:
         organization = await self.states.of(organization_id)
         plan = self.plan(name, organization.disabled)
         contexts = self._contexts_of(organization_id, organization)
+        kwargs["organization_id"] = organization_id  # for specs that name it too
         found = []
         for implementation in plan.implementations:
             answer = await self._ask(implementation, plan, contexts, kwargs)
