@@ -25,6 +25,7 @@ from kernel.middleware.security_headers import SecurityHeadersMiddleware
 from kernel.middleware.websocket_origin import WebSocketOriginMiddleware
 from kernel.openapi import install_openapi
 from kernel.outbox import OutboxRelay
+from kernel.plugin_gate import gated
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
 from kernel.query_parameters import refuse_unknown_query_parameters
@@ -68,16 +69,25 @@ def create_app(
     for router in plugin_routers:
         app.include_router(router, prefix=API_PREFIX, dependencies=checked)
     # Mounted one level deep: every nesting level costs a route match per request.
-    for _slug, routers in plugins.collect("ticketing_api_routers"):
+    for slug, routers in plugins.collect("ticketing_api_routers"):
+        optional = not _required(plugins, slug)
         for router in routers or ():
+            router = gated(router, slug) if optional else router
             app.include_router(router, prefix=API_PREFIX, dependencies=checked)
-    for _slug, routers in plugins.collect("ticketing_unversioned_routers"):
+    for slug, routers in plugins.collect("ticketing_unversioned_routers"):
+        optional = not _required(plugins, slug)
         for router in routers or ():
+            router = gated(router, slug) if optional else router
             app.include_router(router, dependencies=checked)
     install_upgrade_required(app)
     install_openapi(app)
     _install_middleware(app, kernel)
     return app
+
+
+def _required(plugins: KernelPluginManager, slug: str) -> bool:
+    record = plugins.record(slug)
+    return bool(record and record.metadata and record.metadata.required)
 
 
 def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
@@ -139,13 +149,21 @@ def _lifespan(kernel: Kernel):
             await asyncio.to_thread(migrate.upgrade, kernel.database.url, kernel.plugins)
         if isinstance(kernel.storage, MinioStorage):
             await _ensure_bucket(kernel.storage)
-        subscriptions = [
-            subscription
-            for _slug, found in kernel.plugins.collect("ticketing_event_subscriptions")
+        owned = [
+            (slug, subscription)
+            for slug, found in kernel.plugins.collect("ticketing_event_subscriptions")
             for subscription in found or ()
         ]
         relay = OutboxRelay(
-            kernel.database, subscriptions, poll_seconds=kernel.settings.outbox_poll_seconds
+            kernel.database,
+            [subscription for _slug, subscription in owned],
+            poll_seconds=kernel.settings.outbox_poll_seconds,
+            owners={
+                subscription.consumer: slug
+                for slug, subscription in owned
+                if not _required(kernel.plugins, slug)
+            },
+            states=kernel.hooks.states,
         )
         watcher = GenerationWatcher(
             kernel.hooks.states,

@@ -4,12 +4,20 @@ Checkout asks before it writes an order; the cart and the price quote ask too, s
 learns what checkout would refuse (a promo code that is unknown or used up) before paying.
 """
 
-from kernel.awaitables import await_all
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from kernel.contracts import CheckoutCart, CheckoutVeto
 
+if TYPE_CHECKING:
+    from kernel.hooks import Hooks
 
-async def checkout_vetoes(hook, cart: CheckoutCart) -> list[CheckoutVeto]:
-    """Every plugin's refusals of ``cart`` (``ticketing_checkout_validate``), in hook
-    order; empty when checkout would go ahead. ``hook`` is a plugin manager's relay."""
-    answers = await await_all(hook.ticketing_checkout_validate(cart=cart))
+
+async def checkout_vetoes(hooks: Hooks, cart: CheckoutCart) -> list[CheckoutVeto]:
+    """Every refusal of ``cart`` (``ticketing_checkout_validate``) by the plugins its
+    organization has on, in hook order; empty when checkout would go ahead."""
+    answers = await hooks.call(
+        "ticketing_checkout_validate", organization_id=cart.organization_id, cart=cart
+    )
     return [veto for answer in answers for veto in answer or ()]

@@ -21,13 +21,14 @@ app is built, go through :meth:`KernelPluginManager.collect` instead.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from kernel.awaitables import await_me_maybe
 from kernel.markers import PROPAGATES
 from kernel.metrics import PLUGIN_FAILURES
 from kernel.plugin_context import PluginContext
@@ -47,6 +48,8 @@ class Implementation:
     function: Callable[..., Any]
     argnames: tuple[str, ...]
     required: bool
+    wants_context: bool = False  # names ``ctx``
+    passed: tuple[str, ...] = ()  # the caller's arguments it names (all but ``ctx``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class Hooks:
         self.states = states
         self.kernel: Kernel | None = None  # set by the kernel that owns this caller
         self._plans: dict[tuple[int, frozenset[str], str], HookPlan] = {}
+        # Each organization's PluginContexts by slug, built once per answer of
+        # ``states.of`` (kept while ``of`` hands back the very same object).
+        self._contexts: dict[UUID | None, tuple[OrganizationPlugins, dict[str, PluginContext]]] = {}
 
     async def call(self, name: str, /, *, organization_id: UUID | None, **kwargs: Any) -> Any:
         """Call hook ``name`` for an organization (``None``: outside any organization).
@@ -74,17 +80,17 @@ class Hooks:
         """
         organization = await self.states.of(organization_id)
         plan = self.plan(name, organization.disabled)
+        contexts = self._contexts_of(organization_id, organization)
+        kwargs["organization_id"] = organization_id  # for specs that name it too
         if plan.firstresult:
             for implementation in plan.implementations:
-                answer = await self._ask(
-                    implementation, plan, organization_id, organization, kwargs
-                )
+                answer = await self._ask(implementation, plan, contexts, kwargs)
                 if answer is not None:
                     return answer
             return None
         answers = []
         for implementation in plan.implementations:
-            answer = await self._ask(implementation, plan, organization_id, organization, kwargs)
+            answer = await self._ask(implementation, plan, contexts, kwargs)
             if answer is not None:
                 answers.append(answer)
         return answers
@@ -95,9 +101,11 @@ class Hooks:
         """Every plugin's answer with the slug of the plugin that gave it, in call order."""
         organization = await self.states.of(organization_id)
         plan = self.plan(name, organization.disabled)
+        contexts = self._contexts_of(organization_id, organization)
+        kwargs["organization_id"] = organization_id  # for specs that name it too
         found = []
         for implementation in plan.implementations:
-            answer = await self._ask(implementation, plan, organization_id, organization, kwargs)
+            answer = await self._ask(implementation, plan, contexts, kwargs)
             if answer is not None:
                 found.append((implementation.slug, answer))
         return found
@@ -122,7 +130,17 @@ class Hooks:
             slug = self.plugins.slug_of(impl.plugin)
             record = self.plugins.record(slug)
             required = bool(record and record.metadata and record.metadata.required)
-            implementations.append(Implementation(slug, impl.function, impl.argnames, required))
+            argnames = tuple(impl.argnames)
+            implementations.append(
+                Implementation(
+                    slug,
+                    impl.function,
+                    argnames,
+                    required,
+                    wants_context="ctx" in argnames,
+                    passed=tuple(argname for argname in argnames if argname != "ctx"),
+                )
+            )
         return HookPlan(
             hook=name,
             implementations=tuple(implementations),
@@ -130,27 +148,33 @@ class Hooks:
             propagates=bool(getattr(spec.function, PROPAGATES, False)),
         )
 
+    def _contexts_of(
+        self, organization_id: UUID | None, organization: OrganizationPlugins
+    ) -> _Contexts:
+        cached = self._contexts.get(organization_id)
+        if cached is not None and cached[0] is organization and cached[1].kernel is self.kernel:
+            return cached[1]
+        if len(self._contexts) >= MAX_CACHED_ORGANIZATIONS:
+            self._contexts.clear()
+        contexts = _Contexts(self, organization_id, organization)
+        self._contexts[organization_id] = (organization, contexts)
+        return contexts
+
     async def _ask(
         self,
         implementation: Implementation,
         plan: HookPlan,
-        organization_id: UUID | None,
-        organization: OrganizationPlugins,
+        contexts: _Contexts,
         kwargs: dict[str, Any],
     ) -> Any:
-        arguments = {}
-        for argname in implementation.argnames:
-            if argname == "ctx":
-                arguments["ctx"] = PluginContext(
-                    kernel=self.kernel,
-                    organization_id=organization_id,
-                    plugin=implementation.slug,
-                    settings=organization.settings_of(implementation.slug),
-                )
-            else:
-                arguments[argname] = kwargs[argname]
+        arguments = {argname: kwargs[argname] for argname in implementation.passed}
+        if implementation.wants_context:
+            arguments["ctx"] = contexts[implementation.slug]
         try:
-            return await await_me_maybe(implementation.function(**arguments))
+            answer = implementation.function(**arguments)
+            if _awaitable(answer):
+                answer = await answer
+            return answer
         except Problem:
             raise
         except Exception:
@@ -162,3 +186,37 @@ class Hooks:
                 extra={"plugin": implementation.slug, "hook": plan.hook},
             )
             return None
+
+
+MAX_CACHED_ORGANIZATIONS = 10_000
+
+
+def _awaitable(answer: Any) -> bool:
+    """``inspect.isawaitable``, without its slow abstract-class check for plain answers."""
+    return hasattr(answer, "__await__") or (
+        type(answer) is GeneratorType and inspect.isawaitable(answer)
+    )
+
+
+class _Contexts(dict[str, PluginContext]):
+    """One organization's PluginContext per plugin slug, each built when first asked for."""
+
+    __slots__ = ("hooks", "kernel", "organization", "organization_id")
+
+    def __init__(
+        self, hooks: Hooks, organization_id: UUID | None, organization: OrganizationPlugins
+    ) -> None:
+        super().__init__()
+        self.hooks = hooks
+        self.kernel = hooks.kernel
+        self.organization_id = organization_id
+        self.organization = organization
+
+    def __missing__(self, slug: str) -> PluginContext:
+        context = self[slug] = PluginContext(
+            kernel=self.kernel,
+            organization_id=self.organization_id,
+            plugin=slug,
+            settings=self.organization.settings_of(slug),
+        )
+        return context

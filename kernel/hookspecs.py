@@ -259,6 +259,18 @@ def ticketing_pricing_tax(
 
 
 @hookspec
+def ticketing_pricing_settings_schema() -> Mapping[str, object] | None:
+    """Called when a ticket type's pricing settings are written; a pricing strategy
+    returns the JSON Schema (draft 2020-12) of its settings for one ticket type.
+
+    Those live in ``TicketType.pricing[slug]``, the strategy reads them from
+    ``context.attributes["pricing"][slug]``; they are not the organization's settings of
+    the plugin (``METADATA.settings_schema``, handed over as ``ctx.settings``). A
+    registration hook: called through ``collect``, no organization.
+    """
+
+
+@hookspec
 def ticketing_pricing_unlocked_ticket_types(
     organization_id: UUID, event_id: UUID, promo_code: str, ctx: PluginContext
 ) -> Sequence[UUID] | None:

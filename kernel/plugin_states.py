@@ -54,14 +54,21 @@ class PluginStates:
 
     def __init__(self, plugins: KernelPluginManager) -> None:
         self.plugins = plugins
+        self._defaults: tuple[int, OrganizationPlugins] | None = None
 
     def defaults(self) -> OrganizationPlugins:
+        """Worked out once per set of registered plugins (their ``generation``)."""
+        generation = self.plugins.generation
+        if self._defaults is not None and self._defaults[0] == generation:
+            return self._defaults[1]
         off = frozenset(
             record.slug
             for record in self.plugins.loaded
             if record.metadata is not None and record.metadata.availability is Availability.OPT_IN
         )
-        return OrganizationPlugins(disabled=with_dependants(self.plugins, off))
+        found = OrganizationPlugins(disabled=with_dependants(self.plugins, off))
+        self._defaults = (generation, found)
+        return found
 
     async def of(self, organization_id: UUID | None) -> OrganizationPlugins:
         """The plugins as ``organization_id`` sees them (``None``: the platform's view,

@@ -1,14 +1,19 @@
 """Quoting a line through the pricing hooks: base price, then composed adjusters."""
 
+from __future__ import annotations
+
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from kernel.awaitables import await_all, first_result
+from kernel.awaitables import first_result
 from kernel.contracts import LineQuote, LineTax, PriceAdjuster, PricingContext, TaxableParty
 from kernel.problems import UnprocessableContent
+
+if TYPE_CHECKING:
+    from kernel.hooks import Hooks
 
 logger = logging.getLogger(__name__)
 
@@ -17,16 +22,22 @@ class NoBasePrice(UnprocessableContent):
     code, title = "no-price", "No price for this line"
 
 
-async def quote_line(hook, context: PricingContext) -> LineQuote:
-    """Price ``context`` with ``hook``: a plugin manager's ``hook`` relay.
+async def quote_line(hooks: Hooks, context: PricingContext) -> LineQuote:
+    """Price ``context`` through ``hooks`` (the kernel's hook caller): only the plugins the
+    context's organization has on answer, each with its own settings for it.
 
     Deterministic: adjusters run in (stage, code) order, each on the unit price the
     previous one left, and the unit price never drops below zero.
     """
-    base = await first_result(hook.ticketing_pricing_base_price, context=context)
+    organization_id = context.organization_id
+    base = await hooks.call(
+        "ticketing_pricing_base_price", organization_id=organization_id, context=context
+    )
     if base is None:
         raise NoBasePrice(f"No plugin prices ticket type {context.ticket_type_id}.")
-    found = await await_all(hook.ticketing_pricing_adjusters(context=context))
+    found = await hooks.call(
+        "ticketing_pricing_adjusters", organization_id=organization_id, context=context
+    )
     adjusters: list[PriceAdjuster] = [adjuster for group in found for adjuster in group or ()]
     adjusters.sort(key=lambda adjuster: (adjuster.stage, adjuster.code))
     unit_price = base
@@ -67,7 +78,7 @@ async def tax_line(hook, line: LineQuote, buyer: TaxableParty) -> LineTax:
 
 
 async def unlocked_ticket_types(
-    hook,
+    hooks: Hooks,
     *,
     organization_id: UUID,
     event_id: UUID,
@@ -77,10 +88,11 @@ async def unlocked_ticket_types(
     ``ticketing_pricing_unlocked_ticket_types`` (none without a code)."""
     if not promo_code:
         return frozenset()
-    answers = await await_all(
-        hook.ticketing_pricing_unlocked_ticket_types(
-            organization_id=organization_id, event_id=event_id, promo_code=promo_code
-        )
+    answers = await hooks.call(
+        "ticketing_pricing_unlocked_ticket_types",
+        organization_id=organization_id,
+        event_id=event_id,
+        promo_code=promo_code,
     )
     return frozenset(type_id for answer in answers for type_id in answer or ())
 
@@ -90,16 +102,21 @@ def adjusters_from_settings(
     *,
     slug: str,
     build: Callable[[Any], PriceAdjuster],
+    default: Mapping[str, Any] | None = None,
 ) -> list[PriceAdjuster]:
     """The usual body of a strategy plugin's ``ticketing_pricing_adjusters``.
 
     Reads the strategy's settings from ``context.attributes["pricing"][slug]`` (the
-    ticket type's per-strategy settings) and builds its adjuster. Settings the builder
-    refuses (``ValueError``) are ignored with a warning, so a misconfigured ticket type
-    still sells at its list price; refusing them is the job of whoever writes them.
+    ticket type's per-strategy settings), else takes ``default`` (what the organization
+    set for ticket types that set nothing, from ``ctx.settings``), and builds its
+    adjuster. Settings the builder refuses (``ValueError``) are ignored with a warning, so
+    a misconfigured ticket type still sells at its list price; refusing them is the job
+    of whoever writes them.
     """
     pricing = context.attributes.get("pricing")
     settings = pricing.get(slug) if isinstance(pricing, Mapping) else None
+    if settings is None:
+        settings = default
     if settings is None:
         return []
     try:

@@ -89,7 +89,7 @@ async def event_availability(
         date_id = dates[0]
     numbers = await inventory.availability(session, event_id=event_id, event_date_id=date_id)
     unlocked = await unlocked_ticket_types(
-        kernel.plugins.hook,
+        kernel.hooks,
         organization_id=event.organization_id,
         event_id=event_id,
         promo_code=promo_code,
@@ -141,7 +141,7 @@ async def place_hold(
     if body.promo_code:
         organization_id = await _organization_of(kernel, event_id)
         unlocked = await unlocked_ticket_types(
-            kernel.plugins.hook,
+            kernel.hooks,
             organization_id=organization_id,
             event_id=event_id,
             promo_code=body.promo_code,

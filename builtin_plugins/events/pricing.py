@@ -53,6 +53,7 @@ from builtin_plugins.events.models import (
 )
 from kernel.clock import utcnow
 from kernel.contracts import LineQuote, PriceAdjustment, PricingContext
+from kernel.hooks import Hooks
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pricing import quote_line
 
@@ -220,7 +221,7 @@ async def pricing_context(
 
 async def quote(
     session: AsyncSession,
-    plugins: KernelPluginManager,
+    hooks: Hooks,
     *,
     event: Event,
     ticket_type: TicketType,
@@ -241,7 +242,7 @@ async def quote(
         buyer_id=buyer_id,
         promo_code=promo_code,
     )
-    return await quote_line(plugins.hook, context)
+    return await quote_line(hooks, context)
 
 
 def catalog_base_price(context: PricingContext) -> int | None:
@@ -258,11 +259,13 @@ def validate_pricing_settings(
 
     For whoever writes ``TicketType.pricing`` (the ticket type API should refuse a
     non-empty answer with 422): each key must be the slug of a loaded plugin that
-    implements ``ticketing_pricing_adjusters``, and its value must match that plugin's
-    ``settings_schema``. At quote time a strategy ignores settings it cannot use.
+    implements ``ticketing_pricing_adjusters``, and its value must match the schema the
+    plugin answers to ``ticketing_pricing_settings_schema`` (its ``settings_schema`` when it
+    does not answer). At quote time a strategy ignores settings it cannot use.
     """
     if not isinstance(pricing, Mapping):
         return ["pricing must be an object keyed by strategy slug"]
+    schemas = dict(plugins.collect("ticketing_pricing_settings_schema"))
     problems = []
     for slug in sorted(pricing):
         record = plugins.record(slug)
@@ -271,7 +274,7 @@ def validate_pricing_settings(
             problems.append(f"{slug}: no pricing strategy of that name is installed")
             continue
         validator = jsonschema.Draft202012Validator(
-            record.metadata.settings_schema,
+            schemas.get(slug) or record.metadata.settings_schema,
             format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
         )
         for error in sorted(validator.iter_errors(pricing[slug]), key=lambda e: e.json_path):

@@ -90,7 +90,7 @@ async def quote_ticket_type(
     )
     if ticket_type is not None and ticket_type.visibility == Visibility.PROMO:
         unlocked = await unlocked_ticket_types(
-            kernel.plugins.hook,
+            kernel.hooks,
             organization_id=event.organization_id,
             event_id=event.id,
             promo_code=promo_code,
@@ -114,7 +114,7 @@ async def quote_ticket_type(
 
     line = await quote(
         session,
-        kernel.plugins,
+        kernel.hooks,
         event=event,
         ticket_type=ticket_type,
         quantity=quantity,
@@ -144,5 +144,5 @@ async def quote_ticket_type(
         unit_price=line.unit_price,
         total=line.total,
         promo_code=promo_code,
-        problems=await checkout_vetoes(kernel.plugins.hook, cart),
+        problems=await checkout_vetoes(kernel.hooks, cart),
     )

@@ -8,11 +8,13 @@ When an admin invites an address or resends the invitation
 (``organization.invitation_sent``), the invitee gets one email per send with the link to
 accept it (identity, a required plugin, opens the link through its public face).
 Settings come from the environment (:mod:`.settings`); without ``TICKETING_SMTP_HOST``
-messages are written to a local directory instead of sent.
+messages are written to a local directory instead of sent. An organization may send
+through its own SMTP server instead (the plugin's settings, :mod:`.organization_smtp`).
 """
 
 from pathlib import Path
 
+from builtin_plugins.notifications_email.organization_settings import SETTINGS_SCHEMA
 from kernel.markers import hookimpl
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 
@@ -22,6 +24,7 @@ METADATA = PluginMetadata(
     version="0.1.0",
     category=PluginCategory.NOTIFICATIONS,
     description="Order confirmations with the tickets attached, and invitations, over SMTP.",
+    settings_schema=SETTINGS_SCHEMA,
 )
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.notifications_email.message import KIND, order_confirmation
+from builtin_plugins.notifications_email.organization_smtp import mailer_for
 from builtin_plugins.notifications_email.sending import send_once, sent_before, subscription
-from builtin_plugins.notifications_email.transport import mailer
 from kernel.awaitables import first_result
 from kernel.contracts import DomainEvent, Subscription
 
@@ -44,7 +44,7 @@ async def send_confirmation(event: DomainEvent, session: AsyncSession, kernel: A
             "paid order has no valid ticket: no confirmation", extra={"order_id": str(order_id)}
         )
         return
-    runtime = mailer(kernel)
+    runtime = await mailer_for(kernel, link.order.organization_id)
     message = order_confirmation(runtime.settings, link, tickets)
     await send_once(
         session,

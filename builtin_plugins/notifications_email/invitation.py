@@ -22,8 +22,8 @@ from builtin_plugins.notifications_email.invitation_message import (
     InvitationSent,
     invitation,
 )
+from builtin_plugins.notifications_email.organization_smtp import mailer_for
 from builtin_plugins.notifications_email.sending import send_once, subscription
-from builtin_plugins.notifications_email.transport import mailer
 from kernel.contracts import DomainEvent, Subscription
 
 TOPIC = "organization.invitation_sent"
@@ -32,7 +32,7 @@ CONSUMER = "email.organization-invitation"
 
 async def send_invitation(event: DomainEvent, session: AsyncSession, kernel: Any) -> None:
     sent = InvitationSent.from_payload(event.payload)
-    runtime = mailer(kernel)
+    runtime = await mailer_for(kernel, sent.organization_id)
     link = invitation_accept_link(event.payload, kernel.encryptor)
     meanings = {permission.name: permission.description for permission in kernel.permissions}
     await send_once(

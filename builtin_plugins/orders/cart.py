@@ -166,7 +166,7 @@ async def price_cart(
     for hold in holds:
         line = await quote(
             session,
-            kernel.plugins,
+            kernel.hooks,
             event=event,
             ticket_type=types[hold.ticket_type_id],
             quantity=hold.quantity,
@@ -207,4 +207,4 @@ async def vetoes(
     """What refuses this cart: a ticket type outside its per-order limits, then every
     plugin's refusals (``ticketing_checkout_validate``)."""
     cart = priced.for_validation(buyer_id=buyer_id, buyer_email=buyer_email)
-    return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.plugins.hook, cart)]
+    return [*order_limit_vetoes(priced), *await checkout_vetoes(kernel.hooks, cart)]

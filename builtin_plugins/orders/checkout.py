@@ -41,7 +41,6 @@ from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
-from kernel.awaitables import await_all
 from kernel.codes import random_code
 from kernel.contracts import TaxableParty
 from kernel.problems import Conflict, NotFound, UnprocessableContent
@@ -224,8 +223,11 @@ async def place_order(
     await session.flush()
 
     snapshot = fulfilment.order_snapshot(order, lines)
-    await await_all(
-        kernel.plugins.hook.ticketing_checkout_before_order_placed(order=snapshot, session=session)
+    await kernel.hooks.call(
+        "ticketing_checkout_before_order_placed",
+        organization_id=order.organization_id,
+        order=snapshot,
+        session=session,
     )
     payment = await payments.start_payment(session, kernel, order, provider=provider)
     return PlacedOrder(order=order, lines=lines, payment=payment, access_token=access_token)

@@ -20,7 +20,6 @@ METADATA = PluginMetadata(
     name="Demand surge pricing",
     version="1.0.0",
     category=PluginCategory.TICKETING,
-    settings_schema=SETTINGS_SCHEMA,
     description="Raises the price while tickets sell fast, up to a cap.",
 )
 
@@ -28,3 +27,9 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_pricing_adjusters(context):
     return adjusters_from_settings(context, slug=SLUG, build=DemandSurge.from_settings)
+
+
+@hookimpl
+def ticketing_pricing_settings_schema():
+    """Per ticket type; the organization configures nothing of this strategy."""
+    return SETTINGS_SCHEMA

@@ -1,6 +1,7 @@
 """Early bird: a percentage off the list price until a date, in tiers.
 
-Settings (``TicketType.pricing["early-bird"]``)::
+Settings (``TicketType.pricing["early-bird"]``, or the organization's ``default_offer``
+for ticket types that set none)::
 
     {"tiers": [{"until": "2030-03-01T00:00:00Z", "percent_off": 30, "label": "Super early"},
                {"until": "2030-04-01T00:00:00Z", "percent_off": 15}]}
@@ -58,6 +59,22 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         }
     },
     "required": ["tiers"],
+    "additionalProperties": False,
+}
+
+# The organization's settings of the plugin (``ctx.settings``): an offer in the same shape,
+# for every ticket type of the organization that sets no early bird of its own.
+ORGANIZATION_SETTINGS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Early bird, organization-wide",
+    "type": "object",
+    "properties": {
+        "default_offer": {
+            **{key: value for key, value in SETTINGS_SCHEMA.items() if key != "$schema"},
+            "title": "Default offer",
+            "description": "Applies to ticket types without early bird settings of their own.",
+        }
+    },
     "additionalProperties": False,
 }
 

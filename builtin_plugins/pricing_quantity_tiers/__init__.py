@@ -19,7 +19,6 @@ METADATA = PluginMetadata(
     name="Quantity tiers",
     version="1.0.0",
     category=PluginCategory.TICKETING,
-    settings_schema=SETTINGS_SCHEMA,
     description="Price steps by units sold: the next tickets cost more as inventory sells.",
 )
 
@@ -27,3 +26,9 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_pricing_adjusters(context):
     return adjusters_from_settings(context, slug=SLUG, build=QuantityTiers.from_settings)
+
+
+@hookimpl
+def ticketing_pricing_settings_schema():
+    """Per ticket type; the organization configures nothing of this strategy."""
+    return SETTINGS_SCHEMA

@@ -20,7 +20,6 @@ METADATA = PluginMetadata(
     name="Time-to-event pricing",
     version="1.0.0",
     category=PluginCategory.TICKETING,
-    settings_schema=SETTINGS_SCHEMA,
     description="Changes the price by a percentage in the last hours before the event.",
 )
 
@@ -28,3 +27,9 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_pricing_adjusters(context):
     return adjusters_from_settings(context, slug=SLUG, build=TimeToEvent.from_settings)
+
+
+@hookimpl
+def ticketing_pricing_settings_schema():
+    """Per ticket type; the organization configures nothing of this strategy."""
+    return SETTINGS_SCHEMA

@@ -17,6 +17,21 @@ METADATA = PluginMetadata(
     category=PluginCategory.MARKETING,
     depends_on=("events",),
     description="Percentage or fixed discounts, usage limits, codes that unlock ticket types.",
+    settings_schema={
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Promo codes",
+        "type": "object",
+        "properties": {
+            "max_discount_percent": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 100,
+                "description": "No code takes more than this percentage off a ticket's price "
+                "(quote, cart and checkout alike); unset: no cap.",
+            }
+        },
+        "additionalProperties": False,
+    },
 )
 
 
@@ -62,12 +77,12 @@ def ticketing_event_subscriptions():
 # Plain functions that hand back a coroutine only when a code was typed: the normal
 # buying path gets its answer without a coroutine or a lookup.
 @hookimpl
-def ticketing_pricing_adjusters(context):
+def ticketing_pricing_adjusters(context, ctx):
     if not context.promo_code:
         return []
     from builtin_plugins.promotions.pricing import adjusters_for
 
-    return adjusters_for(context)
+    return adjusters_for(context, max_percent=ctx.settings.get("max_discount_percent"))
 
 
 @hookimpl

@@ -9,6 +9,9 @@ taken of the price the buyer would otherwise pay.
   so over many tickets neither buyer nor organizer is favoured).
 * Fixed: ``amount_off`` per ticket; the kernel stops the price at zero. A fixed code in
   another currency than the line's does not apply (it is never converted).
+* Cap: an organization may set ``max_discount_percent`` (the plugin's settings); no
+  code then takes more than that percentage of the price, rounded the same way, and the
+  label says so.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class PromoDiscount:
     code: ClassVar[str] = ADJUSTER_CODE
 
     terms: PromoTerms
+    max_percent: int | None = None  # the organization's cap, in percent
 
     @property
     def label(self) -> str:
@@ -80,4 +84,9 @@ class PromoDiscount:
             amount = terms.amount_off
         else:
             return None
-        return PriceAdjustment(self.stage, self.code, self.label, -amount)
+        label = self.label
+        if self.max_percent is not None:
+            cap = percent_discount(unit_price, self.max_percent * 100)
+            if amount > cap:
+                amount, label = cap, f"{label} (at most {self.max_percent}%)"
+        return PriceAdjustment(self.stage, self.code, label, -amount)

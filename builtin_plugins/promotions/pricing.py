@@ -13,9 +13,12 @@ from kernel.clock import utcnow
 from kernel.contracts import PricingContext
 
 
-async def adjusters_for(context: PricingContext) -> list[PromoDiscount]:
+async def adjusters_for(
+    context: PricingContext, *, max_percent: int | None = None
+) -> list[PromoDiscount]:
     """The code's discount when ``context.promo_code`` names an active code of the
-    organization, valid for the event at ``context.at`` and applying to the ticket type."""
+    organization, valid for the event at ``context.at`` and applying to the ticket type;
+    never more than ``max_percent`` % of the price (the organization's cap), if given."""
     if not context.promo_code:
         return []
     terms = await lookup.find(organization_id=context.organization_id, code=context.promo_code)
@@ -25,7 +28,7 @@ async def adjusters_for(context: PricingContext) -> list[PromoDiscount]:
         or not terms.applies_to(context.ticket_type_id)
     ):
         return []
-    return [PromoDiscount(terms)]
+    return [PromoDiscount(terms, max_percent=max_percent)]
 
 
 async def unlocked_by(

@@ -188,7 +188,7 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
     unlocked: frozenset[uuid.UUID] = frozenset()
     if order.promo_code:
         unlocked = await unlocked_ticket_types(
-            running_kernel().plugins.hook,
+            running_kernel().hooks,
             organization_id=order.organization_id,
             event_id=order.event_id,
             promo_code=order.promo_code,

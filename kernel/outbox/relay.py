@@ -7,6 +7,12 @@ first inserts the ``(event, consumer)`` delivery row: if the row exists the even
 already handled and is skipped; if the handler fails, the row goes away with the rollback
 and the event is retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
 polls, so an event survives a crash of the process that wrote it.
+
+A subscriber belongs to a plugin (``owners``: consumer -> plugin slug). When that plugin
+is off for the event's organization, the event counts as handled by that consumer: its
+delivery row is written without calling the handler (``skipped`` in the metrics), so
+turning the plugin on later does not replay what happened while it was off. Events
+without an organization reach every subscriber.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,6 +33,7 @@ from kernel.db import Database
 from kernel.metrics import OUTBOX_DELIVERIES
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
 from kernel.outbox.publisher import NOTIFY_CHANNEL
+from kernel.plugin_states import PluginStates
 from kernel.request_context import bind_request_id, reset_request_id
 
 logger = logging.getLogger(__name__)
@@ -47,9 +54,13 @@ class OutboxRelay:
         subscriptions: Sequence[Subscription],
         *,
         poll_seconds: float = 2.0,
+        owners: Mapping[str, str] | None = None,
+        states: PluginStates | None = None,
     ) -> None:
         self.database = database
         self.subscriptions = list(subscriptions)
+        self.owners = dict(owners or {})
+        self.states = states
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -72,12 +83,15 @@ class OutboxRelay:
                 )
             ).all()
             for event in events:
-                errors = [
-                    error
-                    for subscription in self.subscriptions
-                    if subscription.matches(event.topic)
-                    and (error := await self._deliver(event, subscription)) is not None
-                ]
+                disabled = await self._disabled_for(event)
+                errors = []
+                for subscription in self.subscriptions:
+                    if not subscription.matches(event.topic):
+                        continue
+                    if self.owners.get(subscription.consumer) in disabled:
+                        await self._skip(event, subscription)
+                    elif (error := await self._deliver(event, subscription)) is not None:
+                        errors.append(error)
                 if not errors:
                     event.dispatched_at = datetime.now(UTC)
                     continue
@@ -89,6 +103,22 @@ class OutboxRelay:
                 else:
                     event.next_attempt_at = datetime.now(UTC) + retry_delay(event.attempts)
         return len(events)
+
+    async def _disabled_for(self, event: OutboxEvent) -> frozenset[str]:
+        """The plugins off for the event's organization (none for a platform event)."""
+        if self.states is None or event.organization_id is None or not self.owners:
+            return frozenset()
+        return (await self.states.of(event.organization_id)).disabled
+
+    async def _skip(self, event: OutboxEvent, subscription: Subscription) -> None:
+        """Record the event as handled by a consumer whose plugin is off for it."""
+        async with self.database.transaction() as session:
+            await session.execute(
+                insert(OutboxDelivery)
+                .values(event_id=event.id, consumer=subscription.consumer)
+                .on_conflict_do_nothing()
+            )
+        OUTBOX_DELIVERIES.labels(subscription.consumer, "skipped").inc()
 
     async def _deliver(self, event: OutboxEvent, subscription: Subscription) -> str | None:
         """Hand one event to one consumer in its own transaction; return an error or None."""

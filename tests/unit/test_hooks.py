@@ -181,3 +181,18 @@ async def test_a_plugin_registered_later_is_heard_by_plans_made_before() -> None
     second = await hooks.call("ticketing_layout_render", organization_id=ORG_B, request=render())
 
     assert (first.body, second.body) == (b"plain", b"fancy")
+
+
+async def test_a_spec_that_names_the_organization_hands_it_to_implementations() -> None:
+    def unlocks(organization_id, event_id, promo_code):
+        return [organization_id] if promo_code == "OPEN" else None
+
+    hooks = hooks_for(plugin("codes", ticketing_pricing_unlocked_ticket_types=unlocks))
+
+    answers = await hooks.call(
+        "ticketing_pricing_unlocked_ticket_types",
+        organization_id=ORG_B,
+        event_id=uuid.uuid4(),
+        promo_code="OPEN",
+    )
+    assert answers == [[ORG_B]]

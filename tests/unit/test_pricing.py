@@ -16,6 +16,7 @@ from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import NoBasePrice, quote_line
 from kernel.problems import Problem
+from tests.support.hook_caller import hooks_of
 
 VIP = uuid.UUID("00000000-0000-0000-0000-0000000000a1")
 STANDARD = uuid.UUID("00000000-0000-0000-0000-0000000000a2")
@@ -143,8 +144,8 @@ EXPECTED = [("surge", 1000), ("promo-a", -1100), ("promo-b", -1000), ("booking-f
 async def test_base_price_comes_from_the_first_plugin_that_answers() -> None:
     pm = manager(vip_prices(25_000), catalog(10_000))
 
-    vip = await quote_line(pm.hook, context(VIP))
-    standard = await quote_line(pm.hook, context(STANDARD))
+    vip = await quote_line(hooks_of(pm), context(VIP))
+    standard = await quote_line(hooks_of(pm), context(STANDARD))
 
     assert (vip.base_unit_price, vip.unit_price, vip.total) == (25_000, 25_000, 50_000)
     assert (standard.base_unit_price, standard.unit_price) == (10_000, 10_000)
@@ -154,7 +155,7 @@ async def test_base_price_comes_from_the_first_plugin_that_answers() -> None:
 async def test_a_free_ticket_is_priced_at_zero_not_refused() -> None:
     pm = manager(catalog(0))
 
-    quote = await quote_line(pm.hook, context())
+    quote = await quote_line(hooks_of(pm), context())
 
     assert (quote.base_unit_price, quote.unit_price, quote.total) == (0, 0, 0)
 
@@ -164,7 +165,7 @@ async def test_adjusters_compose_by_stage_then_code_whatever_the_plugin_order(or
     plugins = [DYNAMIC, FEES] if order == "dynamic-first" else [FEES, DYNAMIC]
     pm = manager(catalog(10_000), *plugins)
 
-    quote = await quote_line(pm.hook, context(quantity=3))
+    quote = await quote_line(hooks_of(pm), context(quantity=3))
 
     assert breakdown(quote) == EXPECTED
     assert [a.stage for a in quote.adjustments] == [
@@ -183,9 +184,9 @@ async def test_a_quote_is_deterministic() -> None:
     pm = manager(catalog(10_000), FEES, DYNAMIC)
     reordered = manager(DYNAMIC, catalog(10_000), FEES)
 
-    first = await quote_line(pm.hook, context())
-    second = await quote_line(pm.hook, context())
-    third = await quote_line(reordered.hook, context())
+    first = await quote_line(hooks_of(pm), context())
+    second = await quote_line(hooks_of(pm), context())
+    third = await quote_line(hooks_of(reordered), context())
 
     assert first == second == third
     assert breakdown(first) == EXPECTED
@@ -202,7 +203,7 @@ async def test_the_price_never_drops_below_zero() -> None:
         ),
     )
 
-    quote = await quote_line(pm.hook, context())
+    quote = await quote_line(hooks_of(pm), context())
 
     # the first voucher takes the price to zero (not -2 000); the second has nothing left
     # to take and is not listed; the fee still applies on top.
@@ -214,7 +215,7 @@ async def test_the_price_never_drops_below_zero() -> None:
 async def test_discounts_alone_end_at_zero() -> None:
     pm = manager(catalog(1_000), adjusters("voucher", Percent(PriceStage.DISCOUNT, "all", -150)))
 
-    quote = await quote_line(pm.hook, context())
+    quote = await quote_line(hooks_of(pm), context())
 
     assert breakdown(quote) == [("all", -1_000)]
     assert (quote.unit_price, quote.total) == (0, 0)
@@ -226,7 +227,7 @@ async def test_a_line_nobody_prices_is_a_422_problem() -> None:
     line = context(STANDARD)
 
     with pytest.raises(NoBasePrice) as raised:
-        await quote_line(pm.hook, line)
+        await quote_line(hooks_of(pm), line)
 
     problem = raised.value
     assert isinstance(problem, Problem)
@@ -236,4 +237,4 @@ async def test_a_line_nobody_prices_is_a_422_problem() -> None:
 
 async def test_no_pricing_plugin_at_all_is_refused_too() -> None:
     with pytest.raises(NoBasePrice):
-        await quote_line(create_plugin_manager().hook, context())
+        await quote_line(hooks_of(create_plugin_manager()), context())

@@ -32,6 +32,7 @@ from kernel.contracts import PriceStage, PricingContext
 from kernel.plugin_manager import PluginStatus, create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, validate_metadata
 from kernel.pricing import quote_line
+from tests.support.hook_caller import hooks_of
 
 AT = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 PLUGINS = {
@@ -333,7 +334,7 @@ async def test_invalid_settings_are_ignored_and_logged_at_quote_time(slug, setti
     line = context({slug: settings, valid: VALID[valid]}, sold=150, recent_sales={30: 40})
 
     with caplog.at_level(logging.WARNING):
-        quote = await quote_line(manager.hook, line)
+        quote = await quote_line(hooks_of(manager), line)
 
     # the valid strategy still applies; the invalid one is left out, with a warning
     assert [a.code for a in quote.adjustments] == [valid]
@@ -381,15 +382,17 @@ def test_integral_numbers_stay_integers() -> None:
     assert sales_windows({"demand-surge": {"window_minutes": 30.0}}) == [30, 60]
 
 
-def test_no_settings_no_adjusters() -> None:
+async def test_no_settings_no_adjusters() -> None:
     """Without strategy settings (and without a promo code) nothing adjusts the price."""
-    manager = create_plugin_manager()
+    hooks = hooks_of(create_plugin_manager())
 
     bare = PricingContext(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), 1, "EUR", AT)
     lines = [bare, *(context(pricing) for pricing in ({}, {"other": {}}, "x", ["early-bird"]))]
     for line in lines:
-        answers = manager.hook.ticketing_pricing_adjusters(context=line)
-        assert len(answers) >= len(PLUGINS) and all(answer == [] for answer in answers)
+        answers = await hooks.answers(
+            "ticketing_pricing_adjusters", organization_id=line.organization_id, context=line
+        )
+        assert len(answers) >= len(PLUGINS) and all(answer == [] for _slug, answer in answers)
 
 
 # ---------------------------------------------------------------------------------------
@@ -419,7 +422,7 @@ def everything(**overrides: Any) -> PricingContext:
 async def test_strategies_compose_by_stage_then_code_with_a_full_breakdown() -> None:
     manager = create_plugin_manager()
 
-    quote = await quote_line(manager.hook, everything())
+    quote = await quote_line(hooks_of(manager), everything())
 
     # 10 000 -> surge +10 % (25 sales, two multiples of 10) = 11 000 -> step +500 = 11 500
     # -> 30 h before: +15 % = 13 225 -> early bird -20 % = 10 580
@@ -437,11 +440,11 @@ async def test_strategies_compose_by_stage_then_code_with_a_full_breakdown() -> 
 async def test_the_same_state_gives_the_same_quote_and_a_new_state_a_new_one() -> None:
     manager = create_plugin_manager()
 
-    first = await quote_line(manager.hook, everything())
-    second = await quote_line(create_plugin_manager().hook, everything())
-    busier = await quote_line(manager.hook, everything(recent_sales={60: 1_000}))  # capped
-    fewer_sold = await quote_line(manager.hook, everything(sold=99))
-    later = await quote_line(manager.hook, everything(at=AT + timedelta(days=1)))
+    first = await quote_line(hooks_of(manager), everything())
+    second = await quote_line(hooks_of(create_plugin_manager()), everything())
+    busier = await quote_line(hooks_of(manager), everything(recent_sales={60: 1_000}))  # capped
+    fewer_sold = await quote_line(hooks_of(manager), everything(sold=99))
+    later = await quote_line(hooks_of(manager), everything(at=AT + timedelta(days=1)))
 
     assert first == second
     assert busier.adjustments[0].amount == 1_500 and busier.unit_price > first.unit_price
@@ -466,7 +469,7 @@ async def test_a_strategy_that_would_go_below_zero_is_clamped_by_the_kernel() ->
         }
     )
 
-    quote = await quote_line(manager.hook, line)
+    quote = await quote_line(hooks_of(manager), line)
 
     assert [(a.code, a.amount) for a in quote.adjustments] == [("quantity-tiers", -10_000)]
     assert quote.unit_price == 0
@@ -475,6 +478,6 @@ async def test_a_strategy_that_would_go_below_zero_is_clamped_by_the_kernel() ->
 async def test_the_catalog_base_price_comes_from_the_context() -> None:
     manager = create_plugin_manager()
 
-    assert (await quote_line(manager.hook, context(base_price=4_500))).unit_price == 4_500
+    assert (await quote_line(hooks_of(manager), context(base_price=4_500))).unit_price == 4_500
     assert catalog_base_price(context(base_price=True)) is None
     assert catalog_base_price(context(base_price=None)) is None

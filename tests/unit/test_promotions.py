@@ -30,9 +30,11 @@ from kernel.contracts import (
     PricingContext,
 )
 from kernel.markers import hookimpl
+from kernel.plugin_context import PluginContext
 from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.pricing import quote_line
+from tests.support.hook_caller import hooks_of
 
 AT = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 ORG = uuid.UUID(int=1)
@@ -40,6 +42,8 @@ EVENT = uuid.UUID(int=2)
 STANDARD = uuid.UUID(int=3)
 VIP = uuid.UUID(int=4)
 PRESALE = uuid.UUID(int=5)
+
+NO_SETTINGS = PluginContext(kernel=None, organization_id=ORG, plugin="promotions")
 
 
 def terms(**changes) -> PromoTerms:
@@ -160,7 +164,7 @@ class _TenPercentEarlyBird:
 
 def _quote(code: PromoTerms, extra=()):
     manager = create_plugin_manager(group="none", extra_plugins=[_CatalogAndCode(code, extra)])
-    return asyncio.run(quote_line(manager.hook, context()))
+    return asyncio.run(quote_line(hooks_of(manager), context()))
 
 
 def test_the_kernel_stops_a_fixed_discount_at_zero() -> None:
@@ -168,6 +172,18 @@ def test_the_kernel_stops_a_fixed_discount_at_zero() -> None:
     assert line.unit_price == 0
     assert [a.amount for a in line.adjustments] == [-2500]
     assert line.total == 0
+
+
+def test_the_organizations_cap_limits_any_codes_discount() -> None:
+    line = context()
+    half = PromoDiscount(terms(percent_off=5000), max_percent=30).adjust(line, 2500)
+    assert half is not None and half.amount == -750
+    assert half.label.endswith("-50% (at most 30%)")
+    fixed = terms(percent_off=None, amount_off=2000, currency="EUR")
+    assert PromoDiscount(fixed, max_percent=10).adjust(line, 2500).amount == -250
+    under = PromoDiscount(terms(percent_off=2000), max_percent=30).adjust(line, 2500)
+    assert (under.amount, under.label.endswith("-20%")) == (-500, True)
+    assert PromoDiscount(terms(percent_off=2000), max_percent=0).adjust(line, 2500).amount == 0
 
 
 def test_a_code_applies_after_the_early_bird_on_what_is_left() -> None:
@@ -242,7 +258,7 @@ def test_a_buyer_is_their_account_else_their_email_in_lower_case() -> None:
 
 def test_buying_without_a_code_costs_no_lookup_and_no_coroutine() -> None:
     """The hooks answer at once; no reader was started here, so a lookup would raise."""
-    assert promotions.ticketing_pricing_adjusters(context()) == []
+    assert promotions.ticketing_pricing_adjusters(context(), NO_SETTINGS) == []
     cart = CheckoutCart(ORG, EVENT, None, (), Money(0, "EUR"))
     assert promotions.ticketing_checkout_validate(cart) is None
 

@@ -57,7 +57,7 @@ async def taxed(
         event = await session.scalar(select(Event).where(Event.id == org.event_id))
         ticket_type = await session.scalar(select(TicketType).where(TicketType.id == type_id))
         line = await quote(
-            session, kernel.plugins, event=event, ticket_type=ticket_type, quantity=quantity
+            session, kernel.hooks, event=event, ticket_type=ticket_type, quantity=quantity
         )
     return await tax_line(kernel.plugins.hook, line, buyer)
 
