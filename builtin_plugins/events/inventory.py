@@ -94,9 +94,9 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
-from kernel.db import transaction_lock
-from kernel.live import coalescer
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent
+from sdk.db import transaction_lock
+from sdk.live import coalescer
 
 logger = logging.getLogger(__name__)
 

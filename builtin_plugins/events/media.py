@@ -40,11 +40,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from builtin_plugins.events.models import Event, EventImage, EventStatus
-from kernel.clock import utcnow
-from kernel.db import Database
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
-from kernel.storage import ObjectStorage
+from sdk import Conflict, NotFound, Problem, UnprocessableContent
+from sdk.clock import utcnow
+from sdk.db import Database
+from sdk.outbox import record_event
+from sdk.storage import ObjectStorage
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from builtin_plugins.events.models import (
     EventDate,
     EventStatus,
 )
-from kernel.context import Kernel
-from kernel.pubsub import PubSubError
+from sdk import Kernel
+from sdk.live import PubSubError
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ messages are written to a local directory instead of sent.
 
 from pathlib import Path
 
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="email",

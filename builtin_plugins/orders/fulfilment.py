@@ -28,10 +28,8 @@ from builtin_plugins.orders.models import (
 )
 from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import IssueKind, Ticket
-from kernel.clock import utcnow
-from kernel.contracts.checkout import CheckoutLine, OrderSnapshot, PaymentSnapshot
-from kernel.contracts.money import Money
-from kernel.problems import Conflict
+from sdk import CheckoutLine, Conflict, Money, OrderSnapshot, PaymentSnapshot
+from sdk.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

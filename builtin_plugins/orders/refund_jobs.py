@@ -45,10 +45,9 @@ from builtin_plugins.orders.lifecycle import (
 from builtin_plugins.orders.models import Order, OrderStatus, Refund, RefundOrigin, RefundStatus
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
-from kernel.contracts import DomainEvent, Subscription
-from kernel.outbox import record_event
-from kernel.problems import Conflict
 from kernel.running import running_kernel
+from sdk import Conflict, DomainEvent, Subscription
+from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
 

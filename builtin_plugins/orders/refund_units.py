@@ -29,7 +29,7 @@ from builtin_plugins.orders.models import (
 )
 from builtin_plugins.ticketing.models import Ticket, TicketIssue, TicketStatus
 from builtin_plugins.ticketing.tickets_service import SCANNABLE
-from kernel.problems import Conflict, UnprocessableContent
+from sdk import Conflict, UnprocessableContent
 
 
 class TicketNotInOrder(UnprocessableContent):

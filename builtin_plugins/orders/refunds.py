@@ -71,12 +71,18 @@ from builtin_plugins.orders.refund_units import (
 )
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
-from kernel.clock import utcnow
-from kernel.contracts.checkout import RefundSnapshot
-from kernel.contracts.money import Money
-from kernel.contracts.payments import RefundRequest, RefundResult
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
+from sdk import (
+    Conflict,
+    Money,
+    NotFound,
+    Problem,
+    RefundRequest,
+    RefundResult,
+    RefundSnapshot,
+    UnprocessableContent,
+)
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from builtin_plugins.ticketing.models import (
     TicketCheckin,
     TicketStatus,
 )
-from kernel.codes import display_code
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
+from sdk import Conflict, NotFound, Problem, UnprocessableContent
+from sdk.codes import display_code
 
 # -- refusals -----------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import media
 from builtin_plugins.events.ticket_types_service import get_event
 from builtin_plugins.ticketing.models import EventTicketSettings, TicketSettings
-from kernel.problems import Problem
-from kernel.storage import ObjectNotFound, ObjectStorage
+from sdk import Problem
+from sdk.storage import ObjectNotFound, ObjectStorage
 
 logger = logging.getLogger(__name__)
 

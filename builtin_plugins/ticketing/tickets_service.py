@@ -37,12 +37,11 @@ from builtin_plugins.ticketing.ticket_schemas import (
     TicketOut,
     TicketTypeRef,
 )
-from kernel.codes import display_code
-from kernel.contracts import Principal
-from kernel.crypto import Encryptor
-from kernel.outbox import record_event
-from kernel.pagination import RowsPage, keyset_page
-from kernel.problems import Conflict, NotFound
+from sdk import Conflict, NotFound, Principal
+from sdk.codes import display_code
+from sdk.crypto import Encryptor
+from sdk.http import RowsPage, keyset_page
+from sdk.outbox import record_event
 
 SCANNABLE = (TicketStatus.VALID, TicketStatus.CHECKED_IN)
 
