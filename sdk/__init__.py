@@ -1,6 +1,25 @@
-"""The plugin SDK: the one package a third-party plugin author imports.
+"""The plugin SDK: the one package a plugin imports from the platform.
 
-A plugin is a module (or object) with ``METADATA`` and hook implementations::
+A builtin plugin and a third-party one stand on the same surface: anything a builtin
+needs from the kernel is exported here or from one of the ``sdk.<concern>`` modules, and
+``make lint`` refuses a builtin that imports :mod:`kernel` directly. This module holds
+what almost every plugin uses (the hook marker, its metadata, the context a hook is
+handed, the typed values hooks exchange and the problem answers); the submodules group
+the rest by concern:
+
+``sdk.db``          ORM base, tenancy and timestamp mixins, repositories, locks
+``sdk.http``        access rules, request dependencies, lists and pages, body limits
+``sdk.idempotency`` ``Idempotency-Key`` for retried writes
+``sdk.live``        live updates over Server-Sent Events and WebSockets
+``sdk.outbox``      publishing domain events and subscribing to them
+``sdk.audit``       recording actions in the audit log
+``sdk.permissions`` the permission registry and organization roles
+``sdk.pricing``     quoting, tax and checkout vetoes through the pricing hooks
+``sdk.payments``    what a payment provider's report did
+``sdk.uploads``     streamed uploads under a limit, image formats by their bytes
+``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
+
+A plugin is a module (or package) with ``METADATA`` and hook implementations::
 
     from sdk import PluginCategory, PluginMetadata, hookimpl
 
@@ -10,8 +29,8 @@ A plugin is a module (or object) with ``METADATA`` and hook implementations::
     )
 
     @hookimpl
-    def ticketing_pricing_adjusters(context):
-        return [GiftCardAdjuster()]
+    def ticketing_pricing_adjusters(ctx, context):
+        return [GiftCardAdjuster(ctx.settings)]
 
 and is advertised by its distribution under the ``ticketing.plugins`` entry point group::
 
@@ -22,25 +41,37 @@ The hooks, their arguments and their answers are documented in :mod:`kernel.hook
 """
 
 from kernel import contracts
+from kernel.context import Kernel
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
+from kernel.hooks import Hooks
 from kernel.markers import hookimpl
-from kernel.order_credentials import OrderCredential
-from kernel.pagination import ItemList, Page
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from kernel.pricing import adjusters_from_settings
-from kernel.request_limits import MIB, max_body_size
-from kernel.settings import env_var
+from kernel.plugin_context import PluginContext
+from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+from kernel.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthorized,
+    UnprocessableContent,
+)
+from kernel.settings import Settings, env_var
 
 __all__ = [
-    "MIB",
-    "ItemList",
-    "OrderCredential",
-    "Page",
+    "Availability",
+    "Conflict",
+    "Forbidden",
+    "Hooks",
+    "Kernel",
+    "NotFound",
     "PluginCategory",
+    "PluginContext",
     "PluginMetadata",
-    "adjusters_from_settings",
+    "Problem",
+    "Settings",
+    "Unauthorized",
+    "UnprocessableContent",
     "env_var",
     "hookimpl",
-    "max_body_size",
     *contracts.__all__,
 ]

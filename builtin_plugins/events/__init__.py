@@ -30,9 +30,7 @@ from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.events.service import seed_demo_event
 from builtin_plugins.events.ticket_schemas import CartToken, PromoCode
 from builtin_plugins.events.ticket_types_service import get_event
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="events",

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from kernel.context import Kernel
-from kernel.pubsub import PubSubError
+from sdk import Kernel
+from sdk.live import PubSubError
 
 logger = logging.getLogger(__name__)
 

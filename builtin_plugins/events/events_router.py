@@ -35,12 +35,9 @@ from builtin_plugins.events.event_schemas import (
     StreamPublic,
 )
 from builtin_plugins.events.events_service import Actor
-from kernel.auth import public, requires, signed_in
 from kernel.awaitables import first_result
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList, Page
-from kernel.problems import NotFound
+from sdk import NotFound, Principal
+from sdk.http import ItemList, KernelDep, Page, SessionDep, public, requires, signed_in
 
 Viewer = Annotated[Principal, requires("org:view")]
 Creator = Annotated[Principal, requires("events:create")]

@@ -81,11 +81,10 @@ from builtin_plugins.events.models import (
     TicketType,
     Visibility,
 )
-from kernel import audit
-from kernel.clock import utcnow
-from kernel.outbox import record_event
-from kernel.pagination import Page, RowsPage
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent, audit
+from sdk.clock import utcnow
+from sdk.http import Page, RowsPage
+from sdk.outbox import record_event
 
 PLACE_FIELDS = ("kind", "venue_name", "address", "latitude", "longitude", "stream_url")
 EARTH_RADIUS_KM = 6371.0088

@@ -36,11 +36,10 @@ from builtin_plugins.events.ticket_schemas import (
     TicketTypeAvailability,
     sale_state,
 )
-from kernel.auth import public, public_or_signed_in
-from kernel.clock import utcnow
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pricing import unlocked_ticket_types
-from kernel.problems import NotFound
+from sdk import NotFound
+from sdk.clock import utcnow
+from sdk.http import KernelDep, SessionDep, public, public_or_signed_in
+from sdk.pricing import unlocked_ticket_types
 
 router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
 

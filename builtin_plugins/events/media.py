@@ -35,12 +35,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventImage, EventStatus
-from kernel.clock import utcnow
-from kernel.db import Database
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
-from kernel.storage import ObjectStorage
-from kernel.uploads import (
+from sdk import Conflict, NotFound, Problem, UnprocessableContent
+from sdk.clock import utcnow
+from sdk.db import Database
+from sdk.outbox import record_event
+from sdk.storage import ObjectStorage
+from sdk.uploads import (
     JPEG,
     PNG,
     WEBP,

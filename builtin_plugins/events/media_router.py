@@ -19,14 +19,9 @@ from builtin_plugins.events.media_schemas import (
     ImageRenditionPublic,
 )
 from builtin_plugins.events.models import Event, EventImage
-from kernel import uploads
-from kernel.auth import public, requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import NotFound
-from kernel.request_limits import max_body_size
-from kernel.storage import ObjectNotFound, ObjectStorage
+from sdk import NotFound, Principal, uploads
+from sdk.http import ItemList, KernelDep, SessionDep, max_body_size, public, requires
+from sdk.storage import ObjectNotFound, ObjectStorage
 
 EVENT_IMAGES = "/organizations/{organization_id}/events/{event_id}/images"
 PUBLIC_FILE_ROUTE = "serve_event_image"

@@ -51,11 +51,10 @@ from builtin_plugins.events.models import (
     PoolMember,
     TicketType,
 )
-from kernel.clock import utcnow
-from kernel.contracts import LineQuote, PriceAdjustment, PricingContext
-from kernel.hooks import Hooks
 from kernel.plugin_manager import KernelPluginManager
-from kernel.pricing import quote_line
+from sdk import Hooks, LineQuote, PriceAdjustment, PricingContext
+from sdk.clock import utcnow
+from sdk.pricing import quote_line
 
 DEFAULT_SALES_WINDOWS = (60,)
 MAX_SALES_WINDOW_MINUTES = 7 * 24 * 60

@@ -10,12 +10,9 @@ from sqlalchemy import select
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.events.ticket_schemas import PromoCode
-from kernel.auth import public
-from kernel.checkout import checkout_vetoes
-from kernel.contracts import CheckoutCart, CheckoutLine, CheckoutVeto, Money
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pricing import unlocked_ticket_types
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import CheckoutCart, CheckoutLine, CheckoutVeto, Money, NotFound, UnprocessableContent
+from sdk.http import KernelDep, SessionDep, public
+from sdk.pricing import checkout_vetoes, unlocked_ticket_types
 
 router = APIRouter(prefix="/events", tags=["pricing"], dependencies=[public()])
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.cache import Cache
+from sdk.cache import Cache
 
 logger = logging.getLogger(__name__)
 

@@ -34,10 +34,9 @@ from builtin_plugins.events.realtime import (
     date_ids,
     is_published,
 )
-from kernel.auth import Public, public
-from kernel.context import Kernel
-from kernel.dependencies import KernelDep
-from kernel.live import (
+from sdk import Kernel, NotFound
+from sdk.http import KernelDep, Public, public, websocket_contract
+from sdk.live import (
     CLOSE_NOT_FOUND,
     CLOSE_TRY_AGAIN_LATER,
     LiveFeed,
@@ -46,8 +45,6 @@ from kernel.live import (
     relay_to_websocket,
     sse_messages,
 )
-from kernel.problems import NotFound
-from kernel.websockets import websocket_contract
 
 router = APIRouter(prefix="/events", tags=["events"], dependencies=[public()])
 

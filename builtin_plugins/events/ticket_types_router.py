@@ -22,12 +22,8 @@ from builtin_plugins.events.ticket_schemas import (
     TicketTypeOut,
     TicketTypeUpdate,
 )
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import UnprocessableContent
+from sdk import Principal, UnprocessableContent, audit
+from sdk.http import ItemList, SessionDep, requires
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}"
 Viewer = Annotated[Principal, requires("org:view")]

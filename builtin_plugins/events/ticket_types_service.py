@@ -41,9 +41,9 @@ from builtin_plugins.events.ticket_schemas import (
     check_rules,
     sale_state,
 )
-from kernel.clock import utcnow
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 
 class TicketTypeInUse(Conflict):

@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+from builtin_plugins.identity.models import User
+from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
+
+# The public face other plugins may use: ``User`` is read-only to them (a join for a
+# scanner's name, a holder's email); ``invitation_accept_link`` below.
+__all__ = ["METADATA", "User", "invitation_accept_link"]
 
 METADATA = PluginMetadata(
     slug="identity",

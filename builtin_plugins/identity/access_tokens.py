@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kernel.problems import Unauthorized
+from sdk import Unauthorized
 
 __all__ = ["AccessClaims", "AccessTokens", "InvalidAccessToken"]
 

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kernel.context import Kernel
 from kernel.installations import admins
 from kernel.installations.cli import with_kernel
 from kernel.installations.generation import announce
 from kernel.plugin_manager import create_plugin_manager
-from kernel.settings import Settings
+from sdk import Kernel, Settings
 
 Email = Annotated[str, typer.Argument(help="The user's email (they signed in once).")]
 

@@ -23,8 +23,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from kernel.cache import Cache, fixed_window
-from kernel.problems import Problem
+from sdk import Problem
+from sdk.cache import Cache, fixed_window
 
 logger = logging.getLogger(__name__)
 

@@ -31,12 +31,9 @@ from builtin_plugins.identity.schemas import (
     TwoFactorRequired,
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
-from kernel import audit
-from kernel.auth import PlatformPermission, public, signed_in
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.dependencies import no_store
-from kernel.problems import NotFound, Problem
+from sdk import NotFound, Principal, Problem, audit
+from sdk.clock import utcnow
+from sdk.http import PlatformPermission, no_store, public, signed_in
 
 # Every answer here may carry credentials: no cache may keep one (RFC 6749 section 5.1).
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[no_store()])

@@ -34,9 +34,8 @@ from builtin_plugins.identity.principals import principal_for, service_principal
 from builtin_plugins.identity.services import IdentityServices, services_of
 from builtin_plugins.identity.token_profile import token_profile
 from builtin_plugins.identity.users import sync_user
-from kernel.audit import request_origin
-from kernel.contracts import Principal
-from kernel.problems import Unauthorized
+from sdk import Principal, Unauthorized
+from sdk.audit import request_origin
 
 SERVICE_KEY_HEADER = "x-service-key"
 ACCESS_TOKEN_TYPE = "at+jwt"

@@ -31,7 +31,7 @@ from builtin_plugins.identity.passwords import (
     needs_rehash,
     verify_password_async,
 )
-from kernel.problems import Problem, Unauthorized
+from sdk import Problem, Unauthorized
 
 __all__ = [
     "AccountLocked",

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from starlette.requests import Request
 
-from kernel.problems import Forbidden
+from sdk import Forbidden
 
 CSRF_COOKIE_NAMES = (
     "__Host-authjs.csrf-token",

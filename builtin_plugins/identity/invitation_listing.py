@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.identity.invitations import status_filter
 from builtin_plugins.identity.models import Invitation, InvitationStatus
 from builtin_plugins.identity.users import normalize_email
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.organizations import Organization
-from kernel.pagination import RowsPage, keyset_page
+from sdk import Principal
+from sdk.clock import utcnow
+from sdk.db import Organization
+from sdk.http import RowsPage, keyset_page
 
 
 async def page_of_organization(

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity.models import Invitation
 from builtin_plugins.identity.settings import IdentitySettings
-from kernel.contracts import Principal
-from kernel.crypto import Encryptor
-from kernel.organizations import Organization
-from kernel.outbox import record_event
+from sdk import Principal
+from sdk.crypto import Encryptor
+from sdk.db import Organization
+from sdk.outbox import record_event
 
 SENT_TOPIC = "organization.invitation_sent"
 

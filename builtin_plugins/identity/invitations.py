@@ -24,14 +24,12 @@ from builtin_plugins.identity.models import Invitation, InvitationStatus, Member
 from builtin_plugins.identity.sessions import hash_token
 from builtin_plugins.identity.settings import IdentitySettings
 from builtin_plugins.identity.users import normalize_email
-from kernel.auth import PermissionRegistry
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.crypto import Encryptor
-from kernel.db import transaction_lock
-from kernel.organizations import Organization
-from kernel.outbox import record_event
-from kernel.problems import Conflict, Forbidden, NotFound, Problem
+from sdk import Conflict, Forbidden, NotFound, Principal, Problem
+from sdk.clock import utcnow
+from sdk.crypto import Encryptor
+from sdk.db import Organization, transaction_lock
+from sdk.outbox import record_event
+from sdk.permissions import PermissionRegistry
 
 
 class TooManyInvitations(Problem):

@@ -23,13 +23,9 @@ from builtin_plugins.identity.invitation_schemas import (
 from builtin_plugins.identity.models import Invitation, InvitationStatus
 from builtin_plugins.identity.schemas import MembershipPublic
 from builtin_plugins.identity.services import services_of
-from kernel import audit
-from kernel.auth import requires, signed_in
-from kernel.context import Kernel
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.organizations import Organization
-from kernel.pagination import Page
+from sdk import Kernel, Principal, audit
+from sdk.db import Organization
+from sdk.http import KernelDep, Page, SessionDep, requires, signed_in
 
 admin = APIRouter(prefix="/organizations/{organization_id}/invitations", tags=["organizations"])
 mine = APIRouter(prefix="/me/invitations", tags=["me"])

@@ -21,13 +21,9 @@ from builtin_plugins.identity.schemas import (
     TwoFactorSetup,
 )
 from builtin_plugins.identity.services import IdentityServices, identity_services
-from kernel import audit
-from kernel.auth import signed_in
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import Forbidden, NotFound
+from sdk import Forbidden, NotFound, Principal, audit
+from sdk.clock import utcnow
+from sdk.http import ItemList, SessionDep, signed_in
 
 router = APIRouter(prefix="/me", tags=["me"])
 SignedIn = Annotated[Principal, signed_in()]

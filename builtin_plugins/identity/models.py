@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
+from sdk.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey
 
 
 class Role(StrEnum):

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity.models import Membership, Role, User
-from kernel.auth import PermissionRegistry
-from kernel.organizations import Organization, OrganizationRepository
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent
+from sdk.db import Organization, OrganizationRepository
+from sdk.permissions import PermissionRegistry
 
 # Managing members is what makes an admin an admin; handing it out one member at a time
 # would make admins nobody can see in the roles (and the last-admin rule toothless).

@@ -27,15 +27,11 @@ from builtin_plugins.identity.schemas import (
     PermissionPublic,
     RolePublic,
 )
-from kernel import audit
-from kernel.auth import PermissionRegistry, requires, signed_in
-from kernel.auth.permissions import ROLE_DESCRIPTIONS, ROLES
-from kernel.clock import utcnow
-from kernel.contracts import Permission, Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.organizations import Organization
-from kernel.pagination import ItemList, Page
-from kernel.problems import NotFound
+from sdk import NotFound, Permission, Principal, audit
+from sdk.clock import utcnow
+from sdk.db import Organization
+from sdk.http import ItemList, KernelDep, Page, SessionDep, requires, signed_in
+from sdk.permissions import ROLE_DESCRIPTIONS, ROLES, PermissionRegistry
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 SignedIn = Annotated[Principal, signed_in()]

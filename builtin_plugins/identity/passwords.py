@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from kernel.problems import Problem
+from sdk import Problem
 
 __all__ = [
     "HASHER",

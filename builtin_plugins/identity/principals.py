@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.identity.models import Membership, User, UserSession
-from kernel.auth import PermissionRegistry
-from kernel.contracts import Principal
+from sdk import Principal
+from sdk.permissions import PermissionRegistry
 
 SERVICE_PERMISSION = "identity:service"
 

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 
 from builtin_plugins.identity.models import Membership, User
-from kernel.db import Repository, TenantRepository
+from sdk.db import Repository, TenantRepository
 
 
 class UserRepository(Repository[User]):

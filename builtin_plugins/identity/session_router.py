@@ -16,10 +16,9 @@ from builtin_plugins.identity.schemas import (
     SessionUser,
 )
 from builtin_plugins.identity.services import services_of
-from kernel.auth import authenticate, public
-from kernel.dependencies import SessionDep, no_store
-from kernel.organizations import Organization
-from kernel.problems import Unauthorized
+from sdk import Unauthorized
+from sdk.db import Organization
+from sdk.http import SessionDep, authenticate, no_store, public
 
 # The session and the CSRF token are credentials: no cache may keep them.
 router = APIRouter(

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from builtin_plugins.identity.models import RefreshToken, UserSession
-from kernel.problems import Unauthorized
+from sdk import Unauthorized
 
 __all__ = [
     "REUSE_REVOCATION_REASON",

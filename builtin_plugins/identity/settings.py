@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from kernel.settings import env_var
+from sdk import env_var
 
 
 class IdentitySettings(BaseSettings):

@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from kernel.problems import Unauthorized
+from sdk import Unauthorized
 
 MAX_EMAIL = 320
 MAX_NAME = 200

@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from builtin_plugins.identity.models import RecoveryCode, TwoFactorChallenge, User
-from kernel.crypto import Encryptor
-from kernel.problems import Conflict, Problem, UnprocessableContent
+from sdk import Conflict, Problem, UnprocessableContent
+from sdk.crypto import Encryptor
 
 DIGITS = 6
 PERIOD_SECONDS = 30

@@ -15,8 +15,7 @@ through its own SMTP server instead (the plugin's settings, :mod:`.organization_
 from pathlib import Path
 
 from builtin_plugins.notifications_email.organization_settings import SETTINGS_SCHEMA
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="email",
@@ -25,6 +24,7 @@ METADATA = PluginMetadata(
     category=PluginCategory.NOTIFICATIONS,
     description="Order confirmations with the tickets attached, and invitations, over SMTP.",
     settings_schema=SETTINGS_SCHEMA,
+    depends_on=("identity",),
 )
 
 

@@ -19,7 +19,7 @@ from builtin_plugins.notifications_email.message import KIND, order_confirmation
 from builtin_plugins.notifications_email.organization_smtp import mailer_for
 from builtin_plugins.notifications_email.sending import send_once, sent_before, subscription
 from kernel.awaitables import first_result
-from kernel.contracts import DomainEvent, Subscription
+from sdk import DomainEvent, Subscription
 
 logger = logging.getLogger(__name__)
 

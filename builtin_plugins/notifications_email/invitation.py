@@ -24,7 +24,7 @@ from builtin_plugins.notifications_email.invitation_message import (
 )
 from builtin_plugins.notifications_email.organization_smtp import mailer_for
 from builtin_plugins.notifications_email.sending import send_once, subscription
-from kernel.contracts import DomainEvent, Subscription
+from sdk import DomainEvent, Subscription
 
 TOPIC = "organization.invitation_sent"
 CONSUMER = "email.organization-invitation"

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from builtin_plugins.notifications_email.settings import EmailSettings
-from kernel.clock import utcnow
-from kernel.contracts import OrderLink, OrderTickets
+from sdk import OrderLink, OrderTickets
+from sdk.clock import utcnow
 
 KIND = "order-confirmation"
 

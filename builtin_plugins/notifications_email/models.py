@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, String, UniqueConstraint, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, TenantScoped, UUIDPrimaryKey
+from sdk.db import Base, TenantScoped, UUIDPrimaryKey
 
 
 class SentEmail(UUIDPrimaryKey, TenantScoped, Base):

@@ -19,7 +19,7 @@ from builtin_plugins.notifications_email.organization_settings import SLUG
 from builtin_plugins.notifications_email.transport import EmailRuntime, SmtpMailer, mailer
 
 if TYPE_CHECKING:
-    from kernel.context import Kernel
+    from sdk import Kernel
 
 
 def organization_runtime(platform: EmailRuntime, settings: Mapping[str, Any]) -> EmailRuntime:

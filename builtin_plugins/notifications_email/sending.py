@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.notifications_email.models import SentEmail
 from builtin_plugins.notifications_email.transport import EmailRuntime
-from kernel.contracts import DomainEvent, Subscription
 from kernel.running import running_kernel
+from sdk import DomainEvent, Subscription
 
 Send = Callable[[DomainEvent, AsyncSession, Any], Awaitable[None]]
 

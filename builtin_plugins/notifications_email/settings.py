@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel.settings import env_var
+from sdk import env_var
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 

@@ -21,7 +21,7 @@ from builtin_plugins.notifications_email.settings import EmailSettings
 from kernel.running import running_kernel
 
 if TYPE_CHECKING:
-    from kernel.context import Kernel
+    from sdk import Kernel
 
 logger = logging.getLogger(__name__)
 

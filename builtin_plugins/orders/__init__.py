@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="orders",

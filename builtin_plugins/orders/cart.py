@@ -30,9 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import Event, EventDate, TicketType, adjustment_view, quote
 from builtin_plugins.events.inventory import InventoryHold
-from kernel.checkout import checkout_vetoes
-from kernel.clock import utcnow
-from kernel.contracts import (
+from sdk import (
     CheckoutCart,
     CheckoutLine,
     CheckoutVeto,
@@ -42,7 +40,8 @@ from kernel.contracts import (
     PriceStage,
     TaxableParty,
 )
-from kernel.pricing import tax_line
+from sdk.clock import utcnow
+from sdk.pricing import checkout_vetoes, tax_line
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,8 @@ from builtin_plugins.orders.cart import (
     vetoes,
 )
 from builtin_plugins.orders.schemas import CountryCode, Region, TaxId, _Body
-from kernel.auth import public_or_signed_in, signed_in
-from kernel.contracts import CheckoutVeto, Principal, TaxableParty
-from kernel.dependencies import KernelDep
-from kernel.problems import NotFound
+from sdk import CheckoutVeto, NotFound, Principal, TaxableParty
+from sdk.http import KernelDep, public_or_signed_in, signed_in
 
 router = APIRouter(tags=["cart"])
 routers = [router]

@@ -41,9 +41,8 @@ from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
-from kernel.codes import random_code
-from kernel.contracts import TaxableParty
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, TaxableParty, UnprocessableContent
+from sdk.codes import random_code
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
 

@@ -19,16 +19,15 @@ from builtin_plugins.orders import fulfilment, orders_service
 from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
 from builtin_plugins.orders.models import OrderStatus
 from builtin_plugins.orders.schemas import CheckoutIn, CheckoutOut
-from kernel.auth import authenticate, public_or_signed_in
-from kernel.dependencies import KernelDep
-from kernel.idempotency import (
+from sdk import UnprocessableContent
+from sdk.http import KernelDep, authenticate, public_or_signed_in
+from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
     remember,
     replay_response,
     request_fingerprint,
 )
-from kernel.problems import UnprocessableContent
 
 router = APIRouter(prefix="/events/{event_id}", tags=["checkout"])
 routers = [router]

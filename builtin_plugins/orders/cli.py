@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from kernel.context import resolve_database_url
-from kernel.db import Database
-from kernel.settings import Settings
+from sdk import Settings
+from sdk.db import Database
 
 
 async def expire_all(database: Database, *, batch: int = 500) -> int:

@@ -31,11 +31,18 @@ from builtin_plugins.orders.models import (
     Payment,
     PaymentStatus,
 )
-from kernel.clock import utcnow
-from kernel.contracts.checkout import CheckoutLine, OrderSnapshot, PaymentSnapshot
-from kernel.contracts.money import Money
-from kernel.contracts.orders import IssuedTicket, PaidLine, PaidOrder, TicketHolder
-from kernel.problems import Conflict
+from sdk import (
+    CheckoutLine,
+    Conflict,
+    IssuedTicket,
+    Money,
+    OrderSnapshot,
+    PaidLine,
+    PaidOrder,
+    PaymentSnapshot,
+    TicketHolder,
+)
+from sdk.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

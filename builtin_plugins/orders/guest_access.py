@@ -20,9 +20,9 @@ from builtin_plugins.events import Event
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.models import Order
 from builtin_plugins.orders.order_links import looks_like_link, order_links
-from kernel.app import API_PREFIX
 from kernel.awaitables import first_result
-from kernel.contracts import OrderAccess, OrderLink, OrderTickets, Principal
+from sdk import OrderAccess, OrderLink, OrderTickets, Principal
+from sdk.http import API_PREFIX
 
 
 def opens(order: Order, principal: Principal | None, token: str | None) -> bool:

@@ -42,8 +42,8 @@ from builtin_plugins.orders.models import (
     Payment,
     Refund,
 )
-from kernel.outbox import record_event
-from kernel.pagination import RowsPage, keyset_page
+from sdk.http import RowsPage, keyset_page
+from sdk.outbox import record_event
 
 SALES = "sales"
 TAX = "tax"

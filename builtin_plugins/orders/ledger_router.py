@@ -17,10 +17,8 @@ from builtin_plugins.orders.refund_schemas import (
     LedgerEntryOut,
     LedgerTransactionOut,
 )
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
-from kernel.pagination import ItemList, Page
+from sdk import Principal
+from sdk.http import ItemList, Page, SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
 Limit = Annotated[int, Query(ge=1, le=200)]

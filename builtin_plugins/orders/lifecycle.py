@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import inventory
 from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition
-from kernel.clock import utcnow
-from kernel.outbox import record_event
-from kernel.problems import Conflict
+from sdk import Conflict
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 S = OrderStatus
 

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
+from sdk.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 
 
 class OrderStatus(StrEnum):

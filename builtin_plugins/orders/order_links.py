@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import jwt
 
 from builtin_plugins.orders.settings import OrderSettings
-from kernel.clock import utcnow
 from kernel.local_secrets import local_secret, random_secret
-from kernel.order_credentials import MAX_ORDER_TOKEN_LENGTH
-from kernel.problems import Unauthorized
 from kernel.running import running_kernel
+from sdk import Unauthorized
+from sdk.clock import utcnow
+from sdk.http import MAX_ORDER_TOKEN_LENGTH
 
 if TYPE_CHECKING:
-    from kernel.context import Kernel
+    from sdk import Kernel
 
 AUDIENCE = "ticketing:order-link"
 ALGORITHM = "HS256"

@@ -30,12 +30,17 @@ from builtin_plugins.orders.schemas import (
     OrganizerCancelIn,
     OrganizerOrderOut,
 )
-from kernel import audit
-from kernel.auth import authenticate, public_or_signed_in, requires, signed_in
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.order_credentials import OrderCredential
-from kernel.pagination import Page
+from sdk import Principal, audit
+from sdk.http import (
+    KernelDep,
+    OrderCredential,
+    Page,
+    SessionDep,
+    authenticate,
+    public_or_signed_in,
+    requires,
+    signed_in,
+)
 
 Buyer = Annotated[Principal, signed_in()]
 Viewer = Annotated[Principal, requires("orders:view")]

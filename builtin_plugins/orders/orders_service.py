@@ -33,9 +33,8 @@ from builtin_plugins.orders.schemas import (
     PaymentOut,
     TransitionOut,
 )
-from kernel.contracts import OrderTicket, OrderTickets, Principal
-from kernel.pagination import RowsPage, keyset_page
-from kernel.problems import NotFound
+from sdk import NotFound, OrderTicket, OrderTickets, Principal
+from sdk.http import RowsPage, keyset_page
 
 # -- finding orders -------------------------------------------------------------------------
 

@@ -18,9 +18,7 @@ from builtin_plugins.orders.fulfilment import mark_paid
 from builtin_plugins.orders.models import Order, Payment, PaymentStatus
 from builtin_plugins.orders.providers import payment_providers
 from kernel.awaitables import first_result
-from kernel.contracts.money import Money
-from kernel.contracts.payments import PaymentProvider, PaymentRequest
-from kernel.problems import UnprocessableContent
+from sdk import Money, PaymentProvider, PaymentRequest, UnprocessableContent
 
 logger = logging.getLogger(__name__)
 

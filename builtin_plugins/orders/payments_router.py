@@ -18,19 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.fulfilment import announce_paid, mark_paid
 from builtin_plugins.orders.models import Order, OrderStatus, Payment
-from kernel import audit
-from kernel.auth import requires
-from kernel.codes import display_code
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.idempotency import (
+from sdk import Conflict, NotFound, Principal, audit
+from sdk.codes import display_code
+from sdk.http import KernelDep, SessionDep, requires
+from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
     remember,
     replay_response,
     request_fingerprint,
 )
-from kernel.problems import Conflict, NotFound
 
 MANUAL = "manual"  # the key of the payments-manual plugin's provider
 Manager = Annotated[Principal, requires("orders:manage")]

@@ -30,9 +30,17 @@ from builtin_plugins.orders.fulfilment import OrderNotPayable, announce_after_co
 from builtin_plugins.orders.ledger import record_dispute
 from builtin_plugins.orders.lifecycle import lock_order
 from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus
-from kernel.clock import utcnow
-from kernel.contracts.money import Money
-from kernel.contracts.payments import (
+from sdk import (
+    DisputeOpened,
+    Money,
+    PaymentFailed,
+    PaymentOutcome,
+    PaymentSettled,
+    ProviderPayment,
+    RefundsSettled,
+)
+from sdk.clock import utcnow
+from sdk.payments import (
     AMOUNT_DIFFERS,
     DISPUTED,
     FAILED,
@@ -41,12 +49,6 @@ from kernel.contracts.payments import (
     REFUNDED,
     SETTLED,
     UNCHANGED,
-    DisputeOpened,
-    PaymentFailed,
-    PaymentOutcome,
-    PaymentSettled,
-    ProviderPayment,
-    RefundsSettled,
 )
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from kernel.contracts.payments import PaymentProvider
+from sdk import PaymentProvider
 
 logger = logging.getLogger(__name__)
 

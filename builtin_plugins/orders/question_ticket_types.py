@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.models import EventQuestion
 from builtin_plugins.orders.questions import lock_event_questions
-from kernel.contracts import DomainEvent, Subscription
+from sdk import DomainEvent, Subscription
 
 logger = logging.getLogger(__name__)
 

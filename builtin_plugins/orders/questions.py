@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import Event, TicketType
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
-from kernel.db import transaction_lock
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import NotFound, UnprocessableContent
+from sdk.db import transaction_lock
 
 CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE})
 MAX_TEXT = 1_000

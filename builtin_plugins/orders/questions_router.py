@@ -21,12 +21,8 @@ from sqlalchemy import select
 from builtin_plugins.events import Event, EventStatus
 from builtin_plugins.orders import questions as service
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
-from kernel import audit
-from kernel.auth import public, requires
-from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import NotFound
+from sdk import NotFound, Principal, audit
+from sdk.http import ItemList, SessionDep, public, requires
 
 MAX_OPTIONS = 100
 MAX_TICKET_TYPES = 100

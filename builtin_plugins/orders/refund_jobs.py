@@ -43,10 +43,9 @@ from builtin_plugins.orders.lifecycle import (
     record_transition,
 )
 from builtin_plugins.orders.models import Order, OrderStatus, Refund, RefundOrigin, RefundStatus
-from kernel.contracts import DomainEvent, Subscription, TicketsVoided
-from kernel.outbox import record_event
-from kernel.problems import Conflict
 from kernel.running import running_kernel
+from sdk import Conflict, DomainEvent, Subscription, TicketsVoided
+from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
 

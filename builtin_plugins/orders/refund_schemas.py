@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from builtin_plugins.orders.models import LedgerKind, RefundOrigin, RefundStatus
-from kernel.pagination import ItemList
+from sdk.http import ItemList
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 MAX_TICKETS = 500

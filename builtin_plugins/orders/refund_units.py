@@ -31,8 +31,7 @@ from builtin_plugins.orders.models import (
     RefundItem,
     RefundStatus,
 )
-from kernel.contracts.orders import OrderTicketState
-from kernel.problems import Conflict, UnprocessableContent
+from sdk import Conflict, OrderTicketState, UnprocessableContent
 
 VALID = "valid"  # a ticket not yet scanned (ticketing's status names)
 

@@ -71,13 +71,20 @@ from builtin_plugins.orders.refund_units import (
     units_of_lines,
     units_of_tickets,
 )
-from kernel.clock import utcnow
-from kernel.contracts.checkout import RefundSnapshot
-from kernel.contracts.money import Money
-from kernel.contracts.orders import OrderTicketState, TicketsVoided
-from kernel.contracts.payments import RefundRequest, RefundResult
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
+from sdk import (
+    Conflict,
+    Money,
+    NotFound,
+    OrderTicketState,
+    Problem,
+    RefundRequest,
+    RefundResult,
+    RefundSnapshot,
+    TicketsVoided,
+    UnprocessableContent,
+)
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
 

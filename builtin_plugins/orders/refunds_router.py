@@ -21,12 +21,9 @@ from builtin_plugins.orders import refunds
 from builtin_plugins.orders.models import Refund, RefundItem, RefundOrigin, RefundStatus
 from builtin_plugins.orders.refund_schemas import RefundIn, RefundItemOut, RefundList, RefundOut
 from builtin_plugins.orders.refund_units import LineQuantity
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.idempotency import IdempotencyKeyHeader, claim, remember, request_fingerprint
-from kernel.problems import NotFound
+from sdk import NotFound, Principal, audit
+from sdk.http import KernelDep, SessionDep, requires
+from sdk.idempotency import IdempotencyKeyHeader, claim, remember, request_fingerprint
 
 Refunder = Annotated[Principal, requires("orders:refund")]
 Viewer = Annotated[Principal, requires("orders:view")]

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel.settings import env_var
+from sdk import env_var
 
 DEFAULT_PAYMENT_MINUTES = 30
 DEFAULT_LINK_DAYS = 30

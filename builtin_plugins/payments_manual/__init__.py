@@ -4,8 +4,7 @@ Orders paid this way stay ``pending_payment`` until an organizer marks them paid
 """
 
 from builtin_plugins.payments_manual.provider import ManualProvider
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="payments-manual",

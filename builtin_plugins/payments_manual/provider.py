@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
+from sdk import PaymentRequest, PaymentResult, RefundRequest, RefundResult
 
 KEY = "manual"
 INSTRUCTIONS = (

@@ -10,9 +10,7 @@ once; :mod:`.settings` holds the platform's ``STRIPE_*`` environment.
 from pathlib import Path
 
 from builtin_plugins.payments_stripe.provider import StripeProvider
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="payments-stripe",

@@ -21,10 +21,8 @@ from builtin_plugins.payments_stripe.schemas import (
     StripeAccountIn,
     StripeAccountOut,
 )
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
+from sdk import Principal, audit
+from sdk.http import KernelDep, SessionDep, requires
 
 Manager = Annotated[Principal, requires("payments:manage")]
 ORGANIZATION_WEBHOOK_ROUTE = "stripe_organization_webhook"

@@ -34,10 +34,10 @@ from builtin_plugins.payments_stripe.schemas import (
     key_hint,
     key_mode,
 )
-from kernel.crypto import Encryptor
-from kernel.db import Database
-from kernel.problems import Conflict
 from kernel.running import KernelNotRunning, running_kernel
+from sdk import Conflict
+from sdk.crypto import Encryptor
+from sdk.db import Database
 
 logger = logging.getLogger(__name__)
 

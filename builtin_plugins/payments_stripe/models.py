@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.db import Base, Timestamped, value_enum
+from sdk.db import Base, Timestamped, value_enum
 
 
 class StripeEvent(Base):

@@ -31,9 +31,8 @@ from builtin_plugins.payments_stripe import accounts
 from builtin_plugins.payments_stripe.accounts import Account
 from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import StripeSettings, stripe_settings
-from kernel.contracts.payments import PaymentRequest, PaymentResult, RefundRequest, RefundResult
-from kernel.crypto import DecryptionFailed
-from kernel.problems import Problem
+from sdk import PaymentRequest, PaymentResult, Problem, RefundRequest, RefundResult
+from sdk.crypto import DecryptionFailed
 
 logger = logging.getLogger(__name__)
 

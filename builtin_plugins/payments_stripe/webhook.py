@@ -66,20 +66,19 @@ from builtin_plugins.payments_stripe.models import StripeEvent
 from builtin_plugins.payments_stripe.provider import KEY, StripeNotConfigured
 from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import stripe_settings
-from kernel.auth import public
-from kernel.clock import utcnow
-from kernel.contracts.money import Money
-from kernel.contracts.payments import (
+from sdk import (
     DisputeOpened,
+    Money,
+    NotFound,
     PaymentFailed,
     PaymentSettled,
+    Problem,
     ProviderPayment,
     RefundsSettled,
 )
-from kernel.crypto import DecryptionFailed
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.problems import NotFound, Problem
-from kernel.request_limits import MIB, max_body_size
+from sdk.clock import utcnow
+from sdk.crypto import DecryptionFailed
+from sdk.http import MIB, KernelDep, SessionDep, max_body_size, public
 
 logger = logging.getLogger(__name__)
 

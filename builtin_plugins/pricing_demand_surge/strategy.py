@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-from kernel.contracts import PriceAdjustment, PriceStage, PricingContext
+from sdk import PriceAdjustment, PriceStage, PricingContext
 
 SLUG = "demand-surge"
 MAX_WINDOW_MINUTES = 7 * 24 * 60

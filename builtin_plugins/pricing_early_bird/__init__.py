@@ -14,9 +14,8 @@ from builtin_plugins.pricing_early_bird.strategy import (
     SLUG,
     EarlyBird,
 )
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from kernel.pricing import adjusters_from_settings
+from sdk import PluginCategory, PluginMetadata, hookimpl
+from sdk.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-from kernel.contracts import PriceAdjustment, PriceStage, PricingContext
+from sdk import PriceAdjustment, PriceStage, PricingContext
 
 SLUG = "early-bird"
 

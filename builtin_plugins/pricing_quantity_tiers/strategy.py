@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-from kernel.contracts import PriceAdjustment, PriceStage, PricingContext
+from sdk import PriceAdjustment, PriceStage, PricingContext
 
 SLUG = "quantity-tiers"
 MAX_MINOR_UNITS = 100_000_000

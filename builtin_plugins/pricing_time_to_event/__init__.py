@@ -11,9 +11,8 @@ from builtin_plugins.pricing_time_to_event.strategy import (
     SLUG,
     TimeToEvent,
 )
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
-from kernel.pricing import adjusters_from_settings
+from sdk import PluginCategory, PluginMetadata, hookimpl
+from sdk.pricing import adjusters_from_settings
 
 METADATA = PluginMetadata(
     slug=SLUG,

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-from kernel.contracts import PriceAdjustment, PriceStage, PricingContext
+from sdk import PriceAdjustment, PriceStage, PricingContext
 
 SLUG = "time-to-event"
 MAX_HOURS_BEFORE = 366 * 24

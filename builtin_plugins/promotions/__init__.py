@@ -6,9 +6,7 @@ Hook implementations only; see :mod:`.pricing` (discounts and unlocking),
 
 from pathlib import Path
 
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="promotions",
@@ -69,7 +67,7 @@ async def ticketing_seed(session, seed):
 @hookimpl
 def ticketing_event_subscriptions():
     from builtin_plugins.promotions.redemption import RELEASING_TOPICS, release
-    from kernel.contracts import Subscription
+    from sdk import Subscription
 
     return [Subscription(topic, "promotions.release", release) for topic in RELEASING_TOPICS]
 

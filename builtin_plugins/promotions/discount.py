@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import ClassVar
 
 from builtin_plugins.promotions.terms import PromoTerms
-from kernel.contracts import PriceAdjustment, PriceStage, PricingContext
+from sdk import PriceAdjustment, PriceStage, PricingContext
 
 ADJUSTER_CODE = "promo-code"
 BASIS_POINTS = 10_000

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.promotions.models import PromoCode
 from builtin_plugins.promotions.terms import PromoTerms, normalize_code
-from kernel.db import Database
 from kernel.running import running_kernel
+from sdk.db import Database
 
 
 def reader() -> Database:

@@ -9,8 +9,8 @@ import uuid
 
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.discount import PromoDiscount
-from kernel.clock import utcnow
-from kernel.contracts import PricingContext
+from sdk import PricingContext
+from sdk.clock import utcnow
 
 
 async def adjusters_for(

@@ -30,11 +30,10 @@ from builtin_plugins.events import Visibility, ticket_type_summaries
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption, RedemptionStatus
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key
-from kernel.clock import utcnow
-from kernel.contracts import CheckoutCart, CheckoutVeto, DomainEvent, OrderSnapshot
-from kernel.pricing import unlocked_ticket_types
-from kernel.problems import Conflict
 from kernel.running import running_kernel
+from sdk import CheckoutCart, CheckoutVeto, Conflict, DomainEvent, OrderSnapshot
+from sdk.clock import utcnow
+from sdk.pricing import unlocked_ticket_types
 
 RELEASING_TOPICS = ("order.expired", "order.cancelled")
 

@@ -17,11 +17,8 @@ from builtin_plugins.promotions.schemas import (
     PromoCodeOut,
     PromoCodeUpdate,
 )
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import SessionDep
-from kernel.pagination import Page
+from sdk import Principal, audit
+from sdk.http import Page, SessionDep, requires
 
 Manager = Annotated[Principal, requires("promotions:manage")]
 Limit = Annotated[int, Query(ge=1, le=200)]

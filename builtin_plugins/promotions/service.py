@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import Visibility, event_summary, ticket_type_summaries
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption
 from builtin_plugins.promotions.schemas import PromoCodeCreate, PromoCodeOut, PromoCodeUpdate
-from kernel.pagination import RowsPage, keyset_page
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent
+from sdk.http import RowsPage, keyset_page
 
 EDITABLE = (
     "code",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from builtin_plugins.promotions.models import CODE_REGEX, PromoCode
-from kernel.contracts import CheckoutLine
+from sdk import CheckoutLine
 
 _CODE = re.compile(CODE_REGEX)
 

@@ -8,9 +8,7 @@ gets the chosen rule's split (:mod:`.rules` chooses, :mod:`.calculation` compute
 
 from pathlib import Path
 
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from sdk import Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="taxes",

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from builtin_plugins.taxes.models import BusinessTreatment, Rounding
 from builtin_plugins.taxes.rules import Rule, normalize_country
 from builtin_plugins.taxes.tax_ids import normalize_tax_id
-from kernel.contracts import LineTax, TaxableParty
+from sdk import LineTax, TaxableParty
 
 REVERSE_CHARGE_NOTE = "Reverse charge: VAT to be accounted for by the recipient"
 EXEMPT_NOTE = "Tax exempt: business customer"

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
-from kernel.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
+from sdk.db import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 
 
 class TaxBasis(StrEnum):

@@ -18,8 +18,7 @@ from builtin_plugins.taxes import service
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.models import TaxRule
 from builtin_plugins.taxes.rules import Location, Rule, choose_rule
-from kernel.contracts import LineTax, TaxableParty
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import LineTax, NotFound, TaxableParty, UnprocessableContent
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,8 @@ from builtin_plugins.taxes.schemas import (
     TaxSettingsBody,
 )
 from builtin_plugins.taxes.tax_ids import normalize_tax_id
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal, TaxableParty
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import UnprocessableContent
+from sdk import Principal, TaxableParty, UnprocessableContent, audit
+from sdk.http import ItemList, KernelDep, SessionDep, requires
 
 PREFIX = "/organizations/{organization_id}"
 MANAGE = "taxes:manage"

@@ -21,8 +21,8 @@ from builtin_plugins.taxes import service
 from builtin_plugins.taxes.cache import OrganizationCache
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.rules import Location, choose_rule
-from kernel.contracts import LineQuote, LineTax, TaxableParty
 from kernel.running import KernelNotRunning, running_kernel, running_kernels
+from sdk import LineQuote, LineTax, TaxableParty
 
 
 class TaxesNotStarted(RuntimeError):

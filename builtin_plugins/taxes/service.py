@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import event_summary, ticket_type_summaries
 from builtin_plugins.taxes.models import Rounding, TaxRule, TaxSettings
 from builtin_plugins.taxes.rules import Rule
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import NotFound, UnprocessableContent
 
 MAX_RULES = 200  # per organization: every priced line looks at all of them
 DEFAULT_ROUNDING = Rounding.HALF_EVEN

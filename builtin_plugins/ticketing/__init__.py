@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-from kernel.contracts import Permission
-from kernel.markers import hookimpl
-from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
     slug="ticketing",
@@ -12,7 +10,7 @@ METADATA = PluginMetadata(
     version="0.1.0",
     category=PluginCategory.TICKETING,
     availability=Availability.REQUIRED,
-    depends_on=("events",),
+    depends_on=("events", "identity"),
     description="Tickets with offline-verifiable QR codes, PDFs, check-in lists and transfers.",
 )
 

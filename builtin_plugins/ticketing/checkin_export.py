@@ -25,8 +25,8 @@ from builtin_plugins.ticketing.checkin_schemas import EXPORT_FORMAT, ExportedTic
 from builtin_plugins.ticketing.checkin_service import get_list, list_view
 from builtin_plugins.ticketing.models import CheckinList, Ticket
 from builtin_plugins.ticketing.payload import b64url
-from kernel.codes import display_code
-from kernel.crypto import Encryptor
+from sdk.codes import display_code
+from sdk.crypto import Encryptor
 
 SIGNATURE_HEADER = "Ticketing-Signature"
 # Overlap of incremental syncs: a change committed just after an export was read may

@@ -22,9 +22,8 @@ from functools import partial
 from builtin_plugins.events import get_event
 from builtin_plugins.ticketing.checkin_schemas import ListCounts
 from builtin_plugins.ticketing.checkin_service import counts
-from kernel.context import Kernel
-from kernel.live import LiveFeed, coalescer, open_live_feed
-from kernel.pubsub import PubSubError
+from sdk import Kernel
+from sdk.live import LiveFeed, PubSubError, coalescer, open_live_feed
 
 logger = logging.getLogger(__name__)
 

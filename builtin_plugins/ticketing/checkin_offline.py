@@ -61,7 +61,7 @@ from builtin_plugins.ticketing.models import (
     TicketStatus,
 )
 from builtin_plugins.ticketing.scan_times import ScanClock, scan_clock
-from kernel.problems import Conflict
+from sdk import Conflict
 
 DUPLICATE, UNDONE = "duplicate", "undone"
 _CANDIDATES = (ScanOutcome.ADMITTED, ScanOutcome.ALREADY_CHECKED_IN)

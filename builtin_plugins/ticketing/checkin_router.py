@@ -72,20 +72,25 @@ from builtin_plugins.ticketing.checkin_schemas import (
     ScanIn,
     UndoOut,
 )
-from kernel import audit
-from kernel.auth import OrganizationPermission, requires
 from kernel.awaitables import first_result
-from kernel.context import Kernel
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.idempotency import (
+from sdk import Kernel, NotFound, Principal, Problem, audit
+from sdk.http import (
+    ItemList,
+    KernelDep,
+    OrganizationPermission,
+    SessionDep,
+    max_body_size,
+    requires,
+    websocket_contract,
+)
+from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
     remember,
     replay_response,
     request_fingerprint,
 )
-from kernel.live import (
+from sdk.live import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_TRY_AGAIN_LATER,
@@ -96,10 +101,6 @@ from kernel.live import (
     sse_messages,
     websocket_handshake_request,
 )
-from kernel.pagination import ItemList
-from kernel.problems import NotFound, Problem
-from kernel.request_limits import max_body_size
-from kernel.websockets import websocket_contract
 
 PREFIX = "/organizations/{organization_id}/events/{event_id}/checkin-lists"
 CHECKIN, MANAGE = "tickets:checkin", "tickets:manage"

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from builtin_plugins.ticketing.models import TicketStatus
 from builtin_plugins.ticketing.ticket_schemas import PublicKey
-from kernel.request_limits import MIB
+from sdk.http import MIB
 
 MAX_OFFLINE_SCANS = 1000
 # 1,000 scans of at most ~1 KiB each (code, ids, gate, time), with room for formatting.

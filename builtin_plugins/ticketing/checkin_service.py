@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import EventDate, TicketType, get_event
-from builtin_plugins.identity.models import User
+from builtin_plugins.identity import User
 from builtin_plugins.ticketing import payload, signing
 from builtin_plugins.ticketing.checkin_schemas import (
     CheckinListCreate,
@@ -38,8 +38,8 @@ from builtin_plugins.ticketing.models import (
     TicketCheckin,
     TicketStatus,
 )
-from kernel.codes import display_code
-from kernel.problems import Conflict, NotFound, Problem, UnprocessableContent
+from sdk import Conflict, NotFound, Problem, UnprocessableContent
+from sdk.codes import display_code
 
 # -- refusals -----------------------------------------------------------------------------
 

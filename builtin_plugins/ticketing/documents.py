@@ -26,12 +26,10 @@ from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, qr_payload, related
 from kernel.awaitables import first_result
-from kernel.codes import display_code
-from kernel.context import Kernel
-from kernel.contracts import LayoutRequest, RenderedLayout
-from kernel.organizations import Organization
-from kernel.problems import Conflict, Problem
-from kernel.storage import ObjectNotFound
+from sdk import Conflict, Kernel, LayoutRequest, Problem, RenderedLayout
+from sdk.codes import display_code
+from sdk.db import Organization
+from sdk.storage import ObjectNotFound
 
 logger = logging.getLogger(__name__)
 

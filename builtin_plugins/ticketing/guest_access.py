@@ -18,12 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import EventDate
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import one_ticket
-from kernel.auth import authenticate
 from kernel.awaitables import first_result
-from kernel.contracts import OrderAccess
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.order_credentials import OrderCredential
-from kernel.problems import NotFound
+from sdk import NotFound, OrderAccess
+from sdk.http import KernelDep, OrderCredential, SessionDep, authenticate
 
 
 async def guest_order(

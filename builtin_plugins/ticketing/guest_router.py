@@ -17,9 +17,7 @@ from fastapi import APIRouter, Response
 from builtin_plugins.ticketing import documents, guest_tickets, tickets_service
 from builtin_plugins.ticketing.guest_access import GuestOrder, order_ticket, order_tickets
 from builtin_plugins.ticketing.ticket_schemas import TicketOut
-from kernel.auth import public_or_signed_in
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
+from sdk.http import ItemList, KernelDep, SessionDep, public_or_signed_in
 
 REFUSALS = {
     401: {"description": "The order link expired (order-link-expired)"},

@@ -16,10 +16,8 @@ from builtin_plugins.ticketing import documents, tickets_service
 from builtin_plugins.ticketing.guest_access import order_tickets
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import SCANNABLE
-from kernel.app import API_PREFIX
-from kernel.context import Kernel
-from kernel.contracts import OrderAccess, OrderTicket, OrderTickets, RenderedLayout
-from kernel.problems import NotFound
+from sdk import Kernel, NotFound, OrderAccess, OrderTicket, OrderTickets, RenderedLayout
+from sdk.http import API_PREFIX
 
 
 def order_path(order_id: uuid.UUID) -> str:

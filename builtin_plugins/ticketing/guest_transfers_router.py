@@ -19,9 +19,7 @@ from builtin_plugins.ticketing.transfer_commands import make_offer, withdraw_off
 from builtin_plugins.ticketing.transfer_offers import Giver
 from builtin_plugins.ticketing.transfer_schemas import MyTransferOut, TransferCreate, TransferOut
 from builtin_plugins.ticketing.transfer_views import holder_view
-from kernel.auth import public_or_signed_in
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
+from sdk.http import ItemList, KernelDep, SessionDep, public_or_signed_in
 
 router = APIRouter(
     prefix="/orders/{order_id}",

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import inventory
 from builtin_plugins.events.inventory import HoldStatus, InventoryHold
 from builtin_plugins.ticketing.models import IssueKind, Ticket, TicketIssue, TicketStatus
-from kernel.codes import random_code
-from kernel.outbox import record_event
-from kernel.problems import Conflict, UnprocessableContent
+from sdk import Conflict, UnprocessableContent
+from sdk.codes import random_code
+from sdk.outbox import record_event
 
 CODE_LENGTH = 16  # 80 random bits
 _TYPED_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})

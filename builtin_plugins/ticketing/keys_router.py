@@ -19,11 +19,8 @@ from fastapi import APIRouter, Request, Response
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.models import TicketSigningKey
 from builtin_plugins.ticketing.ticket_schemas import PublicKey, PublicKeySet, SigningKeyOut
-from kernel import audit
-from kernel.auth import public, requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
+from sdk import Principal, audit
+from sdk.http import ItemList, KernelDep, SessionDep, public, requires
 
 Manager = Annotated[Principal, requires("tickets:manage")]
 

@@ -41,7 +41,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from builtin_plugins.ticketing.qr_images import render_qr
-from kernel.contracts.layout import LayoutRequest, RenderedLayout
+from sdk import LayoutRequest, RenderedLayout
 
 log = logging.getLogger(__name__)
 

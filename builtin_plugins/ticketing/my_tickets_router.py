@@ -10,11 +10,8 @@ from fastapi import APIRouter, Response
 
 from builtin_plugins.ticketing import documents, tickets_service
 from builtin_plugins.ticketing.ticket_schemas import TicketOut
-from kernel.auth import signed_in
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
-from kernel.problems import NotFound
+from sdk import NotFound, Principal
+from sdk.http import ItemList, KernelDep, SessionDep, signed_in
 
 Holder = Annotated[Principal, signed_in()]
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.ticketing.issuance import Holder, issue_tickets
 from builtin_plugins.ticketing.models import IssueKind, Ticket, TicketIssue
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, void_ticket
-from kernel.contracts.orders import IssuedTicket, OrderTicketState, PaidOrder, TicketsVoided
+from sdk import IssuedTicket, OrderTicketState, PaidOrder, TicketsVoided
 
 
 async def issue_paid(session: AsyncSession, order: PaidOrder) -> list[IssuedTicket]:

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.ticketing.models import TicketSigningKey
 from builtin_plugins.ticketing.payload import TicketClaims, b64url, encode
-from kernel.crypto import Encryptor
-from kernel.problems import Conflict, NotFound
+from sdk import Conflict, NotFound
+from sdk.crypto import Encryptor
 
 _private_keys: dict[str, Ed25519PrivateKey] = {}
 _public_keys: dict[str, tuple[uuid.UUID, Ed25519PublicKey]] = {}

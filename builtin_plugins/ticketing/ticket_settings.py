@@ -29,9 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import get_event
 from builtin_plugins.ticketing.models import EventTicketSettings, TicketSettings
-from kernel import uploads
-from kernel.problems import Problem
-from kernel.storage import ObjectNotFound, ObjectStorage
+from sdk import Problem, uploads
+from sdk.storage import ObjectNotFound, ObjectStorage
 
 logger = logging.getLogger(__name__)
 

@@ -22,13 +22,9 @@ from builtin_plugins.ticketing.settings_schemas import (
     TicketSettingsUpdate,
     TransferPolicyOut,
 )
-from kernel import audit, uploads
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.problems import NotFound
-from kernel.request_limits import max_body_size
-from kernel.storage import ObjectNotFound
+from sdk import NotFound, Principal, audit, uploads
+from sdk.http import KernelDep, SessionDep, max_body_size, requires
+from sdk.storage import ObjectNotFound
 
 logger = logging.getLogger(__name__)
 

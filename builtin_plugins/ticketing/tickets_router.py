@@ -24,18 +24,15 @@ from builtin_plugins.ticketing.ticket_schemas import (
     TicketsIssue,
     TicketVoid,
 )
-from kernel import audit
-from kernel.auth import requires
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.idempotency import (
+from sdk import Principal, audit
+from sdk.http import KernelDep, Page, SessionDep, requires
+from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
     remember,
     replay_response,
     request_fingerprint,
 )
-from kernel.pagination import Page
 
 Manager = Annotated[Principal, requires("tickets:manage")]
 

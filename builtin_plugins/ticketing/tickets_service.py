@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import Event, EventDate, TicketType, inventory
-from builtin_plugins.identity.models import User
+from builtin_plugins.identity import User
 from builtin_plugins.ticketing import signing
 from builtin_plugins.ticketing.models import (
     Ticket,
@@ -36,12 +36,11 @@ from builtin_plugins.ticketing.ticket_schemas import (
     TicketOut,
     TicketTypeRef,
 )
-from kernel.codes import display_code
-from kernel.contracts import Principal
-from kernel.crypto import Encryptor
-from kernel.outbox import record_event
-from kernel.pagination import RowsPage, keyset_page
-from kernel.problems import Conflict, NotFound
+from sdk import Conflict, NotFound, Principal
+from sdk.codes import display_code
+from sdk.crypto import Encryptor
+from sdk.http import RowsPage, keyset_page
+from sdk.outbox import record_event
 
 SCANNABLE = (TicketStatus.VALID, TicketStatus.CHECKED_IN)
 

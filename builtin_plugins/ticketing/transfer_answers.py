@@ -27,8 +27,8 @@ from builtin_plugins.ticketing.transfers import (
     offered_to,
     window,
 )
-from kernel.clock import utcnow
-from kernel.contracts import Principal
+from sdk import Principal
+from sdk.clock import utcnow
 
 
 async def accept(

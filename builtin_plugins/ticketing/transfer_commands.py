@@ -24,8 +24,7 @@ from builtin_plugins.ticketing.transfer_offers import Giver
 from builtin_plugins.ticketing.transfer_schemas import MyTransferOut, TransferCreate
 from builtin_plugins.ticketing.transfer_views import my_view
 from builtin_plugins.ticketing.transfers import OfferLapsed
-from kernel import audit
-from kernel.context import Kernel
+from sdk import Kernel, audit
 
 CloseOffer = Callable[[AsyncSession], Awaitable[tuple[TicketTransfer, Ticket]]]
 

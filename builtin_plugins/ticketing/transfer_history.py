@@ -19,8 +19,7 @@ from builtin_plugins.ticketing.models import Ticket, TicketTransfer
 from builtin_plugins.ticketing.tickets_service import account_email, held_by, holds, one_ticket
 from builtin_plugins.ticketing.transfer_offers import Giver
 from builtin_plugins.ticketing.transfers import offered_to
-from kernel.contracts import Principal
-from kernel.problems import NotFound
+from sdk import NotFound, Principal
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,9 @@ from builtin_plugins.ticketing.transfers import (
     not_transferable,
     window,
 )
-from kernel.clock import utcnow
-from kernel.contracts import OrderAccess, Principal
-from kernel.outbox import record_event
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import NotFound, OrderAccess, Principal, UnprocessableContent
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 OFFER_LIFETIME = timedelta(days=7)
 

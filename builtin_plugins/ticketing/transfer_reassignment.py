@@ -17,9 +17,8 @@ from builtin_plugins.ticketing.transfers import (
     lock_ticket,
     not_transferable,
 )
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.problems import NotFound
+from sdk import NotFound, Principal
+from sdk.clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,10 +47,9 @@ from builtin_plugins.ticketing.models import (
     TransferStatus,
 )
 from builtin_plugins.ticketing.tickets_service import account_email
-from kernel.clock import utcnow
-from kernel.contracts import Principal
-from kernel.outbox import record_event
-from kernel.problems import Conflict, NotFound
+from sdk import Conflict, NotFound, Principal
+from sdk.clock import utcnow
+from sdk.outbox import record_event
 
 # -- problems ---------------------------------------------------------------------------
 

@@ -37,11 +37,9 @@ from builtin_plugins.ticketing.transfer_schemas import (
     TransferOut,
 )
 from builtin_plugins.ticketing.transfer_views import holder_view, my_view, organizer_view
-from kernel.auth import requires, signed_in
-from kernel.codes import display_code
-from kernel.contracts import Principal
-from kernel.dependencies import KernelDep, SessionDep
-from kernel.pagination import ItemList
+from sdk import Principal
+from sdk.codes import display_code
+from sdk.http import ItemList, KernelDep, SessionDep, requires, signed_in
 
 SignedIn = Annotated[Principal, signed_in()]
 Manager = Annotated[Principal, requires("tickets:manage")]

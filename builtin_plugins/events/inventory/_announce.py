@@ -10,7 +10,7 @@ from typing import Any
 
 from builtin_plugins.events.availability_feed import availability_channel, publish_availability
 from builtin_plugins.events.inventory._availability import public_availability
-from kernel.live import coalescer
+from sdk.live import coalescer
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import uuid
 from fastapi import Request
 
 from builtin_plugins.events.inventory._common import owner_for
-from kernel.auth import authenticate
-from kernel.problems import UnprocessableContent
+from sdk import UnprocessableContent
+from sdk.http import authenticate
 
 
 async def cart_owner(request: Request, cart_token: str | None) -> tuple[str, uuid.UUID | None]:

@@ -15,7 +15,7 @@ from builtin_plugins.events.models import (
     HoldStatus,
     PoolKind,
 )
-from kernel.problems import Conflict, NotFound, UnprocessableContent
+from sdk import Conflict, NotFound, UnprocessableContent
 
 # Advisory locks of the two-int form live apart from the one-bigint form (which the
 # migration lock uses); the first int names this lock family ("tick").

@@ -40,8 +40,8 @@ from builtin_plugins.events.models import (
     InventoryPool,
     Visibility,
 )
-from kernel.db import transaction_lock
-from kernel.problems import NotFound, UnprocessableContent
+from sdk import NotFound, UnprocessableContent
+from sdk.db import transaction_lock
 
 
 async def _take(

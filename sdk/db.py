@@ -1,0 +1,35 @@
+"""Persistence for a plugin's own tables.
+
+Every model derives from the one :class:`Base` (so the kernel's migrations and schema see
+it); a tenant-owned row mixes in :class:`TenantScoped` (its ``organization_id`` points at
+:class:`Organization`) and is read through a :class:`TenantRepository`, which never
+answers another organization's rows. :func:`transaction_lock` serialises work on one key
+inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
+"""
+
+from kernel.db import (
+    Base,
+    Database,
+    Repository,
+    TenantRepository,
+    TenantScoped,
+    Timestamped,
+    UUIDPrimaryKey,
+    transaction_lock,
+    value_enum,
+)
+from kernel.organizations import Organization, OrganizationRepository
+
+__all__ = [
+    "Base",
+    "Database",
+    "Organization",
+    "OrganizationRepository",
+    "Repository",
+    "TenantRepository",
+    "TenantScoped",
+    "Timestamped",
+    "UUIDPrimaryKey",
+    "transaction_lock",
+    "value_enum",
+]

@@ -1,0 +1,45 @@
+"""Taking files from buyers and organizers: a streamed multipart read under a size limit,
+image formats told by their bytes (never by the name or the declared type), the problems
+an upload answers, and ETags for objects that never change."""
+
+from kernel.uploads import (
+    FORMATS,
+    JPEG,
+    MAX_UPLOAD_BYTES,
+    MULTIPART_ALLOWANCE,
+    PNG,
+    UPLOAD_FIELD,
+    WEBP,
+    ImageFormat,
+    ImageTooLarge,
+    PayloadTooLarge,
+    StorageUnavailable,
+    UnsupportedImage,
+    etag_for,
+    etag_matches,
+    read_upload,
+    sniff_format,
+    unsupported_image,
+    upload_too_large,
+)
+
+__all__ = [
+    "FORMATS",
+    "JPEG",
+    "MAX_UPLOAD_BYTES",
+    "MULTIPART_ALLOWANCE",
+    "PNG",
+    "UPLOAD_FIELD",
+    "WEBP",
+    "ImageFormat",
+    "ImageTooLarge",
+    "PayloadTooLarge",
+    "StorageUnavailable",
+    "UnsupportedImage",
+    "etag_for",
+    "etag_matches",
+    "read_upload",
+    "sniff_format",
+    "unsupported_image",
+    "upload_too_large",
+]
