@@ -175,19 +175,23 @@ def _lifespan(kernel: Kernel):
             await watcher.start()
             await relay.start()
             app.state.outbox_relay = relay
-            await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
+            # Every loaded plugin, under the one failure policy: an optional plugin whose
+            # startup fails is logged and skipped, the app serves on without it.
+            await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
             logger.info(
                 "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
             )
             try:
                 yield
             finally:
-                await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
-                await relay.stop()
-                await watcher.stop()
-                await kernel.pubsub.close()
-                await kernel.cache.close()
-                await kernel.lookups.dispose()
-                await kernel.database.dispose()
+                try:
+                    await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
+                finally:
+                    await relay.stop()
+                    await watcher.stop()
+                    await kernel.pubsub.close()
+                    await kernel.cache.close()
+                    await kernel.lookups.dispose()
+                    await kernel.database.dispose()
 
     return lifespan

@@ -1,7 +1,6 @@
 """One async convention for hooks: an implementation may return a value or an awaitable."""
 
 import inspect
-from collections.abc import Iterable
 from typing import Any
 
 
@@ -12,18 +11,11 @@ async def await_me_maybe(value: Any) -> Any:
     return value
 
 
-async def await_all(values: Iterable[Any]) -> list[Any]:
-    """Resolve every result of a non-firstresult hook, in hook call order."""
-    return [await await_me_maybe(value) for value in values]
-
-
 async def first_result(caller: Any, **kwargs: Any) -> Any:
-    """Call a ``firstresult`` hook honouring async implementations.
+    """Call a ``firstresult`` hook honouring async implementations, for every plugin.
 
-    pluggy would stop at the first implementation that returns a coroutine, even one
-    that resolves to ``None``; this awaits each answer before deciding, in pluggy's call
-    order (``tryfirst`` first, then last registered first). ``caller`` may be a
-    per-organization subset caller.
+    Superseded by :meth:`kernel.hooks.Hooks.call` (which asks only an organization's
+    enabled plugins, under one failure policy); kept while a caller remains.
     """
     for impl in reversed(caller.get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:

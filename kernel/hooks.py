@@ -15,8 +15,10 @@
   plugin's error, or any error in a hook marked
   :func:`~kernel.markers.errors_propagate`, propagates.
 
-Registration hooks (routers, models, permissions, CLI), called synchronously while the
-app is built, go through :meth:`KernelPluginManager.collect` instead.
+Lifecycle hooks (startup, shutdown) go through :meth:`Hooks.call_everywhere`: every
+loaded plugin, whatever organizations chose. Registration hooks (routers, models,
+permissions, CLI), called synchronously while the app is built, go through
+:meth:`KernelPluginManager.collect` instead.
 """
 
 from __future__ import annotations
@@ -110,6 +112,23 @@ class Hooks:
                 found.append((implementation.slug, answer))
         return found
 
+    async def call_everywhere(self, name: str, /, **kwargs: Any) -> list[Any]:
+        """Call hook ``name`` of every loaded plugin, whatever any organization chose,
+        outside any organization, under the same failure policy; the answers in call order.
+
+        For lifecycle hooks (``ticketing_startup``, ``ticketing_shutdown``): a plugin
+        that one organization turned on, even an opt-in one, must be started for it.
+        """
+        plan = self.plan(name, frozenset())
+        contexts = _Contexts(self, None, EVERY_PLUGIN)
+        kwargs["organization_id"] = None
+        answers = []
+        for implementation in plan.implementations:
+            answer = await self._ask(implementation, plan, contexts, kwargs)
+            if answer is not None:
+                answers.append(answer)
+        return answers
+
     def plan(self, name: str, disabled: frozenset[str]) -> HookPlan:
         key = (self.plugins.generation, disabled, name)
         plan = self._plans.get(key)
@@ -189,6 +208,7 @@ class Hooks:
 
 
 MAX_CACHED_ORGANIZATIONS = 10_000
+EVERY_PLUGIN = OrganizationPlugins(disabled=frozenset())
 
 
 def _awaitable(answer: Any) -> bool:

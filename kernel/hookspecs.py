@@ -165,6 +165,7 @@ def ticketing_event_subscriptions() -> Sequence[Subscription]:
 
 
 @hookspec
+@errors_propagate
 def ticketing_seed(session: AsyncSession, seed: SeedContext) -> None:
     """Called by ``ticketing seed`` inside one transaction; add the plugin's demo data.
 
@@ -242,14 +243,16 @@ def ticketing_pricing_adjusters(
 
 
 @hookspec(firstresult=True)
+@errors_propagate
 def ticketing_pricing_tax(
     line: LineQuote, buyer: TaxableParty, ctx: PluginContext
 ) -> LineTax | None:
     """Called for each priced line (quote, cart, checkout); return the line's tax.
 
     Runs after every adjuster, on the line's final price. The answer splits the line
-    into net, tax and gross, rounded once per line; no answer leaves the line untaxed.
-    Stops at first non-None result.
+    into net, tax and gross, rounded once per line; no answer leaves the line untaxed,
+    but a failing answer is an error, never an untaxed sale. Stops at first non-None
+    result.
 
     :param line: the priced line (its ``context`` names the organization, event, and in
         ``attributes`` the venue's ``venue_country`` and ``venue_region``).

@@ -1,6 +1,5 @@
 """Demo data: one organization, then every plugin's ``ticketing_seed`` in one transaction."""
 
-from kernel.awaitables import await_all
 from kernel.context import Kernel
 from kernel.contracts import SeedContext
 from kernel.organizations import Organization, OrganizationRepository
@@ -19,5 +18,7 @@ async def seed_demo_data(kernel: Kernel) -> SeedContext:
             )
             await session.flush()
         context = SeedContext(organization_id=organization.id, organization_slug=organization.slug)
-        await await_all(kernel.plugins.hook.ticketing_seed(session=session, seed=context))
+        await kernel.hooks.call(
+            "ticketing_seed", organization_id=organization.id, session=session, seed=context
+        )
     return context

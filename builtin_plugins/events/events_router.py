@@ -35,7 +35,6 @@ from builtin_plugins.events.event_schemas import (
     StreamPublic,
 )
 from builtin_plugins.events.events_service import Actor
-from kernel.awaitables import first_result
 from sdk import NotFound, Principal
 from sdk.http import ItemList, KernelDep, Page, SessionDep, public, requires, signed_in
 
@@ -369,8 +368,8 @@ async def event_stream(
         raise NotFound(f"No stream for event {event_id}.")
     allowed = principal.is_member(event.organization_id)
     if not allowed and event.status in PUBLIC_STATUSES:
-        holder = await first_result(
-            request.app.state.kernel.plugins.hook.ticketing_ticket_holder,
+        holder = await request.app.state.kernel.hooks.call(
+            "ticketing_ticket_holder",
             organization_id=event.organization_id,
             event_id=event.id,
             user_id=principal.user_id,

@@ -51,7 +51,6 @@ from builtin_plugins.events.models import (
     PoolMember,
     TicketType,
 )
-from kernel.plugin_manager import KernelPluginManager
 from sdk import Hooks, LineQuote, PriceAdjustment, PricingContext
 from sdk.clock import utcnow
 from sdk.pricing import quote_line
@@ -251,29 +250,34 @@ def catalog_base_price(context: PricingContext) -> int | None:
     return price if isinstance(price, int) and not isinstance(price, bool) else None
 
 
-def validate_pricing_settings(
-    plugins: KernelPluginManager, pricing: Mapping[str, Any]
+async def validate_pricing_settings(
+    hooks: Hooks, organization_id: uuid.UUID, pricing: Mapping[str, Any]
 ) -> list[str]:
     """What is wrong with a ticket type's ``pricing`` settings; empty when nothing.
 
-    For whoever writes ``TicketType.pricing`` (the ticket type API should refuse a
-    non-empty answer with 422): each key must be the slug of a loaded plugin that
+    For whoever writes ``TicketType.pricing`` (the ticket type API refuses a non-empty
+    answer with 422): each key must be the slug of a plugin the organization has on that
     implements ``ticketing_pricing_adjusters``, and its value must match the schema the
     plugin answers to ``ticketing_pricing_settings_schema`` (its ``settings_schema`` when it
     does not answer). At quote time a strategy ignores settings it cannot use.
     """
     if not isinstance(pricing, Mapping):
         return ["pricing must be an object keyed by strategy slug"]
-    schemas = dict(plugins.collect("ticketing_pricing_settings_schema"))
+    organization = await hooks.states.of(organization_id)
+    plan = hooks.plan("ticketing_pricing_adjusters", organization.disabled)
+    strategies = {implementation.slug for implementation in plan.implementations}
+    schemas = dict(
+        await hooks.answers("ticketing_pricing_settings_schema", organization_id=organization_id)
+    )
     problems = []
     for slug in sorted(pricing):
-        record = plugins.record(slug)
-        plugin = record.plugin if record is not None else None
-        if plugin is None or not hasattr(plugin, "ticketing_pricing_adjusters"):
+        if slug not in strategies:
             problems.append(f"{slug}: no pricing strategy of that name is installed")
             continue
+        record = hooks.plugins.record(slug)
+        default = record.metadata.settings_schema if record and record.metadata else {}
         validator = jsonschema.Draft202012Validator(
-            schemas.get(slug) or record.metadata.settings_schema,
+            schemas.get(slug) or default,
             format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
         )
         for error in sorted(validator.iter_errors(pricing[slug]), key=lambda e: e.json_path):

@@ -45,11 +45,16 @@ async def list_ticket_types(
     return ItemList(items=await service.views(session, found))
 
 
-def _check_pricing(request: Request, pricing: dict | None) -> None:
-    """Refuse settings no installed strategy understands, instead of ignoring them later."""
+async def _check_pricing(
+    request: Request, organization_id: uuid.UUID, pricing: dict | None
+) -> None:
+    """Refuse settings no strategy the organization has on understands, instead of
+    ignoring them later."""
     if not pricing:
         return
-    problems = validate_pricing_settings(request.app.state.kernel.plugins, pricing)
+    problems = await validate_pricing_settings(
+        request.app.state.kernel.hooks, organization_id, pricing
+    )
     if problems:
         raise UnprocessableContent(
             "The pricing settings are not valid.", code="invalid-pricing", problems=problems
@@ -65,7 +70,7 @@ async def create_ticket_type(
     request: Request,
     session: SessionDep,
 ) -> TicketTypeOut:
-    _check_pricing(request, body.pricing)
+    await _check_pricing(request, organization_id, body.pricing)
     ticket_type = await service.create_ticket_type(
         session, organization_id=organization_id, event_id=event_id, body=body
     )
@@ -111,7 +116,7 @@ async def update_ticket_type(
     request: Request,
     session: SessionDep,
 ) -> TicketTypeOut:
-    _check_pricing(request, body.pricing)
+    await _check_pricing(request, organization_id, body.pricing)
     ticket_type, changes = await service.update_ticket_type(
         session,
         organization_id=organization_id,

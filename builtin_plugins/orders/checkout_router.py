@@ -111,7 +111,11 @@ async def checkout(
                 session, scope=scope, key=idempotency_key, result_status=201, body=result
             )
     snapshot = fulfilment.order_snapshot(placed.order, placed.lines)
-    await kernel.plugins.call_each("ticketing_checkout_after_order_placed", order=snapshot)
+    await kernel.hooks.call(
+        "ticketing_checkout_after_order_placed",
+        organization_id=snapshot.organization_id,
+        order=snapshot,
+    )
     if placed.order.status is OrderStatus.PAID:  # a free order, paid on the spot
         await fulfilment.announce_paid(kernel, placed.order, placed.payment)
     return result

@@ -221,8 +221,11 @@ async def announce_paid(kernel: Any, order: Order, payment: Payment | None) -> N
         settled = await session.get(Payment, payment.id) if payment is not None else None
         paid_with = payment_snapshot(fresh, settled)
         date_ids = sorted({line.event_date_id for line in lines})
-    await kernel.plugins.call_each(
-        "ticketing_checkout_after_payment", order=snapshot, payment=paid_with
+    await kernel.hooks.call(
+        "ticketing_checkout_after_payment",
+        organization_id=snapshot.organization_id,
+        order=snapshot,
+        payment=paid_with,
     )
     for event_date_id in date_ids:
         await inventory.announce_availability(

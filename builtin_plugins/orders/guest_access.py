@@ -20,7 +20,6 @@ from builtin_plugins.events import Event
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.models import Order
 from builtin_plugins.orders.order_links import looks_like_link, order_links
-from kernel.awaitables import first_result
 from sdk import OrderAccess, OrderLink, OrderTickets, Principal
 from sdk.http import API_PREFIX
 
@@ -93,8 +92,9 @@ async def tickets_of(kernel: Any, session: AsyncSession, order: Order) -> OrderT
     if order.paid_at is None:
         return None
     snapshot = _snapshot(order, await _event(session, order))
-    return await first_result(
-        kernel.plugins.hook.ticketing_order_tickets,
+    return await kernel.hooks.call(
+        "ticketing_order_tickets",
+        organization_id=order.organization_id,
         order=snapshot,
         session=session,
         with_pdf=False,

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.fulfilment import mark_paid
 from builtin_plugins.orders.models import Order, Payment, PaymentStatus
-from builtin_plugins.orders.providers import payment_providers
-from kernel.awaitables import first_result
+from builtin_plugins.orders.providers import organization_providers
 from sdk import Money, PaymentProvider, PaymentRequest, UnprocessableContent
 
 logger = logging.getLogger(__name__)
@@ -49,9 +48,9 @@ async def start_payment(
         await mark_paid(session, kernel, order, payment=None, actor="system", reason="free order")
         return None
 
-    providers = payment_providers(kernel.plugins)
+    providers = await organization_providers(kernel, order.organization_id)
     if not providers:
-        raise NoPaymentProvider("No payment provider is installed.")
+        raise NoPaymentProvider("No payment provider is enabled for this organization.")
     if provider is not None and provider not in providers:
         raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
     payment_id = uuid.uuid4()
@@ -98,8 +97,9 @@ async def _choose(
     kernel: Any, request: PaymentRequest, providers: Mapping[str, PaymentProvider]
 ) -> str:
     """The hook's pick, else the first provider by key (an unknown pick is ignored)."""
-    picked = await first_result(
-        kernel.plugins.hook.ticketing_payment_choose_provider,
+    picked = await kernel.hooks.call(
+        "ticketing_payment_choose_provider",
+        organization_id=request.organization_id,
         request=request,
         providers=providers,
     )

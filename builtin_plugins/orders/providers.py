@@ -1,8 +1,10 @@
-"""The payment providers the plugins offer, by key.
+"""The payment providers the plugins offer, by key, and those an organization may use.
 
 ``ticketing_payment_providers`` is a registration hook: its answers only change when the
 plugin set does, so the registry is built once per plugin manager and rebuilt when the
-implementations of the hook change (a plugin registered later, as tests do).
+implementations of the hook change (a plugin registered later, as tests do). Which of
+them an organization may use follows the plugins it has on: a provider whose plugin it
+turned off is neither offered to its buyers nor asked to pay or refund for it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from sdk import PaymentProvider
 
@@ -18,7 +22,14 @@ logger = logging.getLogger(__name__)
 
 HOOK = "ticketing_payment_providers"
 
-_registries: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], dict[str, PaymentProvider]]]
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    providers: Mapping[str, PaymentProvider]  # by key, sorted
+    plugins: Mapping[str, str]  # the slug of the plugin offering each key
+
+
+_registries: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], Registry]]
 _registries = weakref.WeakKeyDictionary()
 
 
@@ -26,8 +37,8 @@ def _fingerprint(plugins: Any) -> tuple[int, ...]:
     return tuple(id(impl) for impl in getattr(plugins.hook, HOOK).get_hookimpls())
 
 
-def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
-    """Every provider the loaded plugins offer, sorted by key.
+def registry(plugins: Any) -> Registry:
+    """Every provider the loaded plugins offer, with the plugin offering it.
 
     Keys are unique: a second provider claiming a key is a plugin bug, logged and left
     out, so the first plugin in call order keeps it.
@@ -37,6 +48,7 @@ def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     found: dict[str, PaymentProvider] = {}
+    offered_by: dict[str, str] = {}
     for slug, answer in plugins.collect(HOOK):
         for provider in answer or ():
             key = getattr(provider, "key", None)
@@ -50,6 +62,25 @@ def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
                 )
                 continue
             found[key] = provider
-    registry = dict(sorted(found.items()))
-    _registries[plugins] = (fingerprint, registry)
-    return registry
+            offered_by[key] = slug
+    built = Registry(providers=dict(sorted(found.items())), plugins=offered_by)
+    _registries[plugins] = (fingerprint, built)
+    return built
+
+
+def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
+    """Every provider the loaded plugins offer, sorted by key (platform-wide)."""
+    return registry(plugins).providers
+
+
+async def organization_providers(
+    kernel: Any, organization_id: UUID
+) -> Mapping[str, PaymentProvider]:
+    """The providers ``organization_id`` may use: those of the plugins it has on."""
+    built = registry(kernel.plugins)
+    organization = await kernel.hooks.states.of(organization_id)
+    return {
+        key: provider
+        for key, provider in built.providers.items()
+        if organization.enabled(built.plugins[key])
+    }

@@ -58,7 +58,7 @@ from builtin_plugins.orders.models import (
     RefundOrigin,
     RefundStatus,
 )
-from builtin_plugins.orders.providers import payment_providers
+from builtin_plugins.orders.providers import organization_providers
 from builtin_plugins.orders.refund_schemas import BuyerRefundOut
 from builtin_plugins.orders.refund_units import (
     LineQuantity,
@@ -278,9 +278,9 @@ async def prepare(
             f"Order {order.code} was free: void its tickets instead.",
             order_status=order.status.value,
         )
-    if payment.provider not in payment_providers(kernel.plugins):
+    if payment.provider not in await organization_providers(kernel, order.organization_id):
         raise ProviderUnavailable(
-            f"The payment provider {payment.provider!r} is not installed.",
+            f"The payment provider {payment.provider!r} is not installed or not enabled.",
             provider=payment.provider,
         )
     refundable = order.total_amount - await committed_amount(session, order.id)
@@ -345,7 +345,8 @@ async def ask_provider(kernel: Any, prepared: Prepared) -> RefundResult | None:
     """Ask the payment's provider to refund (outside any transaction). ``None`` when it
     raised: the outcome is unknown, so the refund stays pending and is asked again with
     the same idempotency key (``ticketing orders refunds retry``)."""
-    provider = payment_providers(kernel.plugins).get(prepared.provider)
+    providers = await organization_providers(kernel, prepared.organization_id)
+    provider = providers.get(prepared.provider)
     if provider is None:
         logger.error("refund provider gone", extra={"provider": prepared.provider})
         return None
@@ -588,8 +589,11 @@ async def after_refunds(kernel: Any, refunds: Sequence[Refund]) -> None:
             if refund.return_to_stock:
                 dates.update((order.event_id, line.event_date_id) for line in lines)
     for snapshot, refunded in calls:
-        await kernel.plugins.call_each(
-            "ticketing_checkout_after_refund", order=snapshot, refund=refunded
+        await kernel.hooks.call(
+            "ticketing_checkout_after_refund",
+            organization_id=snapshot.organization_id,
+            order=snapshot,
+            refund=refunded,
         )
     for event_id, event_date_id in sorted(dates):
         try:

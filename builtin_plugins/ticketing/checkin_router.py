@@ -72,7 +72,6 @@ from builtin_plugins.ticketing.checkin_schemas import (
     ScanIn,
     UndoOut,
 )
-from kernel.awaitables import first_result
 from sdk import Kernel, NotFound, Principal, Problem, audit
 from sdk.http import (
     ItemList,
@@ -406,8 +405,9 @@ async def stream_counts(
 async def _refusal(websocket: WebSocket, kernel: Kernel, organization_id: uuid.UUID) -> int | None:
     """The close code refusing this WebSocket, or ``None`` to let it in."""
     try:
-        principal = await first_result(
-            kernel.plugins.hook.ticketing_authenticate,
+        principal = await kernel.hooks.call(
+            "ticketing_authenticate",
+            organization_id=None,  # who a credential names is platform-wide
             request=websocket_handshake_request(websocket),
         )
     except Problem:

@@ -25,7 +25,6 @@ from builtin_plugins.ticketing import signing, ticket_settings
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.qr_images import CONTENT_TYPES, render_qr
 from builtin_plugins.ticketing.tickets_service import SCANNABLE, qr_payload, related
-from kernel.awaitables import first_result
 from sdk import Conflict, Kernel, LayoutRequest, Problem, RenderedLayout
 from sdk.codes import display_code
 from sdk.db import Organization
@@ -117,7 +116,10 @@ async def layout_context(
     key = await signing.signing_key(session, kernel.encryptor, organization_id)
     order_ids = {ticket.order_id for ticket in tickets if ticket.order_id}
     codes = await order_codes(
-        kernel, session, sorted(order_ids | ({order_id} if order_id else set()))
+        kernel,
+        session,
+        sorted(order_ids | ({order_id} if order_id else set())),
+        organization_id=organization_id,
     )
     entries = []
     for ticket in tickets:
@@ -154,13 +156,21 @@ async def layout_context(
 
 
 async def order_codes(
-    kernel: Kernel, session: AsyncSession, order_ids: Sequence[uuid.UUID]
+    kernel: Kernel,
+    session: AsyncSession,
+    order_ids: Sequence[uuid.UUID],
+    *,
+    organization_id: uuid.UUID,
 ) -> Mapping[uuid.UUID, str]:
-    """The codes buyers quote for these orders, from whichever plugin keeps orders."""
+    """The codes buyers quote for these orders (of ``organization_id``, whose tickets
+    they issued), from whichever plugin keeps orders."""
     if not order_ids:
         return {}
-    found = await first_result(
-        kernel.plugins.hook.ticketing_order_codes, order_ids=list(order_ids), session=session
+    found = await kernel.hooks.call(
+        "ticketing_order_codes",
+        organization_id=organization_id,
+        order_ids=list(order_ids),
+        session=session,
     )
     return found or {}
 
@@ -180,7 +190,9 @@ async def render_pdf(
         organization_id=tickets[0].organization_id,
         context=context,
     )
-    rendered = await first_result(kernel.plugins.hook.ticketing_layout_render, request=request)
+    rendered = await kernel.hooks.call(
+        "ticketing_layout_render", organization_id=request.organization_id, request=request
+    )
     if rendered is None:
         raise NoLayout("No installed layout renders tickets as PDF.")
     return rendered

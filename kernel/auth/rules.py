@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from kernel.awaitables import first_result
 from kernel.contracts import Principal
 from kernel.dependants import dependency_calls
 from kernel.problems import Forbidden, NotFound, Unauthorized
@@ -28,9 +27,11 @@ from kernel.problems import Forbidden, NotFound, Unauthorized
 async def authenticate(request: Request) -> Principal | None:
     """Ask the authentication hook once per request (the answer is kept on the request)."""
     if not hasattr(request.state, "principal"):
-        plugins = request.app.state.kernel.plugins
-        request.state.principal = await first_result(
-            plugins.hook.ticketing_authenticate, request=request
+        hooks = request.app.state.kernel.hooks
+        request.state.principal = await hooks.call(
+            "ticketing_authenticate",
+            organization_id=None,  # who a credential names is platform-wide
+            request=request,
         )
     return request.state.principal
 

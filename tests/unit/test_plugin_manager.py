@@ -19,7 +19,6 @@ from types import ModuleType
 
 import pytest
 
-from kernel.awaitables import first_result
 from kernel.contracts import LayoutRequest, Money, PaymentRequest, Permission, RenderedLayout
 from kernel.markers import hookimpl
 from kernel.metrics import PLUGIN_FAILURES
@@ -30,6 +29,7 @@ from kernel.plugin_manager import (
     create_plugin_manager,
 )
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
+from tests.support.hook_caller import hooks_of
 from tests.support.plugin_distribution import DemoDistribution, installed_distribution
 
 # every plugin this project ships, by entry point name (sorted)
@@ -307,13 +307,16 @@ async def test_layout_render_lets_a_plugin_restyle_over_the_trylast_default() ->
             module_plugin("builtin-layout", ticketing_layout_render=builtin_layout),
         ]
     )
-    render = manager.hook.ticketing_layout_render
+    hooks = hooks_of(manager)
 
-    assert (await first_result(render, request=layout("ticket"))).body == b"fancy ticket"
-    assert (await first_result(render, request=layout("order"))).body == b"plain order"
+    async def render(request):
+        return await hooks.call("ticketing_layout_render", organization_id=None, request=request)
+
+    assert (await render(layout("ticket"))).body == b"fancy ticket"
+    assert (await render(layout("order"))).body == b"plain order"
 
 
-async def test_first_result_awaits_async_answers_before_deciding() -> None:
+async def test_a_firstresult_hook_awaits_async_answers_before_deciding() -> None:
     calls: list[str] = []
 
     @hookimpl(trylast=True)
@@ -342,17 +345,22 @@ async def test_first_result_awaits_async_answers_before_deciding() -> None:
     stopped.close()
     calls.clear()
 
-    order = await first_result(caller, request=layout("order"))
+    hooks = hooks_of(manager)
+    order = await hooks.call(
+        "ticketing_layout_render", organization_id=None, request=layout("order")
+    )
     assert order == RenderedLayout("text/plain", b"plain order")
     assert calls == ["restyle", "builtin"]
 
     calls.clear()
-    ticket = await first_result(caller, request=layout("ticket"))
+    ticket = await hooks.call(
+        "ticketing_layout_render", organization_id=None, request=layout("ticket")
+    )
     assert ticket == RenderedLayout("text/html", b"<b>fancy ticket</b>")
     assert calls == ["restyle"]
 
 
-async def test_first_result_is_none_when_nobody_answers() -> None:
+async def test_a_firstresult_hook_is_none_when_nobody_answers() -> None:
     @hookimpl
     async def nothing(request):
         return None
@@ -361,7 +369,10 @@ async def test_first_result_is_none_when_nobody_answers() -> None:
         extra_plugins=[module_plugin("silent", ticketing_layout_render=nothing)]
     )
 
-    assert await first_result(manager.hook.ticketing_layout_render, request=layout("x")) is None
+    answer = await hooks_of(manager).call(
+        "ticketing_layout_render", organization_id=None, request=layout("x")
+    )
+    assert answer is None
 
 
 # ---------------------------------------------------------------------------------------
@@ -650,6 +661,29 @@ async def test_call_each_runs_every_startup_even_when_one_raises(install) -> Non
     results = await manager.call_each("ticketing_startup", kernel=started)
 
     assert results == [("gamma", "gamma ready"), ("alpha", "alpha ready")]
+    assert started == ["gamma", "alpha"]
+    after = {slug: failures(slug, "ticketing_startup") for slug in STARTUP}
+    assert {slug: after[slug] - before[slug] for slug in STARTUP} == {
+        "alpha": 0,
+        "beta": 1,
+        "gamma": 0,
+        "delta": 1,
+    }
+
+
+async def test_startup_reaches_every_plugin_and_a_failing_one_is_skipped(install) -> None:
+    """What the app does at startup: every loaded plugin, one failure policy."""
+    install({slug: plugin_source(slug, hooks) for slug, hooks in STARTUP.items()})
+    manager = create_plugin_manager()
+    for record in manager.loaded:  # the builtins start against a real kernel only
+        if record.slug not in STARTUP:
+            manager.unregister(name=record.slug)
+    before = {slug: failures(slug, "ticketing_startup") for slug in STARTUP}
+    started: list[str] = []
+
+    answers = await hooks_of(manager).call_everywhere("ticketing_startup", kernel=started)
+
+    assert answers == ["gamma ready", "alpha ready"]
     assert started == ["gamma", "alpha"]
     after = {slug: failures(slug, "ticketing_startup") for slug in STARTUP}
     assert {slug: after[slug] - before[slug] for slug in STARTUP} == {

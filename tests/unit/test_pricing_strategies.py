@@ -22,8 +22,11 @@ from builtin_plugins import (
     pricing_quantity_tiers,
     pricing_time_to_event,
 )
-from builtin_plugins.events.pricing import catalog_base_price, sales_windows
-from builtin_plugins.events.pricing import validate_pricing_settings as validate
+from builtin_plugins.events.pricing import (
+    catalog_base_price,
+    sales_windows,
+    validate_pricing_settings,
+)
 from builtin_plugins.pricing_demand_surge.strategy import DemandSurge
 from builtin_plugins.pricing_early_bird.strategy import EarlyBird, percent_of
 from builtin_plugins.pricing_quantity_tiers.strategy import QuantityTiers
@@ -327,6 +330,11 @@ STRATEGIES = {
 }
 
 
+async def validate(manager, pricing) -> list[str]:
+    """The write check for an organization that has every default plugin on."""
+    return await validate_pricing_settings(hooks_of(manager), uuid.UUID(int=1), pricing)
+
+
 @pytest.mark.parametrize(("slug", "settings"), INVALID)
 async def test_invalid_settings_are_ignored_and_logged_at_quote_time(slug, settings, caplog):
     manager = create_plugin_manager()
@@ -347,25 +355,27 @@ async def test_invalid_settings_are_ignored_and_logged_at_quote_time(slug, setti
 
 
 @pytest.mark.parametrize(("slug", "settings"), INVALID)
-def test_invalid_settings_are_refused_when_written(slug, settings) -> None:
+async def test_invalid_settings_are_refused_when_written(slug, settings) -> None:
     manager = create_plugin_manager()
 
-    problems = validate(manager, {slug: settings})
+    problems = await validate(manager, {slug: settings})
 
     assert problems and all(problem.startswith(slug) for problem in problems)
 
 
-def test_valid_settings_pass_the_write_check_and_unknown_strategies_do_not() -> None:
+async def test_valid_settings_pass_the_write_check_and_unknown_strategies_do_not() -> None:
     manager = create_plugin_manager()
 
-    assert validate(manager, VALID) == []
-    assert validate(manager, {}) == []
-    assert validate(manager, {"identity": {}, "nope": {}}) == [
+    assert await validate(manager, VALID) == []
+    assert await validate(manager, {}) == []
+    assert await validate(manager, {"identity": {}, "nope": {}}) == [
         "identity: no pricing strategy of that name is installed",
         "nope: no pricing strategy of that name is installed",
     ]
-    assert validate(manager, ["early-bird"]) == ["pricing must be an object keyed by strategy slug"]
-    assert validate(manager, {"demand-surge": {**SURGE, "threshold": 0}}) == [
+    assert await validate(manager, ["early-bird"]) == [
+        "pricing must be an object keyed by strategy slug"
+    ]
+    assert await validate(manager, {"demand-surge": {**SURGE, "threshold": 0}}) == [
         "demand-surge.threshold: 0 is less than the minimum of 1"
     ]
 

@@ -29,6 +29,7 @@ from kernel.contracts import LineQuote, LineTax, PricingContext, TaxableParty
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pricing import tax_line
 from kernel.running import bound
+from tests.support.hook_caller import hooks_of
 
 EVEN, UP = Rounding.HALF_EVEN, Rounding.HALF_UP
 CONSUMER = TaxableParty(country="DE")
@@ -228,7 +229,7 @@ async def test_the_tax_is_rounded_once_for_the_whole_line(taxes_plugin) -> None:
     manager, rules, _ = taxes_plugin
     rules.append(rule("19", inclusive=False))
 
-    taxed = await tax_line(manager.hook, quoted(999, 3), CONSUMER)
+    taxed = await tax_line(hooks_of(manager), quoted(999, 3), CONSUMER)
 
     # 2997 * 19 / 100 = 569.43 -> 569; rounding each unit (189.81 -> 190) would give 570
     assert split(taxed) == (2997, 569, 3566)
@@ -239,8 +240,8 @@ async def test_an_inclusive_line_and_an_exempt_buyer_pass_the_kernels_check(taxe
     manager, rules, _ = taxes_plugin
     rules.append(rule("19", b2b=BusinessTreatment.EXEMPT))
 
-    consumer = await tax_line(manager.hook, quoted(1190, 2), CONSUMER)
-    business = await tax_line(manager.hook, quoted(1190, 2), BUSINESS_DE)
+    consumer = await tax_line(hooks_of(manager), quoted(1190, 2), CONSUMER)
+    business = await tax_line(hooks_of(manager), quoted(1190, 2), BUSINESS_DE)
 
     assert split(consumer) == (2000, 380, 2380)
     assert split(business) == (2000, 0, 2000)
@@ -250,7 +251,7 @@ async def test_no_rule_leaves_the_line_untaxed_and_costs_one_load(taxes_plugin) 
     manager, _, loads = taxes_plugin
 
     for _ in range(5):
-        untaxed = await tax_line(manager.hook, quoted(2500, 2), CONSUMER)
+        untaxed = await tax_line(hooks_of(manager), quoted(2500, 2), CONSUMER)
         assert (untaxed.rule, split(untaxed)) == (None, (5000, 0, 5000))
 
     assert loads == [uuid.UUID(int=1)]  # the empty answer is cached too
@@ -261,4 +262,4 @@ def test_the_hook_refuses_to_run_unstarted() -> None:
     manager = KernelPluginManager()
     manager.add_plugin(builtin_plugins.taxes, slug="taxes")
     with pytest.raises(runtime.TaxesNotStarted):
-        asyncio.run(tax_line(manager.hook, quoted(2500, 1), CONSUMER))
+        asyncio.run(tax_line(hooks_of(manager), quoted(2500, 1), CONSUMER))

@@ -59,7 +59,7 @@ async def taxed(
         line = await quote(
             session, kernel.hooks, event=event, ticket_type=ticket_type, quantity=quantity
         )
-    return await tax_line(kernel.plugins.hook, line, buyer)
+    return await tax_line(kernel.hooks, line, buyer)
 
 
 def split(tax: LineTax) -> tuple[int, int, int]:
