@@ -5,6 +5,8 @@ it); a tenant-owned row mixes in :class:`TenantScoped` (its ``organization_id`` 
 :class:`Organization`) and is read through a :class:`TenantRepository`, which never
 answers another organization's rows. :func:`transaction_lock` serialises work on one key
 inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
+:func:`purge_organization_rows` deletes a plugin's rows of one organization when it is
+uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to them).
 """
 
 from kernel.db import (
@@ -18,6 +20,7 @@ from kernel.db import (
     transaction_lock,
     value_enum,
 )
+from kernel.db.purge import PurgeBlocked, purge_organization_rows
 from kernel.organizations import Organization, OrganizationRepository
 
 __all__ = [
@@ -25,11 +28,13 @@ __all__ = [
     "Database",
     "Organization",
     "OrganizationRepository",
+    "PurgeBlocked",
     "Repository",
     "TenantRepository",
     "TenantScoped",
     "Timestamped",
     "UUIDPrimaryKey",
+    "purge_organization_rows",
     "transaction_lock",
     "value_enum",
 ]

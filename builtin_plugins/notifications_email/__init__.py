@@ -52,3 +52,10 @@ def ticketing_startup(kernel):
     from builtin_plugins.notifications_email.transport import mailer
 
     mailer(kernel)  # settings are checked, and the lack of SMTP announced, at start-up
+
+
+@hookimpl
+async def ticketing_plugin_purge(organization_id, session):
+    from builtin_plugins.notifications_email.purge import purge
+
+    await purge(session, organization_id)

@@ -54,3 +54,10 @@ def ticketing_api_routers():
     from builtin_plugins.payments_stripe import account_router, webhook
 
     return [*webhook.routers, *account_router.routers]
+
+
+@hookimpl
+async def ticketing_plugin_purge(organization_id, session):
+    from builtin_plugins.payments_stripe.purge import purge
+
+    await purge(session, organization_id)

@@ -105,3 +105,10 @@ async def ticketing_checkout_before_order_placed(order, session):
 
     await require_unlocked(session, order)
     await redeem(session, order)
+
+
+@hookimpl
+async def ticketing_plugin_purge(organization_id, session):
+    from builtin_plugins.promotions.purge import purge
+
+    await purge(session, organization_id)

@@ -64,3 +64,10 @@ async def ticketing_pricing_tax(line, buyer):
     from builtin_plugins.taxes import runtime
 
     return await runtime.tax_for_line(line, buyer)
+
+
+@hookimpl
+async def ticketing_plugin_purge(organization_id, session):
+    from builtin_plugins.taxes.purge import purge
+
+    await purge(session, organization_id)
