@@ -719,8 +719,9 @@ def ticketing_plugin_purge(
     """Called when an organization uninstalls a plugin with ``?purge=true``; asked of the
     plugin being purged only, inside the uninstall's transaction.
 
-    Delete every row the plugin keeps for the organization (its own tables only). Raising
-    rolls the uninstall back.
+    Delete every row the plugin keeps for the organization (its own tables only), e.g.
+    with ``sdk.db.purge_organization_rows``, which refuses (409 ``purge-blocked``) when
+    another table refers to those rows. Raising rolls the uninstall back.
 
     :param organization_id: the organization whose data goes.
     :param session: the uninstall transaction.

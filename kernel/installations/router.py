@@ -166,7 +166,7 @@ async def put_organization_plugin(
     "/{slug}",
     summary="Uninstall a plugin: back to its default; its data stays unless purge=true",
     status_code=204,
-    responses={409: {"description": "A required plugin"}},
+    responses={409: {"description": "A required plugin, or a purge other plugins' rows refer to"}},
 )
 async def delete_organization_plugin(
     organization_id: uuid.UUID,
