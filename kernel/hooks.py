@@ -110,6 +110,12 @@ class Hooks:
                 found.append((implementation.slug, answer))
         return found
 
+    async def context(self, plugin: str, organization_id: UUID | None) -> PluginContext:
+        """The context ``plugin`` is handed for ``organization_id``, for code that calls a
+        plugin's object rather than a hook (a payment provider)."""
+        organization = await self.states.of(organization_id)
+        return self._contexts_of(organization_id, organization)[plugin]
+
     def plan(self, name: str, disabled: frozenset[str]) -> HookPlan:
         key = (self.plugins.generation, disabled, name)
         plan = self._plans.get(key)

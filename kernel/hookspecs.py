@@ -160,7 +160,8 @@ def ticketing_event_subscriptions() -> Sequence[Subscription]:
 
     Delivery is at least once and after commit; the kernel records each delivery in the
     handler's own transaction, so handlers that write only to the database see each
-    event once. Answers compose.
+    event once. A handler is called ``handler(event, session, ctx)``: ``ctx`` names the
+    kernel, the event's organization and this plugin's settings for it. Answers compose.
     """
 
 
@@ -242,13 +243,15 @@ def ticketing_pricing_adjusters(
 
 
 @hookspec(firstresult=True)
+@errors_propagate
 def ticketing_pricing_tax(
     line: LineQuote, buyer: TaxableParty, ctx: PluginContext
 ) -> LineTax | None:
     """Called for each priced line (quote, cart, checkout); return the line's tax.
 
     Runs after every adjuster, on the line's final price. The answer splits the line
-    into net, tax and gross, rounded once per line; no answer leaves the line untaxed.
+    into net, tax and gross, rounded once per line; no answer leaves the line untaxed,
+    so a plugin that fails raises to the caller instead of selling untaxed.
     Stops at first non-None result.
 
     :param line: the priced line (its ``context`` names the organization, event, and in

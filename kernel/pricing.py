@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from kernel.awaitables import first_result
 from kernel.contracts import LineQuote, LineTax, PriceAdjuster, PricingContext, TaxableParty
 from kernel.problems import UnprocessableContent
 
@@ -57,15 +56,20 @@ async def quote_line(hooks: Hooks, context: PricingContext) -> LineQuote:
     )
 
 
-async def tax_line(hook, line: LineQuote, buyer: TaxableParty) -> LineTax:
-    """The tax of a priced line through ``ticketing_pricing_tax``; untaxed when no plugin
-    answers.
+async def tax_line(hooks: Hooks, line: LineQuote, buyer: TaxableParty) -> LineTax:
+    """The tax of a priced line through ``ticketing_pricing_tax`` (the plugins the line's
+    organization has on, each with its context); untaxed when no plugin answers.
 
     The answer must fit the line: an exclusive tax is added to the line's price (its net
     is the price), an inclusive one is inside it (its gross is the price) unless the
     buyer is exempt, in which case they pay the price without the tax (tax 0).
     """
-    found = await first_result(hook.ticketing_pricing_tax, line=line, buyer=buyer)
+    found = await hooks.call(
+        "ticketing_pricing_tax",
+        organization_id=line.context.organization_id,
+        line=line,
+        buyer=buyer,
+    )
     if found is None:
         return LineTax.untaxed(line.total)
     if found.inclusive:

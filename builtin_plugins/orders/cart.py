@@ -174,7 +174,7 @@ async def price_cart(
             buyer_id=buyer_user_id,
             promo_code=promo_code,
         )
-        tax = await tax_line(kernel.plugins.hook, line, buyer)
+        tax = await tax_line(kernel.hooks, line, buyer)
         lines.append(
             PricedLine(hold=hold, ticket_type=types[hold.ticket_type_id], quote=line, tax=tax)
         )

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from sdk import PaymentProvider
+from sdk import PaymentProvider, PluginContext
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ HOOK = "ticketing_payment_providers"
 
 _registries: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], dict[str, PaymentProvider]]]
 _registries = weakref.WeakKeyDictionary()
+_owners: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint(plugins: Any) -> tuple[int, ...]:
@@ -37,6 +38,7 @@ def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     found: dict[str, PaymentProvider] = {}
+    owners: dict[str, str] = {}
     for slug, answer in plugins.collect(HOOK):
         for provider in answer or ():
             key = getattr(provider, "key", None)
@@ -50,6 +52,15 @@ def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
                 )
                 continue
             found[key] = provider
+            owners[key] = slug
     registry = dict(sorted(found.items()))
     _registries[plugins] = (fingerprint, registry)
+    _owners[plugins] = owners
     return registry
+
+
+async def provider_context(kernel: Any, key: str, organization_id: Any) -> PluginContext:
+    """What provider ``key`` is handed for the organization: the context of the plugin
+    that offers it."""
+    payment_providers(kernel.plugins)  # (re)builds the owners with the registry
+    return await kernel.hooks.context(_owners[kernel.plugins].get(key, ""), organization_id)

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import EventDate
 from builtin_plugins.ticketing.models import Ticket
 from builtin_plugins.ticketing.tickets_service import one_ticket
-from kernel.awaitables import first_result
 from sdk import NotFound, OrderAccess
 from sdk.http import KernelDep, OrderCredential, SessionDep, authenticate
 
@@ -31,8 +30,9 @@ async def guest_order(
     credential: OrderCredential,
 ) -> OrderAccess:
     """The order the request's credential opens; 404 when it opens none."""
-    opened = await first_result(
-        kernel.plugins.hook.ticketing_order_access,
+    opened = await kernel.hooks.call(
+        "ticketing_order_access",
+        organization_id=None,  # not known before the order is opened
         order_id=order_id,
         token=credential,
         principal=await authenticate(request),
