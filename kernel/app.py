@@ -31,7 +31,6 @@ from kernel.problems import install_problem_handlers
 from kernel.query_parameters import refuse_unknown_query_parameters
 from kernel.request_limits import BodyLimits
 from kernel.route_templates import RouteTemplates
-from kernel.running import bound
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
 from kernel.websockets import install_upgrade_required
@@ -158,12 +157,8 @@ def _lifespan(kernel: Kernel):
             kernel.database,
             [subscription for _slug, subscription in owned],
             poll_seconds=kernel.settings.outbox_poll_seconds,
-            owners={
-                subscription.consumer: slug
-                for slug, subscription in owned
-                if not _required(kernel.plugins, slug)
-            },
-            states=kernel.hooks.states,
+            owners={subscription.consumer: slug for slug, subscription in owned},
+            kernel=kernel,
         )
         watcher = GenerationWatcher(
             kernel.hooks.states,
@@ -171,27 +166,26 @@ def _lifespan(kernel: Kernel):
             kernel.pubsub,
             poll_seconds=kernel.settings.plugin_poll_seconds,
         )
-        with bound(kernel):  # before the relay: its handlers may need the running kernel
-            await watcher.start()
-            await relay.start()
-            app.state.outbox_relay = relay
-            # Every loaded plugin, under the one failure policy: an optional plugin whose
-            # startup fails is logged and skipped, the app serves on without it.
-            await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
-            logger.info(
-                "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
-            )
+        await watcher.start()
+        await relay.start()
+        app.state.outbox_relay = relay
+        # Every loaded plugin, under the one failure policy: an optional plugin whose
+        # startup fails is logged and skipped, the app serves on without it.
+        await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
+        logger.info(
+            "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
+        )
+        try:
+            yield
+        finally:
             try:
-                yield
+                await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
             finally:
-                try:
-                    await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
-                finally:
-                    await relay.stop()
-                    await watcher.stop()
-                    await kernel.pubsub.close()
-                    await kernel.cache.close()
-                    await kernel.lookups.dispose()
-                    await kernel.database.dispose()
+                await relay.stop()
+                await watcher.stop()
+                await kernel.pubsub.close()
+                await kernel.cache.close()
+                await kernel.lookups.dispose()
+                await kernel.database.dispose()
 
     return lifespan

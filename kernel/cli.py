@@ -116,7 +116,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
                 line += f"\n{'':<20} reason: {row['reason']}"
             typer.echo(line)
 
-    plugins.hook.ticketing_cli(cli=cli)
+    plugins.collect("ticketing_cli", cli=cli)
     return cli
 
 

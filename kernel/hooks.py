@@ -129,6 +129,27 @@ class Hooks:
                 answers.append(answer)
         return answers
 
+    async def call_plugin(
+        self, slug: str, name: str, /, *, organization_id: UUID | None, **kwargs: Any
+    ) -> list[Any] | None:
+        """Call hook ``name`` of plugin ``slug`` alone, whether or not the organization has
+        it on (it may be on its way out: ``ticketing_plugin_purge``), under the same failure
+        policy and with no settings in its context. ``None`` when it does not implement
+        the hook, else its answers."""
+        others = frozenset(r.slug for r in self.plugins.loaded if r.slug != slug)
+        plan = self.plan(name, others)
+        if not plan.implementations:
+            return None
+        contexts = _Contexts(self, organization_id, EVERY_PLUGIN)
+        kwargs["organization_id"] = organization_id
+        return [await self._ask(i, plan, contexts, kwargs) for i in plan.implementations]
+
+    async def context(self, plugin: str, organization_id: UUID | None) -> PluginContext:
+        """The context ``plugin`` is handed for ``organization_id``, for code that calls a
+        plugin's object rather than a hook (a payment provider)."""
+        organization = await self.states.of(organization_id)
+        return self._contexts_of(organization_id, organization)[plugin]
+
     def plan(self, name: str, disabled: frozenset[str]) -> HookPlan:
         key = (self.plugins.generation, disabled, name)
         plan = self._plans.get(key)

@@ -160,7 +160,8 @@ def ticketing_event_subscriptions() -> Sequence[Subscription]:
 
     Delivery is at least once and after commit; the kernel records each delivery in the
     handler's own transaction, so handlers that write only to the database see each
-    event once. Answers compose.
+    event once. A handler is called ``handler(event, session, ctx)``: ``ctx`` names the
+    kernel, the event's organization and this plugin's settings for it. Answers compose.
     """
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import pluggy
 
 from kernel import hookspecs
-from kernel.awaitables import await_me_maybe
 from kernel.markers import PROJECT_NAME
 from kernel.metrics import PLUGIN_FAILURES
 from kernel.plugin_metadata import InvalidPluginMetadata, PluginMetadata, validate_metadata
@@ -185,21 +184,6 @@ class KernelPluginManager(pluggy.PluginManager):
                 )
                 continue
             results.append((slug, result))
-        return results
-
-    async def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of a lifecycle hook on its own, isolating failures.
-
-        A plugin whose implementation raises is logged with its slug, counted in
-        metrics and left out of the answer; the others still run. Returns
-        ``(slug, result)`` pairs in pluggy's call order.
-        """
-        results = []
-        for slug, call in self._implementations(hook_name, kwargs):
-            try:
-                results.append((slug, await await_me_maybe(call())))
-            except Exception:
-                self._hook_failed(slug, hook_name)
         return results
 
     def _implementations(

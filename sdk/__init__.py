@@ -17,6 +17,8 @@ the rest by concern:
 ``sdk.pricing``     quoting, tax and checkout vetoes through the pricing hooks
 ``sdk.payments``    what a payment provider's report did
 ``sdk.uploads``     streamed uploads under a limit, image formats by their bytes
+``sdk.cli``         a started kernel for a command-line command, platform administrators
+``sdk.secrets``     signing secrets generated locally when not configured
 ``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
 
 A plugin is a module (or package) with ``METADATA`` and hook implementations::

@@ -7,24 +7,17 @@ from typing import Annotated
 
 import typer
 
-from kernel.installations import admins
-from kernel.installations.cli import with_kernel
-from kernel.installations.generation import announce
-from kernel.plugin_manager import create_plugin_manager
-from sdk import Kernel, Settings
+from sdk import Kernel
+from sdk.cli import run_command, set_platform_admin
 
 Email = Annotated[str, typer.Argument(help="The user's email (they signed in once).")]
 
 
-def _run(work) -> object:
-    settings = Settings()
-    return with_kernel(settings, create_plugin_manager(disabled=settings.disabled_plugins), work)
-
-
-async def _user_id(kernel: Kernel, session, email: str):
+async def _user_id(kernel: Kernel, email: str):
     from builtin_plugins.identity.users import by_email, normalize_email
 
-    user = await by_email(session, normalize_email(email))
+    async with kernel.database.sessions() as session:
+        user = await by_email(session, normalize_email(email))
     if user is None:
         typer.echo(f"error: no user {email}: they sign in once first", err=True)
         raise typer.Exit(1)
@@ -40,11 +33,9 @@ def admins_cli() -> typer.Typer:
         and enable restricted plugins."""
 
         async def work(kernel: Kernel) -> None:
-            async with kernel.database.transaction() as session:
-                generation = await admins.grant(session, await _user_id(kernel, session, email))
-            await announce(kernel, generation)
+            await set_platform_admin(kernel, await _user_id(kernel, email), admin=True)
 
-        _run(work)
+        run_command(work, start_plugins=False)
         typer.echo(f"{email} is a platform administrator")
 
     @cli.command()
@@ -52,11 +43,9 @@ def admins_cli() -> typer.Typer:
         """Take platform administration away from a user."""
 
         async def work(kernel: Kernel) -> None:
-            async with kernel.database.transaction() as session:
-                generation = await admins.revoke(session, await _user_id(kernel, session, email))
-            await announce(kernel, generation)
+            await set_platform_admin(kernel, await _user_id(kernel, email), admin=False)
 
-        _run(work)
+        run_command(work, start_plugins=False)
         typer.echo(f"{email} is no longer a platform administrator")
 
     return cli

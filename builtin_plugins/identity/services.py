@@ -10,8 +10,8 @@ from builtin_plugins.identity import two_factor
 from builtin_plugins.identity.access_tokens import AccessTokens
 from builtin_plugins.identity.attempt_limits import AttemptWindow
 from builtin_plugins.identity.settings import IdentitySettings
-from kernel.local_secrets import local_secret, random_secret
 from sdk import Kernel
+from sdk.secrets import local_secret, random_secret
 
 SERVICE_KEY = "identity"
 

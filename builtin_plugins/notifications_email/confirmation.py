@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.notifications_email.message import KIND, order_confirmation
 from builtin_plugins.notifications_email.organization_smtp import mailer_for
-from builtin_plugins.notifications_email.sending import send_once, sent_before, subscription
-from kernel.awaitables import first_result
-from sdk import DomainEvent, Subscription
+from builtin_plugins.notifications_email.sending import send_once, sent_before
+from sdk import DomainEvent, PluginContext, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -27,17 +25,24 @@ TOPIC = "order.paid"
 CONSUMER = "email.order-confirmation"
 
 
-async def send_confirmation(event: DomainEvent, session: AsyncSession, kernel: Any) -> None:
+async def send_confirmation(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     order_id = uuid.UUID(str(event.payload["order_id"]))
     if await sent_before(session, KIND, order_id):
         return
-    hook = kernel.plugins.hook
-    link = await first_result(hook.ticketing_order_link, order_id=order_id, session=session)
+    kernel = ctx.kernel
+    organization_id = event.organization_id
+    link = await kernel.hooks.call(
+        "ticketing_order_link", organization_id=organization_id, order_id=order_id, session=session
+    )
     if link is None or link.order.organization_id != event.organization_id:
         logger.warning("paid order not found: no confirmation", extra={"order_id": str(order_id)})
         return
-    tickets = await first_result(
-        hook.ticketing_order_tickets, order=link.order, session=session, with_pdf=True
+    tickets = await kernel.hooks.call(
+        "ticketing_order_tickets",
+        organization_id=organization_id,
+        order=link.order,
+        session=session,
+        with_pdf=True,
     )
     if tickets is None or tickets.pdf is None:
         logger.warning(
@@ -57,6 +62,5 @@ async def send_confirmation(event: DomainEvent, session: AsyncSession, kernel: A
     )
 
 
-def subscriptions(kernel: Any | None = None) -> Sequence[Subscription]:
-    """Without ``kernel`` each delivery uses the running kernel."""
-    return (subscription(TOPIC, CONSUMER, send_confirmation, kernel),)
+def subscriptions() -> Sequence[Subscription]:
+    return (Subscription(TOPIC, CONSUMER, send_confirmation),)

@@ -12,7 +12,6 @@ resend is a new message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,14 +22,15 @@ from builtin_plugins.notifications_email.invitation_message import (
     invitation,
 )
 from builtin_plugins.notifications_email.organization_smtp import mailer_for
-from builtin_plugins.notifications_email.sending import send_once, subscription
-from sdk import DomainEvent, Subscription
+from builtin_plugins.notifications_email.sending import send_once
+from sdk import DomainEvent, PluginContext, Subscription
 
 TOPIC = "organization.invitation_sent"
 CONSUMER = "email.organization-invitation"
 
 
-async def send_invitation(event: DomainEvent, session: AsyncSession, kernel: Any) -> None:
+async def send_invitation(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
+    kernel = ctx.kernel
     sent = InvitationSent.from_payload(event.payload)
     runtime = await mailer_for(kernel, sent.organization_id)
     link = invitation_accept_link(event.payload, kernel.encryptor)
@@ -46,6 +46,5 @@ async def send_invitation(event: DomainEvent, session: AsyncSession, kernel: Any
     )
 
 
-def subscriptions(kernel: Any | None = None) -> Sequence[Subscription]:
-    """Without ``kernel`` each delivery uses the running kernel."""
-    return (subscription(TOPIC, CONSUMER, send_invitation, kernel),)
+def subscriptions() -> Sequence[Subscription]:
+    return (Subscription(TOPIC, CONSUMER, send_invitation),)

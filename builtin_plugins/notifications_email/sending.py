@@ -9,9 +9,7 @@ the record committed, a redelivery finds it and sends nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -19,20 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.notifications_email.models import SentEmail
 from builtin_plugins.notifications_email.transport import EmailRuntime
-from kernel.running import running_kernel
-from sdk import DomainEvent, Subscription
-
-Send = Callable[[DomainEvent, AsyncSession, Any], Awaitable[None]]
-
-
-def subscription(topic: str, consumer: str, send: Send, kernel: Any | None = None) -> Subscription:
-    """Each delivery of ``topic`` runs ``send(event, session, kernel)``; without ``kernel``,
-    with the running kernel."""
-
-    async def handler(event: DomainEvent, session: AsyncSession) -> None:
-        await send(event, session, kernel or running_kernel())
-
-    return Subscription(topic=topic, consumer=consumer, handler=handler)
 
 
 async def sent_before(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> bool:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Protocol
 import aiosmtplib
 
 from builtin_plugins.notifications_email.settings import EmailSettings
-from kernel.running import running_kernel
 
 if TYPE_CHECKING:
     from sdk import Kernel
@@ -84,9 +83,8 @@ class EmailRuntime:
     mailer: Mailer
 
 
-def mailer(kernel: Kernel | None = None) -> EmailRuntime:
-    """The (running) kernel's mail settings and transport, built on first use."""
-    kernel = kernel or running_kernel()
+def mailer(kernel: Kernel) -> EmailRuntime:
+    """The kernel's mail settings and transport, built on first use."""
     runtime = kernel.services.get(SERVICE_KEY)
     if runtime is None:
         settings = EmailSettings()

@@ -85,17 +85,22 @@ def ticketing_startup(kernel):
 
 # Guest access: orders says what a credential opens, and mints links for emails.
 @hookimpl(trylast=True)
-async def ticketing_order_access(order_id, token, principal, session):
+async def ticketing_order_access(order_id, token, principal, session, ctx):
     from builtin_plugins.orders import guest_access
+    from builtin_plugins.orders.order_links import order_links
 
-    return await guest_access.access(session, order_id, token=token, principal=principal)
+    links = order_links(ctx.kernel)
+    return await guest_access.access(
+        session, order_id, token=token, principal=principal, links=links
+    )
 
 
 @hookimpl(trylast=True)
-async def ticketing_order_link(order_id, session):
+async def ticketing_order_link(order_id, session, ctx):
     from builtin_plugins.orders import guest_access
+    from builtin_plugins.orders.order_links import order_links
 
-    return await guest_access.link(session, order_id)
+    return await guest_access.link(session, order_id, order_links(ctx.kernel))
 
 
 @hookimpl

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 
-from kernel.context import resolve_database_url
-from sdk import Settings
+from sdk.cli import run_command
 from sdk.db import Database
 
 
@@ -37,14 +35,10 @@ def orders_cli() -> typer.Typer:
         consumers hear of it without anyone reading.
         """
 
-        async def run() -> int:
-            database = Database(resolve_database_url(Settings()), pool_size=1, max_overflow=0)
-            try:
-                return await expire_all(database, batch=batch)
-            finally:
-                await database.dispose()
+        async def work(kernel) -> int:
+            return await expire_all(kernel.database, batch=batch)
 
-        typer.echo(f"expired {asyncio.run(run())} orders")
+        typer.echo(f"expired {run_command(work, start_plugins=False)} orders")
 
     cli.add_typer(_refunds_cli(), name="refunds")
     return cli
@@ -63,32 +57,16 @@ def _refunds_cli() -> typer.Typer:
         made twice. Ones older than GIVE_UP_AFTER_HOURS are marked failed. Run from cron.
         """
         from builtin_plugins.orders.refunds import retry_stale
-        from kernel.context import build_kernel
-        from kernel.plugin_manager import create_plugin_manager
-        from kernel.running import bound
-        from kernel.schema import import_models
 
-        async def run():
-            settings = Settings()
-            plugins = create_plugin_manager(disabled=settings.disabled_plugins)
-            import_models(plugins)  # every table the refund's rows refer to
-            kernel = build_kernel(settings, plugins)
-            # the providers need the running kernel and what their plugins set up at
-            # start-up (keys, clients)
-            with bound(kernel):
-                await kernel.plugins.call_each("ticketing_startup", kernel=kernel)
-                try:
-                    return await retry_stale(
-                        kernel,
-                        older_than=timedelta(minutes=older_than_minutes),
-                        give_up_after=timedelta(hours=give_up_after_hours),
-                    )
-                finally:
-                    await kernel.plugins.call_each("ticketing_shutdown", kernel=kernel)
-                    await kernel.lookups.dispose()
-                    await kernel.database.dispose()
+        async def work(kernel):
+            # the providers need what their plugins set up at start-up (keys, clients)
+            return await retry_stale(
+                kernel,
+                older_than=timedelta(minutes=older_than_minutes),
+                give_up_after=timedelta(hours=give_up_after_hours),
+            )
 
-        report = asyncio.run(run())
+        report = run_command(work)
         typer.echo(
             f"refunds: {report.settled} settled, {report.failed} refused, "
             f"{report.pending} still pending, {report.gave_up} given up"

@@ -19,21 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import Event
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.models import Order
-from builtin_plugins.orders.order_links import looks_like_link, order_links
+from builtin_plugins.orders.order_links import OrderLinks, looks_like_link
 from sdk import OrderAccess, OrderLink, OrderTickets, Principal
 from sdk.http import API_PREFIX
 
 
-def opens(order: Order, principal: Principal | None, token: str | None) -> bool:
+def opens(order: Order, principal: Principal | None, token: str | None, links: OrderLinks) -> bool:
     """Whether the caller may see ``order``: its signed-in buyer, or its access or link
-    token. :raises order_links.LinkExpired: for a genuine link whose time is up."""
+    token (checked with the kernel's ``links``). :raises order_links.LinkExpired: for a
+    genuine link whose time is up."""
     if principal is not None and principal.user_id is not None:
         if order.buyer_user_id == principal.user_id:
             return True
     if not token:
         return False
     if looks_like_link(token):
-        return order_links().order_of(token) == order.id
+        return links.order_of(token) == order.id
     return hmac.compare_digest(hash_access_token(token), order.access_token_hash)
 
 
@@ -64,21 +65,22 @@ async def access(
     *,
     token: str | None,
     principal: Principal | None,
+    links: OrderLinks,
 ) -> OrderAccess | None:
     """The order if the credential opens it, else ``None`` (the caller answers 404)."""
     order = await session.get(Order, order_id)
-    if order is None or not opens(order, principal, token):
+    if order is None or not opens(order, principal, token, links):
         return None
     return _snapshot(order, await _event(session, order))
 
 
-async def link(session: AsyncSession, order_id: uuid.UUID) -> OrderLink | None:
+async def link(session: AsyncSession, order_id: uuid.UUID, links: OrderLinks) -> OrderLink | None:
     """A fresh link token for the order's buyer (``None``: no such order)."""
     order = await session.get(Order, order_id)
     if order is None:
         return None
     event = await _event(session, order)
-    token, expires_at = order_links().mint(order.id, event_ends_at=event.ends_at)
+    token, expires_at = links.mint(order.id, event_ends_at=event.ends_at)
     return OrderLink(
         order=_snapshot(order, event),
         token=token,

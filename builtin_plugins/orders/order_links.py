@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING
 import jwt
 
 from builtin_plugins.orders.settings import OrderSettings
-from kernel.local_secrets import local_secret, random_secret
-from kernel.running import running_kernel
 from sdk import Unauthorized
 from sdk.clock import utcnow
 from sdk.http import MAX_ORDER_TOKEN_LENGTH
+from sdk.secrets import local_secret, random_secret
 
 if TYPE_CHECKING:
     from sdk import Kernel
@@ -89,9 +88,8 @@ class OrderLinks:
             return None
 
 
-def order_links(kernel: Kernel | None = None) -> OrderLinks:
-    """The (running) kernel's link signer, built on first use from the settings."""
-    kernel = kernel or running_kernel()
+def order_links(kernel: Kernel) -> OrderLinks:
+    """The kernel's link signer, built on first use from the settings."""
     service = kernel.services.get(SERVICE_KEY)
     if service is None:
         settings = OrderSettings()

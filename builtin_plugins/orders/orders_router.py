@@ -22,6 +22,7 @@ from builtin_plugins.events import inventory
 from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders import guest_access, lifecycle, orders_service
 from builtin_plugins.orders.models import OrderStatus
+from builtin_plugins.orders.order_links import order_links
 from builtin_plugins.orders.schemas import (
     BuyerOrderOut,
     OrderCancelIn,
@@ -86,6 +87,7 @@ async def my_order(
         order_id,
         principal=await authenticate(request),
         access_token=credential,
+        links=order_links(kernel),
     )
     tickets = await guest_access.tickets_of(kernel, session, order)
     return await orders_service.buyer_view_with_tickets(session, order, tickets)
@@ -118,7 +120,11 @@ async def cancel_my_order(
     principal = await authenticate(request)
     async with kernel.database.transaction() as session:
         order = await orders_service.order_for_buyer(
-            session, order_id, principal=principal, access_token=credential
+            session,
+            order_id,
+            principal=principal,
+            access_token=credential,
+            links=order_links(kernel),
         )
         released = await lifecycle.cancel_pending(
             session,

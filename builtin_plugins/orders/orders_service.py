@@ -20,6 +20,7 @@ from builtin_plugins.events import Event, EventDate, TicketType
 from builtin_plugins.orders.guest_access import opens
 from builtin_plugins.orders.lifecycle import expire_if_overdue, expire_overdue
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition, Payment
+from builtin_plugins.orders.order_links import OrderLinks
 from builtin_plugins.orders.refunds import buyer_refunds
 from builtin_plugins.orders.schemas import (
     AttendeeOut,
@@ -45,12 +46,13 @@ async def order_for_buyer(
     *,
     principal: Principal | None,
     access_token: str | None,
+    links: OrderLinks,
 ) -> Order:
     """The order, if the caller is its signed-in buyer or sends its access token or a link
     token minted for it; else 404 (401 for an expired link). An overdue pending order is
     expired on the way."""
     order = await session.get(Order, order_id)
-    if order is None or not opens(order, principal, access_token):
+    if order is None or not opens(order, principal, access_token, links):
         raise NotFound(f"No order {order_id}.")
     await expire_if_overdue(session, order)
     return order

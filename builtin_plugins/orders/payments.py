@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.fulfilment import mark_paid
 from builtin_plugins.orders.models import Order, Payment, PaymentStatus
-from builtin_plugins.orders.providers import organization_providers
+from builtin_plugins.orders.providers import organization_providers, provider_context
 from sdk import Money, PaymentProvider, PaymentRequest, UnprocessableContent
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ async def start_payment(
     order.payment_provider = key
     await session.flush()  # the row exists before the provider hears of it
 
-    result = await chosen.create_payment(request)
+    ctx = await provider_context(kernel, key, order.organization_id)
+    result = await chosen.create_payment(request, ctx)
     payment.reference = result.reference
     payment.client_data = dict(result.client_data)
     status = PaymentStatus(result.status)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sdk import PaymentProvider
+from sdk import PaymentProvider, PluginContext
 
 logger = logging.getLogger(__name__)
 
@@ -84,3 +84,10 @@ async def organization_providers(
         for key, provider in built.providers.items()
         if organization.enabled(built.plugins[key])
     }
+
+
+async def provider_context(kernel: Any, key: str, organization_id: Any) -> PluginContext:
+    """What provider ``key`` is handed for the organization: the context of the plugin
+    that offers it."""
+    offered_by = registry(kernel.plugins).plugins.get(key, "")
+    return await kernel.hooks.context(offered_by, organization_id)

@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.models import EventQuestion
 from builtin_plugins.orders.questions import lock_event_questions
-from sdk import DomainEvent, Subscription
+from sdk import DomainEvent, PluginContext, Subscription
 
 logger = logging.getLogger(__name__)
 
 TOPIC = "ticket_type.deleted"
 
 
-async def forget_ticket_type(event: DomainEvent, session: AsyncSession) -> None:
+async def forget_ticket_type(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     """Take a deleted ticket type off its event's questions.
 
     Takes the event's questions lock as question changes do, so a change naming the type

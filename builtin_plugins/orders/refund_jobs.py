@@ -20,8 +20,8 @@ The handlers call the payment provider inside their delivery transaction (a back
 job holds nobody up); :func:`refunds.after_commit` runs the after-refund hook once the
 delivery commits.
 
-The handlers need the kernel (payment providers, hooks): the one serving the relay's
-event loop (:func:`kernel.running.running_kernel`).
+The handlers find the kernel (payment providers, hooks) in the context the relay hands
+them (``ctx.kernel``).
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ from builtin_plugins.orders.lifecycle import (
     record_transition,
 )
 from builtin_plugins.orders.models import Order, OrderStatus, Refund, RefundOrigin, RefundStatus
-from kernel.running import running_kernel
-from sdk import Conflict, DomainEvent, Subscription, TicketsVoided
+from sdk import Conflict, DomainEvent, PluginContext, Subscription, TicketsVoided
 from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def refund_id_for(cancellation_id: uuid.UUID | str, order_id: uuid.UUID | str) -
 # -- 1. the event was cancelled ------------------------------------------------------------------
 
 
-async def on_event_cancelled(event: DomainEvent, session: AsyncSession) -> None:
+async def on_event_cancelled(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     """Cancel the event's unpaid orders and ask for each paid one's refund."""
     event_id = uuid.UUID(str(event.payload["event_id"]))
     reason = str(event.payload.get("reason") or "the event was cancelled")
@@ -110,8 +109,11 @@ async def on_event_cancelled(event: DomainEvent, session: AsyncSession) -> None:
 # -- 2. one order's refund -----------------------------------------------------------------------
 
 
-async def on_refund_requested(event: DomainEvent, session: AsyncSession, kernel: Any) -> None:
+async def on_refund_requested(
+    event: DomainEvent, session: AsyncSession, ctx: PluginContext
+) -> None:
     """Refund one order in full, exactly once however often this is delivered."""
+    kernel = ctx.kernel
     order_id = uuid.UUID(str(event.payload["order_id"]))
     reason = str(event.payload.get("reason") or "the event was cancelled")
     refund_id = refund_id_for(event.payload.get("cancellation_id") or event.id, order_id)
@@ -179,17 +181,12 @@ async def _cancel_free(session: AsyncSession, kernel: Any, order: Order, reason:
 # -- wiring ----------------------------------------------------------------------------------------
 
 
-def subscriptions(kernel: Any | None = None) -> Sequence[Subscription]:
-    """The two subscriptions; without ``kernel`` each delivery uses the running kernel."""
-
-    async def refund_requested(event: DomainEvent, session: AsyncSession) -> None:
-        await on_refund_requested(event, session, kernel or running_kernel())
-
+def subscriptions() -> Sequence[Subscription]:
     return (
         Subscription(
             topic=EVENT_CANCELLED, consumer="orders.event-cancelled", handler=on_event_cancelled
         ),
         Subscription(
-            topic=REFUND_REQUESTED, consumer="orders.refund-requested", handler=refund_requested
+            topic=REFUND_REQUESTED, consumer="orders.refund-requested", handler=on_refund_requested
         ),
     )

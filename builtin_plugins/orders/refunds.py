@@ -58,7 +58,7 @@ from builtin_plugins.orders.models import (
     RefundOrigin,
     RefundStatus,
 )
-from builtin_plugins.orders.providers import organization_providers
+from builtin_plugins.orders.providers import organization_providers, provider_context
 from builtin_plugins.orders.refund_schemas import BuyerRefundOut
 from builtin_plugins.orders.refund_units import (
     LineQuantity,
@@ -359,7 +359,8 @@ async def ask_provider(kernel: Any, prepared: Prepared) -> RefundResult | None:
         idempotency_key=prepared.idempotency_key,
     )
     try:
-        return await provider.refund(request)
+        ctx = await provider_context(kernel, prepared.provider, prepared.organization_id)
+        return await provider.refund(request, ctx)
     except Exception:  # any failure of a plugin: the refund stays pending, visibly
         logger.exception(
             "refund provider failed",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sdk import PaymentRequest, PaymentResult, RefundRequest, RefundResult
+from sdk import PaymentRequest, PaymentResult, PluginContext, RefundRequest, RefundResult
 
 KEY = "manual"
 INSTRUCTIONS = (
@@ -21,7 +21,7 @@ class ManualProvider:
     key = KEY
     display_name = "Bank transfer / pay at the door"
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+    async def create_payment(self, request: PaymentRequest, ctx: PluginContext) -> PaymentResult:
         reference = f"manual-{uuid.uuid4()}"
         return PaymentResult(
             provider=KEY,
@@ -30,7 +30,7 @@ class ManualProvider:
             client_data={"instructions": INSTRUCTIONS, "reference": reference},
         )
 
-    async def refund(self, request: RefundRequest) -> RefundResult:
+    async def refund(self, request: RefundRequest, ctx: PluginContext) -> RefundResult:
         """Done at once: the organizer pays the money back outside the platform.
 
         The reference comes from the idempotency key (``refund:<refund id>`` ->

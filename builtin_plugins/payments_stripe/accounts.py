@@ -9,7 +9,7 @@
   the ``Stripe-Account`` header.
 
 The payment provider has no session: it uses the :class:`StripeAccounts` of the kernel
-serving its event loop (:func:`current`), kept in ``kernel.services``.
+its context names (:func:`of`), kept in ``kernel.services``.
 Reads are cached for :data:`CACHE_SECONDS`; a write in this process forgets the
 organization at once and again after its commit, other processes see it within the TTL.
 """
@@ -34,7 +34,6 @@ from builtin_plugins.payments_stripe.schemas import (
     key_hint,
     key_mode,
 )
-from kernel.running import KernelNotRunning, running_kernel
 from sdk import Conflict
 from sdk.crypto import Encryptor
 from sdk.db import Database
@@ -222,14 +221,6 @@ class StripeAccounts:
 
     def forget(self, organization_id: uuid.UUID) -> None:
         self._cache.pop(organization_id, None)
-
-
-def current() -> StripeAccounts | None:
-    """The accounts service of the running kernel, if one serves this event loop."""
-    try:
-        return of(running_kernel())
-    except KernelNotRunning:
-        return None
 
 
 def of(kernel: Any) -> StripeAccounts:

@@ -31,7 +31,14 @@ from builtin_plugins.payments_stripe import accounts
 from builtin_plugins.payments_stripe.accounts import Account
 from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import StripeSettings, stripe_settings
-from sdk import PaymentRequest, PaymentResult, Problem, RefundRequest, RefundResult
+from sdk import (
+    PaymentRequest,
+    PaymentResult,
+    PluginContext,
+    Problem,
+    RefundRequest,
+    RefundResult,
+)
 from sdk.crypto import DecryptionFailed
 
 logger = logging.getLogger(__name__)
@@ -94,18 +101,12 @@ def credentials(account: Account, settings: StripeSettings | None = None) -> Cre
     )
 
 
-def _service() -> accounts.StripeAccounts:
-    service = accounts.current()
-    if service is None:  # a bug: no kernel serves this event loop
-        logger.error("stripe provider used before the plugin started")
-        raise StripeNotConfigured("Card payments are not available right now.")
-    return service
-
-
-async def organization_credentials(organization_id: uuid.UUID) -> Credentials:
+async def organization_credentials(
+    service: accounts.StripeAccounts, organization_id: uuid.UUID
+) -> Credentials:
     """The credentials of the account that takes the organization's payments now."""
     try:
-        account = await _service().for_organization(organization_id)
+        account = await service.for_organization(organization_id)
     except DecryptionFailed as error:  # the key ring lost the key that sealed them
         logger.error(
             "stripe keys of an organization cannot be decrypted",
@@ -115,12 +116,13 @@ async def organization_credentials(organization_id: uuid.UUID) -> Credentials:
     return credentials(account)
 
 
-async def payment_credentials(organization_id: uuid.UUID, reference: str) -> Credentials:
+async def payment_credentials(
+    service: accounts.StripeAccounts, organization_id: uuid.UUID, reference: str
+) -> Credentials:
     """The credentials of the account that holds the payment ``reference``: the one it
     was made on (``client_data["account"]``), even if the organization switched since.
     A payment from before per-organization accounts was made on the platform's. The
     payment is the orders plugin's: ``ticketing_provider_payment`` finds it."""
-    service = _service()
     async with service.database.transaction() as session:
         payment = await service.hooks.call(
             "ticketing_provider_payment",
@@ -136,7 +138,7 @@ async def payment_credentials(organization_id: uuid.UUID, reference: str) -> Cre
     if holder == CONNECTED and data and data.get("stripe_account"):
         account = Account(organization_id, CONNECTED, connected_account_id=data["stripe_account"])
         return credentials(account)
-    return await organization_credentials(organization_id)  # own, or a payment not found
+    return await organization_credentials(service, organization_id)  # own, or not found
 
 
 @asynccontextmanager
@@ -169,8 +171,8 @@ class StripeProvider:
     key = KEY
     display_name = "Card (Stripe)"
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
-        creds = await organization_credentials(request.organization_id)
+    async def create_payment(self, request: PaymentRequest, ctx: PluginContext) -> PaymentResult:
+        creds = await organization_credentials(accounts.of(ctx.kernel), request.organization_id)
         metadata = {
             **dict(request.metadata),
             "order_id": str(request.order_id),
@@ -201,11 +203,13 @@ class StripeProvider:
             provider=KEY, reference=intent.id, status=status, client_data=client_data
         )
 
-    async def refund(self, request: RefundRequest) -> RefundResult:
+    async def refund(self, request: RefundRequest, ctx: PluginContext) -> RefundResult:
         """Refund on the account that holds the payment. Own keys replaced by another
         account's since the payment cannot reach it: Stripe answers that the intent does
         not exist (502), and the refund is made in that account's dashboard."""
-        creds = await payment_credentials(request.organization_id, request.payment_reference)
+        creds = await payment_credentials(
+            accounts.of(ctx.kernel), request.organization_id, request.payment_reference
+        )
         metadata = {
             "order_id": str(request.order_id),
             "organization_id": str(request.organization_id),

@@ -80,30 +80,32 @@ def ticketing_pricing_adjusters(context, ctx):
         return []
     from builtin_plugins.promotions.pricing import adjusters_for
 
-    return adjusters_for(context, max_percent=ctx.settings.get("max_discount_percent"))
+    return adjusters_for(
+        ctx.kernel.lookups, context, max_percent=ctx.settings.get("max_discount_percent")
+    )
 
 
 @hookimpl
-async def ticketing_pricing_unlocked_ticket_types(organization_id, event_id, promo_code):
+async def ticketing_pricing_unlocked_ticket_types(organization_id, event_id, promo_code, ctx):
     from builtin_plugins.promotions.pricing import unlocked_by
 
-    return await unlocked_by(organization_id, event_id, promo_code)
+    return await unlocked_by(ctx.kernel.lookups, organization_id, event_id, promo_code)
 
 
 @hookimpl
-def ticketing_checkout_validate(cart):
+def ticketing_checkout_validate(cart, ctx):
     if not cart.promo_code:
         return None
     from builtin_plugins.promotions.redemption import vetoes
 
-    return vetoes(cart)
+    return vetoes(ctx.kernel.lookups, cart)
 
 
 @hookimpl
-async def ticketing_checkout_before_order_placed(order, session):
+async def ticketing_checkout_before_order_placed(order, session, ctx):
     from builtin_plugins.promotions.redemption import redeem, require_unlocked
 
-    await require_unlocked(session, order)
+    await require_unlocked(ctx.kernel.hooks, session, order)
     await redeem(session, order)
 
 

@@ -8,9 +8,7 @@ the pool would each hold one connection while waiting for another, until all tim
 ``kernel.lookups`` is a pool apart for exactly these reads: a read holds one of its
 connections for one statement and never waits for anything else while holding it.
 
-The kernel is the one serving the hook's event loop
-(:func:`kernel.running.running_kernel`): its lookups pool, and its plugin manager to ask
-every plugin what a code unlocks.
+The hooks hand the pool over from their context (``ctx.kernel.lookups``).
 """
 
 from __future__ import annotations
@@ -22,13 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.promotions.models import PromoCode
 from builtin_plugins.promotions.terms import PromoTerms, normalize_code
-from kernel.running import running_kernel
 from sdk.db import Database
-
-
-def reader() -> Database:
-    """The running kernel's lookups pool."""
-    return running_kernel().lookups
 
 
 async def find_in(
@@ -46,10 +38,12 @@ async def find_in(
     return PromoTerms.of(row) if row is not None else None
 
 
-async def find(*, organization_id: uuid.UUID, code: str | None) -> PromoTerms | None:
-    """:func:`find_in` through the reader. Costs nothing when no code was typed (or what
-    was typed cannot be a code)."""
+async def find(
+    reader: Database, *, organization_id: uuid.UUID, code: str | None
+) -> PromoTerms | None:
+    """:func:`find_in` through ``reader`` (the kernel's lookups pool). Costs nothing when
+    no code was typed (or what was typed cannot be a code)."""
     if normalize_code(code) is None:
         return None
-    async with reader().sessions() as session:
+    async with reader.sessions() as session:
         return await find_in(session, organization_id=organization_id, code=code)

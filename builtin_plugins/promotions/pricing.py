@@ -11,17 +11,20 @@ from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.discount import PromoDiscount
 from sdk import PricingContext
 from sdk.clock import utcnow
+from sdk.db import Database
 
 
 async def adjusters_for(
-    context: PricingContext, *, max_percent: int | None = None
+    reader: Database, context: PricingContext, *, max_percent: int | None = None
 ) -> list[PromoDiscount]:
     """The code's discount when ``context.promo_code`` names an active code of the
     organization, valid for the event at ``context.at`` and applying to the ticket type;
     never more than ``max_percent`` % of the price (the organization's cap), if given."""
     if not context.promo_code:
         return []
-    terms = await lookup.find(organization_id=context.organization_id, code=context.promo_code)
+    terms = await lookup.find(
+        reader, organization_id=context.organization_id, code=context.promo_code
+    )
     if (
         terms is None
         or not terms.valid_for(context.event_id, context.at)
@@ -32,10 +35,10 @@ async def adjusters_for(
 
 
 async def unlocked_by(
-    organization_id: uuid.UUID, event_id: uuid.UUID, promo_code: str
+    reader: Database, organization_id: uuid.UUID, event_id: uuid.UUID, promo_code: str
 ) -> list[uuid.UUID] | None:
     """The ``promo`` ticket types a code valid now for the event reveals."""
-    terms = await lookup.find(organization_id=organization_id, code=promo_code)
+    terms = await lookup.find(reader, organization_id=organization_id, code=promo_code)
     if terms is None or not terms.valid_for(event_id, utcnow()):
         return None
     return sorted(terms.unlocks_ticket_type_ids)

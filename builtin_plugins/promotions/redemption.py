@@ -30,9 +30,17 @@ from builtin_plugins.events import Visibility, ticket_type_summaries
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption, RedemptionStatus
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key
-from kernel.running import running_kernel
-from sdk import CheckoutCart, CheckoutVeto, Conflict, DomainEvent, OrderSnapshot
+from sdk import (
+    CheckoutCart,
+    CheckoutVeto,
+    Conflict,
+    DomainEvent,
+    Hooks,
+    OrderSnapshot,
+    PluginContext,
+)
 from sdk.clock import utcnow
+from sdk.db import Database
 from sdk.pricing import unlocked_ticket_types
 
 RELEASING_TOPICS = ("order.expired", "order.cancelled")
@@ -85,12 +93,12 @@ async def buyer_uses(session: AsyncSession, *, promo_code_id: uuid.UUID, key: st
     return int(used or 0)
 
 
-async def vetoes(cart: CheckoutCart) -> list[CheckoutVeto]:
+async def vetoes(reader: Database, cart: CheckoutCart) -> list[CheckoutVeto]:
     """Why the cart cannot use its code, as the buyer should read it; empty when it can
-    (or when no code was given: then nothing is read)."""
+    (or when no code was given: then nothing is read). ``reader``: the lookups pool."""
     if not cart.promo_code:
         return []
-    terms = await lookup.find(organization_id=cart.organization_id, code=cart.promo_code)
+    terms = await lookup.find(reader, organization_id=cart.organization_id, code=cart.promo_code)
     if terms is None or not terms.valid_for(cart.event_id, utcnow()):
         return [CheckoutVeto(PromoCodeInvalid.code, INVALID_REASON)]
     units = terms.eligible_units(cart.lines)
@@ -105,7 +113,7 @@ async def vetoes(cart: CheckoutCart) -> list[CheckoutVeto]:
         return [CheckoutVeto(PromoCodeExhausted.code, _exhausted_reason(terms, units))]
     key = buyer_key(cart.buyer_id, cart.buyer_email)
     if terms.max_uses_per_buyer is not None and key is not None:
-        async with lookup.reader().sessions() as session:
+        async with reader.sessions() as session:
             already = await buyer_uses(session, promo_code_id=terms.id, key=key)
         if already + units > terms.max_uses_per_buyer:
             return [CheckoutVeto(PromoCodeLimitReached.code, _limit_reason(terms, already))]
@@ -172,7 +180,7 @@ async def redeem(session: AsyncSession, order: OrderSnapshot) -> None:
     await session.flush()
 
 
-async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
+async def require_unlocked(hooks: Hooks, session: AsyncSession, order: OrderSnapshot) -> None:
     """409 ``promo-code-required`` when the order has tickets of a ``promo`` type that its
     code (by any plugin's answer) does not unlock: such a type was held with a code, and
     it is bought with one, which counts as a use. One indexed read per checkout."""
@@ -187,7 +195,7 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
     unlocked: frozenset[uuid.UUID] = frozenset()
     if order.promo_code:
         unlocked = await unlocked_ticket_types(
-            running_kernel().hooks,
+            hooks,
             organization_id=order.organization_id,
             event_id=order.event_id,
             promo_code=order.promo_code,
@@ -200,7 +208,7 @@ async def require_unlocked(session: AsyncSession, order: OrderSnapshot) -> None:
         )
 
 
-async def release(event: DomainEvent, session: AsyncSession) -> None:
+async def release(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     """Give back the uses of the order named by an ``order.expired``/``order.cancelled``
     event. Idempotent: only an active redemption is released, once."""
     order_id = uuid.UUID(str(event.payload["order_id"]))

@@ -60,10 +60,10 @@ async def ticketing_shutdown(kernel):
 
 
 @hookimpl
-async def ticketing_pricing_tax(line, buyer):
+async def ticketing_pricing_tax(line, buyer, ctx):
     from builtin_plugins.taxes import runtime
 
-    return await runtime.tax_for_line(line, buyer)
+    return await runtime.tax_for_line(ctx.kernel, line, buyer)
 
 
 @hookimpl

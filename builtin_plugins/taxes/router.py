@@ -118,7 +118,7 @@ async def _changing(kernel: Any, organization_id: uuid.UUID) -> AsyncIterator[As
         async with kernel.database.transaction() as session:
             yield session
     finally:
-        runtime.invalidate(organization_id)
+        runtime.invalidate(kernel, organization_id)
 
 
 @router.get("/tax-rules", summary="The organization's tax rules, oldest first")

@@ -6,9 +6,8 @@ the one checkout holds a connection of while it prices) and reads through an
 :class:`~builtin_plugins.taxes.cache.OrganizationCache`.
 
 The runtime (pool and cache) is kept in the kernel's services at start-up and found
-through the kernel serving the hook's event loop (:func:`kernel.running.running_kernel`).
-Pricing a line where no kernel started the plugin is a programming error and raises,
-rather than silently selling untaxed.
+through the kernel the hook's context names. Pricing a line where no kernel started the
+plugin is a programming error and raises, rather than silently selling untaxed.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from builtin_plugins.taxes import service
 from builtin_plugins.taxes.cache import OrganizationCache
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.rules import Location, choose_rule
-from kernel.running import KernelNotRunning, running_kernel, running_kernels
 from sdk import LineQuote, LineTax, TaxableParty
 
 
@@ -54,29 +52,25 @@ def stop(kernel: Any) -> None:
     kernel.services.pop(SERVICE_KEY, None)
 
 
-def current() -> TaxRuntime:
-    """The runtime of the kernel serving this event loop."""
-    try:
-        runtime = running_kernel().services.get(SERVICE_KEY)
-    except KernelNotRunning:
-        runtime = None
+def of(kernel: Any) -> TaxRuntime:
+    """The runtime ``kernel`` started."""
+    runtime = kernel.services.get(SERVICE_KEY)
     if runtime is None:
-        raise TaxesNotStarted("the taxes plugin was not started by a kernel on this event loop")
+        raise TaxesNotStarted("the taxes plugin was not started by this kernel")
     return runtime
 
 
-def invalidate(organization_id: uuid.UUID) -> None:
+def invalidate(kernel: Any, organization_id: uuid.UUID) -> None:
     """After a committed write: this process prices the organization's next line afresh."""
-    for kernel in running_kernels():  # every app of the process (tests run several)
-        runtime = kernel.services.get(SERVICE_KEY)
-        if runtime is not None:
-            runtime.cache.invalidate(organization_id)
+    runtime = kernel.services.get(SERVICE_KEY)
+    if runtime is not None:
+        runtime.cache.invalidate(organization_id)
 
 
-async def tax_for_line(line: LineQuote, buyer: TaxableParty) -> LineTax | None:
+async def tax_for_line(kernel: Any, line: LineQuote, buyer: TaxableParty) -> LineTax | None:
     """The body of ``ticketing_pricing_tax``: the chosen rule's split, or ``None``."""
     context = line.context
-    taxes = await current().cache.get(context.organization_id)
+    taxes = await of(kernel).cache.get(context.organization_id)
     if not taxes.rules:
         return None
     rule = choose_rule(

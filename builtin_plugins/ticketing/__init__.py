@@ -96,11 +96,10 @@ async def ticketing_ticket_holder(event_id, user_id, session):
 
 
 @hookimpl(trylast=True)
-async def ticketing_order_tickets(order, session, with_pdf):
+async def ticketing_order_tickets(order, session, with_pdf, ctx):
     from builtin_plugins.ticketing import guest_tickets
-    from kernel.running import running_kernel
 
-    return await guest_tickets.answer(running_kernel(), session, order, with_pdf=with_pdf)
+    return await guest_tickets.answer(ctx.kernel, session, order, with_pdf=with_pdf)
 
 
 @hookimpl

@@ -9,6 +9,8 @@ from uuid import UUID
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from kernel.plugin_context import PluginContext
+
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
@@ -19,7 +21,10 @@ class DomainEvent:
     occurred_at: datetime
 
 
-EventHandler = Callable[[DomainEvent, "AsyncSession"], Awaitable[None]]
+EventHandler = Callable[[DomainEvent, "AsyncSession", "PluginContext"], Awaitable[None]]
+"""``handler(event, session, ctx)``: the event, the delivery's transaction, and ``ctx``
+with the kernel, the event's organization and the subscribing plugin's settings for it
+(none for an event without an organization)."""
 
 
 @dataclass(frozen=True, slots=True)

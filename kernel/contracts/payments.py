@@ -3,10 +3,13 @@ provider reports back about money it moved (settled payments, refunds, disputes)
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from kernel.contracts.money import Money
+
+if TYPE_CHECKING:
+    from kernel.plugin_context import PluginContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +50,20 @@ class RefundResult:
 
 
 class PaymentProvider(Protocol):
-    """A way to take money. ``key`` is unique across plugins (``stripe``, ``manual``)."""
+    """A way to take money. ``key`` is unique across plugins (``stripe``, ``manual``).
+
+    Each call is handed ``ctx``: the kernel, the request's organization and the settings
+    of the plugin offering the provider for it.
+    """
 
     key: str
     display_name: str
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult: ...
+    async def create_payment(
+        self, request: PaymentRequest, ctx: "PluginContext"
+    ) -> PaymentResult: ...
 
-    async def refund(self, request: RefundRequest) -> RefundResult: ...
+    async def refund(self, request: RefundRequest, ctx: "PluginContext") -> RefundResult: ...
 
 
 # -- what a provider reports ---------------------------------------------------------------

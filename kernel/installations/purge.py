@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.awaitables import await_me_maybe
-from kernel.plugin_context import PluginContext
-
 if TYPE_CHECKING:
     from kernel.context import Kernel
 
@@ -23,17 +20,7 @@ async def purge_plugin_data(
     organization runs it now: it is being removed). ``False`` when it does not answer
     the hook (it keeps no data of its own). Its errors propagate: the uninstall rolls
     back rather than half-purge."""
-    plugin = kernel.plugins.get_plugin(slug)
-    if plugin is None:
-        return False
-    implementations = [
-        impl for impl in getattr(kernel.plugins.hook, HOOK).get_hookimpls() if impl.plugin is plugin
-    ]
-    arguments = {
-        "organization_id": organization_id,
-        "session": session,
-        "ctx": PluginContext(kernel=kernel, organization_id=organization_id, plugin=slug),
-    }
-    for impl in implementations:
-        await await_me_maybe(impl.function(**{name: arguments[name] for name in impl.argnames}))
-    return bool(implementations)
+    answers = await kernel.hooks.call_plugin(
+        slug, HOOK, organization_id=organization_id, session=session
+    )
+    return answers is not None

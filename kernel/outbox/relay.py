@@ -8,11 +8,14 @@ already handled and is skipped; if the handler fails, the row goes away with the
 and the event is retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
 polls, so an event survives a crash of the process that wrote it.
 
-A subscriber belongs to a plugin (``owners``: consumer -> plugin slug). When that plugin
-is off for the event's organization, the event counts as handled by that consumer: its
-delivery row is written without calling the handler (``skipped`` in the metrics), so
-turning the plugin on later does not replay what happened while it was off. Events
-without an organization reach every subscriber.
+A subscriber belongs to a plugin (``owners``: consumer -> plugin slug). Its handler is
+called as ``handler(event, session, ctx)``, ``ctx`` a
+:class:`~kernel.plugin_context.PluginContext`: the kernel, the event's organization and
+the owning plugin's settings for it. When an optional plugin is off for the event's
+organization, the event counts as handled by that consumer: its delivery row is written
+without calling the handler (``skipped`` in the metrics), so turning the plugin on later
+does not replay what happened while it was off. Events without an organization reach
+every subscriber. The plugin states are read through the kernel at each delivery.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy import func, select
@@ -33,8 +37,12 @@ from kernel.db import Database
 from kernel.metrics import OUTBOX_DELIVERIES
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
 from kernel.outbox.publisher import NOTIFY_CHANNEL
-from kernel.plugin_states import PluginStates
+from kernel.plugin_context import PluginContext
+from kernel.plugin_states import NO_SETTINGS, OrganizationPlugins
 from kernel.request_context import bind_request_id, reset_request_id
+
+if TYPE_CHECKING:
+    from kernel.context import Kernel
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +63,12 @@ class OutboxRelay:
         *,
         poll_seconds: float = 2.0,
         owners: Mapping[str, str] | None = None,
-        states: PluginStates | None = None,
+        kernel: Kernel | None = None,
     ) -> None:
         self.database = database
         self.subscriptions = list(subscriptions)
         self.owners = dict(owners or {})
-        self.states = states
+        self.kernel = kernel  # None: handlers get a context without kernel or settings
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,14 +91,22 @@ class OutboxRelay:
                 )
             ).all()
             for event in events:
-                disabled = await self._disabled_for(event)
+                organization = await self._organization_of(event)
                 errors = []
                 for subscription in self.subscriptions:
                     if not subscription.matches(event.topic):
                         continue
-                    if self.owners.get(subscription.consumer) in disabled:
+                    slug = self.owners.get(subscription.consumer, "")
+                    if self._off(slug, organization):
                         await self._skip(event, subscription)
-                    elif (error := await self._deliver(event, subscription)) is not None:
+                        continue
+                    ctx = PluginContext(
+                        kernel=self.kernel,  # type: ignore[arg-type]
+                        organization_id=event.organization_id,
+                        plugin=slug,
+                        settings=organization.settings_of(slug) if organization else NO_SETTINGS,
+                    )
+                    if (error := await self._deliver(event, subscription, ctx)) is not None:
                         errors.append(error)
                 if not errors:
                     event.dispatched_at = datetime.now(UTC)
@@ -104,11 +120,19 @@ class OutboxRelay:
                     event.next_attempt_at = datetime.now(UTC) + retry_delay(event.attempts)
         return len(events)
 
-    async def _disabled_for(self, event: OutboxEvent) -> frozenset[str]:
-        """The plugins off for the event's organization (none for a platform event)."""
-        if self.states is None or event.organization_id is None or not self.owners:
-            return frozenset()
-        return (await self.states.of(event.organization_id)).disabled
+    async def _organization_of(self, event: OutboxEvent) -> OrganizationPlugins | None:
+        """The plugins as the event's organization sees them, through the kernel's current
+        states (``None`` without a kernel or for a platform event)."""
+        if self.kernel is None or event.organization_id is None:
+            return None
+        return await self.kernel.hooks.states.of(event.organization_id)
+
+    def _off(self, slug: str, organization: OrganizationPlugins | None) -> bool:
+        """Whether the optional plugin ``slug`` is off for the organization."""
+        if organization is None or not slug or slug not in organization.disabled:
+            return False
+        record = self.kernel.plugins.record(slug) if self.kernel is not None else None
+        return not (record and record.metadata and record.metadata.required)
 
     async def _skip(self, event: OutboxEvent, subscription: Subscription) -> None:
         """Record the event as handled by a consumer whose plugin is off for it."""
@@ -120,7 +144,9 @@ class OutboxRelay:
             )
         OUTBOX_DELIVERIES.labels(subscription.consumer, "skipped").inc()
 
-    async def _deliver(self, event: OutboxEvent, subscription: Subscription) -> str | None:
+    async def _deliver(
+        self, event: OutboxEvent, subscription: Subscription, ctx: PluginContext
+    ) -> str | None:
         """Hand one event to one consumer in its own transaction; return an error or None."""
         domain_event = DomainEvent(
             id=event.id,
@@ -141,7 +167,7 @@ class OutboxRelay:
                 if claimed is None:
                     OUTBOX_DELIVERIES.labels(subscription.consumer, "duplicate").inc()
                     return None
-                await subscription.handler(domain_event, session)
+                await subscription.handler(domain_event, session, ctx)
         except Exception as exc:
             OUTBOX_DELIVERIES.labels(subscription.consumer, "failed").inc()
             logger.exception(

@@ -24,6 +24,7 @@ from kernel.db import Database
 from kernel.markers import hookimpl
 from kernel.outbox import OutboxDelivery, OutboxEvent, OutboxRelay, record_event
 from kernel.outbox.relay import MAX_ATTEMPTS, retry_delay
+from kernel.plugin_context import PluginContext
 from kernel.plugin_manager import create_plugin_manager
 from kernel.plugin_metadata import PluginCategory, PluginMetadata
 from kernel.request_context import bind_request_id, current_request_id, reset_request_id
@@ -48,7 +49,7 @@ class Consumer:
         self.calls: list[DomainEvent] = []
         self.request_ids: list[str | None] = []
 
-    async def __call__(self, event: DomainEvent, session: AsyncSession) -> None:
+    async def __call__(self, event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
         self.calls.append(event)
         self.request_ids.append(current_request_id())
         if self.write:
@@ -353,7 +354,7 @@ async def test_concurrent_relays_deliver_each_event_once_per_consumer(
     consumers = [unique("race-a"), unique("race-b")]
 
     def handler_for(consumer: str):
-        async def handle(event: DomainEvent, session: AsyncSession) -> None:
+        async def handle(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
             seen[(consumer, event.id)] += 1
             await asyncio.sleep(0)  # let the other relays run in between
 
@@ -412,13 +413,15 @@ class EventTap:
     def __init__(self, topic: str) -> None:
         self.topic = topic
         self.seen: list[DomainEvent] = []
+        self.contexts: list[PluginContext] = []
 
     @hookimpl
     def ticketing_event_subscriptions(self) -> list[Subscription]:
         return [Subscription(self.topic, "outbox-tap", self.handle)]
 
-    async def handle(self, event: DomainEvent, session: AsyncSession) -> None:
+    async def handle(self, event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
         self.seen.append(event)
+        self.contexts.append(ctx)
 
 
 async def test_the_running_app_delivers_committed_events_to_plugins_on_notify(
@@ -456,3 +459,7 @@ async def test_the_running_app_delivers_committed_events_to_plugins_on_notify(
     assert [event.id for event in tap.seen] == [first.id, second.id]
     assert [event.payload for event in tap.seen] == [{"n": 1}, {"n": 2}]
     assert await delivered_to(database, second.id) == {"outbox-tap"}
+    # each handler is handed the app's kernel and its own plugin's context
+    (ctx, _) = tap.contexts
+    assert ctx.plugin == "outbox-tap" and ctx.organization_id is None
+    assert ctx.kernel is app.state.kernel

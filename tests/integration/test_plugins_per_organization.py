@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -118,11 +118,13 @@ class EventTap:
 
     def __init__(self) -> None:
         self.seen: list[DomainEvent] = []
+        self.handed: dict[uuid.UUID, tuple[str, uuid.UUID | None, Mapping]] = {}  # ctx by event
 
     @hookimpl
     def ticketing_event_subscriptions(self) -> list[Subscription]:
-        async def record(event: DomainEvent, session) -> None:
+        async def record(event: DomainEvent, session, ctx) -> None:
             self.seen.append(event)
+            self.handed[event.id] = (ctx.plugin, ctx.organization_id, dict(ctx.settings))
 
         return [Subscription(TAP_TOPIC, TAP_CONSUMER, record)]
 
@@ -145,6 +147,7 @@ async def test_a_subscriber_skips_the_events_of_organizations_that_turned_its_pl
 ) -> None:
     org_a, org_b = uuid.uuid4(), uuid.uuid4()
     served.states.turn_off(org_a, "event-tap")
+    served.states.configure(org_b, "event-tap", {"sample": 10})
     of_a = await commit_event(database, org_a)
     of_b = await commit_event(database, org_b)
     of_platform = await commit_event(database, None)
@@ -155,6 +158,9 @@ async def test_a_subscriber_skips_the_events_of_organizations_that_turned_its_pl
 
     await until(all_handled, "the relay to pass the three events")
     assert sorted(event.id for event in served.tap.seen) == sorted((of_b, of_platform))
+    # each delivery is handed the subscribing plugin's settings for the event's organization
+    assert served.tap.handed[of_b] == ("event-tap", org_b, {"sample": 10})
+    assert served.tap.handed[of_platform] == ("event-tap", None, {})
     # A's event counts as handled: turning the plugin on again does not replay it
     served.states.turn_on(org_a, "event-tap")
     later = await commit_event(database, org_a)

@@ -623,7 +623,7 @@ def test_a_required_plugin_cannot_be_disabled(install) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# call_each and collect isolate failing implementations
+# startup and collect isolate failing implementations
 # ---------------------------------------------------------------------------------------
 
 STARTUP = {
@@ -650,25 +650,6 @@ STARTUP = {
             raise ConnectionError("delta lost its broker")
     """,
 }
-
-
-async def test_call_each_runs_every_startup_even_when_one_raises(install) -> None:
-    install({slug: plugin_source(slug, hooks) for slug, hooks in STARTUP.items()})
-    manager = create_plugin_manager()
-    before = {slug: failures(slug, "ticketing_startup") for slug in STARTUP}
-    started: list[str] = []
-
-    results = await manager.call_each("ticketing_startup", kernel=started)
-
-    assert results == [("gamma", "gamma ready"), ("alpha", "alpha ready")]
-    assert started == ["gamma", "alpha"]
-    after = {slug: failures(slug, "ticketing_startup") for slug in STARTUP}
-    assert {slug: after[slug] - before[slug] for slug in STARTUP} == {
-        "alpha": 0,
-        "beta": 1,
-        "gamma": 0,
-        "delta": 1,
-    }
 
 
 async def test_startup_reaches_every_plugin_and_a_failing_one_is_skipped(install) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -42,8 +43,6 @@ EVENT = uuid.UUID(int=2)
 STANDARD = uuid.UUID(int=3)
 VIP = uuid.UUID(int=4)
 PRESALE = uuid.UUID(int=5)
-
-NO_SETTINGS = PluginContext(kernel=None, organization_id=ORG, plugin="promotions")
 
 
 def terms(**changes) -> PromoTerms:
@@ -256,27 +255,37 @@ def test_a_buyer_is_their_account_else_their_email_in_lower_case() -> None:
 # -- the plugin ----------------------------------------------------------------------------
 
 
+class NoReader:
+    """A lookups pool that refuses every read: a test that meets it looked a code up."""
+
+    def sessions(self):
+        raise RuntimeError("a code was looked up")
+
+
 def test_buying_without_a_code_costs_no_lookup_and_no_coroutine() -> None:
-    """The hooks answer at once; no reader was started here, so a lookup would raise."""
-    assert promotions.ticketing_pricing_adjusters(context(), NO_SETTINGS) == []
+    """The hooks answer at once, without touching the lookups pool."""
+    ctx = PluginContext(
+        kernel=SimpleNamespace(lookups=NoReader()), organization_id=ORG, plugin="promotions"
+    )
+    assert promotions.ticketing_pricing_adjusters(context(), ctx) == []
     cart = CheckoutCart(ORG, EVENT, None, (), Money(0, "EUR"))
-    assert promotions.ticketing_checkout_validate(cart) is None
+    assert promotions.ticketing_checkout_validate(cart, ctx) is None
 
     async def priced_without_code():
-        return await pricing.adjusters_for(context())
+        return await pricing.adjusters_for(NoReader(), context())
 
     assert asyncio.run(priced_without_code()) == []
 
 
-def test_a_typed_code_needs_the_started_plugin() -> None:
+def test_only_what_can_be_a_code_is_looked_up() -> None:
     async def priced_with_code():
-        return await pricing.adjusters_for(context(promo_code="SPRING"))
+        return await pricing.adjusters_for(NoReader(), context(promo_code="SPRING"))
 
-    with pytest.raises(RuntimeError, match="not started"):
+    with pytest.raises(RuntimeError, match="looked up"):
         asyncio.run(priced_with_code())
 
     async def priced_with_junk():  # cannot be a code: refused without a lookup
-        return await pricing.adjusters_for(replace(context(), promo_code="50% off"))
+        return await pricing.adjusters_for(NoReader(), replace(context(), promo_code="50% off"))
 
     assert asyncio.run(priced_with_junk()) == []
 

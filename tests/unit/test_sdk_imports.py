@@ -39,7 +39,7 @@ def test_kernel_imports_become_sdk_imports_and_unknown_names_stay(tmp_path, caps
                 Money,
                 Principal,  # who acts
             )
-            from kernel.running import running_kernel
+            from kernel.app import create_app
             from kernel.problems import NotFound as Missing, Problem
 
             if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def test_kernel_imports_become_sdk_imports_and_unknown_names_stay(tmp_path, caps
                 from kernel.outbox import record_event
 
                 audit.record
-                return utcnow, Money, Principal, Missing, Problem, record_event, running_kernel
+                return utcnow, Money, Principal, Missing, Problem, record_event, create_app
             """
         )
     )
@@ -64,7 +64,7 @@ def test_kernel_imports_become_sdk_imports_and_unknown_names_stay(tmp_path, caps
     assert "from sdk import NotFound as Missing, Problem" in rewritten
     assert "\n    from sdk.db import Base" in rewritten
     assert "\n    from sdk.outbox import record_event" in rewritten
-    assert "from kernel.running import running_kernel" in rewritten  # not in the SDK
+    assert "from kernel.app import create_app" in rewritten  # not in the SDK
     assert "plugin.py:9: not in the SDK" in capsys.readouterr().err
     compile(rewritten, str(plugin), "exec")
 

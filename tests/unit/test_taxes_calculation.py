@@ -28,7 +28,6 @@ from builtin_plugins.taxes.tax_ids import normalize_tax_id
 from kernel.contracts import LineQuote, LineTax, PricingContext, TaxableParty
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pricing import tax_line
-from kernel.running import bound
 from tests.support.hook_caller import hooks_of
 
 EVEN, UP = Rounding.HALF_EVEN, Rounding.HALF_UP
@@ -199,15 +198,16 @@ async def taxes_plugin(monkeypatch: pytest.MonkeyPatch):
         return service.OrganizationTaxes(rules=tuple(rules), rounding=EVEN)
 
     monkeypatch.setattr(service, "organization_taxes", organization_taxes)
-    kernel = SimpleNamespace(lookups=FakeDatabase(), services={})
     manager = KernelPluginManager()
     manager.add_plugin(builtin_plugins.taxes, slug="taxes")
-    with bound(kernel):
-        await manager.call_each("ticketing_startup", kernel=kernel)
-        try:
-            yield manager, rules, loads
-        finally:
-            await manager.call_each("ticketing_shutdown", kernel=kernel)
+    hooks = hooks_of(manager)
+    kernel = SimpleNamespace(lookups=FakeDatabase(), services={}, hooks=hooks)
+    hooks.kernel = kernel
+    await hooks.call_everywhere("ticketing_startup", kernel=kernel)
+    try:
+        yield hooks, rules, loads
+    finally:
+        await hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
 
 
 def quoted(unit_price: int, quantity: int) -> LineQuote:
@@ -226,10 +226,10 @@ def quoted(unit_price: int, quantity: int) -> LineQuote:
 
 
 async def test_the_tax_is_rounded_once_for_the_whole_line(taxes_plugin) -> None:
-    manager, rules, _ = taxes_plugin
+    hooks, rules, _ = taxes_plugin
     rules.append(rule("19", inclusive=False))
 
-    taxed = await tax_line(hooks_of(manager), quoted(999, 3), CONSUMER)
+    taxed = await tax_line(hooks, quoted(999, 3), CONSUMER)
 
     # 2997 * 19 / 100 = 569.43 -> 569; rounding each unit (189.81 -> 190) would give 570
     assert split(taxed) == (2997, 569, 3566)
@@ -237,29 +237,31 @@ async def test_the_tax_is_rounded_once_for_the_whole_line(taxes_plugin) -> None:
 
 
 async def test_an_inclusive_line_and_an_exempt_buyer_pass_the_kernels_check(taxes_plugin) -> None:
-    manager, rules, _ = taxes_plugin
+    hooks, rules, _ = taxes_plugin
     rules.append(rule("19", b2b=BusinessTreatment.EXEMPT))
 
-    consumer = await tax_line(hooks_of(manager), quoted(1190, 2), CONSUMER)
-    business = await tax_line(hooks_of(manager), quoted(1190, 2), BUSINESS_DE)
+    consumer = await tax_line(hooks, quoted(1190, 2), CONSUMER)
+    business = await tax_line(hooks, quoted(1190, 2), BUSINESS_DE)
 
     assert split(consumer) == (2000, 380, 2380)
     assert split(business) == (2000, 0, 2000)
 
 
 async def test_no_rule_leaves_the_line_untaxed_and_costs_one_load(taxes_plugin) -> None:
-    manager, _, loads = taxes_plugin
+    hooks, _, loads = taxes_plugin
 
     for _ in range(5):
-        untaxed = await tax_line(hooks_of(manager), quoted(2500, 2), CONSUMER)
+        untaxed = await tax_line(hooks, quoted(2500, 2), CONSUMER)
         assert (untaxed.rule, split(untaxed)) == (None, (5000, 0, 5000))
 
     assert loads == [uuid.UUID(int=1)]  # the empty answer is cached too
 
 
 def test_the_hook_refuses_to_run_unstarted() -> None:
-    """Rather than sell untaxed; a fresh event loop is one no kernel started."""
+    """Rather than sell untaxed: the kernel calling the hook never started the plugin."""
     manager = KernelPluginManager()
     manager.add_plugin(builtin_plugins.taxes, slug="taxes")
+    hooks = hooks_of(manager)
+    hooks.kernel = SimpleNamespace(services={})
     with pytest.raises(runtime.TaxesNotStarted):
-        asyncio.run(tax_line(hooks_of(manager), quoted(2500, 1), CONSUMER))
+        asyncio.run(tax_line(hooks, quoted(2500, 1), CONSUMER))

@@ -45,12 +45,12 @@ class TestProvider:
         self.refunds: dict[str, RefundResult] = {}  # idempotency key -> first answer
         self.requests: list[RefundRequest] = []
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+    async def create_payment(self, request: PaymentRequest, ctx) -> PaymentResult:
         return PaymentResult(
             provider=self.key, reference=f"pay-{uuid.uuid4().hex}", status="succeeded"
         )
 
-    async def refund(self, request: RefundRequest) -> RefundResult:
+    async def refund(self, request: RefundRequest, ctx) -> RefundResult:
         self.requests.append(request)
         if self.mode == "raise":
             raise ConnectionError("the provider timed out")

@@ -126,7 +126,7 @@ async def test_cancelling_an_event_refunds_every_paid_order_exactly_once(
         f"{shop.venue.event_base}/cancel", json={"reason": "storm"}, headers=shop.venue.admin
     )
     assert cancelled.status_code == 200, cancelled.text
-    relay = OutboxRelay(database, refund_jobs.subscriptions(kernel_for(database)))
+    relay = OutboxRelay(database, refund_jobs.subscriptions(), kernel=kernel_for(database))
     refundable = (paid.id, partly.id, by_card.id)
 
     async def finished() -> bool:

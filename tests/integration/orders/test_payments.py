@@ -52,7 +52,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[PaymentRequest] = []
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+    async def create_payment(self, request: PaymentRequest, ctx) -> PaymentResult:
         self.requests.append(request)
         return PaymentResult(
             provider=self.key,
@@ -61,7 +61,7 @@ class FakeProvider:
             client_data={"client_secret": "secret"},
         )
 
-    async def refund(self, request: RefundRequest) -> RefundResult:
+    async def refund(self, request: RefundRequest, ctx) -> RefundResult:
         return RefundResult(provider=self.key, reference="r", status="succeeded")
 
 

@@ -42,7 +42,7 @@ class AcmePay:
     key = KEY
     display_name = "ACME Pay"
 
-    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+    async def create_payment(self, request: PaymentRequest, ctx) -> PaymentResult:
         reference = f"acme-{uuid.uuid4().hex}"
         return PaymentResult(
             provider=KEY,
@@ -51,7 +51,7 @@ class AcmePay:
             client_data={"pay_at": f"https://pay.acme.test/{reference}"},
         )
 
-    async def refund(self, request: RefundRequest) -> RefundResult:
+    async def refund(self, request: RefundRequest, ctx) -> RefundResult:
         return RefundResult(provider=KEY, reference=f"r-{uuid.uuid4().hex}", status="succeeded")
 
 

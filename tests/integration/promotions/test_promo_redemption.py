@@ -14,6 +14,7 @@ from sqlalchemy import text
 from builtin_plugins.promotions.redemption import release
 from kernel.contracts import DomainEvent
 from kernel.db import Database
+from kernel.plugin_context import PluginContext
 from tests.integration.inventory.support import hold
 from tests.integration.orders.support import (
     Buyer,
@@ -139,7 +140,7 @@ async def test_a_cancelled_order_gives_its_uses_back_once(
         occurred_at=datetime.now(UTC),
     )
     async with database.transaction() as session:
-        await release(event, session)
+        await release(event, session, PluginContext(None, event.organization_id, "promotions"))
     state = await read_code(http, shop, code)
     assert (state["used"], state["remaining"]) == (2, 0)
     assert [r["status"] for r in await redemptions(database, code["id"])] == [

@@ -120,3 +120,23 @@ async def test_a_buyer_basis_rule_adds_tax_by_the_billing_address(
     assert ca_order["total_amount"] == 1071
     ny_order = await stored_order(http, org, in_ny.json()["order"]["id"])
     assert split(ny_order["lines"][0], "_amount") == (999, 0, 999)
+
+
+async def test_a_rule_change_reaches_the_next_cart_at_once(
+    http: httpx.AsyncClient, database: Database
+) -> None:
+    """Within the rule cache's lifetime: the write forgot the organization's rules."""
+    org = await new_event(http, database, country="DE", price=1070)
+    rule = await add_rule(http, org)
+    buyer = Buyer.anonymous()
+    await take(http, org, buyer, org.standard, 1)
+    assert (await cart_of(http, org, buyer))["lines"][0]["tax_rule"]["rate"] == "19"
+
+    changed = await http.patch(f"{org.rules}/{rule['id']}", json={"rate": "7"}, headers=org.admin)
+    assert changed.status_code == 200
+
+    (line,) = (await cart_of(http, org, buyer))["lines"]
+    assert split(line) == (1000, 70, 1070)
+    await http.delete(f"{org.rules}/{rule['id']}", headers=org.admin)
+    (line,) = (await cart_of(http, org, buyer))["lines"]
+    assert split(line) == (1070, 0, 1070)

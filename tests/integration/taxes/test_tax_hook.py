@@ -20,7 +20,6 @@ from kernel.contracts import LineTax, TaxableParty
 from kernel.db import Database
 from kernel.plugin_manager import create_plugin_manager
 from kernel.pricing import tax_line
-from kernel.running import bound
 from tests.conftest import make_settings
 from tests.integration.taxes.support import (  # noqa: F401 -- fixtures
     Organizer,
@@ -33,19 +32,18 @@ from tests.integration.taxes.support import (  # noqa: F401 -- fixtures
 
 @pytest.fixture
 async def kernel(tmp_path, database_url: str, redis_url: str, identity_env) -> AsyncIterator:
-    """A started kernel on this test's event loop, as an API process has one."""
+    """A started kernel, as an API process has one."""
     settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
     started: Kernel = build_kernel(settings, create_plugin_manager())
-    with bound(started):
-        await started.plugins.call_each("ticketing_startup", kernel=started)
-        try:
-            yield started
-        finally:
-            await started.plugins.call_each("ticketing_shutdown", kernel=started)
-            await started.cache.close()
-            await started.pubsub.close()
-            await started.lookups.dispose()
-            await started.database.dispose()
+    await started.hooks.call_everywhere("ticketing_startup", kernel=started)
+    try:
+        yield started
+    finally:
+        await started.hooks.call_everywhere("ticketing_shutdown", kernel=started)
+        await started.cache.close()
+        await started.pubsub.close()
+        await started.lookups.dispose()
+        await started.database.dispose()
 
 
 async def taxed(
@@ -106,27 +104,11 @@ async def test_rules_follow_the_venue_or_the_buyer(
     assert business.note == REVERSE_CHARGE_NOTE
 
 
-async def test_a_rule_change_reaches_the_next_line_in_this_process(
-    http: httpx.AsyncClient, database: Database, kernel: Kernel
-) -> None:
-    org = await new_event(http, database, price=1070)
-    rule = await add_rule(http, org)
-    assert (await taxed(kernel, org, CONSUMER_FR)).rate == "19"
-
-    changed = await http.patch(f"{org.rules}/{rule['id']}", json={"rate": "7"}, headers=org.admin)
-    assert changed.status_code == 200
-
-    # within the cache's lifetime, yet the write invalidated it
-    assert split(await taxed(kernel, org, CONSUMER_FR)) == (1000, 70, 1070)
-    await http.delete(f"{org.rules}/{rule['id']}", headers=org.admin)
-    assert (await taxed(kernel, org, CONSUMER_FR)).rule is None
-
-
 async def test_an_organization_without_rules_is_asked_once(
     http: httpx.AsyncClient, database: Database, kernel: Kernel
 ) -> None:
     org = await new_event(http, database)
-    cache = runtime.current().cache
+    cache = runtime.of(kernel).cache
     before = cache.loads
 
     for _ in range(10):

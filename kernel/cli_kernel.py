@@ -1,0 +1,79 @@
+"""A kernel for one command-line command: what a plugin's ``ticketing ...`` command runs
+its work in, as the API process would (same settings, same plugins, plugins started).
+
+:func:`started_kernel` reads the settings from the environment, loads the plugins from
+their entry points (minus ``TICKETING_DISABLED_PLUGINS``), maps every model (a command
+may touch rows that refer to any plugin's tables), builds the kernel and starts its
+plugins (keys, clients, services they set up at start-up); afterwards it stops them and
+disposes of the kernel's pools. :func:`run_command` runs a coroutine in one from a
+synchronous typer command and turns a :class:`~kernel.problems.Problem` into an error
+message and exit status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import typer
+
+from kernel.context import Kernel, build_kernel
+from kernel.installations import admins
+from kernel.installations.generation import announce
+from kernel.plugin_manager import create_plugin_manager
+from kernel.problems import Problem
+from kernel.schema import import_models
+from kernel.settings import Settings
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def started_kernel(*, start_plugins: bool = True) -> AsyncIterator[Kernel]:
+    """A kernel built from the environment, its plugins started unless ``start_plugins``
+    is false (a command that only reads and writes rows), disposed of afterwards."""
+    settings = Settings()
+    plugins = create_plugin_manager(disabled=settings.disabled_plugins)
+    import_models(plugins)
+    kernel = build_kernel(settings, plugins)
+    try:
+        if not start_plugins:
+            yield kernel
+            return
+        await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
+        try:
+            yield kernel
+        finally:
+            await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
+    finally:
+        await kernel.pubsub.close()
+        await kernel.cache.close()
+        await kernel.lookups.dispose()
+        await kernel.database.dispose()
+
+
+def run_command(work: Callable[[Kernel], Awaitable[T]], *, start_plugins: bool = True) -> T:
+    """``work(kernel)`` in a :func:`started_kernel`; a problem is printed and exits 1."""
+
+    async def run() -> T:
+        async with started_kernel(start_plugins=start_plugins) as kernel:
+            return await work(kernel)
+
+    try:
+        return asyncio.run(run())
+    except Problem as problem:
+        typer.echo(f"error: {problem.detail or problem.title}", err=True)
+        raise typer.Exit(1) from problem
+
+
+async def set_platform_admin(kernel: Kernel, user_id: uuid.UUID, *, admin: bool) -> None:
+    """Grant (or revoke) platform administration; every process hears of it."""
+    async with kernel.database.transaction() as session:
+        if admin:
+            generation = await admins.grant(session, user_id)
+        else:
+            generation = await admins.revoke(session, user_id)
+    await announce(kernel, generation)
