@@ -67,7 +67,7 @@ async def ticketing_pricing_tax(line, buyer, ctx):
 
 
 @hookimpl
-async def ticketing_plugin_purge(organization_id, session):
+async def ticketing_plugin_purge(organization_id, session, ctx):
     from builtin_plugins.taxes.purge import purge
 
-    await purge(session, organization_id)
+    await purge(session, ctx.kernel, organization_id)
