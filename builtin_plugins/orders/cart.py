@@ -34,6 +34,7 @@ from sdk import (
     CheckoutCart,
     CheckoutLine,
     CheckoutVeto,
+    Kernel,
     LineQuote,
     LineTax,
     Money,
@@ -139,7 +140,7 @@ def tax_view(tax: LineTax) -> dict[str, Any]:
 
 async def price_cart(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     *,
     event: Event,
     holds: Sequence[InventoryHold],
@@ -201,7 +202,7 @@ def order_limit_vetoes(priced: PricedCart) -> list[CheckoutVeto]:
 
 
 async def vetoes(
-    kernel: Any, priced: PricedCart, *, buyer_id: uuid.UUID | None, buyer_email: str | None
+    kernel: Kernel, priced: PricedCart, *, buyer_id: uuid.UUID | None, buyer_email: str | None
 ) -> list[CheckoutVeto]:
     """What refuses this cart: a ticket type outside its per-order limits, then every
     plugin's refusals (``ticketing_checkout_validate``)."""

@@ -41,7 +41,7 @@ from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
-from sdk import Conflict, NotFound, TaxableParty, UnprocessableContent
+from sdk import Conflict, Kernel, NotFound, TaxableParty, UnprocessableContent
 from sdk.codes import random_code
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
@@ -134,7 +134,7 @@ def _attendees(
 
 async def place_order(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     *,
     event_id: uuid.UUID,
     owner: str,

@@ -35,6 +35,7 @@ from sdk import (
     CheckoutLine,
     Conflict,
     IssuedTicket,
+    Kernel,
     Money,
     OrderSnapshot,
     PaidLine,
@@ -83,7 +84,7 @@ def _holders(order: Order, line: OrderLine) -> tuple[TicketHolder, ...]:
 
 
 async def _issue(
-    session: AsyncSession, kernel: Any, order: Order, lines: list[OrderLine]
+    session: AsyncSession, kernel: Kernel, order: Order, lines: list[OrderLine]
 ) -> list[IssuedTicket]:
     """Each line's tickets (``ticketing_order_paid``); a line issued before answers its
     first tickets."""
@@ -117,7 +118,7 @@ def _settle(payment: Payment | None) -> None:
 
 async def mark_paid(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     order: Order,
     *,
     payment: Payment | None,
@@ -206,7 +207,7 @@ def payment_snapshot(order: Order, payment: Payment | None) -> PaymentSnapshot:
     )
 
 
-async def announce_paid(kernel: Any, order: Order, payment: Payment | None) -> None:
+async def announce_paid(kernel: Kernel, order: Order, payment: Payment | None) -> None:
     """After the commit: run ``ticketing_checkout_after_payment`` and publish availability.
 
     Each implementation runs on its own; one that raises is logged and the rest still
@@ -237,7 +238,7 @@ _after_commit_tasks: set[asyncio.Task[None]] = set()
 
 
 def announce_after_commit(
-    session: AsyncSession, kernel: Any, order: Order, payment: Payment | None
+    session: AsyncSession, kernel: Kernel, order: Order, payment: Payment | None
 ) -> None:
     """Run :func:`announce_paid` once ``session``'s transaction commits (for callers that
     do not own the transaction, such as a provider's webhook); nothing on a rollback."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +19,7 @@ from builtin_plugins.events import Event
 from builtin_plugins.orders.checkout import hash_access_token
 from builtin_plugins.orders.models import Order
 from builtin_plugins.orders.order_links import OrderLinks, looks_like_link
-from sdk import OrderAccess, OrderLink, OrderTickets, Principal
+from sdk import Kernel, OrderAccess, OrderLink, OrderTickets, Principal
 from sdk.http import API_PREFIX
 
 
@@ -89,7 +88,7 @@ async def link(session: AsyncSession, order_id: uuid.UUID, links: OrderLinks) ->
     )
 
 
-async def tickets_of(kernel: Any, session: AsyncSession, order: Order) -> OrderTickets | None:
+async def tickets_of(kernel: Kernel, session: AsyncSession, order: Order) -> OrderTickets | None:
     """The tickets of a paid order, from the ticketing plugin (``None`` before payment)."""
     if order.paid_at is None:
         return None

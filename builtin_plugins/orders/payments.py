@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.fulfilment import mark_paid
 from builtin_plugins.orders.models import Order, Payment, PaymentStatus
 from builtin_plugins.orders.providers import organization_providers, provider_context
-from sdk import Money, PaymentProvider, PaymentRequest, UnprocessableContent
+from sdk import Kernel, Money, PaymentProvider, PaymentRequest, UnprocessableContent
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ class NoPaymentProvider(UnprocessableContent):
 
 
 async def start_payment(
-    session: AsyncSession, kernel: Any, order: Order, *, provider: str | None
+    session: AsyncSession, kernel: Kernel, order: Order, *, provider: str | None
 ) -> Payment | None:
     """Ask a provider to take the order's total, in the caller's transaction.
 
@@ -95,7 +94,7 @@ async def start_payment(
 
 
 async def _choose(
-    kernel: Any, request: PaymentRequest, providers: Mapping[str, PaymentProvider]
+    kernel: Kernel, request: PaymentRequest, providers: Mapping[str, PaymentProvider]
 ) -> str:
     """The hook's pick, else the first provider by key (an unknown pick is ignored)."""
     picked = await kernel.hooks.call(

@@ -32,6 +32,7 @@ from builtin_plugins.orders.lifecycle import lock_order
 from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from sdk import (
     DisputeOpened,
+    Kernel,
     Money,
     PaymentFailed,
     PaymentOutcome,
@@ -103,7 +104,7 @@ def _fits(payment: Payment, money: Money) -> bool:
 
 
 async def settled(
-    session: AsyncSession, kernel: Any, organization_id: uuid.UUID | None, report: PaymentSettled
+    session: AsyncSession, kernel: Kernel, organization_id: uuid.UUID | None, report: PaymentSettled
 ) -> PaymentOutcome | None:
     """The payment succeeded: its order is paid (:func:`mark_paid`), once."""
     found = await find(session, organization_id, report.provider, report.reference)
@@ -169,7 +170,7 @@ async def failed(
 
 
 async def refunded(
-    session: AsyncSession, kernel: Any, organization_id: uuid.UUID | None, report: RefundsSettled
+    session: AsyncSession, kernel: Kernel, organization_id: uuid.UUID | None, report: RefundsSettled
 ) -> PaymentOutcome | None:
     """Money went back on the payment: settle our pending refunds and record the rest
     (:func:`refunds.reconcile_provider_refunds`); a repeated or older report changes

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sdk import PaymentProvider, PluginContext
+from sdk import Kernel, PaymentProvider, PluginContext
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
 
 
 async def organization_providers(
-    kernel: Any, organization_id: UUID
+    kernel: Kernel, organization_id: UUID
 ) -> Mapping[str, PaymentProvider]:
     """The providers ``organization_id`` may use: those of the plugins it has on."""
     built = registry(kernel.plugins)
@@ -86,7 +86,7 @@ async def organization_providers(
     }
 
 
-async def provider_context(kernel: Any, key: str, organization_id: Any) -> PluginContext:
+async def provider_context(kernel: Kernel, key: str, organization_id: Any) -> PluginContext:
     """What provider ``key`` is handed for the organization: the context of the plugin
     that offers it."""
     offered_by = registry(kernel.plugins).plugins.get(key, "")

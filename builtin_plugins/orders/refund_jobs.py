@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +42,7 @@ from builtin_plugins.orders.lifecycle import (
     record_transition,
 )
 from builtin_plugins.orders.models import Order, OrderStatus, Refund, RefundOrigin, RefundStatus
-from sdk import Conflict, DomainEvent, PluginContext, Subscription, TicketsVoided
+from sdk import Conflict, DomainEvent, Kernel, PluginContext, Subscription, TicketsVoided
 from sdk.outbox import record_event
 
 logger = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ async def on_refund_requested(
     await _refund(session, kernel, prepared)
 
 
-async def _refund(session: AsyncSession, kernel: Any, prepared: refunds.Prepared) -> None:
+async def _refund(session: AsyncSession, kernel: Kernel, prepared: refunds.Prepared) -> None:
     result = await refunds.ask_provider(kernel, prepared)
     if result is None:  # no answer: roll back and let the relay retry with the same key
         raise RuntimeError(f"the payment provider did not answer refund {prepared.refund_id}")
@@ -160,7 +159,7 @@ async def _refund(session: AsyncSession, kernel: Any, prepared: refunds.Prepared
     refunds.after_commit(session, kernel, [refund])
 
 
-async def _cancel_free(session: AsyncSession, kernel: Any, order: Order, reason: str) -> None:
+async def _cancel_free(session: AsyncSession, kernel: Kernel, order: Order, reason: str) -> None:
     """A free order of a cancelled event: its tickets are voided
     (``ticketing_order_voided``), the order cancelled."""
     await kernel.hooks.call(

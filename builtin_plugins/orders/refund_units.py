@@ -19,7 +19,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +30,7 @@ from builtin_plugins.orders.models import (
     RefundItem,
     RefundStatus,
 )
-from sdk import Conflict, OrderTicketState, UnprocessableContent
+from sdk import Conflict, Kernel, OrderTicketState, UnprocessableContent
 
 VALID = "valid"  # a ticket not yet scanned (ticketing's status names)
 
@@ -91,7 +90,7 @@ async def order_lines(session: AsyncSession, order_id: uuid.UUID) -> dict[uuid.U
 
 
 async def ticket_states(
-    session: AsyncSession, kernel: Any, order: Order
+    session: AsyncSession, kernel: Kernel, order: Order
 ) -> dict[uuid.UUID, OrderTicketState]:
     """Every ticket the order issued, current or not, by id (the ticketing plugin's
     answer; none while nobody issues tickets)."""

@@ -73,6 +73,7 @@ from builtin_plugins.orders.refund_units import (
 )
 from sdk import (
     Conflict,
+    Kernel,
     Money,
     NotFound,
     OrderTicketState,
@@ -249,7 +250,7 @@ async def _chosen_units(
 
 async def prepare(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     *,
     order: Order,
     ask: RefundAsk,
@@ -341,7 +342,7 @@ async def prepare(
 # -- the provider ----------------------------------------------------------------------------
 
 
-async def ask_provider(kernel: Any, prepared: Prepared) -> RefundResult | None:
+async def ask_provider(kernel: Kernel, prepared: Prepared) -> RefundResult | None:
     """Ask the payment's provider to refund (outside any transaction). ``None`` when it
     raised: the outcome is unknown, so the refund stays pending and is asked again with
     the same idempotency key (``ticketing orders refunds retry``)."""
@@ -386,7 +387,7 @@ async def _lock_refund(session: AsyncSession, refund_id: uuid.UUID) -> Refund:
 
 async def apply_result(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     *,
     refund_id: uuid.UUID,
     result: RefundResult | None,
@@ -437,7 +438,7 @@ async def fail(session: AsyncSession, *, order: Order, refund: Refund, reason: s
 
 
 async def _void(
-    session: AsyncSession, kernel: Any, order: Order, refund: Refund, items: Sequence[RefundItem]
+    session: AsyncSession, kernel: Kernel, order: Order, refund: Refund, items: Sequence[RefundItem]
 ) -> list[uuid.UUID]:
     """Void the refunded units' current tickets (``ticketing_order_refunded``)."""
     ticket_ids = tuple(uuid.UUID(ticket_id) for item in items for ticket_id in item.ticket_ids)
@@ -460,7 +461,7 @@ async def _void(
 
 async def _tax(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     order: Order,
     refund: Refund,
     items: Sequence[RefundItem],
@@ -481,7 +482,7 @@ async def _tax(
 
 async def settle(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     *,
     order: Order,
     refund: Refund,
@@ -541,7 +542,7 @@ async def settle(
 
 
 async def execute(
-    kernel: Any, prepared: Prepared, *, actor: str, actor_user_id: uuid.UUID | None = None
+    kernel: Kernel, prepared: Prepared, *, actor: str, actor_user_id: uuid.UUID | None = None
 ) -> tuple[Refund, bool]:
     """Steps 2 and 3 for a committed pending refund, then :func:`after_refunds`.
     Returns the refund and whether the provider answered at all."""
@@ -560,7 +561,7 @@ async def execute(
     return refund, result is not None
 
 
-async def after_refunds(kernel: Any, refunds: Sequence[Refund]) -> None:
+async def after_refunds(kernel: Kernel, refunds: Sequence[Refund]) -> None:
     """After the commit that settled ``refunds``: ``ticketing_checkout_after_refund`` for
     each (a failing implementation is logged, the others still run) and the availability
     of the units returned to stock. Never raises."""
@@ -608,7 +609,7 @@ async def after_refunds(kernel: Any, refunds: Sequence[Refund]) -> None:
 _after_commit_tasks: set[asyncio.Task[None]] = set()
 
 
-def after_commit(session: AsyncSession, kernel: Any, refunds: Sequence[Refund]) -> None:
+def after_commit(session: AsyncSession, kernel: Kernel, refunds: Sequence[Refund]) -> None:
     """Run :func:`after_refunds` once ``session``'s transaction commits (for callers that
     do not own the transaction, such as an outbox handler); nothing on a rollback."""
     settled = [refund for refund in refunds if refund.status is RefundStatus.SUCCEEDED]
@@ -628,7 +629,7 @@ def after_commit(session: AsyncSession, kernel: Any, refunds: Sequence[Refund]) 
 
 
 async def reconcile_provider_refunds(
-    session: AsyncSession, kernel: Any, *, payment: Payment, refunded_total: int, reference: str
+    session: AsyncSession, kernel: Kernel, *, payment: Payment, refunded_total: int, reference: str
 ) -> list[Refund]:
     """The provider reports that `refunded_total` of this payment has been refunded in all
     (Stripe's charge.amount_refunded; `reference` = the charge id). Settle our pending refunds
@@ -710,7 +711,7 @@ class RetryReport:
 
 
 async def retry_stale(
-    kernel: Any,
+    kernel: Kernel,
     *,
     older_than: timedelta = timedelta(minutes=5),
     give_up_after: timedelta = timedelta(hours=24),

@@ -34,7 +34,7 @@ from builtin_plugins.payments_stripe.schemas import (
     key_hint,
     key_mode,
 )
-from sdk import Conflict
+from sdk import Conflict, Kernel
 from sdk.crypto import Encryptor
 from sdk.db import Database
 
@@ -223,7 +223,7 @@ class StripeAccounts:
         self._cache.pop(organization_id, None)
 
 
-def of(kernel: Any) -> StripeAccounts:
+def of(kernel: Kernel) -> StripeAccounts:
     """The kernel's accounts service (made on first use)."""
     service = kernel.services.get(SERVICE_KEY)
     if service is None:

@@ -68,6 +68,7 @@ from builtin_plugins.payments_stripe.schemas import CONNECTED, OWN, PLATFORM
 from builtin_plugins.payments_stripe.settings import stripe_settings
 from sdk import (
     DisputeOpened,
+    Kernel,
     Money,
     NotFound,
     PaymentFailed,
@@ -199,7 +200,7 @@ async def organization_webhook(
 
 
 async def _handle(
-    session: AsyncSession, kernel: Any, event: dict[str, Any], sender: Sender
+    session: AsyncSession, kernel: Kernel, event: dict[str, Any], sender: Sender
 ) -> WebhookReceived:
     if not await _first_delivery(session, event):
         return WebhookReceived(duplicate=True)
@@ -248,7 +249,7 @@ async def _first_delivery(session: AsyncSession, event: dict[str, Any]) -> bool:
 
 
 async def _payment(
-    session: AsyncSession, kernel: Any, sender: Sender, intent_id: Any
+    session: AsyncSession, kernel: Kernel, sender: Sender, intent_id: Any
 ) -> ProviderPayment | None:
     """Our payment of the PaymentIntent ``intent_id``, if the sender may touch it."""
     if not isinstance(intent_id, str) or not intent_id:
@@ -278,7 +279,7 @@ def _money(amount: Any, currency: Any) -> Money | None:
 
 
 async def _succeeded(
-    session: AsyncSession, kernel: Any, sender: Sender, intent: dict[str, Any]
+    session: AsyncSession, kernel: Kernel, sender: Sender, intent: dict[str, Any]
 ) -> None:
     """The payment succeeded: its order is paid, once (``ticketing_payment_settled``)."""
     found = await _payment(session, kernel, sender, intent.get("id"))
@@ -301,7 +302,7 @@ async def _succeeded(
 
 async def _unsuccessful(
     session: AsyncSession,
-    kernel: Any,
+    kernel: Kernel,
     sender: Sender,
     intent: dict[str, Any],
     status: str,
@@ -322,7 +323,7 @@ async def _unsuccessful(
 
 
 async def _refunded(
-    session: AsyncSession, kernel: Any, sender: Sender, charge: dict[str, Any]
+    session: AsyncSession, kernel: Kernel, sender: Sender, charge: dict[str, Any]
 ) -> None:
     """Money went back on the charge, through our API or Stripe's dashboard
     (``ticketing_refund_settled``). ``amount_refunded`` is the charge's running total, so
@@ -371,7 +372,7 @@ async def _refunded(
 
 
 async def _disputed(
-    session: AsyncSession, kernel: Any, sender: Sender, dispute: dict[str, Any]
+    session: AsyncSession, kernel: Kernel, sender: Sender, dispute: dict[str, Any]
 ) -> None:
     """The buyer's bank took the money back: the ledger posts the dispute, once
     (``ticketing_dispute_opened``)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ from builtin_plugins.taxes.schemas import (
     TaxSettingsBody,
 )
 from builtin_plugins.taxes.tax_ids import normalize_tax_id
-from sdk import Principal, TaxableParty, UnprocessableContent, audit
+from sdk import Kernel, Principal, TaxableParty, UnprocessableContent, audit
 from sdk.http import ItemList, KernelDep, SessionDep, requires
 
 PREFIX = "/organizations/{organization_id}"
@@ -111,7 +111,7 @@ async def preview_tax(
 
 
 @asynccontextmanager
-async def _changing(kernel: Any, organization_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+async def _changing(kernel: Kernel, organization_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
     """A write to the organization's rules or settings: its cached taxes are dropped after
     the transaction ends, committed or not (a load racing it is not kept either)."""
     try:

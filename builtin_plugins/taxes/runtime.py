@@ -20,7 +20,7 @@ from builtin_plugins.taxes import service
 from builtin_plugins.taxes.cache import OrganizationCache
 from builtin_plugins.taxes.calculation import line_tax
 from builtin_plugins.taxes.rules import Location, choose_rule
-from sdk import LineQuote, LineTax, TaxableParty
+from sdk import Kernel, LineQuote, LineTax, TaxableParty
 
 
 class TaxesNotStarted(RuntimeError):
@@ -43,16 +43,16 @@ class TaxRuntime:
 SERVICE_KEY = "taxes"
 
 
-def start(kernel: Any) -> TaxRuntime:
+def start(kernel: Kernel) -> TaxRuntime:
     runtime = kernel.services[SERVICE_KEY] = TaxRuntime(kernel.lookups)
     return runtime
 
 
-def stop(kernel: Any) -> None:
+def stop(kernel: Kernel) -> None:
     kernel.services.pop(SERVICE_KEY, None)
 
 
-def of(kernel: Any) -> TaxRuntime:
+def of(kernel: Kernel) -> TaxRuntime:
     """The runtime ``kernel`` started."""
     runtime = kernel.services.get(SERVICE_KEY)
     if runtime is None:
@@ -60,14 +60,14 @@ def of(kernel: Any) -> TaxRuntime:
     return runtime
 
 
-def invalidate(kernel: Any, organization_id: uuid.UUID) -> None:
+def invalidate(kernel: Kernel, organization_id: uuid.UUID) -> None:
     """After a committed write: this process prices the organization's next line afresh."""
     runtime = kernel.services.get(SERVICE_KEY)
     if runtime is not None:
         runtime.cache.invalidate(organization_id)
 
 
-async def tax_for_line(kernel: Any, line: LineQuote, buyer: TaxableParty) -> LineTax | None:
+async def tax_for_line(kernel: Kernel, line: LineQuote, buyer: TaxableParty) -> LineTax | None:
     """The body of ``ticketing_pricing_tax``: the chosen rule's split, or ``None``."""
     context = line.context
     taxes = await of(kernel).cache.get(context.organization_id)

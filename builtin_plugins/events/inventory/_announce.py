@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import uuid
 from functools import partial
-from typing import Any
 
 from builtin_plugins.events.availability_feed import availability_channel, publish_availability
 from builtin_plugins.events.inventory._availability import public_availability
+from sdk import Kernel
 from sdk.live import coalescer
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ _ANNOUNCER_SERVICE = "events.availability-announcer"
 
 
 async def publish_availability_now(
-    kernel: Any, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
+    kernel: Kernel, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
 ) -> None:
     """Read the availability of the event's public ticket types and publish it now, when
     someone watches the event. Never raises."""
@@ -43,7 +43,7 @@ async def publish_availability_now(
 
 
 async def announce_availability(
-    kernel: Any, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
+    kernel: Kernel, *, event_id: uuid.UUID, event_date_id: uuid.UUID | None = None
 ) -> None:
     """Have the new availability of the event published to live subscribers, shortly.
 
@@ -58,5 +58,5 @@ async def announce_availability(
     announcer.request((event_id, event_date_id))
 
 
-async def _publish_key(kernel: Any, key: tuple[uuid.UUID, uuid.UUID | None]) -> None:
+async def _publish_key(kernel: Kernel, key: tuple[uuid.UUID, uuid.UUID | None]) -> None:
     await publish_availability_now(kernel, event_id=key[0], event_date_id=key[1])
