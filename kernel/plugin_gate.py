@@ -1,10 +1,12 @@
 """A plugin's routes under an organization exist only where the organization has it on.
 
 Every route a plugin contributes whose path names ``{organization_id}`` gets a check
-before anything else of the route runs (before authentication too: for an organization
-that turned the plugin off the route is simply not there): the organization's plugin
-states (:meth:`kernel.plugin_states.PluginStates.of`, cached by whoever implements it)
-say whether the plugin is on, else the answer is a 404 problem ``plugin-not-enabled``.
+before anything else of the route runs: the organization's plugin states
+(:meth:`kernel.plugin_states.PluginStates.of`, cached by whoever implements it) say
+whether the plugin is on. If not, its members get a 404 problem ``plugin-not-enabled``
+naming the plugin; anyone else gets what the organization's access rules answer a
+stranger (401 without credentials, 404 ``not-found`` for a non-member), so the refusal
+tells an outsider nothing about the organization's choices, or that it exists.
 Required plugins are never off, so their routes get no check at all.
 """
 
@@ -17,7 +19,8 @@ from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.requests import HTTPConnection
 
-from kernel.problems import NotFound
+from kernel.auth.rules import authenticate
+from kernel.problems import NotFound, Unauthorized
 
 ORGANIZATION_PARAMETER = "{organization_id}"
 
@@ -37,6 +40,11 @@ def plugin_enabled(slug: str):
             return  # not an id: the route's own validation answers 422
         states = connection.app.state.kernel.hooks.states
         if slug in (await states.of(organization_id)).disabled:
+            principal = await authenticate(connection)
+            if principal is None or principal.user_id is None:
+                raise Unauthorized("Sign in first: send a bearer token or a session cookie.")
+            if not principal.is_member(organization_id):
+                raise NotFound(f"No organization {organization_id}.")
             raise PluginNotEnabled(
                 f"The plugin {slug} is not enabled for organization {organization_id}.",
                 plugin=slug,

@@ -89,9 +89,11 @@ async def test_a_plugin_turned_off_has_no_routes_under_that_organization_only(
     refused = await http.get(f"/api/v1/organizations/{org_a}/promo-codes", headers=admin_a)
     assert refused.status_code == 404 and problem_code(refused) == "plugin-not-enabled"
     assert refused.json()["plugin"] == "promotions" and "promotions" in refused.json()["detail"]
-    # not there for anyone: a caller without credentials learns nothing more
+    # a stranger learns nothing of the organization's choices (nor that it exists)
     anonymous = await http.get(f"/api/v1/organizations/{org_a}/promo-codes")
-    assert anonymous.status_code == 404 and problem_code(anonymous) == "plugin-not-enabled"
+    assert anonymous.status_code == 401
+    stranger = await http.get(f"/api/v1/organizations/{org_a}/promo-codes", headers=admin_b)
+    assert stranger.status_code == 404 and problem_code(stranger) == "not-found"
 
     listed = await http.get(f"/api/v1/organizations/{org_b}/promo-codes", headers=admin_b)
     assert listed.status_code == 200, listed.text
