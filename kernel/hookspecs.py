@@ -74,6 +74,11 @@ if TYPE_CHECKING:
     )
     from kernel.plugin_context import PluginContext
 
+#: The version of the hook contract this module defines. A plugin bundle states which
+#: versions it works with as a PEP 440 specifier (``>=1.0,<2``); the minor part grows
+#: when hooks or optional arguments are added, the major part when a spec changes in a
+#: way existing implementations would notice.
+HOOK_CONTRACT_VERSION = "1.0"
 
 # ---------------------------------------------------------------------------------------
 # Lifecycle: start-up and shut-down of the service

@@ -19,6 +19,7 @@ the rest by concern:
 ``sdk.uploads``     streamed uploads under a limit, image formats by their bytes
 ``sdk.cli``         a started kernel for a command-line command, platform administrators
 ``sdk.secrets``     signing secrets generated locally when not configured
+``sdk.bundles``     signed plugin bundles: manifest, build, sign, verify
 ``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
 
 A plugin is a module (or package) with ``METADATA`` and hook implementations::
@@ -46,6 +47,7 @@ from kernel import contracts
 from kernel.context import Kernel
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
 from kernel.hooks import Hooks
+from kernel.hookspecs import HOOK_CONTRACT_VERSION
 from kernel.markers import hookimpl
 from kernel.plugin_context import PluginContext
 from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
@@ -60,6 +62,7 @@ from kernel.problems import (
 from kernel.settings import Settings, env_var
 
 __all__ = [
+    "HOOK_CONTRACT_VERSION",
     "Availability",
     "Conflict",
     "Forbidden",

@@ -1,0 +1,86 @@
+"""``ticketing-sdk``: what a plugin author runs to make a key, build a bundle, sign it
+and check it the way an installer will."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sdk import bundles
+from sdk.bundles.keys import public_key_text
+
+app = typer.Typer(help="Tools for plugin authors: signed plugin bundles.", no_args_is_help=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the key pair.")],
+) -> None:
+    """Generate an Ed25519 key pair: ed25519.key (private, mode 600) and ed25519.pub."""
+    try:
+        private_path, public_path, key = bundles.write_key_pair(out)
+    except FileExistsError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"private key: {private_path} (keep it secret)")
+    typer.echo(f"public key:  {public_path} {public_key_text(key.public_key())}")
+    typer.echo(f"key id:      {bundles.key_id(key.public_key())}")
+
+
+@app.command()
+def build(
+    project_dir: Annotated[Path, typer.Argument(help="The plugin project (has pyproject.toml).")],
+    out: Annotated[Path, typer.Option("--out", help="Empty directory for the bundle.")],
+) -> None:
+    """Build the plugin's wheel and its manifest (unsigned) into a bundle directory."""
+    try:
+        manifest = bundles.build(project_dir, out)
+    except bundles.BuildFailed as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"built {manifest.slug} {manifest.version} into {out}")
+    typer.echo(f"hooks: {', '.join(manifest.hooks) or '(none)'}")
+
+
+@app.command()
+def sign(
+    bundle_dir: Annotated[Path, typer.Argument(help="A bundle directory from `build`.")],
+    key: Annotated[Path, typer.Option("--key", help="The private key file (ed25519.key).")],
+) -> None:
+    """Sign the bundle's manifest with the publisher's private key."""
+    try:
+        private_key = bundles.load_private_key(key.read_bytes())
+        signed_with = bundles.sign_bundle(bundle_dir, private_key)
+    except (OSError, bundles.InvalidKey, bundles.BundleRefused) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"signed {bundle_dir} with key {signed_with}")
+
+
+@app.command()
+def verify(
+    bundle_dir: Annotated[Path, typer.Argument(help="A signed bundle directory.")],
+    public_key: Annotated[
+        list[Path], typer.Option("--public-key", help="A trusted public key file; repeatable.")
+    ],
+) -> None:
+    """Check a bundle as an installer will: signature, files, kernel compatibility."""
+    try:
+        keys = [bundles.load_public_key(path.read_bytes()) for path in public_key]
+    except (OSError, bundles.InvalidKey) as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        manifest = bundles.verify(bundle_dir, keys)
+    except bundles.BundleRefused as exc:
+        raise _fail(f"{type(exc).__name__}: {exc}") from exc
+    typer.echo(
+        f"ok: {manifest.slug} {manifest.version} signed by key {bundles.signing_key_id(bundle_dir)}"
+    )
+
+
+def main() -> None:
+    app()
