@@ -20,6 +20,7 @@ the rest by concern:
 ``sdk.cli``         a started kernel for a command-line command, platform administrators
 ``sdk.secrets``     signing secrets generated locally when not configured
 ``sdk.bundles``     signed plugin bundles: manifest, build, sign, verify
+``sdk.testing``     a plugin's own tests: does the kernel load it, a hook's ``ctx``
 ``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
 
 A plugin is a module (or package) with ``METADATA`` and hook implementations::

@@ -1,5 +1,5 @@
-"""``ticketing-sdk``: what a plugin author runs to make a key, build a bundle, sign it
-and check it the way an installer will."""
+"""``ticketing-sdk``: what a plugin author runs to start a project, make a key, build a
+bundle, sign it and check it the way an installer will."""
 
 from __future__ import annotations
 
@@ -10,13 +10,33 @@ import typer
 
 from sdk import bundles
 from sdk.bundles.keys import public_key_text
+from sdk.tools.scaffold import ScaffoldRefused, scaffold
 
-app = typer.Typer(help="Tools for plugin authors: signed plugin bundles.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tools for plugin authors: new plugin projects and signed plugin bundles.",
+    no_args_is_help=True,
+)
 
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=1)
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The plugin's slug, e.g. group-discount.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to create the project directory.")
+    ] = Path("."),
+) -> None:
+    """Create a plugin project NAME: pyproject, an example pricing hook, passing tests."""
+    try:
+        project = scaffold(name, out)
+    except ScaffoldRefused as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"created {project}")
+    typer.echo(f"next: cd {project} && pytest, then ticketing-sdk build . --out dist/")
 
 
 @app.command()
