@@ -23,7 +23,7 @@ import typer
 from kernel.context import Kernel, build_kernel
 from kernel.installations import admins
 from kernel.installations.generation import announce
-from kernel.plugin_manager import create_plugin_manager
+from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import Problem
 from kernel.schema import import_models
 from kernel.settings import Settings
@@ -32,11 +32,17 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def started_kernel(*, start_plugins: bool = True) -> AsyncIterator[Kernel]:
-    """A kernel built from the environment, its plugins started unless ``start_plugins``
-    is false (a command that only reads and writes rows), disposed of afterwards."""
-    settings = Settings()
-    plugins = create_plugin_manager(disabled=settings.disabled_plugins)
+async def started_kernel(
+    *,
+    start_plugins: bool = True,
+    settings: Settings | None = None,
+    plugins: KernelPluginManager | None = None,
+) -> AsyncIterator[Kernel]:
+    """A kernel built from ``settings`` and ``plugins`` (by default: the environment and
+    the entry points), its plugins started unless ``start_plugins`` is false (a command
+    that only reads and writes rows), disposed of afterwards."""
+    settings = settings or Settings()
+    plugins = plugins or create_plugin_manager(disabled=settings.disabled_plugins)
     import_models(plugins)
     kernel = build_kernel(settings, plugins)
     try:
@@ -55,11 +61,19 @@ async def started_kernel(*, start_plugins: bool = True) -> AsyncIterator[Kernel]
         await kernel.database.dispose()
 
 
-def run_command(work: Callable[[Kernel], Awaitable[T]], *, start_plugins: bool = True) -> T:
+def run_command(
+    work: Callable[[Kernel], Awaitable[T]],
+    *,
+    start_plugins: bool = True,
+    settings: Settings | None = None,
+    plugins: KernelPluginManager | None = None,
+) -> T:
     """``work(kernel)`` in a :func:`started_kernel`; a problem is printed and exits 1."""
 
     async def run() -> T:
-        async with started_kernel(start_plugins=start_plugins) as kernel:
+        async with started_kernel(
+            start_plugins=start_plugins, settings=settings, plugins=plugins
+        ) as kernel:
             return await work(kernel)
 
     try:

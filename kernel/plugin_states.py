@@ -8,7 +8,7 @@ caller (:mod:`kernel.hooks`) asks whichever is installed, through :meth:`of`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +32,30 @@ class OrganizationPlugins:
 
     def settings_of(self, slug: str) -> Mapping[str, Any]:
         return self.settings.get(slug, NO_SETTINGS)
+
+
+def switched_off(
+    plugins: KernelPluginManager,
+    blocked: Collection[str] = frozenset(),
+    chosen: Mapping[str, bool] | None = None,
+) -> frozenset[str]:
+    """The loaded plugins that are off by their own state, before their dependants: never
+    a required one; a blocked one; else as the organization chose (``chosen``: slug to
+    enabled); else an opt-in one."""
+    chosen = chosen or {}
+    off = set()
+    for record in plugins.loaded:
+        metadata = record.metadata
+        if metadata is None or metadata.required:
+            continue
+        if record.slug in blocked:
+            off.add(record.slug)
+        elif record.slug in chosen:
+            if not chosen[record.slug]:
+                off.add(record.slug)
+        elif metadata.availability is Availability.OPT_IN:
+            off.add(record.slug)
+    return frozenset(off)
 
 
 def with_dependants(plugins: KernelPluginManager, disabled: frozenset[str]) -> frozenset[str]:
@@ -61,11 +85,7 @@ class PluginStates:
         generation = self.plugins.generation
         if self._defaults is not None and self._defaults[0] == generation:
             return self._defaults[1]
-        off = frozenset(
-            record.slug
-            for record in self.plugins.loaded
-            if record.metadata is not None and record.metadata.availability is Availability.OPT_IN
-        )
+        off = switched_off(self.plugins)
         found = OrganizationPlugins(disabled=with_dependants(self.plugins, off))
         self._defaults = (generation, found)
         return found

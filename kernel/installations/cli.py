@@ -4,7 +4,6 @@ plugins may be enabled, and ``changed_by`` stays empty)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -12,12 +11,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kernel.context import Kernel, build_kernel
+from kernel.cli_kernel import run_command
+from kernel.context import Kernel
 from kernel.installations import service
 from kernel.installations.generation import announce
 from kernel.organizations import OrganizationRepository
 from kernel.plugin_manager import KernelPluginManager
-from kernel.problems import Problem
 from kernel.settings import Settings
 
 T = TypeVar("T")
@@ -32,23 +31,9 @@ SettingsJson = Annotated[
 def with_kernel(
     settings: Settings, plugins: KernelPluginManager, work: Callable[[Kernel], Awaitable[T]]
 ) -> T:
-    """Run ``work`` with a kernel of its own; a problem is printed and exits 1."""
-
-    async def run() -> T:
-        kernel = build_kernel(settings, plugins)
-        try:
-            return await work(kernel)
-        finally:
-            await kernel.pubsub.close()
-            await kernel.cache.close()
-            await kernel.lookups.dispose()
-            await kernel.database.dispose()
-
-    try:
-        return asyncio.run(run())
-    except Problem as problem:
-        typer.echo(f"error: {problem.detail or problem.title}", err=True)
-        raise typer.Exit(1) from problem
+    """Run ``work`` with a kernel of the command line's settings and plugins (not started:
+    these commands only write rows); a problem is printed and exits 1."""
+    return run_command(work, start_plugins=False, settings=settings, plugins=plugins)
 
 
 def _settings(value: str | None) -> dict[str, Any] | None:

@@ -22,9 +22,8 @@ from kernel.installations import generation
 from kernel.installations.models import PluginBlock, PluginInstallation
 from kernel.installations.purge import purge_plugin_data
 from kernel.installations.settings import merged, seal, secret_fields, unseal, validate
-from kernel.installations.states import switched_off
 from kernel.plugin_metadata import PluginMetadata
-from kernel.plugin_states import with_dependants
+from kernel.plugin_states import switched_off, with_dependants
 from kernel.problems import Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
@@ -86,7 +85,9 @@ class Standing:
     ) -> Standing:
         blocked = await blocked_plugins(session)
         chosen = await installations(session, organization_id, lock=lock)
-        own = switched_off(kernel.plugins, set(blocked), chosen)
+        own = switched_off(
+            kernel.plugins, blocked, {slug: row.enabled for slug, row in chosen.items()}
+        )
         return cls(blocked, chosen, with_dependants(kernel.plugins, own))
 
     def why_off(self, metadata: PluginMetadata) -> str | None:

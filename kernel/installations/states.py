@@ -15,7 +15,6 @@ hook called while its request holds a connection never waits on itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -26,8 +25,12 @@ from kernel.db import Database
 from kernel.installations.models import PluginBlock, PluginGeneration, PluginInstallation
 from kernel.installations.settings import secret_fields, unseal
 from kernel.plugin_manager import KernelPluginManager
-from kernel.plugin_metadata import Availability
-from kernel.plugin_states import OrganizationPlugins, PluginStates, with_dependants
+from kernel.plugin_states import (
+    OrganizationPlugins,
+    PluginStates,
+    switched_off,
+    with_dependants,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,28 +41,6 @@ MAX_CACHED_ORGANIZATIONS = 10_000
 class Cached:
     generation: int
     plugins: OrganizationPlugins
-
-
-def switched_off(
-    plugins: KernelPluginManager,
-    blocked: set[str] | frozenset[str],
-    chosen: Mapping[str, PluginInstallation],
-) -> frozenset[str]:
-    """The loaded plugins that are off by their own state (before their dependants)."""
-    off = set()
-    for record in plugins.loaded:
-        metadata = record.metadata
-        if metadata is None or metadata.required:
-            continue
-        row = chosen.get(record.slug)
-        if record.slug in blocked:
-            off.add(record.slug)
-        elif row is not None:
-            if not row.enabled:
-                off.add(record.slug)
-        elif metadata.availability is Availability.OPT_IN:
-            off.add(record.slug)
-    return frozenset(off)
 
 
 class InstalledPluginStates(PluginStates):
@@ -120,7 +101,9 @@ class InstalledPluginStates(PluginStates):
         rows: list[PluginInstallation] | tuple[PluginInstallation, ...],
     ) -> OrganizationPlugins:
         chosen = {row.plugin: row for row in rows}
-        off = switched_off(self.plugins, blocked, chosen)
+        off = switched_off(
+            self.plugins, blocked, {slug: row.enabled for slug, row in chosen.items()}
+        )
         settings = {}
         for record in self.plugins.loaded:
             row = chosen.get(record.slug)
