@@ -22,7 +22,8 @@ from sqlalchemy import select
 
 from kernel.crypto import DecryptionFailed, Encryptor
 from kernel.db import Database
-from kernel.installations.models import PluginBlock, PluginGeneration, PluginInstallation
+from kernel.installations.generation import current
+from kernel.installations.models import PluginBlock, PluginInstallation
 from kernel.installations.settings import secret_fields, unseal
 from kernel.plugin_manager import KernelPluginManager
 from kernel.plugin_states import (
@@ -79,9 +80,7 @@ class InstalledPluginStates(PluginStates):
         # The generation first: rows read after it are at least that new, so an entry
         # tagged with it is never older than its tag says.
         async with self.lookups.sessions() as session:
-            generation = await session.scalar(
-                select(PluginGeneration.value).where(PluginGeneration.id == 1)
-            )
+            generation = await current(session)
             blocked = set((await session.scalars(select(PluginBlock.plugin))).all())
             rows = []
             if organization_id is not None:
@@ -92,7 +91,7 @@ class InstalledPluginStates(PluginStates):
                         )
                     )
                 ).all()
-        return int(generation or 0), self.decide(organization_id, blocked, rows)
+        return generation, self.decide(organization_id, blocked, rows)
 
     def decide(
         self,

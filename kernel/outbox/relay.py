@@ -38,7 +38,7 @@ from kernel.metrics import OUTBOX_DELIVERIES
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
 from kernel.outbox.publisher import NOTIFY_CHANNEL
 from kernel.plugin_context import PluginContext
-from kernel.plugin_states import NO_SETTINGS, OrganizationPlugins
+from kernel.plugin_states import OrganizationPlugins
 from kernel.request_context import bind_request_id, reset_request_id
 
 if TYPE_CHECKING:
@@ -100,12 +100,7 @@ class OutboxRelay:
                     if self._off(slug, organization):
                         await self._skip(event, subscription)
                         continue
-                    ctx = PluginContext(
-                        kernel=self.kernel,  # type: ignore[arg-type]
-                        organization_id=event.organization_id,
-                        plugin=slug,
-                        settings=organization.settings_of(slug) if organization else NO_SETTINGS,
-                    )
+                    ctx = await self._context(slug, event)
                     if (error := await self._deliver(event, subscription, ctx)) is not None:
                         errors.append(error)
                 if not errors:
@@ -126,6 +121,12 @@ class OutboxRelay:
         if self.kernel is None or event.organization_id is None:
             return None
         return await self.kernel.hooks.states.of(event.organization_id)
+
+    async def _context(self, slug: str, event: OutboxEvent) -> PluginContext:
+        """The owning plugin's context for the event's organization, as hooks get it."""
+        if self.kernel is None:
+            return PluginContext(kernel=None, organization_id=event.organization_id, plugin=slug)  # type: ignore[arg-type]
+        return await self.kernel.hooks.context(slug, event.organization_id)
 
     def _off(self, slug: str, organization: OrganizationPlugins | None) -> bool:
         """Whether the optional plugin ``slug`` is off for the organization."""
