@@ -2,7 +2,7 @@
 
 ``ticketing_payment_providers`` is a registration hook: its answers only change when the
 plugin set does, so the registry is built once per plugin manager and rebuilt when the
-implementations of the hook change (a plugin registered later, as tests do). Which of
+plugin set changes (a plugin registered later, as tests do: the manager's generation). Which of
 them an organization may use follows the plugins it has on: a provider whose plugin it
 turned off is neither offered to its buyers nor asked to pay or refund for it.
 """
@@ -29,12 +29,8 @@ class Registry:
     plugins: Mapping[str, str]  # the slug of the plugin offering each key
 
 
-_registries: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], Registry]]
+_registries: weakref.WeakKeyDictionary[Any, tuple[int, Registry]]
 _registries = weakref.WeakKeyDictionary()
-
-
-def _fingerprint(plugins: Any) -> tuple[int, ...]:
-    return tuple(id(impl) for impl in getattr(plugins.hook, HOOK).get_hookimpls())
 
 
 def registry(plugins: Any) -> Registry:
@@ -43,9 +39,9 @@ def registry(plugins: Any) -> Registry:
     Keys are unique: a second provider claiming a key is a plugin bug, logged and left
     out, so the first plugin in call order keeps it.
     """
-    fingerprint = _fingerprint(plugins)
+    generation = plugins.generation
     cached = _registries.get(plugins)
-    if cached is not None and cached[0] == fingerprint:
+    if cached is not None and cached[0] == generation:
         return cached[1]
     found: dict[str, PaymentProvider] = {}
     offered_by: dict[str, str] = {}
@@ -64,13 +60,8 @@ def registry(plugins: Any) -> Registry:
             found[key] = provider
             offered_by[key] = slug
     built = Registry(providers=dict(sorted(found.items())), plugins=offered_by)
-    _registries[plugins] = (fingerprint, built)
+    _registries[plugins] = (generation, built)
     return built
-
-
-def payment_providers(plugins: Any) -> Mapping[str, PaymentProvider]:
-    """Every provider the loaded plugins offer, sorted by key (platform-wide)."""
-    return registry(plugins).providers
 
 
 async def organization_providers(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from builtin_plugins.orders.fulfilment import NO_PAYMENT_ID
 from builtin_plugins.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from builtin_plugins.orders.payments import start_payment
-from builtin_plugins.orders.providers import payment_providers
+from builtin_plugins.orders.providers import registry
 from builtin_plugins.ticketing.models import Ticket
 from kernel.app import create_app
 from kernel.audit import AuditEntry
@@ -161,9 +161,9 @@ def test_the_manual_provider_is_a_builtin_plugin(plugins: KernelPluginManager) -
     record = plugins.record("payments-manual")
     assert record is not None and record.metadata.category is PluginCategory.PAYMENTS
     assert not record.metadata.required
-    manual = payment_providers(plugins)["manual"]
+    manual = registry(plugins).providers["manual"]
     assert manual.display_name == "Bank transfer / pay at the door"
-    assert payment_providers(plugins) is payment_providers(plugins)  # built once
+    assert registry(plugins).providers is registry(plugins).providers  # built once
 
 
 async def test_a_manual_payment_is_pending_with_transfer_instructions(
@@ -220,7 +220,7 @@ async def test_a_plugin_choosing_the_provider_wins_over_the_default(
     venue = await open_venue(api, database)
     chooser = ChoosingPlugin()
     manager = create_plugin_manager(extra_plugins=[chooser])
-    assert sorted(payment_providers(manager)) == ["manual", "stripe", "test-pay"]
+    assert sorted(registry(manager).providers) == ["manual", "stripe", "test-pay"]
 
     default = await place_order(database, venue, Person.new("buyer"), quantity=1)
     async with database.transaction() as session:
