@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.requests import HTTPConnection
 
-from kernel.auth.rules import authenticate
-from kernel.problems import NotFound, Unauthorized
+from kernel.auth.rules import organization_member
+from kernel.problems import NotFound
 
 ORGANIZATION_PARAMETER = "{organization_id}"
 
@@ -40,11 +40,7 @@ def plugin_enabled(slug: str):
             return  # not an id: the route's own validation answers 422
         states = connection.app.state.kernel.hooks.states
         if slug in (await states.of(organization_id)).disabled:
-            principal = await authenticate(connection)
-            if principal is None or principal.user_id is None:
-                raise Unauthorized("Sign in first: send a bearer token or a session cookie.")
-            if not principal.is_member(organization_id):
-                raise NotFound(f"No organization {organization_id}.")
+            await organization_member(connection, organization_id)  # strangers learn nothing
             raise PluginNotEnabled(
                 f"The plugin {slug} is not enabled for organization {organization_id}.",
                 plugin=slug,

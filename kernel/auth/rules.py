@@ -43,6 +43,15 @@ async def _signed_in(request: Request) -> Principal:
     return principal
 
 
+async def organization_member(request: Request, organization_id: uuid.UUID) -> Principal:
+    """The signed-in member of ``organization_id`` the request acts as: 401 without
+    credentials, 404 for anyone else, as if the organization did not exist."""
+    principal = await _signed_in(request)
+    if not principal.is_member(organization_id):
+        raise NotFound(f"No organization {organization_id}.")
+    return principal
+
+
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -100,9 +109,7 @@ class OrganizationPermission(AccessRule):
         self.names = names
 
     async def __call__(self, request: Request, organization_id: uuid.UUID) -> Principal:
-        principal = await _signed_in(request)
-        if not principal.is_member(organization_id):
-            raise NotFound(f"No organization {organization_id}.")
+        principal = await organization_member(request, organization_id)
         if not principal.can(organization_id, *self.names):
             raise Forbidden(
                 f"This needs {', '.join(self.names)} in the organization.",
