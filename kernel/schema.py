@@ -6,6 +6,7 @@ from kernel.plugin_manager import KernelPluginManager
 def import_models(plugins: KernelPluginManager) -> list[type]:
     """Import the kernel's models and collect the plugins' (importing maps them)."""
     from kernel.audit import AuditEntry
+    from kernel.bundles.models import PluginDeployment, PluginRevocation
     from kernel.idempotency import IdempotencyRecord
     from kernel.installations.models import (
         PlatformAdmin,
@@ -15,6 +16,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
     )
     from kernel.organizations import Organization
     from kernel.outbox.models import OutboxDelivery, OutboxEvent
+    from marketplace import models as marketplace_models
 
     models: list[type] = [
         Organization,
@@ -26,6 +28,9 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
         PluginBlock,
         PlatformAdmin,
         PluginGeneration,
+        PluginDeployment,
+        PluginRevocation,
+        *marketplace_models.TABLES,
     ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
         models.extend(plugin_models or ())

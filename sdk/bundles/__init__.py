@@ -4,8 +4,7 @@ bundle that was changed, is unsigned, comes from an unknown key or does not fit 
 kernel (:func:`verify`). :func:`build` and :func:`sign_bundle` are the author's side.
 """
 
-from sdk.bundles.building import BuildFailed, build
-from sdk.bundles.errors import (
+from kernel.bundles.errors import (
     BadSignature,
     BundleRefused,
     IncompatibleBundle,
@@ -14,15 +13,16 @@ from sdk.bundles.errors import (
     UnknownKey,
     UnsignedBundle,
 )
-from sdk.bundles.keys import (
+from kernel.bundles.keys import (
     InvalidKey,
     key_id,
     load_private_key,
     load_public_key,
     write_key_pair,
 )
-from sdk.bundles.manifest import MANIFEST_FILE, BundleManifest
-from sdk.bundles.signing import SIGNATURE_FILE, sign, sign_bundle, signing_key_id, verify
+from kernel.bundles.manifest import MANIFEST_FILE, BundleManifest
+from kernel.bundles.signing import SIGNATURE_FILE, sign, sign_bundle, signing_key_id, verify
+from sdk.bundles.building import BuildFailed, build
 
 __all__ = [
     "MANIFEST_FILE",

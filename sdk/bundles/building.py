@@ -21,10 +21,10 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from kernel.bundles.errors import InvalidManifest
+from kernel.bundles.manifest import MANIFEST_FILE, BundleManifest
+from kernel.bundles.signing import bundle_files
 from kernel.hookspecs import HOOK_CONTRACT_VERSION
-from sdk.bundles.errors import InvalidManifest
-from sdk.bundles.manifest import MANIFEST_FILE, BundleManifest
-from sdk.bundles.signing import bundle_files
 
 ENTRY_POINT_GROUP = "ticketing.plugins"
 

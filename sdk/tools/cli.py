@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from kernel.bundles.keys import public_key_text
 from sdk import bundles
-from sdk.bundles.keys import public_key_text
 from sdk.tools.scaffold import ScaffoldRefused, scaffold
 
 app = typer.Typer(

@@ -27,6 +27,14 @@ KERNEL_TABLES = {
     "plugin_block",
     "platform_admin",
     "plugin_generation",
+    "plugin_deployment",
+    "plugin_revocation",
+    "marketplace_publisher",
+    "marketplace_publisher_key",
+    "marketplace_listing",
+    "marketplace_version",
+    "marketplace_screenshot",
+    "marketplace_installation",
 }
 IDENTITY_TABLES = {
     "user_account",
@@ -214,7 +222,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "email_0001",
         "events_0003",
         "identity_0003",
-        "k0004",
+        "k0005",
         "orders_0002",
         "payments_stripe_0002",
         "promotions_0001",

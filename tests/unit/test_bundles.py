@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from kernel.bundles.signing import bundle_files
 from sdk import HOOK_CONTRACT_VERSION
 from sdk.bundles import (
     MANIFEST_FILE,
@@ -25,7 +26,6 @@ from sdk.bundles import (
     sign_bundle,
     verify,
 )
-from sdk.bundles.signing import bundle_files
 from sdk.tools.cli import app
 
 REPO = Path(__file__).resolve().parents[2]

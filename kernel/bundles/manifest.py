@@ -15,8 +15,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from kernel.bundles.errors import IncompatibleBundle, InvalidManifest
 from kernel.hookspecs import HOOK_CONTRACT_VERSION
-from sdk.bundles.errors import IncompatibleBundle, InvalidManifest
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1

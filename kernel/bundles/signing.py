@@ -21,16 +21,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from kernel.hookspecs import HOOK_CONTRACT_VERSION
-from sdk.bundles.errors import (
+from kernel.bundles.errors import (
     BadSignature,
     InvalidManifest,
     ModifiedBundle,
     UnknownKey,
     UnsignedBundle,
 )
-from sdk.bundles.keys import key_id
-from sdk.bundles.manifest import MANIFEST_FILE, BundleManifest
+from kernel.bundles.keys import key_id
+from kernel.bundles.manifest import MANIFEST_FILE, BundleManifest
+from kernel.hookspecs import HOOK_CONTRACT_VERSION
 
 SIGNATURE_FILE = "manifest.sig"
 ALGORITHM = "ed25519"
@@ -101,7 +101,7 @@ def verify(
     contract_version: str = HOOK_CONTRACT_VERSION,
 ) -> BundleManifest:
     """The bundle's manifest once every check passed; otherwise the
-    :class:`~sdk.bundles.errors.BundleRefused` subclass naming the failed check."""
+    :class:`~kernel.bundles.errors.BundleRefused` subclass naming the failed check."""
     bundle_dir = Path(bundle_dir)
     claimed_key_id, signature = _read_signature(bundle_dir)
     keys = {key_id(key): key for key in trusted_public_keys}
