@@ -16,7 +16,6 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
     )
     from kernel.organizations import Organization
     from kernel.outbox.models import OutboxDelivery, OutboxEvent
-    from marketplace import models as marketplace_models
 
     models: list[type] = [
         Organization,
@@ -30,7 +29,6 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
         PluginGeneration,
         PluginDeployment,
         PluginRevocation,
-        *marketplace_models.TABLES,
     ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
         models.extend(plugin_models or ())

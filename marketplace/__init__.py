@@ -1,4 +1,6 @@
-"""Marketplace: catalog of plugins, per-organization install, configuration and bundles.
+"""The marketplace: publishers publish signed plugin bundles, organizations install them.
 
-Not built yet; its issue adds the catalog, bundle storage and verification here.
+It ships as a required plugin (:mod:`marketplace.plugin`) like every domain, with its own
+tables and migration branch; installing a version writes the kernel's deployment and
+installation rows, and :mod:`kernel.bundles` loads it on every process.
 """

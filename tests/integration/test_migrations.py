@@ -29,12 +29,6 @@ KERNEL_TABLES = {
     "plugin_generation",
     "plugin_deployment",
     "plugin_revocation",
-    "marketplace_publisher",
-    "marketplace_publisher_key",
-    "marketplace_listing",
-    "marketplace_version",
-    "marketplace_screenshot",
-    "marketplace_installation",
 }
 IDENTITY_TABLES = {
     "user_account",
@@ -99,6 +93,14 @@ PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
 PROMOTIONS_TYPES = {"promo_redemption_status"}
 TAXES_TABLES = {"tax_rule", "tax_settings"}
 EMAIL_TABLES = {"sent_email"}
+MARKETPLACE_TABLES = {
+    "marketplace_publisher",
+    "marketplace_publisher_key",
+    "marketplace_listing",
+    "marketplace_version",
+    "marketplace_screenshot",
+    "marketplace_installation",
+}
 TAXES_TYPES = {"tax_basis", "tax_business_treatment", "tax_rounding"}
 EVENTS_TYPES = {
     "event_status",
@@ -157,6 +159,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | PROMOTIONS_TABLES
         | TAXES_TABLES
         | EMAIL_TABLES
+        | MARKETPLACE_TABLES
     )
     assert types == (
         EVENTS_TYPES
@@ -184,6 +187,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | PROMOTIONS_TABLES
         | TAXES_TABLES
         | EMAIL_TABLES
+        | MARKETPLACE_TABLES
     )
 
 
@@ -205,6 +209,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | PROMOTIONS_TABLES
         | TAXES_TABLES
         | EMAIL_TABLES
+        | MARKETPLACE_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | IDENTITY_TYPES
 
@@ -212,7 +217,14 @@ async def test_one_plugin_branch_downgrades_alone(
     await asyncio.to_thread(migrate.upgrade, empty_database, plugins)
     await asyncio.to_thread(migrate.downgrade, empty_database, plugins, "identity@base")
     tables, types = await _tables_and_types(empty_database)
-    assert tables == KERNEL_TABLES | EVENTS_TABLES | PROMOTIONS_TABLES | TAXES_TABLES | EMAIL_TABLES
+    assert tables == (
+        KERNEL_TABLES
+        | EVENTS_TABLES
+        | PROMOTIONS_TABLES
+        | TAXES_TABLES
+        | EMAIL_TABLES
+        | MARKETPLACE_TABLES
+    )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
 
@@ -223,6 +235,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "events_0003",
         "identity_0003",
         "k0005",
+        "marketplace_0001",
         "orders_0002",
         "payments_stripe_0002",
         "promotions_0001",

@@ -1,8 +1,10 @@
-"""kernel: bundle deployments and the revocation list; the marketplace's catalog
+"""marketplace: publishers and their keys, listings, versions, screenshots, installations
 
-Revision ID: k0005
-Revises: k0004
+Revision ID: marketplace_0001
+Revises:
 Create Date: 2026-12-06
+
+Depends on the kernel (organizations) only.
 """
 
 from collections.abc import Sequence
@@ -11,10 +13,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "k0005"
-down_revision: str | Sequence[str] | None = "k0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision: str = "marketplace_0001"
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("marketplace",)
+depends_on: str | Sequence[str] | None = ("k0005",)
 
 
 def _now(name: str, nullable: bool = False) -> sa.Column:
@@ -36,34 +38,6 @@ def _jsonb(name: str, default: str) -> sa.Column:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "plugin_deployment",
-        sa.Column("plugin", sa.String(63), nullable=False),
-        sa.Column("version", sa.String(64), nullable=False),
-        sa.Column("archive_key", sa.String(300), nullable=False),
-        sa.Column("archive_sha256", sa.String(64), nullable=False),
-        sa.Column("key_id", sa.String(16), nullable=True),
-        sa.Column("public_key", sa.Text(), nullable=True),
-        sa.Column("previous_version", sa.String(64), nullable=True),
-        sa.Column("deployed_by", sa.Uuid(), nullable=True),
-        _now("deployed_at"),
-        sa.PrimaryKeyConstraint("plugin", name=op.f("pk_plugin_deployment")),
-    )
-    op.create_table(
-        "plugin_revocation",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("plugin", sa.String(63), nullable=True),
-        sa.Column("version", sa.String(64), nullable=True),
-        sa.Column("key_id", sa.String(16), nullable=True),
-        sa.Column("reason", sa.String(500), nullable=False),
-        sa.Column("revoked_by", sa.Uuid(), nullable=True),
-        _now("revoked_at"),
-        sa.CheckConstraint(
-            "key_id IS NOT NULL OR (plugin IS NOT NULL AND version IS NOT NULL)",
-            name=op.f("ck_plugin_revocation_names_what"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_plugin_revocation")),
-    )
     op.create_table(
         "marketplace_publisher",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -187,5 +161,3 @@ def downgrade() -> None:
     op.drop_table("marketplace_listing")
     op.drop_table("marketplace_publisher_key")
     op.drop_table("marketplace_publisher")
-    op.drop_table("plugin_revocation")
-    op.drop_table("plugin_deployment")
