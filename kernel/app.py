@@ -183,7 +183,11 @@ def _lifespan(kernel: Kernel):
             yield
         finally:
             try:
-                await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
+                try:
+                    await watcher.stop()  # no sync may load a bundle back in
+                    await kernel.bundles.close()
+                finally:
+                    await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
             finally:
                 await relay.stop()
                 await watcher.stop()

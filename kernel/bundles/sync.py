@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from kernel.context import Kernel
 
 logger = logging.getLogger(__name__)
+
+#: Left in an installed directory once its plugin passed the out-of-process check.
+CHECKED_MARK = ".plugin-checked"
 
 
 @dataclass(slots=True)
@@ -120,7 +124,18 @@ class BundleSync:
         self._check_deployable(spec)
         revocations = await self._revocations()
         installed = await self._install(spec, revocations)
-        await check_plugin(installed)
+        checked = installed.directory / CHECKED_MARK
+        if checked.is_file():  # the directory never changes once installed
+            return installed.manifest
+        try:
+            await check_plugin(installed)
+            await asyncio.to_thread(checked.touch)
+        except BundleRefused:
+            if spec.plugin not in self._running.loaded or (
+                self._running.loaded[spec.plugin].archive_sha256 != installed.archive_sha256
+            ):
+                await asyncio.to_thread(shutil.rmtree, installed.directory, True)
+            raise
         return installed.manifest
 
     async def sync(self) -> None:
@@ -132,6 +147,12 @@ class BundleSync:
                 logger.exception("could not read the bundle deployments; bundles unchanged")
                 return
             await self._converge(deployments, revocations)
+
+    async def close(self) -> None:
+        """Stop and unload every bundle plugin (the app's shutdown)."""
+        async with self._lock:
+            for slug in sorted(self._running.loaded):
+                await self._unload(slug)
 
     # -- converging ------------------------------------------------------------------------
 
