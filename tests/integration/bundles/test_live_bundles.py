@@ -8,6 +8,8 @@ ticket, v2 250 and adds a table); each version is built once for the module.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 import time
 import uuid
@@ -15,10 +17,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Request
+from typer.testing import CliRunner
 
 from kernel.auth import public
 from kernel.bundles.errors import (
@@ -30,6 +32,7 @@ from kernel.bundles.errors import (
     UnsignedBundle,
 )
 from kernel.bundles.installer import SITE_DIR
+from kernel.cli import build_cli
 from kernel.context import Kernel, build_kernel, build_storage
 from kernel.contracts import PricingContext
 from kernel.installations.generation import announce
@@ -50,8 +53,9 @@ from tests.integration.bundles.support import (
     store,
     table_exists,
 )
-from tests.integration.conftest import module_app
+from tests.integration.conftest import module_app, signed_in_user
 from tests.integration.test_storage import s3_settings
+from tests.support.openapi_contract import checked_client
 
 DEADLINE_SECONDS = 10.0
 
@@ -351,15 +355,15 @@ class Probe:
         return [router]
 
 
-def wait_for(url: str, condition, what: str) -> dict:
+async def wait_for(http, path: str, condition, what: str) -> dict:
     deadline = time.monotonic() + DEADLINE_SECONDS
     while True:
-        answer = httpx.get(url, timeout=5).json()
+        answer = (await http.get(path)).json()
         if condition(answer):
             return answer
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not seen within {DEADLINE_SECONDS} s: {answer}")
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
 
 
 async def test_a_running_app_stops_answering_once_it_sees_a_revocation(
@@ -395,13 +399,40 @@ async def test_a_running_app_stops_answering_once_it_sees_a_revocation(
     with module_app(
         tmp_path_factory, database_url, redis_url, "bundle-app", plugins=plugins, env=env
     ) as url:
-        probe = f"{url}/api/v1/test-bundle-probe/{installed}"
-        answer = httpx.get(probe, timeout=5).json()
-        assert answer["version"] == "1.0.0"
-        assert answer["discounts"] == [["1.0.0", -100]]
+        probe = f"/api/v1/test-bundle-probe/{installed}"
+        async with checked_client(url, timeout=5) as http:
+            answer = (await http.get(probe)).json()
+            assert answer["version"] == "1.0.0"
+            assert answer["discounts"] == [["1.0.0", -100]]
+            # The process says what it runs: the generation, and each bundle's version.
+            listed = await http.get("/api/v1/plugins", headers=await signed_in_user(http))
+            assert listed.status_code == 200, listed.text
+            assert listed.json()["bundles"] == {SLUG: "1.0.0"}
+            assert listed.json()["generation"] > 0
+            (item,) = [i for i in listed.json()["items"] if i["slug"] == SLUG]
+            assert item["source"].startswith(f"bundle {SLUG} 1.0.0 ")
+            assert item["availability"] == "opt_in"
 
-        await revoke(kernel, key_id=offered.key_id)  # another process; nobody nudges
-        gone = wait_for(probe, lambda a: a["discounts"] == [], "the revocation")
+            await revoke(kernel, key_id=offered.key_id)  # another process; nobody nudges
+            gone = await wait_for(http, probe, lambda a: a["discounts"] == [], "the revocation")
         assert gone["version"] is None
         assert "revoked" in gone["failure"]
+    assert plugin_modules() == []
+
+
+async def test_the_plugins_command_lists_the_deployed_bundle(kernel, bundles, key, scratch):
+    """``ticketing plugins list`` syncs first, so it shows what the API processes run."""
+    offered = await store(kernel.storage, archive(bundles["1.0.0"], key, scratch), "1.0.0", key)
+    await commit(kernel, offered)  # the module's kernel does not sync: the command loads it
+    plugins = create_plugin_manager()
+    cli = build_cli(kernel.settings, plugins)
+    try:
+        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["plugins", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        rows = json.loads(listed.output[listed.output.index("[") :])
+        (row,) = [r for r in rows if r["slug"] == SLUG]
+        assert (row["status"], row["version"]) == ("loaded", "1.0.0")
+        assert row["source"] == f"bundle {SLUG} 1.0.0 {offered.archive_sha256}"
+    finally:
+        await build_kernel(kernel.settings, plugins).bundles.close()
     assert plugin_modules() == []
