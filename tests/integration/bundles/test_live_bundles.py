@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from kernel.bundles.errors import (
     HooksNotLive,
     ModifiedBundle,
     RevokedBundle,
+    SlugTaken,
     UnknownKey,
     UnsignedBundle,
 )
@@ -35,6 +37,7 @@ from kernel.bundles.installer import SITE_DIR
 from kernel.cli import build_cli
 from kernel.context import Kernel, build_kernel, build_storage
 from kernel.contracts import PricingContext
+from kernel.crypto import new_key
 from kernel.installations.generation import announce
 from kernel.installations.models import PluginInstallation
 from kernel.markers import hookimpl
@@ -208,24 +211,39 @@ async def test_prepare_refuses_a_revoked_version_or_key(kernel, bundles, key, sc
         await kernel.bundles.prepare(offered)
 
 
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
 async def test_an_unsigned_bundle_is_allowed_only_in_development(
-    tmp_path, database_url, redis_url, bundles, scratch
+    tmp_path, database_url, bundles, scratch, environment
 ):
     settings = make_settings(
         tmp_path,
         database_url=database_url,
-        environment="development",
+        environment=environment,
         allow_unsigned_plugins=True,
+        encryption_keys=[new_key()],
     )
-    development = build_kernel(settings, create_plugin_manager())
+    platform = build_kernel(settings, create_plugin_manager())
     try:
-        offered = await store(
-            development.storage, archive(bundles["1.0.0"], None, scratch), "1.0.0", None
-        )
-        assert (await development.bundles.prepare(offered)).version == "1.0.0"
+        data = archive(bundles["1.0.0"], None, scratch)
+        offered = await store(platform.storage, data, "1.0.0", None)
+        if environment == "development":
+            assert (await platform.bundles.prepare(offered)).version == "1.0.0"
+        else:
+            with pytest.raises(UnsignedBundle, match="TICKETING_ALLOW_UNSIGNED_PLUGINS"):
+                await platform.bundles.prepare(offered)
     finally:
-        await development.lookups.dispose()
-        await development.database.dispose()
+        await platform.lookups.dispose()
+        await platform.database.dispose()
+
+
+async def test_prepare_refuses_a_deployment_under_a_builtin_plugins_slug(
+    kernel, bundles, key, scratch
+):
+    offered = await store(kernel.storage, archive(bundles["1.0.0"], key, scratch), "1.0.0", key)
+    with pytest.raises(SlugTaken, match="installed with the platform"):
+        await kernel.bundles.prepare(replace(offered, plugin="events"))
+    with pytest.raises(SlugTaken, match="the bundle is flat-discount"):
+        await kernel.bundles.prepare(replace(offered, version="9.9.9"))
 
 
 async def test_prepare_reads_the_archive_from_s3(
