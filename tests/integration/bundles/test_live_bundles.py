@@ -343,6 +343,28 @@ async def test_a_revoked_version_is_unloaded_and_its_failure_recorded(
     assert await discounts(kernel, installed) == []
 
 
+async def test_a_version_that_fails_to_load_leaves_the_previous_one_running(
+    kernel, bundles, key, scratch, organizations
+):
+    """A deployment committed without prepare (its manifest lies about its hooks) is
+    refused when it loads; the version that ran before is back, the failure recorded."""
+    installed, _other = organizations
+    await deploy(kernel, archive(bundles["1.0.0"], key, scratch), "1.0.0", key)
+    lying = archive(bundles["2.0.0"], key, scratch, hooks=("ticketing_pricing_adjusters",))
+    offered = await store(kernel.storage, lying, "2.0.0", key)
+    await announce(kernel, await commit(kernel, offered))
+    await kernel.bundles.sync()
+
+    assert kernel.bundles.loaded_version(SLUG) == "1.0.0"
+    assert "bundle-hooks-mismatch" in (kernel.bundles.failure(SLUG) or "")
+    assert sys.modules[PACKAGE].AMOUNT == 100
+    assert await discounts(kernel, installed) == [("1.0.0", -100)]
+    statuses = sorted(
+        (r.status.value, r.source.split()[2]) for r in kernel.plugins.records if r.slug == SLUG
+    )
+    assert statuses == [("failed", "2.0.0"), ("loaded", "1.0.0")]
+
+
 # -- a running app follows the database ------------------------------------------------
 
 
