@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Request
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from kernel.auth import public
@@ -61,6 +62,8 @@ from tests.integration.test_storage import s3_settings
 from tests.support.openapi_contract import checked_client
 
 DEADLINE_SECONDS = 10.0
+#: What the plugin's migrations create, dropped when the module is done.
+BUNDLE_TABLES = ("flat_discount_tier", "flat_discount_rule", "alembic_version_flat_discount")
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +92,9 @@ async def kernel(tmp_path_factory, database_url: str, redis_url: str) -> AsyncIt
         yield built
     finally:
         await built.bundles.close()
+        async with built.database.transaction() as session:  # the worker's database is shared
+            for table in BUNDLE_TABLES:
+                await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await built.pubsub.close()
         await built.cache.close()
         await built.lookups.dispose()
