@@ -165,6 +165,7 @@ def _lifespan(kernel: Kernel):
             kernel.lookups,
             kernel.pubsub,
             poll_seconds=kernel.settings.plugin_poll_seconds,
+            on_change=kernel.bundles.sync,
         )
         await watcher.start()
         await relay.start()
@@ -172,6 +173,9 @@ def _lifespan(kernel: Kernel):
         # Every loaded plugin, under the one failure policy: an optional plugin whose
         # startup fails is logged and skipped, the app serves on without it.
         await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
+        # Then the bundle plugins deployed now, each migrated and started as it loads;
+        # the watcher keeps them as deployed from here on.
+        await kernel.bundles.sync()
         logger.info(
             "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
         )
@@ -179,7 +183,11 @@ def _lifespan(kernel: Kernel):
             yield
         finally:
             try:
-                await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
+                try:
+                    await watcher.stop()  # no sync may load a bundle back in
+                    await kernel.bundles.close()
+                finally:
+                    await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
             finally:
                 await relay.stop()
                 await watcher.stop()

@@ -4,7 +4,8 @@ its work in, as the API process would (same settings, same plugins, plugins star
 :func:`started_kernel` reads the settings from the environment, loads the plugins from
 their entry points (minus ``TICKETING_DISABLED_PLUGINS``), maps every model (a command
 may touch rows that refer to any plugin's tables), builds the kernel and starts its
-plugins (keys, clients, services they set up at start-up); afterwards it stops them and
+plugins (keys, clients, services they set up at start-up), and the bundle plugins
+deployed now (:mod:`kernel.bundles.sync`); afterwards it stops them and
 disposes of the kernel's pools. :func:`run_command` runs a coroutine in one from a
 synchronous typer command and turns a :class:`~kernel.problems.Problem` into an error
 message and exit status 1.
@@ -46,6 +47,10 @@ async def started_kernel(
     import_models(plugins)
     kernel = build_kernel(settings, plugins)
     try:
+        # The bundle plugins deployed now, as the API processes run them (started below
+        # with the others, if at all).
+        kernel.bundles.starts_plugins = False
+        await kernel.bundles.sync()
         if not start_plugins:
             yield kernel
             return

@@ -9,6 +9,7 @@ import urllib3
 from minio import Minio
 
 from kernel.auth.permissions import PermissionRegistry
+from kernel.bundles.sync import BundleSync
 from kernel.cache import Cache, InProcessCache, RedisCache
 from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database
@@ -42,6 +43,8 @@ class Kernel:
     hooks: Hooks
     # Singletons plugins build at start-up (``kernel.services["identity"]``), by slug.
     services: dict[str, object] = field(default_factory=dict)
+    # The bundle plugins this process runs, kept as plugin_deployment says.
+    bundles: BundleSync = field(init=False)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -104,6 +107,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         hooks=Hooks(plugins, InstalledPluginStates(plugins, lookups, encryptor)),
     )
     kernel.hooks.kernel = kernel
+    kernel.bundles = BundleSync(kernel)
     return kernel
 
 

@@ -138,8 +138,10 @@ def ticketing_migration_location() -> str | None:
     """Called by ``ticketing migrate``; return the directory of the plugin's Alembic versions.
 
     The plugin's revisions form their own branch (``branch_labels=("<slug>",)``) that
-    ``depends_on`` the kernel's revision it needs. Return ``None`` when the plugin owns no
-    tables. Answers compose.
+    ``depends_on`` the kernel's revision it needs. A bundle plugin's branch stands alone
+    instead (no ``depends_on``), in a version table of its own (``alembic_version_<slug>``),
+    migrated when the bundle loads. Return ``None`` when the plugin owns no tables.
+    Answers compose.
     """
 
 

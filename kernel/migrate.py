@@ -5,12 +5,14 @@ Each owner's revisions form a branch labelled with its slug (``kernel``, ``ident
 removes one plugin's tables.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 import migrations
 from kernel.plugin_manager import KernelPluginManager
@@ -46,3 +48,36 @@ def downgrade(database_url: str, plugins: KernelPluginManager, revision: str = "
 
 def heads(database_url: str, plugins: KernelPluginManager) -> list[str]:
     return list(ScriptDirectory.from_config(alembic_config(database_url, plugins)).get_heads())
+
+
+def bundle_version_table(slug: str) -> str:
+    """The version table of a bundle plugin's own branch (PostgreSQL names: 63 bytes)."""
+    name = "alembic_version_" + slug.replace("-", "_")
+    if len(name) <= 63:
+        return name
+    return "alembic_version_" + hashlib.sha256(slug.encode()).hexdigest()[:32]
+
+
+def upgrade_bundle(
+    database_url: str, plugins: KernelPluginManager, slug: str, location: str
+) -> bool:
+    """Bring bundle plugin ``slug``'s branch (its ``location`` alone) to its heads.
+
+    A bundle's revisions are recorded in a version table of their own, not in
+    ``alembic_version``: the kernel's own upgrades, run before any bundle is loaded or
+    after one is removed, must never meet a revision whose script they cannot see. Its
+    branch therefore stands alone (no ``depends_on`` a kernel revision; the kernel's
+    tables exist before any bundle loads). When the database is already past the scripts
+    this version knows (a rollback to an older version), nothing is migrated and the
+    answer is ``False``: the newer schema stays for the older code.
+    """
+    config = alembic_config(database_url, plugins)
+    config.set_main_option("version_locations", str(Path(location).resolve()))
+    config.attributes["version_table"] = bundle_version_table(slug)
+    try:
+        command.upgrade(config, "heads")
+    except CommandError as exc:
+        if "Can't locate revision" not in str(exc):
+            raise
+        return False
+    return True

@@ -124,6 +124,26 @@ class KernelPluginManager(pluggy.PluginManager):
         logger.debug("plugin loaded", extra={"plugin": slug, "source": source})
         return record
 
+    def remove(self, slug: str) -> PluginRecord | None:
+        """Unregister ``slug`` and forget every record of it (loaded, disabled or failed);
+        the record that owned the slug, if any. For plugins loaded and unloaded while the
+        process runs (bundles); the generation moves so no cached hook plan outlives it."""
+        owner = self.record(slug)
+        plugin = self.get_plugin(slug)
+        if plugin is not None:
+            self.unregister(plugin)
+        else:
+            self.generation += 1
+        self.records = [record for record in self.records if record.slug != slug]
+        return owner
+
+    def record_failure(
+        self, slug: str, source: str, reason: str, metadata: PluginMetadata | None = None
+    ) -> PluginRecord:
+        """Record that ``slug`` from ``source`` could not be loaded, and why (counted and
+        logged like a failed entry point)."""
+        return self._fail(slug, source, reason, metadata)
+
     def _unknown_hooks(self, plugin: object) -> set[str]:
         unknown = set()
         for caller in self.get_hookcallers(plugin) or ():

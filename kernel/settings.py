@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         0.5, gt=0, le=60, validation_alias=env_var("TICKETING_PLUGIN_POLL_SECONDS")
     )
 
+    # Honoured only when TICKETING_ENV is development (kernel.bundles.sync).
+    allow_unsigned_plugins: bool = Field(
+        False, validation_alias=env_var("TICKETING_ALLOW_UNSIGNED_PLUGINS")
+    )
+
     log_level: str = Field("INFO", validation_alias=env_var("TICKETING_LOG_LEVEL"))
     log_json: bool = Field(True, validation_alias=env_var("TICKETING_LOG_JSON"))
 

@@ -36,7 +36,11 @@ MIGRATION_LOCK_KEY = 7_401_115_001
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    # A bundle plugin's branch keeps its own version table (kernel.migrate.upgrade_bundle).
+    version_table = config.attributes.get("version_table", "alembic_version")
+    context.configure(
+        connection=connection, target_metadata=target_metadata, version_table=version_table
+    )
     with context.begin_transaction():
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()

@@ -64,3 +64,31 @@ class HooksNotLive(BundleRefused):
     models, permissions, commands, subscriptions), which a live install cannot honour."""
 
     code = "bundle-hooks-not-live"
+
+
+class UnsupportedWheel(BundleRefused):
+    """The bundle does not hold exactly one pure-Python wheel the kernel can install
+    (compiled code, install scripts or data outside the package are refused)."""
+
+    code = "bundle-unsupported-wheel"
+
+
+class SlugTaken(BundleRefused):
+    """The bundle's plugin slug, or the deployment naming it, is not the bundle's own: a
+    plugin installed with the platform already uses it, or the deployment names another
+    plugin or version."""
+
+    code = "bundle-slug-taken"
+
+
+class ModuleConflict(BundleRefused):
+    """The bundle ships a top-level module the process already imports or can import
+    from elsewhere; loading it would shadow, or be shadowed by, that module."""
+
+    code = "bundle-module-conflict"
+
+
+class LoadFailed(BundleRefused):
+    """The bundle passed its checks but its plugin failed to import or register."""
+
+    code = "bundle-load-failed"

@@ -26,6 +26,7 @@ from kernel.installations.generation import announce
 from kernel.installations.schemas import (
     BlockIn,
     BlockOut,
+    FailedPluginOut,
     InstallationIn,
     OrganizationPluginOut,
     OrganizationPluginsOut,
@@ -33,6 +34,7 @@ from kernel.installations.schemas import (
     PluginsOut,
 )
 from kernel.installations.settings import masked, secret_fields
+from kernel.plugin_manager import PluginStatus
 from kernel.plugin_metadata import PluginMetadata
 
 SignedIn = Annotated[Principal, signed_in()]
@@ -76,10 +78,19 @@ def _organization_view(
 
 
 @catalog.get("", summary="The plugins this platform runs", response_model=PluginsOut)
-async def list_platform_plugins(kernel: KernelDep, _caller: SignedIn) -> PluginsOut:
+async def list_platform_plugins(kernel: KernelDep, caller: SignedIn) -> PluginsOut:
     async with kernel.database.transaction() as session:
         blocked = await service.blocked_plugins(session)
+        administrator = await is_platform_admin(session, caller.user_id)
+    records = {r.slug: r for r in kernel.plugins.loaded}
+    failed = [r for r in kernel.plugins.records if r.status is PluginStatus.FAILED]
     return PluginsOut(
+        generation=getattr(kernel.hooks.states, "generation", 0),
+        bundles=kernel.bundles.loaded_versions(),
+        failed=[
+            FailedPluginOut(slug=r.slug, source=r.source, reason=r.reason or "")
+            for r in (failed if administrator else ())
+        ],
         items=[
             PluginOut(
                 slug=m.slug,
@@ -93,9 +104,10 @@ async def list_platform_plugins(kernel: KernelDep, _caller: SignedIn) -> Plugins
                 settings_schema=m.settings_schema,
                 secret_settings=sorted(secret_fields(m.settings_schema)),
                 blocked=m.slug in blocked,
+                source=records[m.slug].source,
             )
             for m in _loaded(kernel)
-        ]
+        ],
     )
 
 

@@ -27,6 +27,18 @@ class PluginOut(BaseModel):
         description="Settings the schema marks writeOnly: stored encrypted, never shown"
     )
     blocked: bool
+    source: str = Field(
+        description="Where this process loaded it from: an entry point of an installed "
+        "distribution, or `bundle <slug> <version> <archive sha256>` for a bundle"
+    )
+
+
+class FailedPluginOut(BaseModel):
+    """A plugin this process could not load (shown to platform administrators only)."""
+
+    slug: str
+    source: str
+    reason: str
 
 
 class OrganizationPluginOut(BaseModel):
@@ -64,6 +76,17 @@ class OrganizationPluginsOut(BaseModel):
 
 class PluginsOut(BaseModel):
     items: list[PluginOut]
+    generation: int = Field(
+        description="The plugin generation this process has seen (every installation, "
+        "block or deployment change moves it)"
+    )
+    bundles: dict[str, str] = Field(
+        description="The bundle plugins this process runs, slug to version"
+    )
+    failed: list[FailedPluginOut] = Field(
+        description="Plugins this process could not load, and why; empty unless the "
+        "caller is a platform administrator"
+    )
 
 
 class InstallationIn(BaseModel):

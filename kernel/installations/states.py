@@ -42,6 +42,9 @@ MAX_CACHED_ORGANIZATIONS = 10_000
 class Cached:
     generation: int
     plugins: OrganizationPlugins
+    # The plugin manager's generation it was worked out for: a bundle plugin loaded or
+    # unloaded since (an opt-in one must be off until chosen) makes it stale.
+    registered: int = -1
 
 
 class InstalledPluginStates(PluginStates):
@@ -66,14 +69,19 @@ class InstalledPluginStates(PluginStates):
 
     async def of(self, organization_id: UUID | None) -> OrganizationPlugins:
         cached = self._cache.get(organization_id)
-        if cached is not None and cached.generation == self.generation:
+        registered = self.plugins.generation
+        if (
+            cached is not None
+            and cached.generation == self.generation
+            and cached.registered == registered
+        ):
             return cached.plugins
         generation, found = await self._load(organization_id)
         self.moved_to(generation)
-        if generation == self.generation:
+        if generation == self.generation and registered == self.plugins.generation:
             if len(self._cache) >= MAX_CACHED_ORGANIZATIONS:
                 self._cache.clear()
-            self._cache[organization_id] = Cached(generation, found)
+            self._cache[organization_id] = Cached(generation, found, registered)
         return found
 
     async def _load(self, organization_id: UUID | None) -> tuple[int, OrganizationPlugins]:

@@ -4,6 +4,10 @@ Two ways in, either enough alone: a pub/sub nudge after every change (immediate)
 poll of the generation row every ``poll_seconds`` (so a lost nudge, a Redis outage or a
 change made by a process without Redis still arrives within about that long). Started
 and stopped with the app (:mod:`kernel.app`).
+
+Whenever the generation moves past the one last acted on, ``on_change`` runs too (the
+app makes its bundle plugins match the deployments there). The watcher keeps its own
+mark: the states may have seen the new number first, through a request.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from kernel.db import Database
 from kernel.installations.generation import CHANNEL, current
@@ -30,8 +35,11 @@ class GenerationWatcher:
         pubsub: PubSub,
         *,
         poll_seconds: float = 0.5,
+        on_change: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.states = states
+        self.on_change = on_change
+        self.acted_on = -1  # the generation ``on_change`` last ran for
         self.lookups = lookups
         self.pubsub = pubsub
         self.poll_seconds = poll_seconds
@@ -39,8 +47,9 @@ class GenerationWatcher:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        """Read the generation (``on_change`` is the caller's to run once at start-up)."""
         try:
-            await self.check()
+            await self.check(act=False)
         except Exception:
             logger.warning("could not read the plugin generation at start-up", exc_info=True)
         self._tasks = [
@@ -56,11 +65,17 @@ class GenerationWatcher:
                 await task
         self._tasks = []
 
-    async def check(self) -> bool:
-        """Read the generation; ``True`` when it moved (the cache was dropped)."""
+    async def check(self, *, act: bool = True) -> bool:
+        """Read the generation; ``True`` when it moved (the cache was dropped). When it
+        moved past the one last acted on, run ``on_change`` (unless ``act`` is false)."""
         async with self.lookups.sessions() as session:
             generation = await current(session)
-        return self.states.moved_to(generation)
+        moved = self.states.moved_to(generation)
+        if generation > self.acted_on:
+            if act and self.on_change is not None:
+                await self.on_change()
+            self.acted_on = generation
+        return moved
 
     async def _poll(self) -> None:
         while True:
