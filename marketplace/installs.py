@@ -1,0 +1,408 @@
+"""``/api/v1/organizations/{id}/marketplace/installations``: an organization installs a
+listing's plugin, upgrades or downgrades it, rolls it back and uninstalls it.
+
+Needs ``plugins:manage`` in the organization, like the per-organization plugin API,
+which keeps the plugin's on/off and settings once installed. The version is the
+platform's (:mod:`marketplace.deployments`): an organization moves it only while no
+other organization has the plugin installed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic_core import to_jsonable_python
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.audit import record as audit
+from kernel.auth import requires
+from kernel.bundles.models import PluginDeployment
+from kernel.contracts import Principal
+from kernel.dependencies import KernelDep
+from kernel.idempotency import IdempotencyKeyHeader
+from kernel.installations import generation, service
+from kernel.installations.models import PluginInstallation
+from kernel.pagination import ItemList
+from marketplace import deployments
+from marketplace.catalog import listing_of, offered_version
+from marketplace.models import ListingVersion, MarketplaceInstallation
+from marketplace.problems import (
+    AlreadyInstalled,
+    ListingNotFound,
+    ListingUnavailable,
+    NoPreviousVersion,
+    NotInstalled,
+    PermissionsNotGranted,
+)
+from marketplace.schemas import InstallationOut, InstallIn, UpgradeIn
+from marketplace.writes import Idempotent
+
+if TYPE_CHECKING:
+    from kernel.context import Kernel
+
+Manager = Annotated[Principal, requires("plugins:manage")]
+router = APIRouter(
+    prefix="/organizations/{organization_id}/marketplace/installations", tags=["marketplace"]
+)
+
+WRITE_REFUSALS = {
+    409: {
+        "description": "The listing is hidden or blocked (`listing-unavailable`), the "
+        "organization installed it already (`already-installed`), or other organizations "
+        "run the deployed version (`version-shared`, with `deployed_version`)"
+    },
+    422: {
+        "description": "The version is not offered (`version-not-offered`), a permission it "
+        "asks for is not granted (`permissions-not-granted`, with `missing`), the bundle "
+        "was refused (`bundle-*`), or it did not load (`bundle-load-failed`, with `failure`)"
+    },
+    503: {"description": "This platform has no bundle loader"},
+}
+
+
+def view(kernel: Kernel, row: MarketplaceInstallation, deployment) -> InstallationOut:
+    loaded_version, failure = deployments.loaded(kernel, row.plugin)
+    return InstallationOut(
+        plugin=row.plugin,
+        version=row.version,
+        granted_permissions=list(row.granted_permissions),
+        deployed_version=deployment.version if deployment is not None else None,
+        previous_version=deployment.previous_version if deployment is not None else None,
+        loaded_version=loaded_version,
+        failure=failure,
+        installed_by=row.installed_by,
+        installed_at=row.installed_at,
+        updated_at=row.updated_at,
+    )
+
+
+def check_granted(version: ListingVersion, granted: list[str]) -> None:
+    missing = sorted(set(version.permissions) - set(granted))
+    if missing:
+        raise PermissionsNotGranted(
+            f"{version.plugin} {version.version} asks for {', '.join(missing)}: grant them "
+            "in grant_permissions.",
+            missing=missing,
+        )
+
+
+async def installed(
+    session: AsyncSession, organization_id: uuid.UUID, plugin: str
+) -> MarketplaceInstallation:
+    row = await session.get(MarketplaceInstallation, (organization_id, plugin))
+    if row is None:
+        raise NotInstalled(f"This organization did not install {plugin!r}.", plugin=plugin)
+    return row
+
+
+async def _offered_listing(session: AsyncSession, plugin: str) -> None:
+    """The listing, locked (one change of a plugin's deployment at a time); it must be
+    approved to be installed."""
+    listing = await listing_of(session, plugin, lock=True)
+    if listing.status == "pending":
+        raise ListingNotFound(f"No listing {plugin!r}.", plugin=plugin)
+    if listing.status != "approved":
+        raise ListingUnavailable(f"{plugin} is {listing.status}: it is not offered.")
+
+
+async def _move(
+    kernel: Kernel,
+    request: Request,
+    caller: Principal,
+    organization_id: uuid.UUID,
+    plugin: str,
+    *,
+    version: str | None,
+    granted: list[str] | None,
+    action: str,
+    idempotency_key: str | None,
+    body: object,
+    status: int = 200,
+) -> Response:
+    """Install (``granted`` given, no row yet), upgrade/downgrade or roll back: choose the
+    version, deploy it, write the organization's rows, then settle or put it all back."""
+    scope = f"{caller.user_id}:{organization_id}:marketplace.{action}"
+    async with kernel.database.transaction() as session:
+        writes = Idempotent(
+            session, scope=scope, key=idempotency_key, method=request.method, path=request.url.path
+        )
+        if (replayed := await writes.replay(body)) is not None:
+            return replayed
+        await _offered_listing(session, plugin)
+        row = await session.get(
+            MarketplaceInstallation, (organization_id, plugin), with_for_update=True
+        )
+        if action == "installed" and row is not None:
+            raise AlreadyInstalled(
+                f"This organization installed {plugin} already; PUT to change its version.",
+                plugin=plugin,
+                version=row.version,
+            )
+        if action != "installed" and row is None:
+            raise NotInstalled(f"This organization did not install {plugin!r}.", plugin=plugin)
+        before = await deployments.Before.read(session, plugin)
+        current = await session.get(PluginDeployment, plugin)
+        if action == "rolled_back":
+            if current is None or current.previous_version is None:
+                raise NoPreviousVersion(f"{plugin} has no previous version to roll back to.")
+            version = current.previous_version
+        chosen = await offered_version(session, plugin, version)
+        granted = list(row.granted_permissions) if granted is None else granted
+        check_granted(chosen, granted)
+        await deployments.check_not_shared(session, current, chosen.version, organization_id)
+        deployment = await deployments.deploy(kernel, session, chosen, actor_user_id=caller.user_id)
+        from_version = row.version if row is not None else None
+        if row is None:
+            row = MarketplaceInstallation(
+                organization_id=organization_id, plugin=plugin, installed_by=caller.user_id
+            )
+            session.add(row)
+        row.version = chosen.version
+        row.granted_permissions = sorted(set(granted))
+        row.updated_at = func.now()
+        await _turn_on(
+            session, organization_id, plugin, caller.user_id, enable=action == "installed"
+        )
+        await session.flush()
+        await session.refresh(row)
+        await audit(
+            session,
+            action=f"marketplace.{action}",
+            actor_user_id=caller.user_id,
+            organization_id=organization_id,
+            target_type="plugin",
+            target_id=plugin,
+            request=request,
+            details={
+                "version": chosen.version,
+                "from_version": from_version,
+                "granted_permissions": row.granted_permissions,
+            },
+        )
+        new_generation = await generation.bump(session)
+        answer = to_jsonable_python(view(kernel, row, deployment))
+        await writes.remember(status, answer)
+    await deployments.settle_or_restore(
+        kernel,
+        new_generation,
+        before,
+        chosen.version,
+        actor_user_id=caller.user_id,
+        organization_id=organization_id,
+        idempotency=(scope, idempotency_key),
+        request=request,
+    )
+    answer["loaded_version"], answer["failure"] = deployments.loaded(kernel, plugin)
+    return JSONResponse(answer, status_code=status)
+
+
+async def _turn_on(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    plugin: str,
+    actor: uuid.UUID | None,
+    *,
+    enable: bool,
+) -> None:
+    """The organization's own plugin row: on when installed; a version change keeps its
+    state (the per-organization plugin API turns it off and on, and keeps its settings)."""
+    row = await session.get(PluginInstallation, (organization_id, plugin), with_for_update=True)
+    if row is None:
+        row = PluginInstallation(
+            organization_id=organization_id, plugin=plugin, settings={}, config_version=0
+        )
+        session.add(row)
+        enable = True
+    if enable:
+        row.enabled = True
+    row.config_version = (row.config_version or 0) + 1
+    row.changed_by = actor
+    row.changed_at = func.now()
+
+
+@router.get(
+    "",
+    summary="The plugins this organization installed from the marketplace",
+    response_model=ItemList[InstallationOut],
+)
+async def list_installations(
+    organization_id: uuid.UUID, kernel: KernelDep, _caller: Manager
+) -> ItemList[InstallationOut]:
+    async with kernel.database.transaction() as session:
+        rows = list(
+            await session.scalars(
+                select(MarketplaceInstallation)
+                .where(MarketplaceInstallation.organization_id == organization_id)
+                .order_by(MarketplaceInstallation.installed_at)
+            )
+        )
+        found = {
+            d.plugin: d
+            for d in await session.scalars(
+                select(PluginDeployment).where(
+                    PluginDeployment.plugin.in_([r.plugin for r in rows])
+                )
+            )
+        }
+    return ItemList(items=[view(kernel, row, found.get(row.plugin)) for row in rows])
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Install a listing's plugin at a version offered, granting what it asks for",
+    response_model=InstallationOut,
+    responses=WRITE_REFUSALS,
+)
+async def install(
+    organization_id: uuid.UUID,
+    body: InstallIn,
+    request: Request,
+    kernel: KernelDep,
+    caller: Manager,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    return await _move(
+        kernel,
+        request,
+        caller,
+        organization_id,
+        body.plugin,
+        version=body.version,
+        granted=body.grant_permissions,
+        action="installed",
+        idempotency_key=idempotency_key,
+        body=body,
+        status=201,
+    )
+
+
+@router.put(
+    "/{plugin}",
+    summary="Upgrade or downgrade the organization's install to another offered version",
+    response_model=InstallationOut,
+    responses=WRITE_REFUSALS,
+)
+async def change_version(
+    organization_id: uuid.UUID,
+    plugin: str,
+    body: UpgradeIn,
+    request: Request,
+    kernel: KernelDep,
+    caller: Manager,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    return await _move(
+        kernel,
+        request,
+        caller,
+        organization_id,
+        plugin,
+        version=body.version,
+        granted=body.grant_permissions,
+        action="version_changed",
+        idempotency_key=idempotency_key,
+        body=body,
+    )
+
+
+@router.post(
+    "/{plugin}/rollback",
+    summary="Go back to the deployment's previous version",
+    response_model=InstallationOut,
+    responses={
+        **WRITE_REFUSALS,
+        409: {
+            "description": "No previous version (`no-previous-version`), or other "
+            "organizations run the deployed version (`version-shared`)"
+        },
+    },
+)
+async def roll_back(
+    organization_id: uuid.UUID,
+    plugin: str,
+    request: Request,
+    kernel: KernelDep,
+    caller: Manager,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    return await _move(
+        kernel,
+        request,
+        caller,
+        organization_id,
+        plugin,
+        version=None,
+        granted=None,
+        action="rolled_back",
+        idempotency_key=idempotency_key,
+        body={},
+    )
+
+
+@router.delete(
+    "/{plugin}",
+    status_code=204,
+    summary="Uninstall: the organization's rows go (its data too with purge=true); when no "
+    "organization has it any more, every process unloads it",
+    responses={409: {"description": "A purge other plugins' rows refer to"}},
+)
+async def uninstall(
+    organization_id: uuid.UUID,
+    plugin: str,
+    request: Request,
+    kernel: KernelDep,
+    caller: Manager,
+    purge: Annotated[
+        bool, Query(description="Also delete the plugin's data for the organization")
+    ] = False,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    scope = f"{caller.user_id}:{organization_id}:marketplace.uninstalled"
+    async with kernel.database.transaction() as session:
+        writes = Idempotent(
+            session, scope=scope, key=idempotency_key, method="DELETE", path=request.url.path
+        )
+        if (replayed := await writes.replay({"purge": purge})) is not None:
+            return replayed
+        await listing_of(session, plugin, lock=True)
+        row = await installed(session, organization_id, plugin)
+        await session.delete(row)
+        if kernel.plugins.record(plugin) in kernel.plugins.loaded:
+            # the plugins API's uninstall: its row goes, and its data with purge=true
+            await service.uninstall(
+                kernel,
+                session,
+                organization_id=organization_id,
+                slug=plugin,
+                purge=purge,
+                actor_user_id=caller.user_id,
+                request=request,
+            )
+        else:
+            await session.execute(
+                delete(PluginInstallation).where(
+                    PluginInstallation.organization_id == organization_id,
+                    PluginInstallation.plugin == plugin,
+                )
+            )
+        await session.flush()
+        undeployed = await deployments.undeploy_if_unused(session, plugin)
+        await audit(
+            session,
+            action="marketplace.uninstalled",
+            actor_user_id=caller.user_id,
+            organization_id=organization_id,
+            target_type="plugin",
+            target_id=plugin,
+            request=request,
+            details={"version": row.version, "purge": purge, "undeployed": undeployed},
+        )
+        new_generation = await generation.bump(session)
+        await writes.remember(204, None)
+    await deployments.settle(kernel, new_generation)
+    return Response(status_code=204)
