@@ -10,30 +10,23 @@ platform administrator's block stops a plugin for every organization on both pro
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from kernel.crypto import new_key
 from kernel.db import Database
 from kernel.installations import admins
-from tests.integration.conftest import IDENTITY_ENV, Person, problem_code, signed_in_user
+from tests.integration.conftest import Person, problem_code, signed_in_user
 from tests.integration.orders.support import STANDARD_PRICE, Shop, open_shop
 from tests.integration.promotions.support import make_code
 from tests.support.openapi_contract import checked_client
-from tests.support.ports import free_port
+from tests.support.processes import serve_processes
 
-TICKETING = str(Path(sys.executable).parent / "ticketing")
-START_TIMEOUT_SECONDS = 120
 # The promise: a change made on one process is in force on every process within a second.
 PROPAGATION_SECONDS = 1.0
 
@@ -44,62 +37,12 @@ class Processes:
     second: str
 
 
-def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("w") as out:
-        return subprocess.Popen(
-            [TICKETING, "serve", "--port", str(port)],
-            env=env,
-            cwd=log.parent,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not start: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def processes(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[Processes]:
     """Two API processes on one database and one Redis, sharing their secrets."""
-    data = tmp_path_factory.mktemp("two-processes")
-    env = {
-        **os.environ,
-        **IDENTITY_ENV,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "TICKETING_DATA_DIR": str(data),
-        "TICKETING_ENCRYPTION_KEYS": new_key(),
-        "TICKETING_ORDER_LINK_SECRET": uuid.uuid4().hex * 2,
-        "TICKETING_MIGRATE_ON_STARTUP": "false",  # the test database is migrated
-        "TICKETING_RATE_LIMIT_REQUESTS": "0",
-        "TICKETING_LOG_LEVEL": "WARNING",
-    }
-    ports = free_port(), free_port()
-    logs = [data / f"serve-{port}.log" for port in ports]
-    started = [_serve(port, env, log) for port, log in zip(ports, logs, strict=True)]
-    try:
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        for url, process, log in zip(urls, started, logs, strict=True):
-            _wait_ready(url, process, log)
+    directory = tmp_path_factory.mktemp("two-processes")
+    with serve_processes(directory, database_url=database_url, redis_url=redis_url) as urls:
         yield Processes(*urls)
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture(scope="module")
