@@ -12,11 +12,12 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.bundles.errors import IncompatibleBundle, RevokedBundle
 from kernel.bundles.models import PluginRevocation
 from kernel.hookspecs import HOOK_CONTRACT_VERSION
 from kernel.installations.admins import is_platform_admin
 from marketplace.models import Listing, ListingVersion, Publisher
-from marketplace.problems import ListingNotFound, VersionNotOffered
+from marketplace.problems import ListingNotFound, VersionNotOffered, bundle_refused
 
 CATEGORIES = ("payments", "marketing", "analytics", "social", "ticketing", "layout", "seating")
 
@@ -77,7 +78,9 @@ async def offered_version(
     session: AsyncSession, plugin: str, version: str | None
 ) -> ListingVersion:
     """The version asked for (default: the newest offered), if it is offered; else 422."""
-    choices = offered(await versions_of(session, plugin), await revoked(session))
+    every = await versions_of(session, plugin)
+    revoked_now = await revoked(session)
+    choices = offered(every, revoked_now)
     if version is None:
         if not choices:
             raise VersionNotOffered(f"{plugin} offers no version this platform can run.")
@@ -85,6 +88,19 @@ async def offered_version(
     for candidate in choices:
         if candidate.version == version:
             return candidate
+    for candidate in every:
+        if candidate.version != version:
+            continue
+        if revoked_now.covers(plugin, version, candidate.key_id):
+            raise bundle_refused(
+                RevokedBundle(f"{plugin} {version}, or the key that signed it, is revoked")
+            )
+        raise bundle_refused(
+            IncompatibleBundle(
+                f"{plugin} {version} needs hook contract {candidate.kernel_compatibility}; "
+                f"this kernel offers {HOOK_CONTRACT_VERSION}"
+            )
+        )
     raise VersionNotOffered(
         f"{plugin} {version} is not offered: unknown, revoked, or not compatible with this "
         f"kernel's hook contract {HOOK_CONTRACT_VERSION}.",

@@ -55,6 +55,7 @@ MAX_NAME = 200
 MAX_VERSION = 64
 MAX_COMPATIBILITY = 200
 MAX_PERMISSIONS = 50
+MAX_DESCRIPTION = 5000
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -96,6 +97,8 @@ def _check_fields(checked: CheckedBundle) -> None:
         raise InvalidManifest(
             f"the version may have {MAX_VERSION} characters and the name {MAX_NAME}"
         )
+    if len(manifest.description) > MAX_DESCRIPTION:
+        raise InvalidManifest(f"the description may have {MAX_DESCRIPTION} characters")
     if len(manifest.kernel_compatibility) > MAX_COMPATIBILITY:
         raise InvalidManifest(f"kernel_compatibility may have {MAX_COMPATIBILITY} characters")
     if len(manifest.permissions) > MAX_PERMISSIONS or any(
@@ -148,7 +151,11 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
     async with kernel.database.transaction() as session:
         keys = await active_keys(session, publisher.id)
         revoked_now = await revoked(session)
-    allow_unsigned = bool(getattr(kernel.settings, "allow_unsigned_plugins", False))
+    settings = kernel.settings
+    allow_unsigned = (
+        bool(getattr(settings, "allow_unsigned_plugins", False))
+        and settings.environment == "development"
+    )
     try:
         checked = await asyncio.to_thread(
             check_archive,
@@ -199,7 +206,7 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
                 plugin=plugin,
                 publisher_id=publisher.id,
                 name=manifest.name,
-                description=str(getattr(manifest, "description", "") or ""),
+                description=manifest.description,
                 category=manifest.category,
                 status="pending",
             )
@@ -207,6 +214,8 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
         else:
             listing.name = manifest.name
             listing.category = manifest.category
+            if manifest.description:
+                listing.description = manifest.description
             listing.updated_at = func.now()
         row = ListingVersion(
             plugin=plugin,

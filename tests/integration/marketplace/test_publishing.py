@@ -14,12 +14,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from kernel.app import create_app
 from kernel.bundles.archive import MAX_ARCHIVE_BYTES, pack
 from kernel.bundles.keys import key_id
 from kernel.bundles.manifest import MANIFEST_FILE
 from kernel.db import Database
 from kernel.settings import Settings
 from marketplace.models import Listing, ListingVersion, Publisher
+from tests.conftest import make_settings
 from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
 from tests.integration.marketplace.bundles import build_plugin, public_text, variant
 from tests.integration.marketplace.support import (
@@ -30,7 +32,7 @@ from tests.integration.marketplace.support import (
     publish,
     unique,
 )
-from tests.support.live_server import served_app
+from tests.support.live_server import live_server, served_app
 from tests.support.openapi_contract import checked_client
 
 
@@ -318,21 +320,27 @@ async def test_an_archive_over_the_limit_is_refused_unread(api) -> None:
     assert answer.status_code == 413
 
 
-async def test_unsigned_bundles_are_accepted_where_the_platform_allows_them(
-    tmp_path_factory, database_url, redis_url, bundle, tmp_path
+async def test_unsigned_bundles_are_accepted_only_by_a_development_platform_allowing_them(
+    tmp_path, database_url, redis_url, bundle, identity_env
 ) -> None:
     if "allow_unsigned_plugins" not in Settings.model_fields:
         pytest.skip("the platform has no allow_unsigned_plugins setting yet")
-    with module_app(
-        tmp_path_factory,
-        database_url,
-        redis_url,
-        "unsigned",
-        env={"TICKETING_ALLOW_UNSIGNED_PLUGINS": "true", "TICKETING_ENVIRONMENT": "development"},
-    ) as dev_url:
-        async with checked_client(dev_url, timeout=60) as api:
-            _, token, _ = await new_publisher(api)
-            _, unsigned = renamed(bundle, tmp_path, None)
-            answer = await publish(api, token, unsigned)
-            assert answer.status_code == 201, answer.text
+    _, unsigned = renamed(bundle, tmp_path, None)
+    for environment, status in (("test", 422), ("development", 201)):
+        settings = make_settings(
+            tmp_path / environment,
+            database_url=database_url,
+            redis_url=redis_url,
+            rate_limit_requests=0,
+            environment=environment,
+            allow_unsigned_plugins=True,
+        )
+        with live_server(create_app(settings)) as dev_url:
+            async with checked_client(dev_url, timeout=60) as api:
+                _, token, _ = await new_publisher(api)
+                answer = await publish(api, token, unsigned)
+        assert answer.status_code == status, answer.text
+        if status == 201:
             assert answer.json()["key_id"] is None
+        else:
+            assert problem_code(answer) == "bundle-unsigned"
