@@ -75,16 +75,18 @@ async def versions_of(session: AsyncSession, plugin: str) -> list[ListingVersion
 
 
 async def offered_version(
-    session: AsyncSession, plugin: str, version: str | None
+    session: AsyncSession, plugin: str, version: str | None, *, deployed: str | None = None
 ) -> ListingVersion:
-    """The version asked for (default: the newest offered), if it is offered; else 422."""
+    """The version asked for, if it is offered (else a 422 naming why). Without one: the
+    ``deployed`` version if it is offered, else the newest offered."""
     every = await versions_of(session, plugin)
     revoked_now = await revoked(session)
     choices = offered(every, revoked_now)
     if version is None:
         if not choices:
             raise VersionNotOffered(f"{plugin} offers no version this platform can run.")
-        return choices[0]
+        running = [c for c in choices if c.version == deployed]
+        return running[0] if running else choices[0]
     for candidate in choices:
         if candidate.version == version:
             return candidate

@@ -150,7 +150,9 @@ async def _move(
             if current is None or current.previous_version is None:
                 raise NoPreviousVersion(f"{plugin} has no previous version to roll back to.")
             version = current.previous_version
-        chosen = await offered_version(session, plugin, version)
+        chosen = await offered_version(
+            session, plugin, version, deployed=current.version if current is not None else None
+        )
         granted = list(row.granted_permissions) if granted is None else granted
         check_granted(chosen, granted)
         await deployments.check_not_shared(session, current, chosen.version, organization_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,7 +14,7 @@ Slug = Field(pattern=SLUG_PATTERN, min_length=2, max_length=63)
 VersionText = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.+!_-]+$")
 KeyId = Field(min_length=16, max_length=16, pattern=r"^[0-9a-f]{16}$")
 Reason = Field(min_length=1, max_length=500)
-PermissionName = Field(min_length=1, max_length=100)
+Permission = Annotated[str, Field(min_length=1, max_length=100)]
 ListingStatus = Literal["pending", "approved", "hidden", "blocked"]
 MAX_GRANTED_PERMISSIONS = 100
 
@@ -170,9 +170,12 @@ class RevocationOut(BaseModel):
 class InstallIn(Closed):
     plugin: str = Slug
     version: str | None = Field(
-        None, min_length=1, max_length=64, description="Default: the newest version offered"
+        None,
+        min_length=1,
+        max_length=64,
+        description="Default: the version the platform runs, if offered; else the newest",
     )
-    grant_permissions: list[str] = Field(
+    grant_permissions: list[Permission] = Field(
         default_factory=list,
         max_length=MAX_GRANTED_PERMISSIONS,
         description="Every permission the version asks for must be granted",

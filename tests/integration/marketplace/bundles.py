@@ -40,22 +40,26 @@ def build_plugin(
     slug: str,
     *,
     version: str = "0.1.0",
-    label: str = "off",
+    extra_off: int = 0,
     permissions: tuple[str, ...] = (),
 ) -> Path:
     """An unsigned bundle directory of ``ticketing-sdk new``'s example plugin ``slug``,
-    opt-in, at ``version``, whose adjustment says ``label`` (so a test can tell which
-    version answered)."""
+    opt-in, at ``version``, taking ``extra_off`` minor units more than its percentage (so
+    a test can tell which version answered)."""
     use_offline_uv()
     project = scaffold(slug, workdir / f"src-{slug}-{version}")
     package = project / slug.replace("-", "_") / "__init__.py"
     code = package.read_text()
     code = code.replace('version="0.1.0"', f'version="{version}"')
-    code = code.replace("from sdk import (", "from sdk import (\n    Availability,")
-    code = code.replace(
-        "    depends_on=(),", "    depends_on=(),\n    availability=Availability.OPT_IN,"
-    )
-    code = code.replace('label=f"{self.percent}% off"', f'label=f"{{self.percent}}% {label}"')
+    if "Availability.OPT_IN" not in code:
+        code = code.replace("from sdk import (", "from sdk import (\n    Availability,")
+        code = code.replace(
+            "    depends_on=(),", "    depends_on=(),\n    availability=Availability.OPT_IN,"
+        )
+    if extra_off:
+        before = "off = unit_price * self.percent // 100"
+        assert before in code
+        code = code.replace(before, f"{before} + {extra_off}")
     package.write_text(code)
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1)
