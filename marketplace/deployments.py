@@ -124,13 +124,13 @@ async def deploy(
 ) -> PluginDeployment:
     """Make ``version`` the deployment (in the session) and prepare it here; a refused
     bundle raises its problem before anything commits."""
+    key = await session.get(PublisherKey, version.key_id) if version.key_id else None
     row = await session.get(PluginDeployment, version.plugin, with_for_update=True)
     if row is None:
         row = PluginDeployment(plugin=version.plugin, previous_version=None)
         session.add(row)
     elif row.version != version.version:
         row.previous_version = row.version
-    key = await session.get(PublisherKey, version.key_id) if version.key_id else None
     row.version = version.version
     row.archive_key = version.archive_key
     row.archive_sha256 = version.archive_sha256
