@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -56,27 +57,43 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("install-bundles")
 
 
+PLUGINS_NEEDED = 5  # the tests below that take ``plugin``
+
+
+def build_pair(workdir: Path, slug: str) -> tuple[str, Ed25519PrivateKey, list[bytes]]:
+    """Signed archives of ``slug`` 0.1.0 (10 % off, asks for PERMISSION) and 0.2.0 (a
+    euro more)."""
+    key = Ed25519PrivateKey.generate()
+    archives = []
+    for version, extra in (("0.1.0", 0), ("0.2.0", 100)):
+        bundle = build_plugin(
+            workdir, slug, version=version, extra_off=extra, permissions=(PERMISSION,)
+        )
+        sign_bundle(bundle, key)
+        archives.append(pack(bundle))
+    return slug, key, archives
+
+
+@pytest.fixture(scope="module")
+def built(workdir: Path) -> list[tuple[str, Ed25519PrivateKey, list[bytes]]]:
+    """Every plugin the module needs, built at once (each build waits on ``uv``)."""
+    slugs = [unique("inst") for _ in range(PLUGINS_NEEDED)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda slug: build_pair(workdir, slug), slugs))
+
+
 class Plugin:
-    """A plugin of its own slug, published at 0.1.0 (10 % off, asks for PERMISSION) and
-    0.2.0 (a euro more), and approved."""
+    """A plugin of its own slug, published at 0.1.0 and 0.2.0, and approved."""
 
     def __init__(self, slug: str, token: str, key: Ed25519PrivateKey) -> None:
         self.slug, self.token, self.key = slug, token, key
 
     @classmethod
-    async def published(cls, api, root, workdir: Path) -> Plugin:
-        slug = unique("inst")
-        key = Ed25519PrivateKey.generate()
-        archives = {}
-        for version, extra in (("0.1.0", 0), ("0.2.0", 100)):
-            bundle = build_plugin(
-                workdir, slug, version=version, extra_off=extra, permissions=(PERMISSION,)
-            )
-            sign_bundle(bundle, key)
-            archives[version] = pack(bundle)
+    async def published(cls, api, root, found) -> Plugin:
+        slug, key, archives = found
         publisher, token, owner = await new_publisher(api)
         await add_key(api, owner, publisher, key)
-        for archive in archives.values():
+        for archive in archives:
             answer = await publish(api, token, archive)
             assert answer.status_code == 201, answer.text
         await moderate(api, root, slug, "approved")
@@ -89,8 +106,8 @@ async def root(api, database: Database) -> dict[str, str]:
 
 
 @pytest.fixture
-async def plugin(api, root, workdir) -> Plugin:
-    return await Plugin.published(api, root, workdir)
+async def plugin(api, root, built) -> Plugin:
+    return await Plugin.published(api, root, built.pop())
 
 
 def installations(organization_id) -> str:
