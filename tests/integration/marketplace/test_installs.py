@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -57,47 +56,51 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("install-bundles")
 
 
-PLUGINS_NEEDED = 5  # the tests below that take ``plugin``
-
-
-def build_pair(workdir: Path, slug: str) -> tuple[str, Ed25519PrivateKey, list[bytes]]:
-    """Signed archives of ``slug`` 0.1.0 (10 % off, asks for PERMISSION) and 0.2.0 (a
-    euro more)."""
-    key = Ed25519PrivateKey.generate()
-    archives = []
-    for version, extra in (("0.1.0", 0), ("0.2.0", 100)):
-        bundle = build_plugin(
-            workdir, slug, version=version, extra_off=extra, permissions=(PERMISSION,)
-        )
-        sign_bundle(bundle, key)
-        archives.append(pack(bundle))
-    return slug, key, archives
-
-
 @pytest.fixture(scope="module")
-def built(workdir: Path) -> list[tuple[str, Ed25519PrivateKey, list[bytes]]]:
-    """Every plugin the module needs, built at once (each build waits on ``uv``)."""
-    slugs = [unique("inst") for _ in range(PLUGINS_NEEDED)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda slug: build_pair(workdir, slug), slugs))
+def base(workdir: Path) -> Path:
+    """A built bundle to derive plugins from that are published but never loaded."""
+    return build_plugin(workdir, "inst-base", permissions=(PERMISSION,))
 
 
 class Plugin:
-    """A plugin of its own slug, published at 0.1.0 and 0.2.0, and approved."""
+    """A plugin of its own slug, published at 0.1.0 (10 % off, asks for PERMISSION) and
+    possibly 0.2.0 (a euro more), and approved."""
 
-    def __init__(self, slug: str, token: str, key: Ed25519PrivateKey) -> None:
-        self.slug, self.token, self.key = slug, token, key
+    def __init__(self, slug: str, token: str, key: Ed25519PrivateKey, built: Path) -> None:
+        self.slug, self.token, self.key, self.built = slug, token, key, built
 
     @classmethod
-    async def published(cls, api, root, found) -> Plugin:
-        slug, key, archives = found
+    async def publish(cls, api, root, slug: str, key, bundles: list[Path]) -> Plugin:
         publisher, token, owner = await new_publisher(api)
         await add_key(api, owner, publisher, key)
-        for archive in archives:
-            answer = await publish(api, token, archive)
+        for bundle in bundles:
+            answer = await publish(api, token, pack(bundle))
             assert answer.status_code == 201, answer.text
         await moderate(api, root, slug, "approved")
-        return cls(slug, token, key)
+        return cls(slug, token, key, bundles[0])
+
+    @classmethod
+    async def derived(cls, api, root, base: Path, workdir: Path) -> Plugin:
+        """Offered at 0.1.0 and 0.2.0, but its wheel is another plugin's: never loaded."""
+        slug, key = unique("offer"), Ed25519PrivateKey.generate()
+        bundles = [
+            variant(base, workdir / f"{slug}-{version}", key, slug=slug, version=version)
+            for version in ("0.1.0", "0.2.0")
+        ]
+        return await cls.publish(api, root, slug, key, bundles)
+
+    @classmethod
+    async def built_for_real(cls, api, root, workdir: Path, *, upgrade: bool = False) -> Plugin:
+        slug, key = unique("inst"), Ed25519PrivateKey.generate()
+        versions = (("0.1.0", 0), ("0.2.0", 100)) if upgrade else (("0.1.0", 0),)
+        bundles = []
+        for version, extra in versions:
+            bundle = build_plugin(
+                workdir, slug, version=version, extra_off=extra, permissions=(PERMISSION,)
+            )
+            sign_bundle(bundle, key)
+            bundles.append(bundle)
+        return await cls.publish(api, root, slug, key, bundles)
 
 
 @pytest.fixture
@@ -106,8 +109,18 @@ async def root(api, database: Database) -> dict[str, str]:
 
 
 @pytest.fixture
-async def plugin(api, root, built) -> Plugin:
-    return await Plugin.published(api, root, built.pop())
+async def offered(api, root, base, workdir) -> Plugin:
+    return await Plugin.derived(api, root, base, workdir)
+
+
+@pytest.fixture
+async def plugin(api, root, workdir) -> Plugin:
+    return await Plugin.built_for_real(api, root, workdir)
+
+
+@pytest.fixture
+async def upgradable(api, root, workdir) -> Plugin:
+    return await Plugin.built_for_real(api, root, workdir, upgrade=True)
 
 
 def installations(organization_id) -> str:
@@ -164,8 +177,9 @@ async def test_only_members_with_plugins_manage_install(api, database: Database)
 
 
 async def test_what_is_not_offered_or_not_granted_is_refused_and_changes_nothing(
-    api, root, plugin: Plugin, database: Database
+    api, root, offered: Plugin, database: Database
 ) -> None:
+    plugin = offered
     shop = await open_shop(api, database)
     missing = await install(api, shop, plugin.slug, grant_permissions=[])
     assert missing.status_code == 422 and problem_code(missing) == "permissions-not-granted"
@@ -192,14 +206,14 @@ async def test_what_is_not_offered_or_not_granted_is_refused_and_changes_nothing
     assert await deployment_rows(database, plugin.slug) == (None, 0)
 
 
-async def test_a_pending_listing_cannot_be_installed(api, database: Database, workdir) -> None:
-    signing_key = Ed25519PrivateKey.generate()
+async def test_a_pending_listing_cannot_be_installed(
+    api, database: Database, base, workdir
+) -> None:
     shop = await open_shop(api, database)
-    slug = unique("pend")
-    bundle = build_plugin(workdir, slug)
-    sign_bundle(bundle, signing_key)
+    slug, key = unique("pend"), Ed25519PrivateKey.generate()
+    bundle = variant(base, workdir / slug, key, slug=slug)
     publisher, token, owner = await new_publisher(api)
-    await add_key(api, owner, publisher, signing_key)
+    await add_key(api, owner, publisher, key)
     assert (await publish(api, token, pack(bundle))).status_code == 201
     pending = await install(api, shop, slug, grant_permissions=[])
     assert pending.status_code == 404 and problem_code(pending) == "listing-not-found"
@@ -266,8 +280,9 @@ async def test_an_install_prices_for_that_organization_only_until_uninstalled(
 
 @requires_loader
 async def test_upgrade_and_rollback_change_the_answer_while_the_version_is_not_shared(
-    api, root, plugin: Plugin, database: Database
+    api, root, upgradable: Plugin, database: Database
 ) -> None:
+    plugin = upgradable
     a, b = await open_shop(api, database), await open_shop(api, database)
     assert (await install(api, a, plugin.slug, version="0.1.0")).status_code == 201
     path = f"{installations(a.venue.organization_id)}/{plugin.slug}"
@@ -343,8 +358,7 @@ async def test_a_bundle_the_loader_refuses_changes_nothing(
     """0.3.0's manifest says 0.3.0 but carries 0.1.0's wheel: it passes publishing (the
     signature and files hold), and the loader refuses it before anything commits."""
     shop = await open_shop(api, database)
-    built = workdir / f"bundle-{plugin.slug}-0.1.0"
-    odd = variant(built, workdir / f"odd-{plugin.slug}", plugin.key, version="0.3.0")
+    odd = variant(plugin.built, workdir / f"odd-{plugin.slug}", plugin.key, version="0.3.0")
     assert (await publish(api, plugin.token, pack(odd))).status_code == 201
     refused = await install(api, shop, plugin.slug, version="0.3.0")
     assert 400 <= refused.status_code < 500, refused.text
