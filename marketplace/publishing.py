@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import zipfile
-from importlib.metadata import entry_points
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
@@ -31,7 +30,7 @@ from kernel.bundles.checks import CheckedBundle, check_archive
 from kernel.bundles.errors import BundleRefused, InvalidManifest, RevokedBundle
 from kernel.bundles.keys import load_public_key
 from kernel.dependencies import KernelDep
-from kernel.plugin_manager import ENTRY_POINT_GROUP
+from kernel.plugin_manager import KernelPluginManager
 from kernel.plugin_metadata import SLUG_PATTERN
 from kernel.request_limits import max_body_size
 from marketplace.access import PublisherCaller, publisher_token
@@ -79,9 +78,19 @@ def archive_key(plugin: str, version: str, sha256: str) -> str:
     return f"bundles/{plugin}/{version}/{sha256}.zip"
 
 
-def shipped_plugins() -> frozenset[str]:
-    """Slugs of the plugins this platform ships as installed distributions."""
-    return frozenset(entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP))
+#: How the bundle loader names the source of a plugin it loaded (kernel.bundles.loader).
+BUNDLE_SOURCE_PREFIX = "bundle "
+
+
+def shipped_plugins(plugins: KernelPluginManager) -> frozenset[str]:
+    """Slugs of the plugins this platform runs from elsewhere than a bundle (installed
+    distributions, whether they loaded or not): a bundle may not take one over. Read from
+    the plugin records, since a loaded bundle's wheel advertises its entry point too."""
+    return frozenset(
+        record.slug
+        for record in plugins.records
+        if not record.source.startswith(BUNDLE_SOURCE_PREFIX)
+    )
 
 
 def _check_fields(checked: CheckedBundle) -> None:
@@ -179,7 +188,7 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
             f"{manifest.category!r} is not a marketplace category.", categories=list(CATEGORIES)
         )
     plugin, version = manifest.slug, manifest.version
-    if plugin in shipped_plugins():
+    if plugin in shipped_plugins(kernel.plugins):
         raise PluginReserved(f"{plugin!r} is a plugin this platform ships.", plugin=plugin)
     key = archive_key(plugin, version, checked.archive_sha256)
 
