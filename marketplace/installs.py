@@ -67,6 +67,7 @@ WRITE_REFUSALS = {
 def view(kernel: Kernel, row: MarketplaceInstallation, deployment) -> InstallationOut:
     loaded_version, failure = deployments.loaded(kernel, row.plugin)
     return InstallationOut(
+        id=row.plugin,
         plugin=row.plugin,
         version=row.version,
         granted_permissions=list(row.granted_permissions),

@@ -47,12 +47,17 @@ router = APIRouter(prefix="/marketplace/publishers", tags=["marketplace"])
 
 def _view(row: Publisher) -> PublisherOut:
     return PublisherOut(
-        slug=row.slug, name=row.name, owner_user_id=row.owner_user_id, created_at=row.created_at
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        owner_user_id=row.owner_user_id,
+        created_at=row.created_at,
     )
 
 
 def _key_view(row: PublisherKey) -> KeyOut:
     return KeyOut(
+        id=row.key_id,
         key_id=row.key_id,
         public_key=row.public_key,
         created_at=row.created_at,

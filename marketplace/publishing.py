@@ -119,6 +119,7 @@ def _check_fields(checked: CheckedBundle) -> None:
 def _answer(listing: Listing, version: ListingVersion) -> dict:
     return to_jsonable_python(
         Published(
+            id=f"{version.plugin}@{version.version}",
             plugin=version.plugin,
             version=version.version,
             status=listing.status,

@@ -32,6 +32,7 @@ class PublisherIn(Closed):
 
 
 class PublisherOut(BaseModel):
+    id: uuid.UUID
     slug: str
     name: str
     owner_user_id: uuid.UUID
@@ -58,6 +59,7 @@ class KeyIn(Closed):
 
 
 class KeyOut(BaseModel):
+    id: str = Field(description="The key id (as `key_id`): the path names the key by it")
     key_id: str
     public_key: str
     created_at: datetime
@@ -68,6 +70,7 @@ class KeyOut(BaseModel):
 
 
 class Published(BaseModel):
+    id: str = Field(description="`<plugin>@<version>`")
     plugin: str
     version: str
     status: ListingStatus = Field(description="The listing's status (new listings: pending)")
@@ -188,6 +191,7 @@ class UpgradeIn(Closed):
 
 
 class InstallationOut(BaseModel):
+    id: str = Field(description="The plugin's slug: the path names the installation by it")
     plugin: str
     version: str
     granted_permissions: list[str]

@@ -231,7 +231,7 @@ async def test_moderation_hides_blocks_and_unblocks(api, shop, root, database: D
 
 
 async def test_screenshots_are_uploaded_by_the_publisher_and_shown_with_the_listing(
-    api, shop, root
+    api, url, shop, root
 ) -> None:
     plugin = await shop.publish()
     path = f"{LISTINGS}/{plugin}/screenshots"
@@ -241,7 +241,7 @@ async def test_screenshots_are_uploaded_by_the_publisher_and_shown_with_the_list
     shot = added.json()
     assert shot["content_type"] == "image/png"
     # pending: not for everyone's eyes yet
-    async with httpx.AsyncClient(timeout=30) as anonymous:
+    async with checked_client(url, timeout=30) as anonymous:
         assert (await anonymous.get(shot["url"])).status_code == 404
         owner_view = await anonymous.get(shot["url"], headers=shop.owner)
         assert owner_view.status_code == 200 and owner_view.content == image

@@ -163,6 +163,7 @@ async def test_a_signed_bundle_is_stored_and_listed_pending(
     assert published.status_code == 201, published.text
     sha = hashlib.sha256(archive).hexdigest()
     assert published.json() == {
+        "id": f"{slug}@0.1.0",
         "plugin": slug,
         "version": "0.1.0",
         "status": "pending",
