@@ -42,10 +42,12 @@ def build_plugin(
     version: str = "0.1.0",
     extra_off: int = 0,
     permissions: tuple[str, ...] = (),
+    fails_in_server: bool = False,
 ) -> Path:
     """An unsigned bundle directory of ``ticketing-sdk new``'s example plugin ``slug``,
     opt-in, at ``version``, taking ``extra_off`` minor units more than its percentage (so
-    a test can tell which version answered)."""
+    a test can tell which version answered). ``fails_in_server``: it imports anywhere but
+    in a process serving the API (every check passes; loading it there fails)."""
     use_offline_uv()
     project = scaffold(slug, workdir / f"src-{slug}-{version}")
     package = project / slug.replace("-", "_") / "__init__.py"
@@ -60,6 +62,12 @@ def build_plugin(
         before = "off = unit_price * self.percent // 100"
         assert before in code
         code = code.replace(before, f"{before} + {extra_off}")
+    if fails_in_server:
+        code += (
+            "\n\nimport sys as _sys\n\n"
+            'if "uvicorn" in _sys.modules:\n'
+            '    raise ImportError("this build cannot run inside the API server")\n'
+        )
     package.write_text(code)
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1)

@@ -90,13 +90,20 @@ class Plugin:
         return await cls.publish(api, root, slug, key, bundles)
 
     @classmethod
-    async def built_for_real(cls, api, root, workdir: Path, *, upgrade: bool = False) -> Plugin:
+    async def built_for_real(
+        cls, api, root, workdir: Path, *, upgrade: bool = False, broken_upgrade: bool = False
+    ) -> Plugin:
         slug, key = unique("inst"), Ed25519PrivateKey.generate()
-        versions = (("0.1.0", 0), ("0.2.0", 100)) if upgrade else (("0.1.0", 0),)
+        versions = (("0.1.0", 0), ("0.2.0", 100)) if upgrade or broken_upgrade else (("0.1.0", 0),)
         bundles = []
         for version, extra in versions:
             bundle = build_plugin(
-                workdir, slug, version=version, extra_off=extra, permissions=(PERMISSION,)
+                workdir,
+                slug,
+                version=version,
+                extra_off=extra,
+                permissions=(PERMISSION,),
+                fails_in_server=broken_upgrade and version == "0.2.0",
             )
             sign_bundle(bundle, key)
             bundles.append(bundle)
@@ -367,3 +374,31 @@ async def test_a_bundle_the_loader_refuses_changes_nothing(
     assert await discount(api, shop, plugin.slug) == 0
     listed = await api.get(installations(shop.venue.organization_id), headers=shop.venue.admin)
     assert listed.json()["items"] == []
+
+
+@requires_loader
+async def test_a_version_that_fails_to_load_is_undone_and_named(
+    api, root, workdir, database: Database
+) -> None:
+    """0.2.0 passes every check but cannot be imported by the server: the upgrade answers
+    422 with the loader's reason, and 0.1.0 runs on as before."""
+    plugin = await Plugin.built_for_real(api, root, workdir, broken_upgrade=True)
+    shop = await open_shop(api, database)
+    assert (await install(api, shop, plugin.slug, version="0.1.0")).status_code == 201
+    assert await discount(api, shop, plugin.slug) == 250
+    path = f"{installations(shop.venue.organization_id)}/{plugin.slug}"
+    headers = {**shop.venue.admin, "Idempotency-Key": f"upgrade-{uuid.uuid4()}"}
+    body = {"version": "0.2.0", "grant_permissions": [PERMISSION]}
+    failed = await api.put(path, json=body, headers=headers)
+    assert failed.status_code == 422, failed.text
+    assert problem_code(failed) == "bundle-load-failed"
+    assert "cannot run inside the API server" in failed.json()["failure"]
+    assert await discount(api, shop, plugin.slug) == 250
+    assert await deployment_rows(database, plugin.slug) == ("0.1.0", 1)
+    listed = await api.get(installations(shop.venue.organization_id), headers=shop.venue.admin)
+    assert [(i["version"], i["loaded_version"]) for i in listed.json()["items"]] == [
+        ("0.1.0", "0.1.0")
+    ]
+    # the key's answer was not kept: the same request runs (and fails) again
+    again = await api.put(path, json=body, headers=headers)
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again.headers
