@@ -33,6 +33,7 @@ def ticketing_api_routers():
         installs,
         listings,
         moderation,
+        platform_deployments,
         publishers,
         publishing,
         revocations,
@@ -45,6 +46,7 @@ def ticketing_api_routers():
         listings.router,
         screenshots.router,
         moderation.router,
+        platform_deployments.router,
         revocations.router,
         installs.router,
     ]
