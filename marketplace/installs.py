@@ -27,6 +27,7 @@ from kernel.pagination import ItemList
 from marketplace import deployments, version_changes
 from marketplace.catalog import listing_of
 from marketplace.models import MarketplaceInstallation
+from marketplace.problems import PurgeUnavailable
 from marketplace.schemas import InstallationOut, InstallIn, UpgradeIn
 from marketplace.writes import Idempotent
 
@@ -180,7 +181,12 @@ async def roll_back(
     status_code=204,
     summary="Uninstall: the organization's rows go (its data too with purge=true); when no "
     "organization has it any more, every process unloads it",
-    responses={409: {"description": "A purge other plugins' rows refer to"}},
+    responses={
+        409: {
+            "description": "A purge other plugins' rows refer to, or a purge of a plugin "
+            "this process does not run (`purge-unavailable`)"
+        }
+    },
 )
 async def uninstall(
     organization_id: uuid.UUID,
@@ -203,7 +209,14 @@ async def uninstall(
         await listing_of(session, plugin, lock=True)
         row = await version_changes.installed(session, organization_id, plugin)
         await session.delete(row)
-        if kernel.plugins.record(plugin) in kernel.plugins.loaded:
+        running_here = kernel.plugins.record(plugin) in kernel.plugins.loaded
+        if purge and not running_here:
+            raise PurgeUnavailable(
+                f"{plugin} does not run on this process, so it cannot delete its data; "
+                "uninstall without purge, or retry once it loads.",
+                plugin=plugin,
+            )
+        if running_here:
             # the plugins API's uninstall: its row goes, and its data with purge=true
             await service.uninstall(
                 kernel,

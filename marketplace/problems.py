@@ -82,6 +82,10 @@ class NotDeployed(NotFound):
     code, title = "not-deployed", "The plugin is not deployed"
 
 
+class PurgeUnavailable(Conflict):
+    code, title = "purge-unavailable", "The plugin cannot purge its data here"
+
+
 class BundleLoadFailed(UnprocessableContent):
     code, title = "bundle-load-failed", "The bundle did not load; nothing changed"
 
