@@ -276,7 +276,9 @@ async def test_an_install_prices_for_that_organization_only_until_uninstalled(
     assert "marketplace.installed" in [e["action"] for e in log.json()["items"]]
 
     uninstalled = await api.delete(
-        f"{installations(a.venue.organization_id)}/{plugin.slug}", headers=a.venue.admin
+        f"{installations(a.venue.organization_id)}/{plugin.slug}",
+        params={"purge": "true"},
+        headers=a.venue.admin,
     )
     assert uninstalled.status_code == 204
     assert await discount(api, a, plugin.slug) == 0
