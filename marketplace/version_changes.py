@@ -73,13 +73,14 @@ async def installed(
     return row
 
 
-async def offered_listing(session: AsyncSession, plugin: str) -> None:
-    """The listing, locked (one change of a plugin's deployment at a time); it must be
-    approved to be installed."""
+async def offered_listing(session: AsyncSession, plugin: str, *, installing: bool) -> None:
+    """The listing, locked (one change of a plugin's deployment at a time). A new install
+    needs it approved; an organization that has it may still change its version while it
+    is hidden (installs keep working), not once it is blocked."""
     listing = await listing_of(session, plugin, lock=True)
     if listing.status == "pending":
         raise ListingNotFound(f"No listing {plugin!r}.", plugin=plugin)
-    if listing.status != "approved":
+    if listing.status == "blocked" or (installing and listing.status != "approved"):
         raise ListingUnavailable(f"{plugin} is {listing.status}: it is not offered.")
 
 
@@ -106,7 +107,7 @@ async def move(
         )
         if (replayed := await writes.replay(body)) is not None:
             return replayed
-        await offered_listing(session, plugin)
+        await offered_listing(session, plugin, installing=action == "installed")
         row = await session.get(
             MarketplaceInstallation, (organization_id, plugin), with_for_update=True
         )
