@@ -301,10 +301,14 @@ async def test_upgrade_and_rollback_change_the_answer_while_the_version_is_not_s
     assert upgraded.status_code == 200, upgraded.text
     assert upgraded.json()["previous_version"] == "0.1.0"
     assert await discount(api, a, plugin.slug) == 350
+    # hidden: no new installs, but one that has it may still go back
+    await moderate(api, root, plugin.slug, "hidden", "under review")
+    assert problem_code(await install(api, b, plugin.slug)) == "listing-unavailable"
     rolled_back = await api.post(f"{path}/rollback", headers=a.venue.admin)
     assert rolled_back.status_code == 200, rolled_back.text
     assert rolled_back.json()["version"] == "0.1.0"
     assert await discount(api, a, plugin.slug) == 250
+    await moderate(api, root, plugin.slug, "approved")
 
     # B installs too: the deployed version is now shared
     other_version = await install(api, b, plugin.slug, version="0.2.0")
