@@ -102,7 +102,9 @@ async def test_a_publisher_gets_its_token_once_and_only_its_sha256_is_kept(
     assert "marketplace.publisher_created" in await audit_actions(database, slug)
 
 
-async def test_a_rotated_token_replaces_the_old_one(api, bundle, tmp_path, key) -> None:
+async def test_a_rotated_token_replaces_the_old_one(
+    api, bundle, tmp_path, key, database: Database
+) -> None:
     publisher, token, owner = await new_publisher(api)
     await add_key(api, owner, publisher, key)
     stranger = await signed_in_user(api)
@@ -117,6 +119,11 @@ async def test_a_rotated_token_replaces_the_old_one(api, bundle, tmp_path, key) 
     assert old.status_code == 401
     assert (await publish(api, new_token, archive)).status_code == 201
     assert (await publish(api, "tpub_made-up", archive)).status_code == 401
+    assert await audit_actions(database, publisher) == [
+        "marketplace.publisher_created",
+        "marketplace.key_added",
+        "marketplace.publisher_token_rotated",
+    ]
     no_token = await api.post(
         "/api/v1/marketplace/bundles", content=archive, headers={"Content-Type": "application/zip"}
     )
@@ -305,6 +312,9 @@ async def test_revoked_keys_and_versions_cannot_be_published(
     found = {(r["plugin"], r["version"], r["key_id"]) for r in listed.json()["items"]}
     assert {(slug, "0.1.0", None), (None, None, kid)} <= found
     assert (await api.get(revocations, headers=owner)).status_code == 403
+    deployments = "/api/v1/platform/marketplace/deployments"
+    assert (await api.get(deployments, headers=owner)).status_code == 403
+    assert (await api.get(deployments, headers=root)).status_code == 200
     neither = await api.post(revocations, json={"plugin": slug, "reason": "x"}, headers=root)
     assert neither.status_code == 422
     unknown = await api.post(
