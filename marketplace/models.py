@@ -55,9 +55,12 @@ class Listing(Base):
     __tablename__ = "marketplace_listing"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'approved', 'hidden', 'blocked')", name="status"),
+        Index("ix_marketplace_listing_created", "created_at", "id"),
     )
 
     plugin: Mapped[str] = mapped_column(String(63), primary_key=True)
+    # A uuid as well, so lists page on (created_at, id) like every other list of the API.
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
     publisher_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("marketplace_publisher.id", ondelete="RESTRICT")
     )

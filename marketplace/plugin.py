@@ -25,3 +25,28 @@ def ticketing_orm_models():
 @hookimpl
 def ticketing_migration_location():
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def ticketing_api_routers():
+    from marketplace import (
+        installs,
+        listings,
+        moderation,
+        platform_deployments,
+        publishers,
+        publishing,
+        revocations,
+        screenshots,
+    )
+
+    return [
+        publishers.router,
+        publishing.router,
+        listings.router,
+        screenshots.router,
+        moderation.router,
+        platform_deployments.router,
+        revocations.router,
+        installs.router,
+    ]

@@ -30,6 +30,8 @@ class BundleManifest:
     :param hooks: the ``ticketing_*`` hooks the plugin implements.
     :param permissions: the permissions the plugin asks an installing organization for.
     :param files: file name (relative to the bundle) to its sha256 hex digest.
+    :param description: what the plugin does, in a sentence or two (the plugin's
+        ``METADATA.description``); the marketplace shows and searches it.
     """
 
     slug: str
@@ -41,6 +43,7 @@ class BundleManifest:
     permissions: tuple[str, ...] = ()
     settings_schema: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    description: str = ""
     format: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -53,6 +56,8 @@ class BundleManifest:
             raise InvalidManifest(
                 f"kernel_compatibility {self.kernel_compatibility!r} is not a PEP 440 specifier"
             ) from exc
+        if not isinstance(self.description, str):
+            raise InvalidManifest("the manifest's 'description' must be a string")
         for name in ("hooks", "permissions"):
             values = getattr(self, name)
             if isinstance(values, str) or not all(isinstance(value, str) for value in values):

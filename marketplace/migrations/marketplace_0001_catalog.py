@@ -68,6 +68,7 @@ def upgrade() -> None:
     op.create_table(
         "marketplace_listing",
         sa.Column("plugin", sa.String(63), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("publisher_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
@@ -89,7 +90,9 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("plugin", name=op.f("pk_marketplace_listing")),
+        sa.UniqueConstraint("id", name=op.f("uq_marketplace_listing_id")),
     )
+    op.create_index("ix_marketplace_listing_created", "marketplace_listing", ["created_at", "id"])
     op.create_table(
         "marketplace_version",
         sa.Column("plugin", sa.String(63), nullable=False),

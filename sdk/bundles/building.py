@@ -77,7 +77,7 @@ hooks = sorted(
 print(json.dumps({
     "slug": metadata.slug, "version": metadata.version, "name": metadata.name,
     "category": str(metadata.category), "settings_schema": metadata.settings_schema,
-    "hooks": hooks,
+    "hooks": hooks, "description": metadata.description,
 }))
 """
 

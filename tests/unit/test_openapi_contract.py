@@ -99,7 +99,7 @@ UNCHECKED_ALLOWED = {
     "integration/test_idempotency.py": 1,  # a bare FastAPI app, not the API
     "integration/media/test_gallery_s3.py": 1,  # fetches presigned URLs from S3
     "integration/test_cli.py": 3,  # a `ticketing serve` process: checked with .check()
-    "integration/plugins/test_two_processes.py": 1,  # waits for a process's /health/ready
+    "support/processes.py": 1,  # waits for a `ticketing serve` process's /health/ready
 }
 
 
