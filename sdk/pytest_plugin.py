@@ -25,6 +25,8 @@ Fixtures:
     relay running); ``ticketing_app`` is the FastAPI app itself.
 ``ticketing_organization``
     A new organization (``.id``, ``.slug``, ``.name``): no plugin chosen yet.
+``ticketing_new_organization``
+    ``await ticketing_new_organization(name=...)``: another one, for tests that need two.
 ``ticketing_enable_plugin``
     ``await ticketing_enable_plugin(organization_id, slug, settings=None, enabled=True)``:
     turns a plugin on for an organization through the kernel's installations service
@@ -159,11 +161,19 @@ def ticketing_kernel(ticketing_app: FastAPI) -> Kernel:
     return ticketing_app.state.kernel
 
 
-@_async_fixture()
-async def ticketing_organization(ticketing_kernel: Kernel) -> Organization:
+@pytest.fixture
+def ticketing_new_organization(ticketing_kernel: Kernel) -> Callable[..., Awaitable[Organization]]:
     from sdk.testkit.kernel import new_organization
 
-    return await new_organization(ticketing_kernel)
+    async def create(**options: Any) -> Organization:
+        return await new_organization(ticketing_kernel, **options)
+
+    return create
+
+
+@_async_fixture()
+async def ticketing_organization(ticketing_new_organization) -> Organization:
+    return await ticketing_new_organization()
 
 
 @pytest.fixture
