@@ -21,6 +21,8 @@ the rest by concern:
 ``sdk.secrets``     signing secrets generated locally when not configured
 ``sdk.bundles``     signed plugin bundles: manifest, build, sign, verify
 ``sdk.testing``     a plugin's own tests: does the kernel load it, a hook's ``ctx``
+``sdk.testkit``     the plugin in the real kernel on PostgreSQL (behind the ``ticketing_*``
+                    fixtures of :mod:`sdk.pytest_plugin`)
 ``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
 
 A plugin is a module (or package) with ``METADATA`` and hook implementations::
