@@ -60,6 +60,23 @@ try:
 except ImportError:  # ticketing-sdk installed without its `testing` extra
     pytest_asyncio = None
 
+__all__ = [
+    "pytest_addoption",
+    "ticketing_app",
+    "ticketing_call_hook",
+    "ticketing_client",
+    "ticketing_database_url",
+    "ticketing_databases",
+    "ticketing_enable_plugin",
+    "ticketing_kernel",
+    "ticketing_new_organization",
+    "ticketing_organization",
+    "ticketing_plugin_manager",
+    "ticketing_plugins",
+    "ticketing_quote_line",
+    "ticketing_with_builtins",
+]
+
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI

@@ -8,3 +8,27 @@
 * :mod:`.kernel`: the kernel app started as the server starts it, a new organization,
   a plugin turned on for it through the installations service.
 """
+
+from sdk.testkit.databases import ThrowawayDatabases, configured_server
+from sdk.testkit.kernel import (
+    enable_plugin,
+    kernel_settings,
+    new_organization,
+    quote_line,
+    running_app,
+)
+from sdk.testkit.plugins import PluginRefused, PluginsNotFound, plugin_manager, project_plugins
+
+__all__ = [
+    "PluginRefused",
+    "PluginsNotFound",
+    "ThrowawayDatabases",
+    "configured_server",
+    "enable_plugin",
+    "kernel_settings",
+    "new_organization",
+    "plugin_manager",
+    "project_plugins",
+    "quote_line",
+    "running_app",
+]
