@@ -157,11 +157,8 @@ def publish(
         raise _fail(f"{type(exc).__name__}: {exc}") from exc
     except PublishFailed as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"plugin:  {published.plugin}")
-    typer.echo(f"version: {published.version}")
-    typer.echo(
-        f"status:  {published.status}" + ("" if published.created else " (already published)")
-    )
+    done = "published" if published.created else "already published"
+    typer.echo(f"{done} {published.plugin} {published.version} (status: {published.status})")
 
 
 def main() -> None:

@@ -92,9 +92,7 @@ def publish(*args: str, env: dict[str, str] | None = None):
 def test_a_signed_bundle_is_uploaded_and_the_answer_shown(market, bundle):
     done = publish(str(bundle), "--url", market.url + "/", "--token", TOKEN)
     assert done.exit_code == 0, done.output
-    assert "plugin:  group-discount" in done.output
-    assert "version: 1.0.0" in done.output
-    assert "status:  pending_review" in done.output
+    assert "published group-discount 1.0.0 (status: pending_review)" in done.output
     [sent] = market.requests
     assert sent["path"] == "/api/v1/marketplace/bundles"
     assert sent["headers"]["Authorization"] == f"Bearer {TOKEN}"
@@ -114,7 +112,7 @@ def test_a_version_already_published_says_so(market, bundle):
     market.status, market.body["status"] = 200, "published"
     done = publish(str(bundle), "--url", market.url, "--token", TOKEN)
     assert done.exit_code == 0, done.output
-    assert "status:  published (already published)" in done.output
+    assert "already published group-discount 1.0.0 (status: published)" in done.output
 
 
 def test_a_refusal_exits_1_with_its_title_and_detail(market, bundle):
