@@ -8,13 +8,16 @@ for it (the platform's own suite loads this plugin too, and never notices it).
 Fixtures:
 
 ``ticketing_plugins`` (module)
-    The plugins under test. Default: the modules named by the ``ticketing_plugins`` ini
-    option, else the ``ticketing.plugins`` entry points of the nearest ``pyproject.toml``
-    above the test file. Override the fixture to choose others.
+    The plugins under test: those a module's ``pytestmark =
+    pytest.mark.ticketing_plugins("pkg.module", ...)`` names, else the ``ticketing_plugins``
+    ini option's (``module[:attribute]``, one a line), else the ``ticketing.plugins``
+    entry points of the nearest ``pyproject.toml`` above the test file. Override the
+    fixture to hand over plugin objects directly.
 ``ticketing_with_builtins`` (module)
     ``True`` to run the plugins next to every other installed plugin (the server's
     builtins, when the ``ticketing`` distribution is installed) instead of next to the
-    kernel alone. Default: the ``ticketing_with_builtins`` ini option (false).
+    kernel alone. Default: the marker's ``with_builtins=``, else the
+    ``ticketing_with_builtins`` ini option (false).
 ``ticketing_database_url`` (module)
     A database of its own for the test session (one per set of migration branches),
     migrated with the kernel's and the plugins' revisions, dropped at the end: created on
@@ -62,6 +65,7 @@ except ImportError:  # ticketing-sdk installed without its `testing` extra
 
 __all__ = [
     "pytest_addoption",
+    "pytest_configure",
     "ticketing_app",
     "ticketing_call_hook",
     "ticketing_client",
@@ -102,6 +106,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ticketing_plugins(*targets, with_builtins=False): the plugins a module's kernel runs "
+        "(module[:attribute]), next to the kernel alone or to every installed plugin",
+    )
+
+
+def _marker(request: pytest.FixtureRequest) -> pytest.Mark | None:
+    return request.node.get_closest_marker("ticketing_plugins")
+
+
 def _async_fixture(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     """An async fixture on the session's loop, or, without pytest-asyncio, one that
     fails saying what to install."""
@@ -124,6 +140,9 @@ def _async_fixture(**options: Any) -> Callable[[Callable[..., Any]], Any]:
 def ticketing_plugins(request: pytest.FixtureRequest) -> list[object]:
     from sdk.testkit.plugins import named_plugins, project_plugins
 
+    marker = _marker(request)
+    if marker is not None and marker.args:
+        return named_plugins(marker.args)
     named = request.config.getini("ticketing_plugins")
     if named:
         return named_plugins(named)
@@ -132,6 +151,9 @@ def ticketing_plugins(request: pytest.FixtureRequest) -> list[object]:
 
 @pytest.fixture(scope="module")
 def ticketing_with_builtins(request: pytest.FixtureRequest) -> bool:
+    marker = _marker(request)
+    if marker is not None and "with_builtins" in marker.kwargs:
+        return bool(marker.kwargs["with_builtins"])
     return bool(request.config.getini("ticketing_with_builtins"))
 
 

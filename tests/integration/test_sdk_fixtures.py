@@ -48,14 +48,12 @@ class Probe:
         return [CheckoutVeto(SLUG, f"{settings.get('greeting')}/{settings.get('api_key')}")]
 
 
-@pytest.fixture(scope="module")
-def ticketing_plugins():
-    return [Probe()]
+PROBE = Probe()
 
-
-@pytest.fixture(scope="module")
-def ticketing_with_builtins():
-    return True
+# The plugin under test and the builtins next to it, as the marker names them.
+pytestmark = pytest.mark.ticketing_plugins(
+    "tests.integration.test_sdk_fixtures:PROBE", with_builtins=True
+)
 
 
 def cart(organization_id: uuid.UUID) -> CheckoutCart:
