@@ -1,8 +1,9 @@
-"""Packs kernel/, sdk/ and migrations/ from the repository root into the wheel.
+"""Packs kernel/, sdk/ and migrations/ from the repository root into the sdist and the
+wheel.
 
-Only a real wheel copies them: an editable install (``uv sync`` in the repository) puts
+Only real artifacts copy them: an editable install (``uv sync`` in the repository) puts
 the repository root on ``sys.path`` instead (``dev-mode-dirs``), so the code a developer
-edits is the code that runs.
+edits is the code that runs. A wheel built from the sdist finds them at the sdist's root.
 """
 
 from pathlib import Path
@@ -16,6 +17,8 @@ class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict) -> None:
         if version == "editable":
             return
-        repository = Path(self.root).resolve().parents[1]
+        root = Path(self.root).resolve()
+        if (root / "kernel").is_dir():  # building from the unpacked sdist
+            return
         for package in PACKAGES:
-            build_data["force_include"][str(repository / package)] = package
+            build_data["force_include"][str(root.parents[1] / package)] = package
