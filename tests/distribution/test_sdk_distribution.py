@@ -45,6 +45,7 @@ class Venv:
             UV=uv(),
             UV_OFFLINE="1",
             UV_PYTHON_DOWNLOADS="never",
+            UV_COMPILE_BYTECODE="1",  # once at install, not in every first import
             TICKETING_TEST_DATABASE_URL=ADMIN_URL,
             PATH=f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
         )
