@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
+import warnings
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -84,8 +85,13 @@ def plugin_manager(
         for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if entry_point.name in slugs or manager.record(entry_point.name) is not None:
                 continue
+            try:
+                installed = entry_point.load()
+            except Exception as exc:  # as the kernel does: a broken plugin is left out
+                warnings.warn(f"plugin {entry_point.name} left out: {exc!r}", stacklevel=2)
+                continue
             manager.add_plugin(
-                entry_point.load(), slug=entry_point.name, source=f"entry point {entry_point.value}"
+                installed, slug=entry_point.name, source=f"entry point {entry_point.value}"
             )
     for plugin in plugins:
         record = manager.add_plugin(plugin, source="under test")
