@@ -21,6 +21,8 @@ the rest by concern:
 ``sdk.secrets``     signing secrets generated locally when not configured
 ``sdk.bundles``     signed plugin bundles: manifest, build, sign, verify
 ``sdk.testing``     a plugin's own tests: does the kernel load it, a hook's ``ctx``
+``sdk.testkit``     the plugin in the real kernel on PostgreSQL (behind the ``ticketing_*``
+                    fixtures of :mod:`sdk.pytest_plugin`)
 ``sdk.clock``, ``sdk.codes``, ``sdk.crypto``, ``sdk.cache``, ``sdk.storage``
 
 A plugin is a module (or package) with ``METADATA`` and hook implementations::
@@ -44,23 +46,61 @@ and is advertised by its distribution under the ``ticketing.plugins`` entry poin
 The hooks, their arguments and their answers are documented in :mod:`kernel.hookspecs`.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from kernel import contracts
-from kernel.context import Kernel
 from kernel.contracts import *  # noqa: F403  (the typed values hooks exchange)
-from kernel.hooks import Hooks
 from kernel.hookspecs import HOOK_CONTRACT_VERSION
 from kernel.markers import hookimpl
-from kernel.plugin_context import PluginContext
-from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
-from kernel.problems import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    Problem,
-    Unauthorized,
-    UnprocessableContent,
-)
-from kernel.settings import Settings, env_var
+
+if TYPE_CHECKING:
+    from kernel.context import Kernel
+    from kernel.hooks import Hooks
+    from kernel.plugin_context import PluginContext
+    from kernel.plugin_metadata import Availability, PluginCategory, PluginMetadata
+    from kernel.problems import (
+        Conflict,
+        Forbidden,
+        NotFound,
+        Problem,
+        Unauthorized,
+        UnprocessableContent,
+    )
+    from kernel.settings import Settings, env_var
+
+# Imported when first used: importing ``sdk`` (or ``ticketing-sdk --help``) must not pay
+# for the web framework and the ORM that these names bring along.
+_LAZY = {
+    "Kernel": "kernel.context",
+    "Hooks": "kernel.hooks",
+    "PluginContext": "kernel.plugin_context",
+    "Availability": "kernel.plugin_metadata",
+    "PluginCategory": "kernel.plugin_metadata",
+    "PluginMetadata": "kernel.plugin_metadata",
+    "Conflict": "kernel.problems",
+    "Forbidden": "kernel.problems",
+    "NotFound": "kernel.problems",
+    "Problem": "kernel.problems",
+    "Unauthorized": "kernel.problems",
+    "UnprocessableContent": "kernel.problems",
+    "Settings": "kernel.settings",
+    "env_var": "kernel.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sdk' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "HOOK_CONTRACT_VERSION",

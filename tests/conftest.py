@@ -24,11 +24,13 @@ from kernel.app import create_app
 from kernel.db import Database
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.settings import Settings
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import ADMIN_URL, create_database, drop_database
 from tests.support.live_server import live_server
 from tests.support.openapi_contract import checked_client
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
+# The SDK's ticketing_* fixtures (sdk.pytest_plugin) make their databases on the same server.
+os.environ.setdefault("TICKETING_TEST_DATABASE_URL", ADMIN_URL)
 
 
 def worker_redis_url(base: str, worker: str | None) -> str:

@@ -1,20 +1,25 @@
 """``ticketing-sdk new``: a plugin project that builds, signs and passes its tests as made.
 
 The project is the smallest real plugin: a pricing adjuster that takes a configurable
-percentage off, its metadata and settings schema, tests that need no database, and the
-``pyproject.toml`` that ``ticketing-sdk build`` reads. Authors replace the example; the
-loop around it (test, build, sign, verify) already works.
+percentage off, its metadata and settings schema, tests (quick ones without a database,
+and ones that run it in the real kernel on PostgreSQL through the ``ticketing_*``
+fixtures of :mod:`sdk.pytest_plugin`), and the ``pyproject.toml`` that
+``ticketing-sdk build`` reads. Authors replace the example; the loop around it (test,
+build, sign, verify, publish) already works.
 """
 
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from pathlib import Path
 from string import Template
 
 from kernel.hookspecs import HOOK_CONTRACT_VERSION
 from kernel.plugin_metadata import SLUG_PATTERN
 from sdk.bundles.building import default_compatibility
+
+SDK_DISTRIBUTION = "ticketing-sdk"
 
 
 class ScaffoldRefused(ValueError):
@@ -26,9 +31,12 @@ PYPROJECT = Template("""\
 name = "$slug"
 version = "0.1.0"
 description = "$title: a plugin for the ticketing platform."
-# No dependencies yet: the SDK ships inside the platform's `ticketing` distribution, so
-# the plugin needs the platform's `sdk` package importable wherever it runs or is tested.
-dependencies = []
+# The platform provides `ticketing-sdk` where the plugin runs; its `testing` extra adds
+# the pytest plugin's needs (pytest, pytest-asyncio) for the tests.
+dependencies = ["ticketing-sdk>=$sdk_version"]
+
+[dependency-groups]
+dev = ["ticketing-sdk[testing]>=$sdk_version"]
 
 [project.entry-points."ticketing.plugins"]
 $slug = "$package"
@@ -42,6 +50,10 @@ permissions = []
 [tool.pytest.ini_options]
 pythonpath = ["."]
 testpaths = ["tests"]
+asyncio_mode = "auto"
+# The kernel the ticketing_* fixtures start lives on the session's event loop.
+asyncio_default_fixture_loop_scope = "session"
+asyncio_default_test_loop_scope = "session"
 
 [build-system]
 requires = ["hatchling"]
@@ -59,6 +71,7 @@ adjuster. Everything the plugin uses comes from ``sdk``.
 """
 
 from sdk import (
+    Availability,
     PluginCategory,
     PluginMetadata,
     PriceAdjustment,
@@ -92,6 +105,8 @@ METADATA = PluginMetadata(
     category=PluginCategory.MARKETING,
     settings_schema=SETTINGS_SCHEMA,
     description="A percentage off every ticket.",
+    # Off until an organization installs it (from the marketplace) and turns it on.
+    availability=Availability.OPT_IN,
     depends_on=(),
 )
 
@@ -120,22 +135,31 @@ def ticketing_pricing_adjusters(context, ctx):
 ''')
 
 TESTS = Template('''\
-"""The plugin as the kernel will see it; plain pytest, no database."""
+"""The plugin as the kernel will see it.
+
+The first tests need no database. The others run the plugin inside the real kernel on
+PostgreSQL, through the ``ticketing_*`` fixtures of ticketing-sdk's pytest plugin: a
+database of its own from ``TICKETING_TEST_DATABASE_URL`` (else ``DATABASE_URL``, else an
+embedded PostgreSQL), a new organization, the plugin turned on for it with settings, and
+its hook called as the kernel calls it.
+"""
 
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
+
+import pytest
 
 import $package as plugin
-from sdk import PriceStage, PricingContext
+from sdk import PriceStage, PricingContext, UnprocessableContent
 from sdk.testing import check_plugin, plugin_context, validate_metadata
 
 
-def pricing_context() -> PricingContext:
+def pricing_context(organization_id: UUID | None = None, quantity: int = 2) -> PricingContext:
     return PricingContext(
-        organization_id=uuid4(),
+        organization_id=organization_id or uuid4(),
         event_id=uuid4(),
         ticket_type_id=uuid4(),
-        quantity=2,
+        quantity=quantity,
         currency="EUR",
         at=datetime(2030, 1, 1, tzinfo=UTC),
     )
@@ -162,6 +186,32 @@ def test_ten_percent_without_settings():
     ctx = plugin_context("$slug")
     [adjuster] = plugin.ticketing_pricing_adjusters(context=pricing_context(), ctx=ctx)
     assert adjuster.adjust(pricing_context(), 2000).amount == -200
+
+
+async def test_an_organization_that_turned_it_on_pays_less(
+    ticketing_organization, ticketing_enable_plugin, ticketing_quote_line
+):
+    await ticketing_enable_plugin(ticketing_organization, "$slug", {"percent_off": 25})
+    quote = await ticketing_quote_line(pricing_context(ticketing_organization.id), list_price=2000)
+    assert quote.unit_price == 1500
+    assert [a.code for a in quote.adjustments] == ["$slug"]
+
+
+async def test_an_organization_that_did_not_pays_the_list_price(
+    ticketing_organization, ticketing_quote_line
+):
+    quote = await ticketing_quote_line(pricing_context(ticketing_organization.id), list_price=2000)
+    assert (quote.unit_price, quote.adjustments) == (2000, ())
+
+
+async def test_settings_outside_the_schema_are_refused(
+    ticketing_organization, ticketing_enable_plugin, ticketing_quote_line
+):
+    with pytest.raises(UnprocessableContent) as refused:
+        await ticketing_enable_plugin(ticketing_organization, "$slug", {"percent_off": 150})
+    assert refused.value.extensions["field"] == "/settings/percent_off"
+    quote = await ticketing_quote_line(pricing_context(ticketing_organization.id), list_price=2000)
+    assert quote.unit_price == 2000
 ''')
 
 README = Template("""\
@@ -169,16 +219,19 @@ README = Template("""\
 
 A plugin for the ticketing platform: it takes `percent_off` % (default 10) off every
 ticket of the organizations that turn it on. It is the example `ticketing-sdk new` made;
-replace it with your own hooks (documented in the platform's `kernel.hookspecs`).
+replace it with your own hooks (documented in the platform's `kernel.hookspecs` and its
+SDK guide, `sdk/README.md`).
 
-The plugin imports only `sdk`, which ships with the platform: work inside an environment
-where it is importable (e.g. the platform's virtualenv).
+The plugin imports only `sdk`, from the `ticketing-sdk` distribution.
 
 ## The loop
 
 ```sh
+# 0. once: an environment with the SDK and its test extra
+uv venv && uv pip install 'ticketing-sdk[testing]'
 # 1. edit $package/__init__.py (hooks, METADATA, settings schema) and tests/
-# 2. test it, no database needed
+# 2. test it: the quick tests need nothing, the others run the plugin in the real kernel
+#    on PostgreSQL (TICKETING_TEST_DATABASE_URL or DATABASE_URL; else an embedded one)
 pytest
 # 3. build the bundle: the wheel and its manifest
 ticketing-sdk build . --out dist/$slug-0.1.0/
@@ -187,6 +240,9 @@ ticketing-sdk keygen --out keys/
 # 5. sign the bundle, then check it as an installer will
 ticketing-sdk sign dist/$slug-0.1.0/ --key keys/ed25519.key
 ticketing-sdk verify dist/$slug-0.1.0/ --public-key keys/ed25519.pub
+# 6. publish it to a marketplace (token from TICKETING_PUBLISHER_TOKEN or --token)
+ticketing-sdk publish dist/$slug-0.1.0/ --url https://tickets.example.com \\
+    --public-key keys/ed25519.pub
 ```
 
 The hook contract versions the plugin works with and the permissions it asks for are
@@ -197,6 +253,14 @@ in `[tool.ticketing]` of `pyproject.toml`; bump `version` in both `pyproject.tom
 
 def package_name(slug: str) -> str:
     return slug.replace("-", "_")
+
+
+def sdk_version() -> str:
+    """The running ticketing-sdk's version: the least the new project asks for."""
+    try:
+        return metadata.version(SDK_DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # a source tree without the distribution
+        return "0.1.0"
 
 
 def scaffold(name: str, parent: Path) -> Path:
@@ -214,6 +278,7 @@ def scaffold(name: str, parent: Path) -> Path:
         "package": package_name(name),
         "title": name.replace("-", " ").replace("_", " ").capitalize(),
         "compatibility": default_compatibility(HOOK_CONTRACT_VERSION),
+        "sdk_version": sdk_version(),
     }
     files = {
         "pyproject.toml": PYPROJECT,
