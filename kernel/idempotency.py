@@ -202,3 +202,44 @@ async def purge_expired(session: AsyncSession) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now())
     )
     return result.rowcount
+
+
+class IdempotentWrite:
+    """``Idempotency-Key`` for one write, in the write's own transaction; inert when the
+    client sent no key. The usage above, folded into three calls::
+
+        writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
+        if (replayed := await writes.replay(body)) is not None:
+            return replayed
+        ...  # the work
+        await writes.remember(201, answer)
+    """
+
+    def __init__(self, session: AsyncSession, request: Any, *, scope: str, key: str | None) -> None:
+        self.session, self.scope, self.key = session, scope, key
+        self.method, self.path = request.method, request.url.path
+
+    async def replay(self, body: Any) -> Response | None:
+        """The stored answer of an earlier identical request, or None: go ahead."""
+        if not self.key:
+            return None
+        fingerprint = request_fingerprint(self.method, self.path, body)
+        stored = await claim(self.session, scope=self.scope, key=self.key, fingerprint=fingerprint)
+        return replay_response(stored) if stored is not None else None
+
+    async def remember(self, status: int, body: Any) -> None:
+        if self.key:
+            await remember(
+                self.session, scope=self.scope, key=self.key, result_status=status, body=body
+            )
+
+
+async def forget(session: AsyncSession, scope: str, key: str | None) -> None:
+    """Drop a remembered answer whose work was undone afterwards, so a retry runs again
+    instead of replaying a success."""
+    if key:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,43 +21,21 @@ from starlette.requests import Request
 from kernel.audit import record as audit
 from kernel.bundles.errors import BundleRefused
 from kernel.bundles.models import PluginDeployment
+from kernel.idempotency import forget
 from kernel.installations import generation
 from kernel.installations.generation import announce
 from kernel.installations.models import PluginInstallation
 from marketplace.catalog import listing_of
 from marketplace.models import ListingVersion, MarketplaceInstallation, PublisherKey
-from marketplace.problems import BundleLoadFailed, LoaderUnavailable, VersionShared, bundle_refused
-from marketplace.writes import forget
+from marketplace.problems import BundleLoadFailed, VersionShared, bundle_refused
 
 if TYPE_CHECKING:
     from kernel.context import Kernel
 
 
-class BundleSync(Protocol):
-    """What the marketplace needs of the kernel's bundle loader (``kernel.bundles``)."""
-
-    async def prepare(self, deployment: PluginDeployment) -> Any: ...
-
-    async def sync(self) -> None: ...
-
-    def loaded_version(self, plugin: str) -> str | None: ...
-
-    def failure(self, plugin: str) -> str | None: ...
-
-
-def loader(kernel: Kernel) -> BundleSync:
-    found = getattr(kernel, "bundles", None)
-    if found is None:
-        raise LoaderUnavailable("This platform cannot load plugin bundles (no bundle loader).")
-    return found
-
-
 def loaded(kernel: Kernel, plugin: str) -> tuple[str | None, str | None]:
     """(version this process runs, why it could not load it) for views."""
-    found = getattr(kernel, "bundles", None)
-    if found is None:
-        return None, None
-    return found.loaded_version(plugin), found.failure(plugin)
+    return kernel.bundles.loaded_version(plugin), kernel.bundles.failure(plugin)
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -141,7 +119,7 @@ async def deploy(
     await session.flush()
     await session.refresh(row)
     try:
-        await loader(kernel).prepare(row)
+        await kernel.bundles.prepare(row)
     except BundleRefused as exc:
         raise bundle_refused(exc) from exc
     return row
@@ -158,9 +136,7 @@ async def undeploy_if_unused(session: AsyncSession, plugin: str) -> bool:
 async def settle(kernel: Kernel, new_generation: int) -> None:
     """After the commit: every process is told, and this one loads what is deployed."""
     await announce(kernel, new_generation)
-    bundles = getattr(kernel, "bundles", None)
-    if bundles is not None:
-        await bundles.sync()
+    await kernel.bundles.sync()
 
 
 async def settle_or_restore(
@@ -177,7 +153,7 @@ async def settle_or_restore(
     """:func:`settle`; if ``version`` then does not run here, put ``before`` back and
     raise 422 ``bundle-load-failed`` with the loader's reason."""
     await settle(kernel, new_generation)
-    bundles = loader(kernel)
+    bundles = kernel.bundles
     if bundles.loaded_version(before.plugin) == version:
         return
     failure = bundles.failure(before.plugin) or "the bundle was not loaded"

@@ -20,7 +20,7 @@ from kernel.auth import requires
 from kernel.bundles.models import PluginDeployment
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep
-from kernel.idempotency import IdempotencyKeyHeader
+from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations import generation, service
 from kernel.installations.models import PluginInstallation
 from kernel.pagination import ItemList
@@ -29,7 +29,6 @@ from marketplace.catalog import listing_of
 from marketplace.models import MarketplaceInstallation
 from marketplace.problems import PurgeUnavailable
 from marketplace.schemas import InstallationOut, InstallIn, UpgradeIn
-from marketplace.writes import Idempotent
 
 if TYPE_CHECKING:
     pass
@@ -201,9 +200,7 @@ async def uninstall(
 ) -> Response:
     scope = f"{caller.user_id}:{organization_id}:marketplace.uninstalled"
     async with kernel.database.transaction() as session:
-        writes = Idempotent(
-            session, scope=scope, key=idempotency_key, method="DELETE", path=request.url.path
-        )
+        writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
         if (replayed := await writes.replay({"purge": purge})) is not None:
             return replayed
         await listing_of(session, plugin, lock=True)

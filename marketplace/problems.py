@@ -50,6 +50,10 @@ class CategoryRefused(UnprocessableContent):
     code, title = "bundle-category", "Not a marketplace category"
 
 
+class UnknownPermissions(UnprocessableContent):
+    code, title = "bundle-unknown-permission", "The bundle asks for permissions that do not exist"
+
+
 class VersionExists(Conflict):
     code, title = "version-exists", "This version was published with other content"
 
@@ -88,10 +92,6 @@ class PurgeUnavailable(Conflict):
 
 class BundleLoadFailed(UnprocessableContent):
     code, title = "bundle-load-failed", "The bundle did not load; nothing changed"
-
-
-class LoaderUnavailable(Problem):
-    status, code, title = 503, "bundle-loader-unavailable", "Bundles cannot be loaded here"
 
 
 class NotAZip(Problem):

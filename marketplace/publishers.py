@@ -21,7 +21,7 @@ from kernel.auth import signed_in
 from kernel.bundles.keys import InvalidKey, key_id, load_public_key, public_key_text
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep
-from kernel.idempotency import IdempotencyKeyHeader
+from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations.admins import is_platform_admin
 from kernel.pagination import ItemList
 from marketplace.access import new_token, token_sha256
@@ -36,7 +36,6 @@ from marketplace.problems import (
 )
 from marketplace.schemas import KeyIn, KeyOut, PublisherCreated, PublisherIn, PublisherOut
 from marketplace.schemas import PublisherToken as TokenOut
-from marketplace.writes import Idempotent
 
 MAX_PUBLISHERS_PER_USER = 10
 MAX_ACTIVE_KEYS = 10
@@ -96,12 +95,11 @@ async def create_publisher(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     async with kernel.database.transaction() as session:
-        writes = Idempotent(
+        writes = IdempotentWrite(
             session,
+            request,
             scope=f"{caller.user_id}:marketplace.publishers.create",
             key=idempotency_key,
-            method="POST",
-            path=request.url.path,
         )
         if (replayed := await writes.replay(body)) is not None:
             return replayed
@@ -228,12 +226,8 @@ async def add_key(
     except InvalidKey as exc:
         raise InvalidPublicKey(str(exc)) from exc
     async with kernel.database.transaction() as session:
-        writes = Idempotent(
-            session,
-            scope=f"{caller.user_id}:marketplace.keys.add",
-            key=idempotency_key,
-            method="POST",
-            path=request.url.path,
+        writes = IdempotentWrite(
+            session, request, scope=f"{caller.user_id}:marketplace.keys.add", key=idempotency_key
         )
         if (replayed := await writes.replay(body)) is not None:
             return replayed

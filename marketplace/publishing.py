@@ -41,6 +41,7 @@ from marketplace.problems import (
     NotAZip,
     PluginReserved,
     PluginTaken,
+    UnknownPermissions,
     VersionExists,
     bundle_refused,
 )
@@ -161,17 +162,12 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
     async with kernel.database.transaction() as session:
         keys = await active_keys(session, publisher.id)
         revoked_now = await revoked(session)
-    settings = kernel.settings
-    allow_unsigned = (
-        bool(getattr(settings, "allow_unsigned_plugins", False))
-        and settings.environment == "development"
-    )
     try:
         checked = await asyncio.to_thread(
             check_archive,
             data,
             [load_public_key(key.public_key) for key in keys],
-            allow_unsigned=allow_unsigned,
+            allow_unsigned=kernel.bundles.allow_unsigned,
         )
         _check_fields(checked)
         manifest = checked.manifest
@@ -187,6 +183,11 @@ async def publish_bundle(request: Request, kernel: KernelDep, publisher: Publish
     if manifest.category not in CATEGORIES:
         raise CategoryRefused(
             f"{manifest.category!r} is not a marketplace category.", categories=list(CATEGORIES)
+        )
+    unknown = sorted(name for name in manifest.permissions if name not in kernel.permissions)
+    if unknown:
+        raise UnknownPermissions(
+            f"Not permissions of this platform: {', '.join(unknown)}.", unknown=unknown
         )
     plugin, version = manifest.slug, manifest.version
     if plugin in shipped_plugins(kernel.plugins):

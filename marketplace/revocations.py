@@ -19,14 +19,13 @@ from kernel.auth import platform_admin
 from kernel.bundles.models import PluginRevocation
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep
-from kernel.idempotency import IdempotencyKeyHeader
+from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations import generation
 from kernel.pagination import Page, keyset_page
 from marketplace import deployments
 from marketplace.models import ListingVersion, PublisherKey
 from marketplace.problems import KeyNotFound
 from marketplace.schemas import RevocationIn, RevocationOut
-from marketplace.writes import Idempotent
 
 Administrator = Annotated[Principal, platform_admin()]
 router = APIRouter(prefix="/platform/marketplace/revocations", tags=["marketplace"])
@@ -62,12 +61,8 @@ async def revoke(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     async with kernel.database.transaction() as session:
-        writes = Idempotent(
-            session,
-            scope=f"{caller.user_id}:marketplace.revocations",
-            key=idempotency_key,
-            method="POST",
-            path=request.url.path,
+        writes = IdempotentWrite(
+            session, request, scope=f"{caller.user_id}:marketplace.revocations", key=idempotency_key
         )
         if (replayed := await writes.replay(body)) is not None:
             return replayed

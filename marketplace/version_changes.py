@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.audit import record as audit
 from kernel.bundles.models import PluginDeployment
 from kernel.contracts import Principal
+from kernel.idempotency import IdempotentWrite
 from kernel.installations import generation
 from kernel.installations.models import PluginInstallation
 from marketplace import deployments
@@ -31,7 +32,6 @@ from marketplace.problems import (
     PermissionsNotGranted,
 )
 from marketplace.schemas import InstallationOut
-from marketplace.writes import Idempotent
 
 if TYPE_CHECKING:
     from kernel.context import Kernel
@@ -102,9 +102,7 @@ async def move(
     version, deploy it, write the organization's rows, then settle or put it all back."""
     scope = f"{caller.user_id}:{organization_id}:marketplace.{action}"
     async with kernel.database.transaction() as session:
-        writes = Idempotent(
-            session, scope=scope, key=idempotency_key, method=request.method, path=request.url.path
-        )
+        writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
         if (replayed := await writes.replay(body)) is not None:
             return replayed
         await offered_listing(session, plugin, installing=action == "installed")

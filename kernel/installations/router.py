@@ -13,13 +13,7 @@ from pydantic_core import to_jsonable_python
 from kernel.auth import platform_admin, requires, signed_in
 from kernel.contracts import Principal
 from kernel.dependencies import KernelDep
-from kernel.idempotency import (
-    IdempotencyKeyHeader,
-    claim,
-    remember,
-    replay_response,
-    request_fingerprint,
-)
+from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations import service
 from kernel.installations.admins import is_platform_admin
 from kernel.installations.generation import announce
@@ -147,11 +141,9 @@ async def put_organization_plugin(
 ) -> Response:
     scope = f"{caller.user_id}:{organization_id}:plugins.put"
     async with kernel.database.transaction() as session:
-        if idempotency_key:
-            fingerprint = request_fingerprint("PUT", request.url.path, body)
-            stored = await claim(session, scope=scope, key=idempotency_key, fingerprint=fingerprint)
-            if stored is not None:
-                return replay_response(stored)
+        writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
+        if (replayed := await writes.replay(body)) is not None:
+            return replayed
         _row, generation = await service.configure(
             kernel,
             session,
@@ -166,10 +158,7 @@ async def put_organization_plugin(
         standing = await service.Standing.read(kernel, session, organization_id)
         view = _organization_view(service.metadata_of(kernel, slug), standing)
         answer = to_jsonable_python(view)
-        if idempotency_key:
-            await remember(
-                session, scope=scope, key=idempotency_key, result_status=200, body=answer
-            )
+        await writes.remember(200, answer)
     await announce(kernel, generation)
     return JSONResponse(answer)
 
@@ -193,11 +182,9 @@ async def delete_organization_plugin(
 ) -> Response:
     scope = f"{caller.user_id}:{organization_id}:plugins.delete"
     async with kernel.database.transaction() as session:
-        if idempotency_key:
-            fingerprint = request_fingerprint("DELETE", request.url.path, {"purge": purge})
-            stored = await claim(session, scope=scope, key=idempotency_key, fingerprint=fingerprint)
-            if stored is not None:
-                return replay_response(stored)
+        writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
+        if (replayed := await writes.replay({"purge": purge})) is not None:
+            return replayed
         generation = await service.uninstall(
             kernel,
             session,
@@ -207,8 +194,7 @@ async def delete_organization_plugin(
             actor_user_id=caller.user_id,
             request=request,
         )
-        if idempotency_key:
-            await remember(session, scope=scope, key=idempotency_key, result_status=204, body=None)
+        await writes.remember(204, None)
     await announce(kernel, generation)
     return Response(status_code=204)
 

@@ -221,6 +221,14 @@ async def test_every_refused_bundle_names_the_failed_check(api, bundle, tmp_path
     _, category = renamed(bundle, tmp_path, key, "cat", category="gambling")
     assert await refused(category) == "bundle-category"
 
+    _, unknown_permission = renamed(
+        bundle, tmp_path, key, "perm", permissions=("orders:view", "bank:drain")
+    )
+    answer = await publish(api, token, unknown_permission)
+    assert answer.status_code == 422, answer.text
+    assert problem_code(answer) == "bundle-unknown-permission"
+    assert answer.json()["unknown"] == ["bank:drain"]
+
     _, not_live = renamed(
         bundle,
         tmp_path,
