@@ -167,7 +167,12 @@ async def put_organization_plugin(
     "/{slug}",
     summary="Uninstall a plugin: back to its default; its data stays unless purge=true",
     status_code=204,
-    responses={409: {"description": "A required plugin, or a purge other plugins' rows refer to"}},
+    responses={
+        409: {
+            "description": "A required plugin, a purge other plugins' rows refer to, or a "
+            "plugin installed from the marketplace (uninstalled there)"
+        }
+    },
 )
 async def delete_organization_plugin(
     organization_id: uuid.UUID,
@@ -180,6 +185,13 @@ async def delete_organization_plugin(
     ] = False,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
+    if kernel.bundles.loaded_version(slug) is not None:
+        # its marketplace installation (version, granted permissions) goes with it there
+        raise service.InstalledFromMarketplace(
+            "Uninstall it through the marketplace: DELETE "
+            f"/api/v1/organizations/{organization_id}/marketplace/installations/{slug}.",
+            plugin=slug,
+        )
     scope = f"{caller.user_id}:{organization_id}:plugins.delete"
     async with kernel.database.transaction() as session:
         writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)

@@ -46,6 +46,10 @@ class PluginBlocked(Conflict):
     code, title = "plugin-blocked", "The plugin is blocked on this platform"
 
 
+class InstalledFromMarketplace(Conflict):
+    code, title = "plugin-from-marketplace", "The plugin was installed from the marketplace"
+
+
 class DependencyOff(Conflict):
     code, title = "plugin-dependency-off", "A plugin this one depends on is off"
 

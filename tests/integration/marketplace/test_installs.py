@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from kernel.bundles.archive import pack
 from kernel.bundles.models import PluginDeployment
 from kernel.bundles.signing import sign_bundle
-from kernel.context import Kernel
 from kernel.db import Database
 from marketplace.models import MarketplaceInstallation
 from tests.integration.conftest import add_member, module_app, problem_code, signed_in_user
@@ -34,9 +33,6 @@ from tests.integration.orders.support import STANDARD_PRICE, Shop, open_shop
 from tests.support.openapi_contract import checked_client
 
 PERMISSION = "reports:view"
-requires_loader = pytest.mark.skipif(
-    "bundles" not in Kernel.__dataclass_fields__, reason="the bundle loader is not merged yet"
-)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +225,6 @@ async def test_a_pending_listing_cannot_be_installed(
 # -- with the loader: the hook answers ----------------------------------------------------
 
 
-@requires_loader
 async def test_an_install_prices_for_that_organization_only_until_uninstalled(
     api, plugin: Plugin, database: Database
 ) -> None:
@@ -275,6 +270,14 @@ async def test_an_install_prices_for_that_organization_only_until_uninstalled(
     )
     assert "marketplace.installed" in [e["action"] for e in log.json()["items"]]
 
+    # the plugins API leaves a marketplace install to the marketplace
+    elsewhere = await api.delete(
+        f"/api/v1/organizations/{a.venue.organization_id}/plugins/{plugin.slug}",
+        headers=a.venue.admin,
+    )
+    assert elsewhere.status_code == 409, elsewhere.text
+    assert problem_code(elsewhere) == "plugin-from-marketplace"
+
     uninstalled = await api.delete(
         f"{installations(a.venue.organization_id)}/{plugin.slug}",
         params={"purge": "true"},
@@ -287,7 +290,6 @@ async def test_an_install_prices_for_that_organization_only_until_uninstalled(
     assert await deployment_rows(database, plugin.slug) == (None, 0)
 
 
-@requires_loader
 async def test_upgrade_and_rollback_change_the_answer_while_the_version_is_not_shared(
     api, root, upgradable: Plugin, database: Database
 ) -> None:
@@ -346,7 +348,6 @@ async def test_upgrade_and_rollback_change_the_answer_while_the_version_is_not_s
     assert await deployment_rows(database, plugin.slug) == ("0.2.0", 1)
 
 
-@requires_loader
 async def test_revoking_the_running_version_stops_it_everywhere(
     api, root, plugin: Plugin, database: Database
 ) -> None:
@@ -364,7 +365,6 @@ async def test_revoking_the_running_version_stops_it_everywhere(
     assert refused.status_code == 422 and problem_code(refused) == "bundle-revoked"
 
 
-@requires_loader
 async def test_a_bundle_the_loader_refuses_changes_nothing(
     api, plugin: Plugin, database: Database, workdir
 ) -> None:
@@ -382,7 +382,6 @@ async def test_a_bundle_the_loader_refuses_changes_nothing(
     assert listed.json()["items"] == []
 
 
-@requires_loader
 async def test_a_version_that_fails_to_load_is_undone_and_named(
     api, root, workdir, database: Database
 ) -> None:
