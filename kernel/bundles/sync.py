@@ -169,26 +169,30 @@ class BundleSync:
         for slug in list(running.failures):
             if slug not in desired:
                 self._clear_failure(slug)
-        fresh = []
+        fresh: list[tuple[str, InstalledBundle | None]] = []
         for slug, spec in sorted(desired.items()):
             loaded = running.loaded.get(slug)
             if loaded is not None and loaded.archive_sha256 == spec.archive_sha256:
                 self._clear_failure(slug)  # a rollback to the version running here
                 continue
-            if await self._switch(spec, revocations):
-                fresh.append(slug)
-        for slug in fresh:
-            await self._migrate_and_register(slug)
+            switched, previous = await self._switch(spec, revocations)
+            if switched:
+                fresh.append((slug, previous))
+        for slug, previous in fresh:
+            await self._migrate_and_register(slug, previous)
 
-    async def _switch(self, spec: Deployment, revocations: Revocations) -> bool:
-        """Install ``spec`` and import it in place of the running version (if any)."""
+    async def _switch(
+        self, spec: Deployment, revocations: Revocations
+    ) -> tuple[bool, InstalledBundle | None]:
+        """Install ``spec`` and import it in place of the running version (if any);
+        whether it was imported, and the version it replaced."""
         slug = spec.plugin
         try:
             self._check_deployable(spec)
             installed = await self._install(spec, revocations)
         except Exception as exc:  # the running version, if any, stays
             self._fail(spec, _reason(exc))
-            return False
+            return False, None
         previous = self._running.installed.get(slug) if slug in self._running.loaded else None
         if previous is not None:
             await self._unload(slug)
@@ -198,11 +202,11 @@ class BundleSync:
             self._fail(spec, _reason(exc))
             if previous is not None:
                 await self._restore(previous)
-            return False
+            return False, None
         self._running.installed[slug] = installed
-        return True
+        return True, previous
 
-    async def _migrate_and_register(self, slug: str) -> None:
+    async def _migrate_and_register(self, slug: str, previous: InstalledBundle | None) -> None:
         loaded = self._running.loaded[slug]
         spec = Deployment(slug, loaded.version, "", loaded.archive_sha256, loaded.key_id, None)
         try:
@@ -220,15 +224,19 @@ class BundleSync:
             register(self.plugins, loaded)
         except Exception as exc:
             self._running.loaded.pop(slug, None)
+            self._running.installed.pop(slug, None)
             unload(self.plugins, loaded)
             self._fail(spec, _reason(exc))
+            if previous is not None:  # its schema is still there: it runs on
+                await self._restore(previous)
             return
         self._clear_failure(slug)
         logger.info("bundle plugin loaded", extra={"plugin": slug, "version": loaded.version})
         await self._start(slug)
 
     async def _restore(self, previous: InstalledBundle) -> None:
-        """Bring back the version that ran before a switch that failed to import."""
+        """Bring back the version that ran before a switch that failed to import or
+        migrate."""
         try:
             loaded = load(self.plugins, previous)
             register(self.plugins, loaded)

@@ -120,7 +120,9 @@ MIGRATIONS = {
 AMOUNTS = {"1.0.0": 100, "2.0.0": 250}
 
 
-def write_project(directory: Path, version: str) -> Path:
+def write_project(directory: Path, version: str, broken: bool = False) -> Path:
+    """The plugin's project at ``version``; ``broken`` adds a last migration that fails
+    in the database."""
     package = directory / PACKAGE
     (package / "migrations").mkdir(parents=True)
     (directory / "pyproject.toml").write_text(PYPROJECT.format(version=version))
@@ -130,12 +132,20 @@ def write_project(directory: Path, version: str) -> Path:
         (package / "migrations" / f"{revision}.py").write_text(
             MIGRATION.format(revision=revision, down=repr(down), labels=labels, table=table)
         )
+    if broken:
+        last = MIGRATIONS[version][-1][0]
+        failing = MIGRATION.format(revision="fd9999", down=repr(last), labels="None", table="x")
+        failing = failing.replace(
+            'op.create_table("x", sa.Column("id", sa.Integer, primary_key=True))',
+            'op.execute("SELECT no_such_column FROM flat_discount_rule")',
+        )
+        (package / "migrations" / "fd9999.py").write_text(failing)
     return directory
 
 
-def build_bundle(workdir: Path, version: str) -> Path:
+def build_bundle(workdir: Path, version: str, broken: bool = False) -> Path:
     """An unsigned bundle of the plugin at ``version`` (a real ``uv build``)."""
-    project = write_project(workdir / f"project-{version}", version)
+    project = write_project(workdir / f"project-{version}", version, broken)
     out = workdir / f"bundle-{version}"
     with pytest.MonkeyPatch.context() as patch:
         if not os.environ.get("UV") and not shutil.which("uv"):

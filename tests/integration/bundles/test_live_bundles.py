@@ -73,6 +73,13 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+def broken_upgrade(tmp_path_factory) -> Path:
+    """2.0.0 with a last migration that fails in the database."""
+    workdir = tmp_path_factory.mktemp("bundle-broken")
+    return build_bundle(workdir, "2.0.0", broken=True)
+
+
+@pytest.fixture(scope="module")
 def key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
@@ -369,6 +376,18 @@ async def test_a_version_that_fails_to_load_leaves_the_previous_one_running(
         (r.status.value, r.source.split()[2]) for r in kernel.plugins.records if r.slug == SLUG
     )
     assert statuses == [("failed", "2.0.0"), ("loaded", "1.0.0")]
+
+
+async def test_a_version_whose_migration_fails_leaves_the_previous_one_running(
+    kernel, bundles, broken_upgrade, key, scratch, organizations
+):
+    installed, _other = organizations
+    await deploy(kernel, archive(bundles["1.0.0"], key, scratch), "1.0.0", key)
+    await deploy(kernel, archive(broken_upgrade, key, scratch), "2.0.0", key)
+
+    assert kernel.bundles.loaded_version(SLUG) == "1.0.0"
+    assert "no_such_column" in (kernel.bundles.failure(SLUG) or "")
+    assert await discounts(kernel, installed) == [("1.0.0", -100)]
 
 
 # -- a running app follows the database ------------------------------------------------
