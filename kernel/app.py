@@ -29,6 +29,7 @@ from kernel.plugin_gate import gated
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
 from kernel.query_parameters import refuse_unknown_query_parameters
+from kernel.remote.router import router as remote_router
 from kernel.request_limits import BodyLimits
 from kernel.route_templates import RouteTemplates
 from kernel.settings import Settings
@@ -65,7 +66,7 @@ def create_app(
     install_problem_handlers(app)
     checked = [refuse_unknown_query_parameters]
     app.include_router(health_router, dependencies=checked)
-    for router in plugin_routers:
+    for router in [*plugin_routers, remote_router]:
         app.include_router(router, prefix=API_PREFIX, dependencies=checked)
     # Mounted one level deep: every nesting level costs a route match per request.
     for slug, routers in plugins.collect("ticketing_api_routers"):
@@ -141,6 +142,17 @@ async def _ensure_bucket(storage: MinioStorage) -> None:
         )
 
 
+def _follow_generation(kernel: Kernel):
+    """What a moved plugin generation makes this process do: run the bundles deployed
+    and a proxy for each remote plugin registered."""
+
+    async def follow() -> None:
+        await kernel.bundles.sync()
+        await kernel.remote.sync()
+
+    return follow
+
+
 def _lifespan(kernel: Kernel):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -165,7 +177,7 @@ def _lifespan(kernel: Kernel):
             kernel.lookups,
             kernel.pubsub,
             poll_seconds=kernel.settings.plugin_poll_seconds,
-            on_change=kernel.bundles.sync,
+            on_change=_follow_generation(kernel),
         )
         await watcher.start()
         await relay.start()
@@ -176,6 +188,8 @@ def _lifespan(kernel: Kernel):
         # Then the bundle plugins deployed now, each migrated and started as it loads;
         # the watcher keeps them as deployed from here on.
         await kernel.bundles.sync()
+        # And a proxy for each registered remote plugin.
+        await kernel.remote.sync()
         logger.info(
             "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
         )
@@ -186,6 +200,7 @@ def _lifespan(kernel: Kernel):
                 try:
                     await watcher.stop()  # no sync may load a bundle back in
                     await kernel.bundles.close()
+                    await kernel.remote.close()
                 finally:
                     await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
             finally:

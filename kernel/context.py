@@ -19,6 +19,7 @@ from kernel.installations.states import InstalledPluginStates
 from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pubsub import PubSub, build_pubsub
+from kernel.remote.sync import RemoteSync
 from kernel.settings import Settings
 from kernel.storage import LocalStorage, MinioStorage, ObjectStorage
 
@@ -45,6 +46,8 @@ class Kernel:
     services: dict[str, object] = field(default_factory=dict)
     # The bundle plugins this process runs, kept as plugin_deployment says.
     bundles: BundleSync = field(init=False)
+    # The remote plugins this process runs a proxy for, kept as remote_plugin says.
+    remote: RemoteSync = field(init=False)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -108,6 +111,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
     )
     kernel.hooks.kernel = kernel
     kernel.bundles = BundleSync(kernel)
+    kernel.remote = RemoteSync(kernel)
     return kernel
 
 

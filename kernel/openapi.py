@@ -8,7 +8,8 @@ repeat it:
   writes (``Problem``; ``ValidationProblem`` for 422);
 * 401, 403 and 404 follow from the access rule each route declares (:mod:`kernel.auth`),
   404 also from a path naming an object, 409 from a write (a unique or foreign-key
-  violation), 429 from the rate limit, 500 from the kernel's last resort;
+  violation), 429 from the rate limit, 500 from the kernel's last resort, 503 from a
+  remote plugin whose failure policy refuses the step;
 * the WebSocket routes appear as the ``GET`` that opens them (:mod:`kernel.websockets`);
 * who may call each operation (``x-access``: ``public``, ``signed in`` or the
   permissions) and how a caller authenticates (``security``).
@@ -75,6 +76,12 @@ RESPONSE_HEADERS = {
             "schema": {"type": "integer"},
         }
     },
+    503: {
+        "Retry-After": {
+            "description": "Seconds until the plugin is tried again",
+            "schema": {"type": "integer"},
+        }
+    },
 }
 GENERAL_REFUSALS = {
     404: "No such object (or not visible to the caller)",
@@ -83,6 +90,8 @@ GENERAL_REFUSALS = {
     429: "Too many requests from this client in the window; see `Retry-After`",
     431: "The request's headers are larger than the API accepts (`max_bytes`)",
     500: "An unexpected error (a bug): quote the `request_id` when reporting it",
+    503: "A remote plugin this step needs did not answer and its policy is to refuse "
+    "(`plugin-unavailable`, naming `plugin`); see `Retry-After`",
 }
 
 
@@ -139,8 +148,9 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
 def _general_refusals(path: str, method: str) -> dict[int, str]:
     """What any route may answer besides its own: 404 for a path naming an object, 409 and
     413 for a write (the kernel's answer to a unique or foreign-key violation, and to a body
-    over the route's limit), 429 unless exempt from rate limiting, 431 and 500."""
-    found = {431: GENERAL_REFUSALS[431], 500: GENERAL_REFUSALS[500]}
+    over the route's limit), 429 unless exempt from rate limiting, 431, 500, and 503 (any
+    hook may be a remote plugin's whose policy refuses when it does not answer)."""
+    found = {status: GENERAL_REFUSALS[status] for status in (431, 500, 503)}
     if "{" in path:
         found[404] = GENERAL_REFUSALS[404]
     if method.upper() in UNSAFE_METHODS:

@@ -16,6 +16,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
     )
     from kernel.organizations import Organization
     from kernel.outbox.models import OutboxDelivery, OutboxEvent
+    from kernel.remote.models import RemotePlugin
 
     models: list[type] = [
         Organization,
@@ -29,6 +30,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
         PluginGeneration,
         PluginDeployment,
         PluginRevocation,
+        RemotePlugin,
     ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):
         models.extend(plugin_models or ())

@@ -83,6 +83,23 @@ class Settings(BaseSettings):
         0.5, gt=0, le=60, validation_alias=env_var("TICKETING_PLUGIN_POLL_SECONDS")
     )
 
+    # Remote plugins (kernel.remote): the cap on any hook's deadline, and the breaker.
+    remote_deadline_cap_ms: int = Field(
+        2000, ge=10, le=10_000, validation_alias=env_var("TICKETING_REMOTE_DEADLINE_CAP_MS")
+    )
+    remote_breaker_threshold: float = Field(
+        0.5, gt=0, le=1, validation_alias=env_var("TICKETING_REMOTE_BREAKER_THRESHOLD")
+    )
+    remote_breaker_min_calls: int = Field(
+        10, ge=1, le=10_000, validation_alias=env_var("TICKETING_REMOTE_BREAKER_MIN_CALLS")
+    )
+    remote_breaker_window_seconds: int = Field(
+        60, ge=1, le=3600, validation_alias=env_var("TICKETING_REMOTE_BREAKER_WINDOW_SECONDS")
+    )
+    remote_breaker_cooldown_seconds: int = Field(
+        30, ge=1, le=3600, validation_alias=env_var("TICKETING_REMOTE_BREAKER_COOLDOWN_SECONDS")
+    )
+
     # Honoured only when TICKETING_ENV is development (kernel.bundles.sync).
     allow_unsigned_plugins: bool = Field(
         False, validation_alias=env_var("TICKETING_ALLOW_UNSIGNED_PLUGINS")

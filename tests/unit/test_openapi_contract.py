@@ -100,6 +100,7 @@ UNCHECKED_ALLOWED = {
     "integration/media/test_gallery_s3.py": 1,  # fetches presigned URLs from S3
     "integration/test_cli.py": 3,  # a `ticketing serve` process: checked with .check()
     "support/processes.py": 1,  # waits for a `ticketing serve` process's /health/ready
+    "integration/remote/test_registration.py": 1,  # signs requests to the remote plugin
 }
 
 

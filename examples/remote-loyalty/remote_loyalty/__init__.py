@@ -1,0 +1,1 @@
+"""A remote plugin served on its own: run ``uvicorn remote_loyalty.app:app``."""

@@ -1,0 +1,79 @@
+"""Loyalty, as a remote plugin: a percentage off every ticket for the organizations that
+turn it on, and a limit of tickets per order. Only handlers; the SDK verifies requests.
+
+Register it with the platform (a platform administrator)::
+
+    POST /api/v1/platform/remote-plugins {"base_url": "http://127.0.0.1:8100",
+                                          "manifest": <MANIFEST below>}
+
+then an organization turns it on: ``PUT /api/v1/organizations/{id}/plugins/remote-loyalty``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sdk.remote import (
+    AdjustersAnswer,
+    AdjustmentAnswer,
+    HookCall,
+    RemotePluginApp,
+    ValidateAnswer,
+    VetoAnswer,
+)
+
+MANIFEST = {
+    "slug": "remote-loyalty",
+    "name": "Loyalty (remote)",
+    "version": "1.0.0",
+    "category": "marketing",
+    "description": "A loyalty discount on every ticket, and a per-order ticket limit.",
+    "hooks": {
+        "ticketing_pricing_adjusters": {"deadline_ms": 300, "policy": "skip"},
+        "ticketing_checkout_validate": {"deadline_ms": 300, "policy": "skip"},
+    },
+    "permissions": [],
+    "settings_schema": {
+        "type": "object",
+        "properties": {
+            "percent_off": {"type": "number", "minimum": 0, "maximum": 50},
+            "max_tickets": {"type": "integer", "minimum": 1},
+        },
+        "additionalProperties": False,
+    },
+}
+
+DEFAULT_PERCENT_OFF = 10
+
+
+def create(manifest: dict | None = None, *, handshake_token: str | None = None) -> RemotePluginApp:
+    """The plugin (a fresh one per call: each keeps its own installation secret)."""
+    plugin = RemotePluginApp(manifest or MANIFEST, handshake_token=handshake_token)
+
+    @plugin.hook("ticketing_pricing_adjusters")
+    async def loyalty_discount(call: HookCall) -> AdjustersAnswer:
+        percent = call.settings.get("percent_off", DEFAULT_PERCENT_OFF)
+        if not percent:
+            return AdjustersAnswer()
+        return AdjustersAnswer(
+            adjustments=[
+                AdjustmentAnswer(
+                    stage="discount", code="loyalty", label="Loyalty discount", percent=-percent
+                )
+            ]
+        )
+
+    @plugin.hook("ticketing_checkout_validate")
+    async def ticket_limit(call: HookCall) -> ValidateAnswer:
+        limit = call.settings.get("max_tickets")
+        tickets = sum(line["quantity"] for line in call.arguments["cart"]["lines"])
+        if limit is None or tickets <= limit:
+            return ValidateAnswer()
+        return ValidateAnswer(
+            vetoes=[VetoAnswer(code="loyalty-limit", reason=f"At most {limit} tickets per order.")]
+        )
+
+    return plugin
+
+
+app = create(handshake_token=os.environ.get("REMOTE_LOYALTY_HANDSHAKE_TOKEN")).app

@@ -1,0 +1,87 @@
+"""The reference remote plugin (examples/remote-loyalty) served for real on a loopback
+port, behind a switch that makes it misbehave the ways a remote service does."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from tests.support.live_server import live_server
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "remote-loyalty"
+if str(EXAMPLE) not in sys.path:
+    sys.path.insert(0, str(EXAMPLE))
+
+from remote_loyalty.app import MANIFEST, create  # noqa: E402
+
+HANG_SECONDS = 3.0
+
+
+@dataclass
+class Faults:
+    """An ASGI wrapper: counts hook requests that reach the plugin, and misbehaves on
+    demand (``ok``, ``hang`` past any deadline, ``garbage`` JSON, ``error`` 500)."""
+
+    app: Any
+    mode: str = "ok"
+    hook_requests: int = 0
+    state: SimpleNamespace = field(default_factory=SimpleNamespace)  # as live_server reads
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/ticketing/hooks/"):
+            await self.app(scope, receive, send)
+            return
+        self.hook_requests += 1
+        if self.mode == "ok":
+            await self.app(scope, receive, send)
+            return
+        if self.mode == "hang":
+            await asyncio.sleep(HANG_SECONDS)
+        status, body = (500, b"oops") if self.mode == "error" else (200, b'{"adjustments": [')
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class Remote:
+    url: str
+    manifest: dict
+    plugin: Any  # sdk.remote.RemotePluginApp
+    faults: Faults
+
+    @property
+    def slug(self) -> str:
+        return self.manifest["slug"]
+
+
+def manifest(policy: str = "skip", *, deadline_ms: int = 300, **hooks: dict) -> dict:
+    """The reference manifest under a fresh slug, each hook with ``policy``."""
+    found = copy.deepcopy(MANIFEST)
+    found["slug"] = f"loyalty-{uuid.uuid4().hex[:8]}"
+    for declared in found["hooks"].values():
+        declared.update(policy=policy, deadline_ms=deadline_ms)
+    found["hooks"].update(hooks)
+    return found
+
+
+@contextmanager
+def remote_plugin(policy: str = "skip", **kwargs) -> Iterator[Remote]:
+    found = manifest(policy, **kwargs)
+    plugin = create(found)
+    faults = Faults(plugin.app)
+    with live_server(faults) as url:
+        yield Remote(url, found, plugin, faults)

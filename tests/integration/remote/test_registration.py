@@ -1,0 +1,155 @@
+"""Registering remote plugins: what the platform refuses (and then changes nothing), and
+what the reference plugin refuses of a hook request that is not the platform's."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from kernel.db import Database
+from kernel.remote.signing import NONCE, SIGNATURE, TIMESTAMP, signed_headers
+from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
+from tests.integration.marketplace.support import platform_admin
+from tests.integration.remote.support import Remote, manifest, remote_plugin
+from tests.support.openapi_contract import checked_client
+
+ROUTE = "/api/v1/platform/remote-plugins"
+HOOK = "ticketing_pricing_adjusters"
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
+    with module_app(tmp_path_factory, database_url, redis_url, "remote-registration") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with checked_client(api_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def admin(http: httpx.AsyncClient, database: Database) -> dict[str, str]:
+    return await platform_admin(http, database)
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[Remote]:
+    with remote_plugin("skip") as served:
+        yield served
+
+
+async def register(http, admin, base_url: str, found: dict) -> httpx.Response:
+    return await http.post(ROUTE, json={"base_url": base_url, "manifest": found}, headers=admin)
+
+
+@pytest.mark.parametrize(
+    ("hooks", "expected"),
+    [
+        ({"ticketing_no_such_hook": {}}, "Not hook specifications"),
+        ({"ticketing_api_routers": {}}, "called only at start-up"),
+        ({"ticketing_pricing_tax": {}}, "cannot be answered over HTTP"),
+        ({HOOK: {"deadline_ms": 5000}}, "over the platform's cap of 2000 ms"),
+        ({HOOK: {"policy": "default"}}, "needs a default answer"),
+        (
+            {HOOK: {"policy": "default", "default": {"adjustments": [{"stage": "x"}]}}},
+            "not a valid",
+        ),
+    ],
+)
+async def test_a_manifest_the_platform_cannot_honour_is_refused(
+    http: httpx.AsyncClient, admin: dict, remote: Remote, hooks: dict, expected: str
+) -> None:
+    found = manifest()
+    found["hooks"] = hooks
+    answer = await register(http, admin, remote.url, found)
+    assert answer.status_code == 422, answer.text
+    assert problem_code(answer) == "invalid-remote-manifest"
+    assert expected in answer.json()["detail"]
+    assert (await http.get(f"{ROUTE}/{found['slug']}", headers=admin)).status_code == 404
+
+
+async def test_a_handshake_that_fails_or_does_not_match_is_refused(
+    http: httpx.AsyncClient, admin: dict, remote: Remote
+) -> None:
+    unreachable = await register(http, admin, "http://127.0.0.1:9", manifest())
+    assert unreachable.status_code == 502 and problem_code(unreachable) == "remote-handshake-failed"
+
+    other = manifest()  # the server at remote.url is another plugin: it refuses
+    refused = await register(http, admin, remote.url, other)
+    assert refused.status_code == 502 and "HTTP 400" in refused.json()["detail"]
+
+    fewer = dict(remote.manifest, hooks={HOOK: remote.manifest["hooks"][HOOK]})
+    mismatch = await register(http, admin, remote.url, fewer)
+    assert mismatch.status_code == 422 and problem_code(mismatch) == "remote-handshake-mismatch"
+    assert "ticketing_checkout_validate" in mismatch.json()["detail"]
+    for slug in (other["slug"], fewer["slug"]):
+        assert (await http.get(f"{ROUTE}/{slug}", headers=admin)).status_code == 404
+
+
+async def test_a_slug_taken_and_a_caller_who_is_no_administrator_are_refused(
+    http: httpx.AsyncClient, admin: dict, remote: Remote
+) -> None:
+    first = await register(http, admin, remote.url, remote.manifest)
+    assert first.status_code == 201, first.text
+    assert first.json()["breakers"] == {
+        "ticketing_pricing_adjusters": "closed",
+        "ticketing_checkout_validate": "closed",
+    }
+    assert "secret" not in first.text
+    again = await register(http, admin, remote.url, remote.manifest)
+    assert again.status_code == 409 and problem_code(again) == "plugin-slug-taken"
+
+    builtin = manifest()
+    builtin["slug"] = "promotions"
+    taken = await register(http, admin, remote.url, builtin)
+    assert taken.status_code == 409 and problem_code(taken) == "plugin-slug-taken"
+
+    someone = await signed_in_user(http, Person.new("someone"))
+    refused = await register(http, someone, remote.url, manifest())
+    assert refused.status_code == 403
+    assert (await http.get(ROUTE, headers=someone)).status_code == 403
+
+    listed = await http.get(ROUTE, headers=admin)
+    assert remote.slug in {item["slug"] for item in listed.json()["items"]}
+    plugins = await http.get("/api/v1/plugins", headers=admin)
+    (mine,) = [item for item in plugins.json()["items"] if item["slug"] == remote.slug]
+    assert mine["availability"] == "opt_in" and mine["source"] == f"remote {remote.url}"
+
+
+async def test_the_reference_plugin_refuses_forged_stale_and_replayed_requests(
+    remote: Remote,
+) -> None:
+    secret = remote.plugin.secret
+    assert secret, "registered above: the handshake handed it a secret"
+    body = json.dumps({"context": {}, "ctx": {"settings": {}}}).encode()
+    url = f"{remote.url}/ticketing/hooks/{HOOK}"
+
+    async with httpx.AsyncClient() as client:
+
+        async def post(headers: dict[str, str]) -> httpx.Response:
+            return await client.post(url, content=body, headers=headers)
+
+        good = signed_headers(secret, organization="org", hook=HOOK, body=body)
+        assert (await post(good)).status_code == 200
+        replayed = await post(good)
+        assert replayed.status_code == 401 and "nonce" in replayed.text
+
+        forged = signed_headers("not-the-secret", organization="org", hook=HOOK, body=body)
+        assert (await post(forged)).status_code == 401
+
+        tampered = signed_headers(secret, organization="org", hook=HOOK, body=b"{}")
+        assert (await post(tampered)).status_code == 401
+
+        stale = signed_headers(secret, organization="org", hook=HOOK, body=body)
+        stale[TIMESTAMP] = str(int(time.time()) - 301)
+        assert (await post(stale)).status_code == 401
+
+        unsigned = dict(good, **{NONCE: "fresh-nonce"})
+        del unsigned[SIGNATURE]
+        assert (await post(unsigned)).status_code == 401

@@ -1,0 +1,224 @@
+"""A remote plugin's hooks over real HTTP: the reference plugin (examples/remote-loyalty)
+on a loopback port, registered through the platform API of the real app.
+
+It changes the prices of the organization that turned it on and of no other; when it is
+down, hangs past its deadline, answers garbage or errors, the sale goes on without it
+(policy ``skip``) or is refused with a 503 ``plugin-unavailable`` problem (``fail``),
+never a 500; its circuit breaker opens, stops the calls, and closes once it is healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+
+from kernel.db import Database
+from tests.integration.conftest import module_app, problem_code
+from tests.integration.marketplace.support import platform_admin
+from tests.integration.orders.support import STANDARD_PRICE, Buyer, Shop, checkout, open_shop, take
+from tests.integration.remote.support import Remote, remote_plugin
+from tests.support.openapi_contract import checked_client
+
+MIN_CALLS = 4
+COOL_DOWN_SECONDS = 1
+ROUTE = "/api/v1/platform/remote-plugins"
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
+    env = {
+        "TICKETING_REMOTE_BREAKER_MIN_CALLS": str(MIN_CALLS),
+        "TICKETING_REMOTE_BREAKER_COOLDOWN_SECONDS": str(COOL_DOWN_SECONDS),
+    }
+    with module_app(tmp_path_factory, database_url, redis_url, "remote", env=env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with checked_client(api_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def admin(http: httpx.AsyncClient, database: Database) -> dict[str, str]:
+    return await platform_admin(http, database)
+
+
+@pytest.fixture
+def loyalty() -> Iterator[Remote]:
+    with remote_plugin("skip") as remote:
+        yield remote
+
+
+async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> dict:
+    answer = await http.post(
+        ROUTE, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def turn_on(http: httpx.AsyncClient, shop: Shop, slug: str, **settings) -> None:
+    answer = await http.put(
+        f"/api/v1/organizations/{shop.venue.organization_id}/plugins/{slug}",
+        json={"enabled": True, "settings": settings},
+        headers=shop.venue.admin,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def quote(http: httpx.AsyncClient, shop: Shop) -> httpx.Response:
+    return await http.get(
+        f"/api/v1/events/{shop.event_id}/ticket-types/{shop.standard}/quote",
+        params={"quantity": 1},
+    )
+
+
+async def discounts(http: httpx.AsyncClient, shop: Shop) -> dict[str, int]:
+    answer = await quote(http, shop)
+    assert answer.status_code == 200, answer.text
+    return {item["code"]: item["amount"] for item in answer.json()["adjustments"]}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def shop_with(
+    http: httpx.AsyncClient, database: Database, admin: dict, remote: Remote, **settings
+) -> Shop:
+    await register(http, admin, remote)
+    shop = await open_shop(http, database)
+    await turn_on(http, shop, remote.slug, **settings)
+    return shop
+
+
+async def test_a_remote_discount_and_veto_apply_to_the_organization_that_turned_it_on(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
+) -> None:
+    shop_a = await shop_with(http, database, admin, loyalty, percent_off=20, max_tickets=2)
+    shop_b = await open_shop(http, database)
+
+    assert await discounts(http, shop_a) == {"loyalty": -STANDARD_PRICE // 5}
+    assert await discounts(http, shop_b) == {}
+
+    buyer = await Buyer.signed_in(http)
+    await take(http, shop_a, buyer, shop_a.standard, 3)
+    refused = await checkout(http, shop_a, buyer)
+    assert refused.status_code == 409 and problem_code(refused) == "checkout-vetoed"
+    assert refused.json()["vetoes"] == [
+        {"code": "loyalty-limit", "reason": "At most 2 tickets per order."}
+    ]
+
+    buyer_b = await Buyer.signed_in(http)
+    await take(http, shop_b, buyer_b, shop_b.standard, 3)
+    placed = await checkout(http, shop_b, buyer_b)
+    assert placed.status_code == 201, placed.text
+
+    listed = await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)
+    assert listed.json()["breakers"] == {
+        "ticketing_pricing_adjusters": "closed",
+        "ticketing_checkout_validate": "closed",
+    }
+
+
+@pytest.mark.parametrize("mode", ["hang", "garbage", "error"])
+async def test_with_policy_skip_a_failing_remote_leaves_the_sale_at_its_own_price(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote, mode: str
+) -> None:
+    shop = await shop_with(http, database, admin, loyalty, max_tickets=1)
+    loyalty.faults.mode = mode
+
+    started = time.monotonic()
+    assert await discounts(http, shop) == {}
+    assert time.monotonic() - started < 2  # the 300 ms deadline, not the remote's 3 s
+
+    buyer = await Buyer.signed_in(http)
+    await take(http, shop, buyer, shop.standard, 2)  # over the limit the remote would veto
+    placed = await checkout(http, shop, buyer)
+    assert placed.status_code == 201, placed.text
+    assert loyalty.faults.hook_requests >= 2
+
+
+async def test_with_policy_skip_a_stopped_remote_leaves_the_sale_working(
+    http: httpx.AsyncClient, database: Database, admin: dict
+) -> None:
+    with remote_plugin("skip") as remote:
+        shop = await shop_with(http, database, admin, remote)
+        assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+    assert await discounts(http, shop) == {}
+
+
+@pytest.mark.parametrize("mode", ["hang", "garbage", "error", "stopped"])
+async def test_with_policy_fail_a_failing_remote_is_a_503_naming_it(
+    http: httpx.AsyncClient, database: Database, admin: dict, mode: str
+) -> None:
+    async def refused(slug: str) -> None:
+        for answer in [await quote(http, shop), await checkout(http, shop, buyer)]:
+            assert answer.status_code == 503, answer.text
+            assert problem_code(answer) == "plugin-unavailable"
+            assert answer.json()["plugin"] == slug
+            assert slug in answer.json()["detail"]
+            assert int(answer.headers["Retry-After"]) >= 1
+
+    with remote_plugin("fail") as remote:
+        shop = await shop_with(http, database, admin, remote)
+        assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+        buyer = await Buyer.signed_in(http)
+        await take(http, shop, buyer, shop.standard, 1)
+        if mode != "stopped":
+            remote.faults.mode = mode
+            await refused(remote.slug)
+    if mode == "stopped":
+        await refused(remote.slug)
+
+
+async def test_the_breaker_opens_stops_the_calls_and_closes_once_the_remote_is_healthy(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
+) -> None:
+    shop = await shop_with(http, database, admin, loyalty)
+    loyalty.faults.mode = "error"
+    for _ in range(MIN_CALLS):
+        assert await discounts(http, shop) == {}
+    state = await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)
+    assert state.json()["breakers"]["ticketing_pricing_adjusters"] == "open"
+
+    reached = loyalty.faults.hook_requests
+    for _ in range(5):
+        assert await discounts(http, shop) == {}
+    assert loyalty.faults.hook_requests == reached  # none reached the remote while open
+
+    loyalty.faults.mode = "ok"
+
+    async def discounted_again() -> bool:
+        return await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+
+    await eventually(discounted_again, "the breaker half-opens and the probe closes it")
+    state = await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)
+    assert state.json()["breakers"]["ticketing_pricing_adjusters"] == "closed"
+    metrics = (await http.get("/metrics")).text
+    assert (
+        f'ticketing_remote_hook_failures_total{{hook="ticketing_pricing_adjusters",plugin="{loyalty.slug}",reason="breaker-open"}}'
+        in metrics
+    )
+
+
+async def test_unregistered_everywhere_it_stops_answering(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
+) -> None:
+    shop = await shop_with(http, database, admin, loyalty)
+    assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+    removed = await http.delete(f"{ROUTE}/{loyalty.slug}", headers=admin)
+    assert removed.status_code == 204
+    assert await discounts(http, shop) == {}
+    assert (await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)).status_code == 404
+    listed = await http.get("/api/v1/plugins", headers=admin)
+    assert loyalty.slug not in {item["slug"] for item in listed.json()["items"]}
