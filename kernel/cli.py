@@ -15,6 +15,7 @@ from kernel.context import build_kernel, resolve_database_url
 from kernel.installations.cli import add_plugin_commands, blocked_now
 from kernel.logging import configure_logging
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
+from kernel.remote.cli import remote_now
 from kernel.settings import Settings
 
 
@@ -87,7 +88,8 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Loaded, disabled and failed plugins, with the reason for each that is not loaded,
-        and which the platform blocked (when DATABASE_URL is set)."""
+        and which the platform blocked; remote plugins with their URL and each hook's
+        circuit breaker (when DATABASE_URL is set)."""
         blocked = blocked_now(settings, plugins)
         rows = [
             {
@@ -104,6 +106,10 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
             }
             for record in plugins.records
         ]
+        rows += [
+            dict(row, blocked=None if blocked is None else row["slug"] in blocked)
+            for row in remote_now(settings, plugins) or ()
+        ]
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
@@ -111,7 +117,9 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
             line = f"{row['slug']:<20} {row['status']:<9} {row['version'] or '-':<9} "
             line += f"{row['category'] or '-':<10} {row['source']}"
             if row["blocked"]:
-                line += f" BLOCKED ({row['blocked_reason']})"
+                line += f" BLOCKED ({row.get('blocked_reason')})"
+            for hook, state in (row.get("breakers") or {}).items():
+                line += f"\n{'':<20} {hook}: breaker {state}"
             if row["reason"]:
                 line += f"\n{'':<20} reason: {row['reason']}"
             typer.echo(line)

@@ -3,15 +3,20 @@ what the reference plugin refuses of a hook request that is not the platform's."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from kernel.cli import build_cli
 from kernel.db import Database
+from kernel.plugin_manager import create_plugin_manager
 from kernel.remote.signing import NONCE, SIGNATURE, TIMESTAMP, signed_headers
+from tests.conftest import make_settings
 from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
 from tests.integration.marketplace.support import platform_admin
 from tests.integration.remote.support import Remote, manifest, remote_plugin
@@ -93,7 +98,12 @@ async def test_a_handshake_that_fails_or_does_not_match_is_refused(
 
 
 async def test_a_slug_taken_and_a_caller_who_is_no_administrator_are_refused(
-    http: httpx.AsyncClient, admin: dict, remote: Remote
+    http: httpx.AsyncClient,
+    admin: dict,
+    remote: Remote,
+    tmp_path,
+    database_url: str,
+    redis_url: str,
 ) -> None:
     first = await register(http, admin, remote.url, remote.manifest)
     assert first.status_code == 201, first.text
@@ -120,6 +130,19 @@ async def test_a_slug_taken_and_a_caller_who_is_no_administrator_are_refused(
     plugins = await http.get("/api/v1/plugins", headers=admin)
     (mine,) = [item for item in plugins.json()["items"] if item["slug"] == remote.slug]
     assert mine["availability"] == "opt_in" and mine["source"] == f"remote {remote.url}"
+
+    settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
+    cli = build_cli(settings, create_plugin_manager())
+    shown = await asyncio.to_thread(CliRunner().invoke, cli, ["plugins", "list", "--json"])
+    assert shown.exit_code == 0, shown.output
+    (row,) = [row for row in json.loads(shown.stdout) if row["slug"] == remote.slug]
+    assert row["base_url"] == remote.url and row["status"] == "remote"
+    assert row["breakers"] == {
+        "ticketing_pricing_adjusters": "closed",
+        "ticketing_checkout_validate": "closed",
+    }
+    text = await asyncio.to_thread(CliRunner().invoke, cli, ["plugins", "list"])
+    assert f"{HOOK}: breaker closed" in text.stdout
 
 
 async def test_the_reference_plugin_refuses_forged_stale_and_replayed_requests(

@@ -222,3 +222,29 @@ async def test_unregistered_everywhere_it_stops_answering(
     assert (await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)).status_code == 404
     listed = await http.get("/api/v1/plugins", headers=admin)
     assert loyalty.slug not in {item["slug"] for item in listed.json()["items"]}
+
+
+async def test_with_policy_default_a_failing_remote_answers_its_declared_default(
+    http: httpx.AsyncClient, database: Database, admin: dict
+) -> None:
+    fallback = {"adjustments": [{"stage": "discount", "code": "fallback", "amount": -100}]}
+    declared = {"deadline_ms": 300, "policy": "default", "default": fallback}
+    with remote_plugin("skip", ticketing_pricing_adjusters=declared) as remote:
+        shop = await shop_with(http, database, admin, remote)
+        assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+        remote.faults.mode = "garbage"
+        assert await discounts(http, shop) == {"fallback": -100}
+
+
+async def test_settings_are_checked_against_the_remote_plugins_schema(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
+) -> None:
+    shop = await shop_with(http, database, admin, loyalty)
+    answer = await http.put(
+        f"/api/v1/organizations/{shop.venue.organization_id}/plugins/{loyalty.slug}",
+        json={"settings": {"percent_off": 80}},
+        headers=shop.venue.admin,
+    )
+    assert answer.status_code == 422 and problem_code(answer) == "invalid-settings"
+    assert answer.json()["field"] == "/settings/percent_off"
+    assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
