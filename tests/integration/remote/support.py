@@ -85,3 +85,12 @@ def remote_plugin(policy: str = "skip", **kwargs) -> Iterator[Remote]:
     faults = Faults(plugin.app)
     with live_server(faults) as url:
         yield Remote(url, found, plugin, faults)
+
+
+async def unregister_all(http, admin: dict) -> None:
+    """Leave no remote plugin of these tests registered: other modules' apps share the
+    database and would run a proxy for each."""
+    listed = await http.get("/api/v1/platform/remote-plugins", headers=admin)
+    for item in listed.json()["items"]:
+        if item["slug"].startswith("loyalty-"):
+            await http.delete(f"/api/v1/platform/remote-plugins/{item['slug']}", headers=admin)

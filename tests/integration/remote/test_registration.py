@@ -19,7 +19,7 @@ from kernel.remote.signing import NONCE, SIGNATURE, TIMESTAMP, signed_headers
 from tests.conftest import make_settings
 from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
 from tests.integration.marketplace.support import platform_admin
-from tests.integration.remote.support import Remote, manifest, remote_plugin
+from tests.integration.remote.support import Remote, manifest, remote_plugin, unregister_all
 from tests.support.openapi_contract import checked_client
 
 ROUTE = "/api/v1/platform/remote-plugins"
@@ -39,8 +39,10 @@ async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="module")
-async def admin(http: httpx.AsyncClient, database: Database) -> dict[str, str]:
-    return await platform_admin(http, database)
+async def admin(http: httpx.AsyncClient, database: Database) -> AsyncIterator[dict[str, str]]:
+    headers = await platform_admin(http, database)
+    yield headers
+    await unregister_all(http, headers)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from kernel.db import Database
 from tests.integration.conftest import module_app, problem_code
 from tests.integration.marketplace.support import platform_admin
 from tests.integration.orders.support import STANDARD_PRICE, Buyer, Shop, checkout, open_shop, take
-from tests.integration.remote.support import Remote, remote_plugin
+from tests.integration.remote.support import Remote, remote_plugin, unregister_all
 from tests.support.openapi_contract import checked_client
 
 MIN_CALLS = 4
@@ -45,8 +45,10 @@ async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="module")
-async def admin(http: httpx.AsyncClient, database: Database) -> dict[str, str]:
-    return await platform_admin(http, database)
+async def admin(http: httpx.AsyncClient, database: Database) -> AsyncIterator[dict[str, str]]:
+    headers = await platform_admin(http, database)
+    yield headers
+    await unregister_all(http, headers)
 
 
 @pytest.fixture
