@@ -208,6 +208,7 @@ def _lifespan(kernel: Kernel):
                 await watcher.stop()
                 await kernel.pubsub.close()
                 await kernel.cache.close()
+                await kernel.documents.close()
                 await kernel.lookups.dispose()
                 await kernel.database.dispose()
 

@@ -14,6 +14,7 @@ from kernel.cache import Cache, InProcessCache, RedisCache
 from kernel.crypto import Encryptor, new_key, parse_keys
 from kernel.db import Database
 from kernel.db.embedded import start_embedded_postgres
+from kernel.documents import DocumentStore, build_document_store
 from kernel.hooks import Hooks
 from kernel.installations.states import InstalledPluginStates
 from kernel.local_secrets import local_secret
@@ -42,6 +43,8 @@ class Kernel:
     permissions: PermissionRegistry
     # The one way to call a domain hook: for an organization, its enabled plugins only.
     hooks: Hooks
+    # Plugins' unstructured documents; a plugin reaches its own through ``ctx.documents``.
+    documents: DocumentStore
     # Singletons plugins build at start-up (``kernel.services["identity"]``), by slug.
     services: dict[str, object] = field(default_factory=dict)
     # The bundle plugins this process runs, kept as plugin_deployment says.
@@ -108,6 +111,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         encryptor=encryptor,
         permissions=PermissionRegistry.from_plugins(plugins),
         hooks=Hooks(plugins, InstalledPluginStates(plugins, lookups, encryptor)),
+        documents=build_document_store(settings, database),
     )
     kernel.hooks.kernel = kernel
     kernel.bundles = BundleSync(kernel)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from kernel.context import Kernel
+    from kernel.documents import ScopedDocuments
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,15 @@ class PluginContext:
     organization_id: UUID | None
     plugin: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def documents(self) -> ScopedDocuments:
+        """This plugin's document store for this organization (``kernel.documents``)."""
+        from kernel.documents import ScopedDocuments
+
+        if self.organization_id is None:
+            raise RuntimeError(
+                "the document store keeps an organization's documents: "
+                f"this call of {self.plugin} is for no organization"
+            )
+        return ScopedDocuments(self.kernel.documents, self.plugin, self.organization_id)

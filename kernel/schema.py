@@ -7,6 +7,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
     """Import the kernel's models and collect the plugins' (importing maps them)."""
     from kernel.audit import AuditEntry
     from kernel.bundles.models import PluginDeployment, PluginRevocation
+    from kernel.documents.models import PluginDocument
     from kernel.idempotency import IdempotencyRecord
     from kernel.installations.models import (
         PlatformAdmin,
@@ -30,6 +31,7 @@ def import_models(plugins: KernelPluginManager) -> list[type]:
         PluginGeneration,
         PluginDeployment,
         PluginRevocation,
+        PluginDocument,
         RemotePlugin,
     ]
     for _slug, plugin_models in plugins.collect("ticketing_orm_models"):

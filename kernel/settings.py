@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
 
     redis_url: str | None = Field(None, validation_alias=env_var("REDIS_URL"))
+    # The plugin document store on MongoDB instead of PostgreSQL (kernel.documents).
+    mongo_url: str | None = Field(None, validation_alias=env_var("MONGO_URL"))
 
     storage_endpoint: str | None = Field(
         None, validation_alias=env_var("TICKETING_STORAGE_ENDPOINT")

@@ -19,6 +19,7 @@ the rest by concern:
 ``sdk.uploads``     streamed uploads under a limit, image formats by their bytes
 ``sdk.cli``         a started kernel for a command-line command, platform administrators
 ``sdk.secrets``     signing secrets generated locally when not configured
+``sdk.documents``   the plugin document store behind ``ctx.documents``
 ``sdk.bundles``     signed plugin bundles: manifest, build, sign, verify
 ``sdk.testing``     a plugin's own tests: does the kernel load it, a hook's ``ctx``
 ``sdk.testkit``     the plugin in the real kernel on PostgreSQL (behind the ``ticketing_*``

@@ -29,6 +29,7 @@ KERNEL_TABLES = {
     "plugin_generation",
     "plugin_deployment",
     "plugin_revocation",
+    "plugin_document",
     "remote_plugin",
 }
 IDENTITY_TABLES = {
@@ -235,7 +236,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "email_0001",
         "events_0003",
         "identity_0003",
-        "k0006r",
+        "k0007",
         "marketplace_0001",
         "orders_0002",
         "payments_stripe_0002",

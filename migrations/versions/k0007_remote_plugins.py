@@ -1,7 +1,7 @@
 """kernel: remote plugins (hooks answered over HTTP)
 
-Revision ID: k0006r
-Revises: k0005
+Revision ID: k0007
+Revises: k0006
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "k0006r"
-down_revision: str | Sequence[str] | None = "k0005"
+revision: str = "k0007"
+down_revision: str | Sequence[str] | None = "k0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
