@@ -29,6 +29,7 @@ from kernel.plugin_gate import gated
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
 from kernel.query_parameters import refuse_unknown_query_parameters
+from kernel.remote.proxy import router as remote_proxy_router
 from kernel.remote.router import router as remote_router
 from kernel.request_limits import BodyLimits
 from kernel.route_templates import RouteTemplates
@@ -66,7 +67,7 @@ def create_app(
     install_problem_handlers(app)
     checked = [refuse_unknown_query_parameters]
     app.include_router(health_router, dependencies=checked)
-    for router in [*plugin_routers, remote_router]:
+    for router in [*plugin_routers, remote_router, remote_proxy_router]:
         app.include_router(router, prefix=API_PREFIX, dependencies=checked)
     # Mounted one level deep: every nesting level costs a route match per request.
     for slug, routers in plugins.collect("ticketing_api_routers"):

@@ -20,6 +20,7 @@ answers get the problem content too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,6 +111,9 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_CONVERTOR = re.compile(r":\w+}")
+
+
 def _operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
     for context in iter_route_contexts(app.routes):
         route = context.original_route
@@ -126,7 +130,8 @@ def complete(document: dict[str, Any], app: FastAPI) -> None:
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
     paths = document.setdefault("paths", {})
     for path, method, route in _operations(app):
-        operation = paths.get(path, {}).get(method.lower())
+        # FastAPI's document drops a path parameter's convertor (``{path:path}``)
+        operation = paths.get(_CONVERTOR.sub("}", path), {}).get(method.lower())
         if operation is None:
             continue
         rules = declared_rules(route.dependant)

@@ -15,6 +15,13 @@ handed) and checks every hook request before a handler sees it (:func:`verify`):
 timestamp within ``±300 s``, a nonce never seen in that window, and the HMAC signature
 of the request with the installation secret, compared in constant time. Anything else
 is refused with 401.
+
+Routes the platform proxies (the manifest's ``routes``, served at
+``/api/v1/plugins/{slug}/{path}``) reach ``/ticketing/routes/{path}``; a handler
+registered with :meth:`RemotePluginApp.route` gets a :class:`RouteCall` only once the
+request's signature (hook ``route``, covering the method, path, query and the identity
+token) and its ``Ticketing-Identity`` token (audience the plugin's slug, issuer
+``ticketing``, unexpired) are verified; anything else is refused with 401.
 """
 
 from __future__ import annotations
@@ -28,16 +35,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from kernel.remote import identity as identities
 from kernel.remote.answers import AdjustersAnswer, AdjustmentAnswer, ValidateAnswer, VetoAnswer
+from kernel.remote.identity import Identity, InvalidIdentity
 from kernel.remote.signing import (
     HOOK,
     NONCE,
     ORGANIZATION,
+    ROUTE_HOOK,
     SIGNATURE,
     TIMESTAMP,
+    route_subject,
     signature,
 )
 
@@ -45,9 +56,11 @@ __all__ = [
     "AdjustersAnswer",
     "AdjustmentAnswer",
     "HookCall",
+    "Identity",
     "InMemoryNonces",
     "NonceStore",
     "RemotePluginApp",
+    "RouteCall",
     "Unverified",
     "ValidateAnswer",
     "VetoAnswer",
@@ -139,6 +152,22 @@ class HookCall:
 Handler = Callable[[HookCall], Awaitable[BaseModel | Mapping[str, Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class RouteCall:
+    """One proxied route request as a handler sees it, with the identity the platform
+    vouches for (``identity.user_id``, ``organization_id``, ``permissions``)."""
+
+    method: str
+    path: str
+    identity: Identity
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+RouteHandler = Callable[[RouteCall], Awaitable[BaseModel | Mapping[str, Any] | Response]]
+
+
 @dataclass
 class RemotePluginApp:
     """A remote plugin's FastAPI app: the handshake, verification, then the handlers.
@@ -154,6 +183,7 @@ class RemotePluginApp:
     nonces: NonceStore = field(default_factory=InMemoryNonces)
     secret: str | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
+    route_handlers: dict[tuple[str, str], RouteHandler] = field(default_factory=dict)
     _app: FastAPI | None = None
 
     def hook(self, name: str) -> Callable[[Handler], Handler]:
@@ -165,6 +195,25 @@ class RemotePluginApp:
             return handler
 
         return register
+
+    def route(self, method: str, path: str) -> Callable[[RouteHandler], RouteHandler]:
+        """Register the handler of a route the manifest declares (``path`` as there)."""
+        method = method.upper()
+        declared = {(r["method"], r["path"]) for r in self.manifest.get("routes", [])}
+        if (method, path) not in declared:
+            raise ValueError(f"{method} {path} is not one of the manifest's routes")
+
+        def register(handler: RouteHandler) -> RouteHandler:
+            self.route_handlers[(method, path)] = handler
+            return handler
+
+        return register
+
+    def _route_handler(self, method: str, path: str) -> RouteHandler | None:
+        for (declared_method, template), handler in self.route_handlers.items():
+            if declared_method == method and _matches(template, path):
+                return handler
+        return None
 
     @property
     def app(self) -> FastAPI:
@@ -221,7 +270,51 @@ class RemotePluginApp:
                 answer = answer.model_dump(mode="json", exclude_none=True)
             return JSONResponse(answer)
 
+        @app.api_route(
+            "/ticketing/routes/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+        )
+        async def call_route(path: str, request: Request) -> Response:
+            body = await _read(request)
+            if self.secret is None:
+                raise HTTPException(401, "not installed: no handshake yet")
+            token = request.headers.get(identities.HEADER, "")
+            subject = route_subject(request.method, "/" + path, request.url.query, token)
+            try:
+                verify(self.secret, request.headers, subject, self.nonces)
+                if request.headers[HOOK] != ROUTE_HOOK:
+                    raise Unverified("not a route request")
+                who = identities.verify(token, self.secret, slug=self.manifest["slug"])
+            except (Unverified, InvalidIdentity) as exc:
+                raise HTTPException(401, str(exc)) from exc
+            if who.organization_id != (request.headers[ORGANIZATION] or None):
+                raise HTTPException(401, "the token and the signature name other organizations")
+            handler = self._route_handler(request.method, "/" + path)
+            if handler is None:
+                raise HTTPException(404, f"no handler for {request.method} /{path}")
+            answer = await handler(
+                RouteCall(
+                    method=request.method,
+                    path="/" + path,
+                    identity=who,
+                    query=dict(request.query_params),
+                    headers=dict(request.headers),
+                    body=body,
+                )
+            )
+            if isinstance(answer, Response):
+                return answer
+            if isinstance(answer, BaseModel):
+                answer = answer.model_dump(mode="json", exclude_none=True)
+            return JSONResponse(answer)
+
         return app
+
+
+def _matches(template: str, path: str) -> bool:
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(
+        w == g or (w.startswith("{") and bool(g)) for w, g in zip(want, got, strict=True)
+    )
 
 
 async def _read(request: Request) -> bytes:

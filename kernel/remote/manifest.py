@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Container
 from typing import Annotated, Any, Literal
 
 import jsonschema
@@ -13,6 +15,13 @@ from kernel.problems import UnprocessableContent
 from kernel.remote.answers import SUPPORTED, ValidationError
 
 DEFAULT_DEADLINE_MS = 500
+DEFAULT_ROUTE_BODY_BYTES = 1024 * 1024
+#: The most any proxied route may accept; the proxy route declares it to the body limits.
+MAX_ROUTE_BODY_BYTES = 10 * 1024 * 1024
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: ``public``, ``signed_in``, or a platform permission (then the organization is needed).
+ROUTE_ACCESS = ("public", "signed_in")
+ROUTE_PATH_PATTERN = r"^(/([A-Za-z0-9_~-][A-Za-z0-9._~-]*|\{[a-z_][a-z0-9_]{0,39}\}))+$"
 
 
 class InvalidRemoteManifest(UnprocessableContent):
@@ -28,6 +37,33 @@ class HookDeclaration(BaseModel):
     default: dict[str, Any] | None = None
 
 
+class RouteDeclaration(BaseModel):
+    """One HTTP route the platform proxies to the plugin (see :mod:`kernel.remote.proxy`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: Annotated[str, Field(min_length=2, max_length=200, pattern=ROUTE_PATH_PATTERN)]
+    permission: Annotated[str, Field(min_length=1, max_length=100)]
+    max_body_bytes: Annotated[int, Field(ge=0, le=MAX_ROUTE_BODY_BYTES)] = DEFAULT_ROUTE_BODY_BYTES
+
+    @property
+    def needs_organization(self) -> bool:
+        return self.permission not in ROUTE_ACCESS
+
+    def match(self, path: str) -> bool:
+        """Whether ``path`` (relative, starting with ``/``) is this route's."""
+        return _compiled(self.path).fullmatch(path) is not None
+
+
+def _compiled(template: str) -> re.Pattern[str]:
+    parts = (
+        "/[^/]+" if segment.startswith("{") else "/" + re.escape(segment)
+        for segment in template.strip("/").split("/")
+    )
+    return re.compile("".join(parts))
+
+
 class RemoteManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,9 +74,20 @@ class RemoteManifest(BaseModel):
     description: Annotated[str, Field(max_length=300)] = ""
     hooks: Annotated[dict[str, HookDeclaration], Field(min_length=1, max_length=20)]
     permissions: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] = []
+    routes: Annotated[list[RouteDeclaration], Field(max_length=50)] = []
     settings_schema: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
+
+    def route(self, method: str, path: str) -> RouteDeclaration | None:
+        """The declared route answering ``method path``, if any."""
+        return next((r for r in self.routes if r.method == method and r.match(path)), None)
+
+    def mentioned_permissions(self) -> frozenset[str]:
+        """The platform permissions the plugin may be told a caller holds."""
+        return frozenset(self.permissions) | {
+            r.permission for r in self.routes if r.needs_organization
+        }
 
     def metadata(self) -> PluginMetadata:
         """What the proxy plugin declares: opt-in, so organizations turn it on."""
@@ -55,8 +102,14 @@ class RemoteManifest(BaseModel):
         )
 
 
-def check(manifest: RemoteManifest, *, deadline_cap_ms: int) -> None:
-    """Raise :class:`InvalidRemoteManifest` unless every hook can be honoured remotely."""
+def check(
+    manifest: RemoteManifest,
+    *,
+    deadline_cap_ms: int,
+    known_permissions: Container[str] | None = None,
+) -> None:
+    """Raise :class:`InvalidRemoteManifest` unless every hook and route can be honoured."""
+    _check_routes(manifest, known_permissions)
     names = set(manifest.hooks)
     unknown = sorted(names - hook_spec_names())
     if unknown:
@@ -105,3 +158,21 @@ def check(manifest: RemoteManifest, *, deadline_cap_ms: int) -> None:
             f"settings_schema is not valid JSON Schema: {exc.message}",
             field="/manifest/settings_schema",
         ) from exc
+
+
+def _check_routes(manifest: RemoteManifest, known: Container[str] | None) -> None:
+    seen: set[tuple[str, str]] = set()
+    for index, route in enumerate(manifest.routes):
+        where = f"/manifest/routes/{index}"
+        shape = (route.method, re.sub(r"\{[^}]*\}", "{}", route.path))
+        if shape in seen:
+            raise InvalidRemoteManifest(
+                f"{route.method} {route.path} is declared twice.", field=where
+            )
+        seen.add(shape)
+        if route.needs_organization and known is not None and route.permission not in known:
+            raise InvalidRemoteManifest(
+                f"{route.method} {route.path}: {route.permission} is neither public, "
+                "signed_in nor a permission of this platform.",
+                field=f"{where}/permission",
+            )

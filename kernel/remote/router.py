@@ -97,7 +97,11 @@ async def register_remote_plugin(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     manifest = body.manifest
-    check(manifest, deadline_cap_ms=kernel.settings.remote_deadline_cap_ms)
+    check(
+        manifest,
+        deadline_cap_ms=kernel.settings.remote_deadline_cap_ms,
+        known_permissions=kernel.permissions,
+    )
     scope = f"{caller.user_id}:remote-plugins.post"
     async with kernel.database.transaction() as session:
         writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)

@@ -53,3 +53,12 @@ def signed_headers(secret: str, *, organization: str, hook: str, body: bytes) ->
 def new_secret() -> str:
     """A fresh per-installation secret (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+ROUTE_HOOK = "route"
+
+
+def route_subject(method: str, path: str, query: str, identity: str) -> bytes:
+    """What a proxied route request's signature covers in place of the body (which is
+    streamed, so not known when the headers are sent): the request line and the token."""
+    return f"{method.upper()} {path}?{query}\n{identity}".encode()

@@ -94,6 +94,10 @@ class RemoteSync:
             self.kernel.plugins.remove(slug)
         logger.info("remote plugin unloaded", extra={"plugin": slug})
 
+    def target(self, slug: str) -> RemoteTarget | None:
+        loaded = self.running.get(slug)
+        return loaded[1] if loaded is not None else None
+
     def targets(self) -> list[RemoteTarget]:
         return [target for _fingerprint, target in self.running.values()]
 

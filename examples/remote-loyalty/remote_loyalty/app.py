@@ -18,6 +18,7 @@ from sdk.remote import (
     AdjustmentAnswer,
     HookCall,
     RemotePluginApp,
+    RouteCall,
     ValidateAnswer,
     VetoAnswer,
 )
@@ -33,6 +34,17 @@ MANIFEST = {
         "ticketing_checkout_validate": {"deadline_ms": 300, "policy": "skip"},
     },
     "permissions": [],
+    # Proxied by the platform at /api/v1/plugins/remote-loyalty/...
+    "routes": [
+        {"method": "GET", "path": "/me", "permission": "signed_in"},
+        {"method": "GET", "path": "/points", "permission": "orders:view"},
+        {
+            "method": "POST",
+            "path": "/receipts",
+            "permission": "orders:view",
+            "max_body_bytes": 1024,
+        },
+    ],
     "settings_schema": {
         "type": "object",
         "properties": {
@@ -72,6 +84,25 @@ def create(manifest: dict | None = None, *, handshake_token: str | None = None) 
         return ValidateAnswer(
             vetoes=[VetoAnswer(code="loyalty-limit", reason=f"At most {limit} tickets per order.")]
         )
+
+    @plugin.route("GET", "/me")
+    @plugin.route("GET", "/points")
+    async def points(call: RouteCall) -> dict:
+        """The caller as the platform vouches for them, and the headers that arrived (so
+        anyone can see no cookie or bearer token of the caller reaches the plugin)."""
+        who = call.identity
+        return {
+            "user_id": who.user_id,
+            "organization_id": who.organization_id,
+            "permissions": sorted(who.permissions),
+            "points": 0 if who.user_id is None else 100,
+            "query": dict(call.query),
+            "headers": sorted(call.headers),
+        }
+
+    @plugin.route("POST", "/receipts")
+    async def receipt(call: RouteCall) -> dict:
+        return {"received_bytes": len(call.body), "user_id": call.identity.user_id}
 
     return plugin
 

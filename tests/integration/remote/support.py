@@ -33,9 +33,12 @@ class Faults:
     app: Any
     mode: str = "ok"
     hook_requests: int = 0
+    route_requests: int = 0
     state: SimpleNamespace = field(default_factory=SimpleNamespace)  # as live_server reads
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/ticketing/routes/"):
+            self.route_requests += 1
         if scope["type"] != "http" or not scope["path"].startswith("/ticketing/hooks/"):
             await self.app(scope, receive, send)
             return
