@@ -206,7 +206,7 @@ async def test_the_plugin_refuses_a_token_the_platform_did_not_issue(
         return jwt.encode(claims, key, algorithm="HS256")
 
     assert await sent(token(secret)) == 200  # the control: a token as the platform issues
-    assert await sent(token("not-the-installation-secret")) == 401
+    assert await sent(token("not-the-installation-secret-of-this-plugin")) == 401
     assert await sent(token(secret, iat=int(time.time()) - 600, exp=int(time.time()) - 300)) == 401
     assert await sent(token(secret, aud="another-plugin")) == 401
     async with httpx.AsyncClient(base_url=loyalty.url) as direct:
