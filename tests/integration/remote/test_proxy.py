@@ -167,6 +167,14 @@ async def test_a_body_over_the_routes_limit_is_a_413_and_never_reaches_the_plugi
     assert problem_code(large) == "payload-too-large"
     assert loyalty.faults.route_requests == reached
 
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"x" * 512
+
+    chunked = await http.post(receipts, params=params, content=chunks(), headers=owner)
+    assert chunked.status_code == 413, chunked.text
+    assert problem_code(chunked) == "payload-too-large"
+
 
 async def test_a_plugin_that_is_down_is_a_502_naming_it(
     http: httpx.AsyncClient, admin: dict
