@@ -18,13 +18,10 @@ import httpx
 import jwt
 import pytest
 
-from kernel.db import Database
 from kernel.remote import identity
 from kernel.remote.signing import ROUTE_HOOK, route_subject, signed_headers
 from tests.integration.conftest import add_member, module_app, new_organization, problem_code
-from tests.integration.marketplace.support import platform_admin
-from tests.integration.remote.support import Remote, remote_plugin, unregister_all
-from tests.support.openapi_contract import checked_client
+from tests.integration.remote.support import Remote, remote_plugin
 
 REGISTER = "/api/v1/platform/remote-plugins"
 
@@ -33,25 +30,6 @@ REGISTER = "/api/v1/platform/remote-plugins"
 def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     with module_app(tmp_path_factory, database_url, redis_url, "remote-proxy") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(api_url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def admin(http: httpx.AsyncClient, database: Database) -> AsyncIterator[dict[str, str]]:
-    headers = await platform_admin(http, database)
-    yield headers
-    await unregister_all(http, headers)
-
-
-@pytest.fixture
-def loyalty() -> Iterator[Remote]:
-    with remote_plugin("skip") as remote:
-        yield remote
 
 
 async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> None:

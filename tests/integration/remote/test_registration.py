@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from kernel.cli import build_cli
-from kernel.db import Database
 from kernel.plugin_manager import create_plugin_manager
 from kernel.remote.signing import NONCE, SIGNATURE, TIMESTAMP, signed_headers
 from tests.conftest import make_settings
 from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
-from tests.integration.marketplace.support import platform_admin
-from tests.integration.remote.support import Remote, manifest, remote_plugin, unregister_all
-from tests.support.openapi_contract import checked_client
+from tests.integration.remote.support import Remote, manifest, remote_plugin
 
 ROUTE = "/api/v1/platform/remote-plugins"
 HOOK = "ticketing_pricing_adjusters"
@@ -30,19 +27,6 @@ HOOK = "ticketing_pricing_adjusters"
 def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
     with module_app(tmp_path_factory, database_url, redis_url, "remote-registration") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(api_url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def admin(http: httpx.AsyncClient, database: Database) -> AsyncIterator[dict[str, str]]:
-    headers = await platform_admin(http, database)
-    yield headers
-    await unregister_all(http, headers)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
 
 from kernel.db import Database
 from tests.integration.conftest import module_app, problem_code
-from tests.integration.marketplace.support import platform_admin
 from tests.integration.orders.support import STANDARD_PRICE, Buyer, Shop, checkout, open_shop, take
-from tests.integration.remote.support import Remote, remote_plugin, unregister_all
-from tests.support.openapi_contract import checked_client
+from tests.integration.remote.support import Remote, remote_plugin
 
 MIN_CALLS = 4
 COOL_DOWN_SECONDS = 1
@@ -36,25 +34,6 @@ def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str
     }
     with module_app(tmp_path_factory, database_url, redis_url, "remote", env=env) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(api_url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def admin(http: httpx.AsyncClient, database: Database) -> AsyncIterator[dict[str, str]]:
-    headers = await platform_admin(http, database)
-    yield headers
-    await unregister_all(http, headers)
-
-
-@pytest.fixture
-def loyalty() -> Iterator[Remote]:
-    with remote_plugin("skip") as remote:
-        yield remote
 
 
 async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> dict:
