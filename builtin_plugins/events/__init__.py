@@ -11,6 +11,9 @@ plugin's other modules. What it offers them:
   ticket types (:class:`EventSummary`, :class:`TicketTypeSummary`), for plugins that
   only check or read a few fields;
 * :func:`get_event`: an organization's event, or 404;
+* :func:`event_catalog`: an event with its ticket types and dates, cached per process
+  and checked against ``catalog_version`` (:class:`EventCatalog`, read-only), and
+  :func:`touch_catalog` for a plugin that caches per-event data by that version;
 * :func:`quote` and :func:`adjustment_view`: a line priced through the pricing hooks, and
   one adjustment as the API shows it;
 * :data:`CartToken`, :data:`PromoCode`: the request field types of a cart and a code;
@@ -25,6 +28,7 @@ from builtin_plugins.events.catalog import (
     event_summary,
     ticket_type_summaries,
 )
+from builtin_plugins.events.catalog_cache import EventCatalog, event_catalog, touch_catalog
 from builtin_plugins.events.models import Event, EventDate, EventStatus, TicketType, Visibility
 from builtin_plugins.events.pricing import adjustment_view, quote
 from builtin_plugins.events.service import seed_demo_event
@@ -46,6 +50,7 @@ __all__ = [
     "CartToken",
     "Event",
     "EventDate",
+    "EventCatalog",
     "EventStatus",
     "EventSummary",
     "PromoCode",
@@ -53,11 +58,13 @@ __all__ = [
     "TicketTypeSummary",
     "Visibility",
     "adjustment_view",
+    "event_catalog",
     "event_summary",
     "get_event",
     "quote",
     "seed_demo_event",
     "ticket_type_summaries",
+    "touch_catalog",
 ]
 
 

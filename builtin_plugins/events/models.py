@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Computed,
     DateTime,
@@ -111,6 +112,9 @@ class Event(UUIDPrimaryKey, TenantScoped, Timestamped, Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Bumped by the database on any change to the event, its ticket types or dates
+    #: (triggers), and by :func:`touch_catalog`: what a cached catalog is checked against.
+    catalog_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed(

@@ -25,6 +25,10 @@ anyone's) read only the context, never the tables. ``context.attributes`` carrie
                    (and :data:`DEFAULT_SALES_WINDOWS`)
 =================  =====================================================================
 
+``sold``, ``held``, ``capacity`` and ``recent_sales`` are there only when the ticket type
+has pricing settings (``pricing`` not empty): strategies are configured per ticket type,
+and a type without any is quoted without reading its inventory.
+
 Everything is read at one instant ``at``, so the same state and instant give the same
 quote.
 """
@@ -184,14 +188,25 @@ async def pricing_context(
     at = at or utcnow()
     event_date_id = event_date.id if event_date is not None else None
     pricing = dict(ticket_type.pricing or {})
-    inventory = await inventory_state(session, ticket_type, event_date_id=event_date_id)
-    sales = await recent_sales(
-        session,
-        ticket_type_id=ticket_type.id,
-        at=at,
-        windows=sales_windows(pricing),
-        event_date_id=event_date_id,
-    )
+    # Only a ticket type with pricing settings is priced on its sales: the rest (most
+    # of them, and the flash-sale path) pays no inventory reads for a quote.
+    if pricing:
+        inventory = await inventory_state(session, ticket_type, event_date_id=event_date_id)
+        sales = await recent_sales(
+            session,
+            ticket_type_id=ticket_type.id,
+            at=at,
+            windows=sales_windows(pricing),
+            event_date_id=event_date_id,
+        )
+        counted = {
+            "sold": inventory.sold,
+            "held": inventory.held,
+            "capacity": inventory.capacity,
+            "recent_sales": sales,
+        }
+    else:
+        counted = {}
     address = event.address or {}
     return PricingContext(
         organization_id=event.organization_id,
@@ -205,14 +220,11 @@ async def pricing_context(
         attributes={
             "base_price": ticket_type.price_amount,
             "pricing": pricing,
-            "sold": inventory.sold,
-            "held": inventory.held,
-            "capacity": inventory.capacity,
             "starts_at": event_date.starts_at if event_date is not None else event.starts_at,
             "event_date_id": event_date_id,
             "venue_country": address.get("country"),
             "venue_region": address.get("region"),
-            "recent_sales": sales,
+            **counted,
         },
     )
 

@@ -28,7 +28,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import Event, EventDate, TicketType, adjustment_view, quote
+from builtin_plugins.events import (
+    Event,
+    EventCatalog,
+    EventDate,
+    TicketType,
+    adjustment_view,
+    quote,
+)
 from builtin_plugins.events.inventory import InventoryHold
 from sdk import (
     CheckoutCart,
@@ -49,6 +56,7 @@ from sdk.pricing import checkout_vetoes, tax_line
 class PricedLine:
     hold: InventoryHold
     ticket_type: TicketType
+    event_date: EventDate
     quote: LineQuote
     tax: LineTax
 
@@ -147,20 +155,25 @@ async def price_cart(
     buyer_user_id: uuid.UUID | None,
     promo_code: str | None,
     buyer: TaxableParty,
+    catalog: EventCatalog | None = None,
 ) -> PricedCart:
-    """Each hold's line priced and taxed now, all at one instant."""
-    types = {
-        t.id: t
-        for t in await session.scalars(
-            select(TicketType).where(TicketType.id.in_({h.ticket_type_id for h in holds}))
-        )
-    }
-    dates = {
-        d.id: d
-        for d in await session.scalars(
-            select(EventDate).where(EventDate.id.in_({h.event_date_id for h in holds}))
-        )
-    }
+    """Each hold's line priced and taxed now, all at one instant; the ticket types and
+    dates from ``catalog`` when given (checkout's cached copy), else read."""
+    if catalog is not None:
+        types, dates = catalog.ticket_types, catalog.dates
+    else:
+        types = {
+            t.id: t
+            for t in await session.scalars(
+                select(TicketType).where(TicketType.id.in_({h.ticket_type_id for h in holds}))
+            )
+        }
+        dates = {
+            d.id: d
+            for d in await session.scalars(
+                select(EventDate).where(EventDate.id.in_({h.event_date_id for h in holds}))
+            )
+        }
     at = utcnow()
     lines = []
     for hold in holds:
@@ -177,7 +190,13 @@ async def price_cart(
         )
         tax = await tax_line(kernel.hooks, line, buyer)
         lines.append(
-            PricedLine(hold=hold, ticket_type=types[hold.ticket_type_id], quote=line, tax=tax)
+            PricedLine(
+                hold=hold,
+                ticket_type=types[hold.ticket_type_id],
+                event_date=dates[hold.event_date_id],
+                quote=line,
+                tax=tax,
+            )
         )
     return PricedCart(event=event, lines=lines, promo_code=promo_code, buyer=buyer)
 

@@ -2,12 +2,15 @@
 
 All of it runs in the caller's transaction, so a refusal at any step writes nothing:
 
-1. the published event, then the owner's unexpired holds move onto the order
+1. the owner's unexpired holds move onto the order in one statement
    (:func:`inventory.attach_holds`, owner ``order:<id>``, under the event's shared
    inventory lock, taken before any row is written -- see the inventory rules): their
    expiry becomes the payment deadline; no pool counter changes, so checkouts never
-   queue on a hot pool row. Nothing held: 422 ``cart-empty`` (also what a second,
-   concurrent checkout of the same cart gets once the first has taken the holds);
+   queue on a hot pool row. The same statement reads the event's catalog version, so
+   the event, ticket types, dates and questions come from this process's cache
+   (:func:`event_catalog`) when nothing changed. Not published: 404; nothing held: 422
+   ``cart-empty`` (also what a second, concurrent checkout of the same cart gets once
+   the first has taken the holds);
 2. each attendee's answers checked against the event's questions (422
    ``answers-invalid``);
 3. every line re-priced and taxed now (:func:`.cart.price_cart`: what the buyer saw in
@@ -31,17 +34,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import Event, EventStatus, inventory
+from builtin_plugins.events import EventStatus, event_catalog, inventory
 from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders import fulfilment, payments, questions
 from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
 from builtin_plugins.orders.settings import order_settings
-from sdk import Conflict, Kernel, NotFound, TaxableParty, UnprocessableContent
+from sdk import Conflict, Kernel, Money, NotFound, TaxableParty, UnprocessableContent
 from sdk.codes import random_code
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
@@ -80,6 +82,8 @@ class PlacedOrder:
     lines: list[OrderLine]
     payment: Payment | None
     access_token: str  # shown once: only its hash is stored
+    #: The event, ticket type and date rows checkout read (the answer's view uses them).
+    catalog: tuple[Any, ...] = ()
 
 
 def new_order_code() -> str:
@@ -151,25 +155,24 @@ async def place_order(
     ``billing`` (company, country, region, tax_id) is who is invoiced: the tax rules
     read its country, region and tax id.
     """
-    event = await session.scalar(
-        select(Event).where(Event.id == event_id, Event.status == EventStatus.PUBLISHED)
-    )
-    if event is None:
-        raise NotFound(f"No published event {event_id}.")
     order_id = uuid.uuid4()
-    moved = await inventory.attach_holds(
+    attached = await inventory.attach_holds(
         session,
-        event_id=event.id,
+        event_id=event_id,
         owner=owner,
         new_owner=f"order:{order_id}",
         expires_in_seconds=order_settings().payment_minutes * 60,
-        organization_id=event.organization_id,
     )
-    if not moved:
+    catalog = await event_catalog(kernel, event_id, version=attached.catalog_version)
+    if catalog is None or catalog.event.status is not EventStatus.PUBLISHED:
+        raise NotFound(f"No published event {event_id}.")
+    event = catalog.event
+    if not attached.holds:
         raise CartEmpty("Hold tickets first: nothing is held for this event (or it expired).")
+    moved = attached.holds
     holds = sorted(moved, key=lambda hold: (hold.created_at, hold.id))
     billing = {key: value for key, value in (billing or {}).items() if value}
-    asked = await questions.questions_for(session, event_id=event.id)
+    asked = await questions.questions_of_event(kernel, event_id=event.id, version=catalog.version)
     people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email), asked)
 
     priced = await price_cart(
@@ -184,6 +187,7 @@ async def place_order(
             region=billing.get("region"),
             tax_id=billing.get("tax_id"),
         ),
+        catalog=catalog,
     )
     refused = await vetoes(kernel, priced, buyer_id=buyer_user_id, buyer_email=buyer_email)
     if refused:
@@ -192,6 +196,13 @@ async def place_order(
             vetoes=[{"code": veto.code, "reason": veto.reason} for veto in refused],
         )
 
+    payment_provider = await payments.provider_key(
+        kernel,
+        organization_id=event.organization_id,
+        order_id=order_id,
+        total=Money(priced.total, priced.currency),
+        provider=provider,
+    )
     access_token = secrets.token_urlsafe(32)
     order = Order(
         id=order_id,
@@ -211,6 +222,7 @@ async def place_order(
         total_amount=priced.total,
         promo_code=promo_code,
         billing=billing,
+        payment_provider=payment_provider,
         expires_at=moved[0].expires_at,  # the holds' new expiry: one deadline for both
     )
     session.add(order)
@@ -228,8 +240,15 @@ async def place_order(
         order=snapshot,
         session=session,
     )
-    payment = await payments.start_payment(session, kernel, order, provider=provider)
-    return PlacedOrder(order=order, lines=lines, payment=payment, access_token=access_token)
+    payment = await payments.start_payment(session, kernel, order, provider=payment_provider)
+    catalog = (
+        event,
+        *{line.ticket_type.id: line.ticket_type for line in priced.lines}.values(),
+        *{line.event_date.id: line.event_date for line in priced.lines}.values(),
+    )
+    return PlacedOrder(
+        order=order, lines=lines, payment=payment, access_token=access_token, catalog=catalog
+    )
 
 
 def _order_lines(

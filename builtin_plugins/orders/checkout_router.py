@@ -102,7 +102,9 @@ async def checkout(
         payments = [placed.payment] if placed.payment is not None else []
         result = CheckoutOut(
             id=placed.order.id,
-            order=await orders_service.buyer_view(session, placed.order, placed.lines, payments),
+            order=await orders_service.buyer_view(
+                session, placed.order, placed.lines, payments, placed.catalog
+            ),
             payment=orders_service.payment_view(placed.payment) if placed.payment else None,
             access_token=placed.access_token,
         )

@@ -9,7 +9,7 @@ a pending order past its payment deadline first (:mod:`.lifecycle`), so nobody i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -169,10 +169,18 @@ async def transitions_of(session: AsyncSession, order_id: uuid.UUID) -> list[Ord
 # -- views ------------------------------------------------------------------------------------
 
 
-async def _by_id(session: AsyncSession, model: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    if not ids:
-        return {}
-    return {row.id: row for row in await session.scalars(select(model).where(model.id.in_(ids)))}
+async def _by_id(
+    session: AsyncSession,
+    model: Any,
+    ids: set[uuid.UUID],
+    known: Mapping[tuple[type, uuid.UUID], Any] | None = None,
+) -> dict[uuid.UUID, Any]:
+    found = {i: known[(model, i)] for i in ids if (model, i) in (known or {})}
+    missing = ids - found.keys()
+    if missing:
+        rows = await session.scalars(select(model).where(model.id.in_(missing)))
+        found.update((row.id, row) for row in rows)
+    return found
 
 
 def payment_view(payment: Payment) -> PaymentOut:
@@ -194,12 +202,15 @@ async def _fields(
     order: Order,
     lines: Sequence[OrderLine],
     payments: Sequence[Payment],
+    catalog: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """What the buyer's and the organizer's views share."""
-    event = await session.get(Event, order.event_id)
+    """What the buyer's and the organizer's views share; ``catalog`` rows already read
+    (the event, its ticket types and dates, as checkout has them) are not read again."""
+    known = {(type(row), row.id): row for row in catalog}
+    event = known.get((Event, order.event_id)) or await session.get(Event, order.event_id)
     assert event is not None
-    types = await _by_id(session, TicketType, {line.ticket_type_id for line in lines})
-    dates = await _by_id(session, EventDate, {line.event_date_id for line in lines})
+    types = await _by_id(session, TicketType, {line.ticket_type_id for line in lines}, known)
+    dates = await _by_id(session, EventDate, {line.event_date_id for line in lines}, known)
     latest = payments[-1] if payments else None
     return {
         "id": order.id,
@@ -272,11 +283,12 @@ async def _buyer_fields(
     order: Order,
     lines: Sequence[OrderLine] | None = None,
     payments: Sequence[Payment] | None = None,
+    catalog: Sequence[Any] = (),
 ) -> dict[str, Any]:
     lines = lines if lines is not None else await lines_of(session, [order.id])
     payments = payments if payments is not None else await payments_of(session, order.id)
     await _fresh(session, order, *lines, *payments)
-    return await _fields(session, order, lines, payments)
+    return await _fields(session, order, lines, payments, catalog)
 
 
 async def buyer_view(
@@ -284,8 +296,11 @@ async def buyer_view(
     order: Order,
     lines: Sequence[OrderLine] | None = None,
     payments: Sequence[Payment] | None = None,
+    catalog: Sequence[Any] = (),
 ) -> OrderOut:
-    return OrderOut(**await _buyer_fields(session, order, lines, payments))
+    """The buyer's view of ``order``; ``catalog``: event, ticket type and date rows the
+    caller holds already."""
+    return OrderOut(**await _buyer_fields(session, order, lines, payments, catalog))
 
 
 def _ticket_view(ticket: OrderTicket) -> OrderTicketOut:

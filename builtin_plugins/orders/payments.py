@@ -67,30 +67,60 @@ async def start_payment(
     key = provider or await _choose(kernel, request, providers)
     chosen = providers[key]
 
+    if order.payment_provider != key:
+        order.payment_provider = key
+    ctx = await provider_context(kernel, key, order.organization_id)
+    result = await chosen.create_payment(request, ctx)
+    # One INSERT with the provider's answer: a provider that raises leaves nothing, and
+    # the caller's transaction rolls the order back with it.
+    status = PaymentStatus(result.status)
     payment = Payment(
         id=payment_id,
         organization_id=order.organization_id,
         order_id=order.id,
         provider=key,
-        status=PaymentStatus.PENDING,
+        reference=result.reference,
+        client_data=dict(result.client_data),
+        status=PaymentStatus.PENDING if status is PaymentStatus.SUCCEEDED else status,
         amount=order.total_amount,
         currency=order.currency,
     )
     session.add(payment)
-    order.payment_provider = key
-    await session.flush()  # the row exists before the provider hears of it
-
-    ctx = await provider_context(kernel, key, order.organization_id)
-    result = await chosen.create_payment(request, ctx)
-    payment.reference = result.reference
-    payment.client_data = dict(result.client_data)
-    status = PaymentStatus(result.status)
     if status is PaymentStatus.SUCCEEDED:  # a provider that settles at once
+        await session.flush()
         await mark_paid(session, kernel, order, payment=payment, actor="provider")
-    else:
-        payment.status = status
     await session.flush()
     return payment
+
+
+async def provider_key(
+    kernel: Kernel,
+    *,
+    organization_id: uuid.UUID,
+    order_id: uuid.UUID,
+    total: Money,
+    provider: str | None,
+) -> str | None:
+    """The provider an order of ``total`` will be paid with (``None`` for a free order),
+    known before the order is written so its row is inserted complete; the same checks
+    and choice as :func:`start_payment`."""
+    if total.amount == 0:
+        return None
+    providers = await organization_providers(kernel, organization_id)
+    if not providers:
+        raise NoPaymentProvider("No payment provider is enabled for this organization.")
+    if provider is not None and provider not in providers:
+        raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
+    if provider is not None:
+        return provider
+    request = PaymentRequest(
+        organization_id=organization_id,
+        order_id=order_id,
+        amount=total,
+        idempotency_key=f"order:{order_id}:choice",
+        metadata={},
+    )
+    return await _choose(kernel, request, providers)
 
 
 async def _choose(

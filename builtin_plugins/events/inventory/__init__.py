@@ -99,6 +99,7 @@ from builtin_plugins.events.inventory._holds import (
     sell_directly,
 )
 from builtin_plugins.events.inventory._owners import (
+    Attached,
     attach_holds,
     lock_holds,
     move_holds,
@@ -127,6 +128,7 @@ __all__ = [
     "announce_availability",
     "publish_availability_now",
     # records (read-only to callers)
+    "Attached",
     "Availability",
     "Hold",
     "HoldStatus",

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from builtin_plugins.events.inventory._common import (
+    ADVISORY_NAMESPACE,
     MAX_OWNER_LENGTH,
     HoldExpired,
 )
 from builtin_plugins.events.inventory._sql import (
+    _ATTACH,
     _LOCK_POOLS_OF_HOLDS,
-    _MOVE_SHARES,
     lock_event_inventory,
 )
 from builtin_plugins.events.models import (
     HoldStatus,
     InventoryHold,
+)
+
+_HOLD_COLUMNS = tuple(
+    column.key for column in InventoryHold.__table__.columns if column.key != "status"
 )
 
 
@@ -51,6 +56,16 @@ async def lock_holds(
     return holds
 
 
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """The holds moved onto an order, and the event's ``catalog_version`` read in the
+    same statement (``None`` when nothing moved): what a cached catalog is checked
+    against (:func:`builtin_plugins.events.event_catalog`)."""
+
+    holds: list[InventoryHold]
+    catalog_version: int | None
+
+
 async def attach_holds(
     session: AsyncSession,
     *,
@@ -59,7 +74,7 @@ async def attach_holds(
     new_owner: str,
     expires_in_seconds: float,
     organization_id: uuid.UUID | None = None,
-) -> list[InventoryHold]:
+) -> Attached:
     """Move ``owner``'s unexpired active holds of the event to ``new_owner`` (an order),
     now expiring ``expires_in_seconds`` from now (the order's payment deadline).
 
@@ -67,54 +82,44 @@ async def attach_holds(
     stay held, for the order now. Raises :class:`HoldExpired` (409, naming the hold) when
     a hold lost a share to a reclaimer a moment ago; the caller's transaction must then
     roll back, since other holds may have moved already. Returns the moved holds in id
-    order (none when the owner holds nothing).
+    order (none when the owner holds nothing) with the event's catalog version. One
+    statement.
     """
     if not new_owner or len(new_owner) > MAX_OWNER_LENGTH:
         raise ValueError("the new owner must be 1 to 128 characters")
     if expires_in_seconds <= 0:
         raise ValueError("a hold must expire in the future")
-    await lock_event_inventory(session, event_id=event_id, exclusive=False)
-    query = (
-        select(InventoryHold)
-        .where(
-            InventoryHold.event_id == event_id,
-            InventoryHold.owner == owner,
-            InventoryHold.status == HoldStatus.ACTIVE,
-            InventoryHold.expires_at > func.now(),
-        )
-        .order_by(InventoryHold.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if organization_id is not None:
-        query = query.where(InventoryHold.organization_id == organization_id)
-    holds = list(await session.scalars(query))
-    if not holds:
-        return []
-    ids = [hold.id for hold in holds]
     rows = (
-        await session.execute(_MOVE_SHARES, {"hold_ids": ids, "seconds": float(expires_in_seconds)})
-    ).all()
-    by_id = {hold.id: hold for hold in holds}
+        (
+            await session.execute(
+                _ATTACH,
+                {
+                    "ns": ADVISORY_NAMESPACE,
+                    "event_id": event_id,
+                    "owner": owner,
+                    "new_owner": new_owner,
+                    "organization_id": organization_id,
+                    "seconds": float(expires_in_seconds),
+                },
+            )
+        )
+        .mappings()
+        .all()
+    )
     for row in rows:
-        if row.lost:
-            hold = by_id[row.id]
+        if row["lost"]:
             raise HoldExpired(
                 "A hold in the cart expired and its tickets went to someone else.",
-                hold_id=str(hold.id),
-                ticket_type_id=str(hold.ticket_type_id),
+                hold_id=str(row["id"]),
+                ticket_type_id=str(row["ticket_type_id"]),
             )
-    expires_at = rows[0].expires_at
-    await session.execute(
-        update(InventoryHold)
-        .where(InventoryHold.id.in_(ids))
-        .values(owner=new_owner, expires_at=expires_at)
-        .execution_options(synchronize_session=False)
-    )
-    for hold in holds:
-        set_committed_value(hold, "owner", new_owner)
-        set_committed_value(hold, "expires_at", expires_at)
-    return holds
+    # Detached records of the rows as they now are: the caller reads them, never writes.
+    holds = []
+    for row in rows:
+        hold = InventoryHold(**{column: row[column] for column in _HOLD_COLUMNS})
+        hold.status = HoldStatus(row["status"])
+        holds.append(hold)
+    return Attached(holds, rows[0]["catalog_version"] if rows else None)
 
 
 async def owner_holds(

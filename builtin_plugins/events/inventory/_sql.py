@@ -220,19 +220,33 @@ _LOCK_POOLS_OF_HOLDS = text(
     """
 ).bindparams(bindparam("hold_ids", type_=ARRAY(Uuid())))
 
-# Give locked holds a new expiry on each share that has not expired, skipping shares a
-# reclaimer has locked; per hold, how many pools that apply to it got no new expiry (an
-# unexpired active hold has a share in every pool that applies: a missing one was
-# reclaimed). Every expiry is the same ``now() + :seconds`` (the transaction's clock),
-# returned as ``expires_at``.
-_MOVE_SHARES = text(
+# Checkout, in one statement: the event's shared advisory lock first (a one-time filter
+# runs before any row is read), the owner's unexpired active holds FOR UPDATE in id
+# order, their pool shares FOR UPDATE SKIP LOCKED, then shares and holds move to the
+# new owner and deadline. ``lost`` counts the applicable pools whose share was not
+# moved (reclaimed a moment ago, or locked by the reclaimer): any makes the checkout
+# fail, and the caller's transaction rolls everything back.
+_ATTACH = text(
     f"""
-    WITH deadline AS (
+    WITH guard AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY}) AS locked
+    ),
+    held AS (
+        SELECT h.id FROM inventory_hold h
+         WHERE (SELECT true FROM guard)
+           AND h.event_id = :event_id AND h.owner = :owner
+           AND h.status = 'active' AND h.expires_at > now()
+           AND (CAST(:organization_id AS uuid) IS NULL
+                OR h.organization_id = CAST(:organization_id AS uuid))
+         ORDER BY h.id
+           FOR UPDATE
+    ),
+    deadline AS (
         SELECT now() + make_interval(secs => CAST(:seconds AS double precision)) AS at
     ),
     kept AS (
         SELECT ph.hold_id, ph.pool_id FROM inventory_pool_hold ph
-         WHERE ph.hold_id = ANY(:hold_ids) AND ph.expires_at > now()
+         WHERE ph.hold_id IN (SELECT id FROM held) AND ph.expires_at > now()
          ORDER BY ph.hold_id, ph.pool_id
            FOR UPDATE SKIP LOCKED
     ),
@@ -241,17 +255,23 @@ _MOVE_SHARES = text(
           FROM kept, deadline
          WHERE ph.hold_id = kept.hold_id AND ph.pool_id = kept.pool_id
         RETURNING ph.hold_id, ph.pool_id
+    ),
+    attached AS (
+        UPDATE inventory_hold h SET owner = :new_owner, expires_at = deadline.at
+          FROM deadline
+         WHERE h.id IN (SELECT id FROM held)
+        RETURNING h.*
     )
-    SELECT h.id, (SELECT at FROM deadline) AS expires_at,
+    SELECT h.*,
            (SELECT count(*) FROM inventory_pool p
              WHERE {_APPLIES_TO_HOLD}
                AND NOT EXISTS (SELECT 1 FROM moved
-                                WHERE moved.hold_id = h.id AND moved.pool_id = p.id)) AS lost
-      FROM inventory_hold h
-     WHERE h.id = ANY(:hold_ids)
+                                WHERE moved.hold_id = h.id AND moved.pool_id = p.id)) AS lost,
+           (SELECT e.catalog_version FROM event e WHERE e.id = :event_id) AS catalog_version
+      FROM attached h
      ORDER BY h.id
     """
-).bindparams(bindparam("hold_ids", type_=ARRAY(Uuid())))
+)
 
 # A sale's units go back to stock: lock the pools that apply now in id order (the caller
 # holds the shared advisory lock and the hold row) and take them off ``sold`` -- written

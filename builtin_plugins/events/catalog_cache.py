@@ -1,0 +1,83 @@
+"""The catalog the buying path reads (an event, its ticket types and dates), kept per
+process so a checkout reads none of it from the database.
+
+An entry is good for one ``event.catalog_version``. The database bumps that number on
+every change to the event, one of its ticket types or dates (triggers, revision
+``events_0004``); another plugin whose per-event data it caches next to this calls
+:func:`touch_catalog` when that data changes. The buying path learns the current
+number from a statement it runs anyway (attaching the cart's holds), so checking an
+entry costs no round trip, and a stale entry is simply read again.
+
+The event row is read first and its version stored with what follows: a change that
+commits between the reads can make an entry newer than its number, never older.
+
+Entries are detached copies shared by concurrent requests: read them, never change them
+or add them to a session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.events.models import Event, EventDate, TicketType
+from sdk import Kernel
+
+MAX_ENTRIES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class EventCatalog:
+    version: int
+    event: Event
+    ticket_types: Mapping[uuid.UUID, TicketType]
+    dates: Mapping[uuid.UUID, EventDate]
+
+
+_entries: OrderedDict[uuid.UUID, EventCatalog] = OrderedDict()
+
+
+async def event_catalog(
+    kernel: Kernel, event_id: uuid.UUID, *, version: int | None
+) -> EventCatalog | None:
+    """The event's catalog as of ``version`` or newer (``None``: no such event); read
+    from the database, in a session of its own, only when this process has no entry of
+    that version."""
+    found = _entries.get(event_id)
+    if found is not None and version is not None and found.version == version:
+        _entries.move_to_end(event_id)
+        return found
+    async with kernel.database.sessions() as session:
+        event = await session.scalar(select(Event).where(Event.id == event_id))
+        if event is None:
+            return None
+        types = await session.scalars(select(TicketType).where(TicketType.event_id == event_id))
+        dates = await session.scalars(select(EventDate).where(EventDate.event_id == event_id))
+        entry = EventCatalog(
+            version=event.catalog_version,
+            event=event,
+            ticket_types={row.id: row for row in types},
+            dates={row.id: row for row in dates},
+        )
+        session.expunge_all()
+    _entries[event_id] = entry
+    _entries.move_to_end(event_id)
+    while len(_entries) > MAX_ENTRIES:
+        _entries.popitem(last=False)
+    return entry
+
+
+async def touch_catalog(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Say the event's per-event data changed (in the caller's transaction): every
+    process reads its catalog, and what other plugins cache by its version, again."""
+    await session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(catalog_version=Event.catalog_version + 1)
+        .execution_options(synchronize_session=False)
+    )
