@@ -5,8 +5,10 @@ it); a tenant-owned row mixes in :class:`TenantScoped` (its ``organization_id`` 
 :class:`Organization`) and is read through a :class:`TenantRepository`, which never
 answers another organization's rows. :func:`transaction_lock` serialises work on one key
 inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
-:func:`purge_organization_rows` deletes a plugin's rows of one organization when it is
-uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to them).
+:func:`read_detached` and :func:`detached_copy` give rows as copies outside any session,
+for a plugin's per-process caches. :func:`purge_organization_rows` deletes a plugin's
+rows of one organization when it is uninstalled with purge (409 :class:`PurgeBlocked`
+when another table refers to them).
 """
 
 from kernel.db import (
@@ -17,6 +19,8 @@ from kernel.db import (
     TenantScoped,
     Timestamped,
     UUIDPrimaryKey,
+    detached_copy,
+    read_detached,
     transaction_lock,
     value_enum,
 )
@@ -34,7 +38,9 @@ __all__ = [
     "TenantScoped",
     "Timestamped",
     "UUIDPrimaryKey",
+    "detached_copy",
     "purge_organization_rows",
+    "read_detached",
     "transaction_lock",
     "value_enum",
 ]

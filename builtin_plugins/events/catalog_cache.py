@@ -22,11 +22,11 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, TicketType
-from sdk import Kernel
+from sdk.db import read_detached
 
 MAX_ENTRIES = 2048
 
@@ -43,28 +43,27 @@ _entries: OrderedDict[uuid.UUID, EventCatalog] = OrderedDict()
 
 
 async def event_catalog(
-    kernel: Kernel, event_id: uuid.UUID, *, version: int | None
+    session: AsyncSession, event_id: uuid.UUID, *, version: int | None
 ) -> EventCatalog | None:
     """The event's catalog as of ``version`` or newer (``None``: no such event); read
-    from the database, in a session of its own, only when this process has no entry of
-    that version."""
+    from the database (on the caller's connection, as detached copies) only when this
+    process has no entry of that version."""
     found = _entries.get(event_id)
     if found is not None and version is not None and found.version == version:
         _entries.move_to_end(event_id)
         return found
-    async with kernel.database.sessions() as session:
-        event = await session.scalar(select(Event).where(Event.id == event_id))
-        if event is None:
-            return None
-        types = await session.scalars(select(TicketType).where(TicketType.event_id == event_id))
-        dates = await session.scalars(select(EventDate).where(EventDate.event_id == event_id))
-        entry = EventCatalog(
-            version=event.catalog_version,
-            event=event,
-            ticket_types={row.id: row for row in types},
-            dates={row.id: row for row in dates},
-        )
-        session.expunge_all()
+    events = await read_detached(session, Event, Event.id == event_id)
+    if not events:
+        return None
+    event = events[0]
+    types = await read_detached(session, TicketType, TicketType.event_id == event_id)
+    dates = await read_detached(session, EventDate, EventDate.event_id == event_id)
+    entry = EventCatalog(
+        version=event.catalog_version,
+        event=event,
+        ticket_types={row.id: row for row in types},
+        dates={row.id: row for row in dates},
+    )
     _entries[event_id] = entry
     _entries.move_to_end(event_id)
     while len(_entries) > MAX_ENTRIES:

@@ -163,7 +163,7 @@ async def place_order(
         new_owner=f"order:{order_id}",
         expires_in_seconds=order_settings().payment_minutes * 60,
     )
-    catalog = await event_catalog(kernel, event_id, version=attached.catalog_version)
+    catalog = await event_catalog(session, event_id, version=attached.catalog_version)
     if catalog is None or catalog.event.status is not EventStatus.PUBLISHED:
         raise NotFound(f"No published event {event_id}.")
     event = catalog.event
@@ -172,7 +172,7 @@ async def place_order(
     moved = attached.holds
     holds = sorted(moved, key=lambda hold: (hold.created_at, hold.id))
     billing = {key: value for key, value in (billing or {}).items() if value}
-    asked = await questions.questions_of_event(kernel, event_id=event.id, version=catalog.version)
+    asked = await questions.questions_of_event(session, event_id=event.id, version=catalog.version)
     people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email), asked)
 
     priced = await price_cart(

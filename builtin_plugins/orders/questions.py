@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import Event, TicketType, touch_catalog
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
-from sdk import Kernel, NotFound, UnprocessableContent
-from sdk.db import transaction_lock
+from sdk import NotFound, UnprocessableContent
+from sdk.db import read_detached, transaction_lock
 
 CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE})
 MAX_TEXT = 1_000
@@ -252,18 +252,21 @@ MAX_CACHED_EVENTS = 2048
 
 
 async def questions_of_event(
-    kernel: Kernel, *, event_id: uuid.UUID, version: int
+    session: AsyncSession, *, event_id: uuid.UUID, version: int
 ) -> list[EventQuestion]:
     """:func:`questions_for`, cached per process by the event's ``catalog_version``
     (every change to the questions bumps it with :func:`touch_catalog`): the buying
-    path reads them once per version. Detached rows: read them only."""
+    path reads them once per version. Detached copies: read them only."""
     found = _cached.get(event_id)
     if found is not None and found[0] == version:
         _cached.move_to_end(event_id)
         return found[1]
-    async with kernel.database.sessions() as session:
-        rows = await questions_for(session, event_id=event_id)
-        session.expunge_all()
+    rows = await read_detached(
+        session,
+        EventQuestion,
+        EventQuestion.event_id == event_id,
+        order_by=(EventQuestion.position, EventQuestion.created_at, EventQuestion.id),
+    )
     # stored under the version checkout read, which is no newer than the rows
     _cached[event_id] = (version, rows)
     while len(_cached) > MAX_CACHED_EVENTS:

@@ -2,6 +2,7 @@
 
 from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 from kernel.db.database import Database
+from kernel.db.detached import detached_copy, read_detached
 from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
 
@@ -13,6 +14,8 @@ __all__ = [
     "TenantScoped",
     "Timestamped",
     "UUIDPrimaryKey",
+    "detached_copy",
+    "read_detached",
     "transaction_lock",
     "value_enum",
 ]

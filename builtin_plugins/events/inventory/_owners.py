@@ -24,10 +24,7 @@ from builtin_plugins.events.models import (
     HoldStatus,
     InventoryHold,
 )
-
-_HOLD_COLUMNS = tuple(
-    column.key for column in InventoryHold.__table__.columns if column.key != "status"
-)
+from sdk.db import detached_copy
 
 
 async def lock_holds(
@@ -114,11 +111,9 @@ async def attach_holds(
                 ticket_type_id=str(row["ticket_type_id"]),
             )
     # Detached records of the rows as they now are: the caller reads them, never writes.
-    holds = []
-    for row in rows:
-        hold = InventoryHold(**{column: row[column] for column in _HOLD_COLUMNS})
-        hold.status = HoldStatus(row["status"])
-        holds.append(hold)
+    holds = [
+        detached_copy(InventoryHold, {**row, "status": HoldStatus(row["status"])}) for row in rows
+    ]
     return Attached(holds, rows[0]["catalog_version"] if rows else None)
 
 

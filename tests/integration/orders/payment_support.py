@@ -73,13 +73,14 @@ async def place_order(
             quantity=quantity,
             owner=cart,
         )
-        (hold,) = await inventory.attach_holds(
+        attached = await inventory.attach_holds(
             session,
             event_id=venue.event_id,
             owner=cart,
             new_owner=f"order:{order_id}",
             expires_in_seconds=PAYMENT_MINUTES * 60,
         )
+        (hold,) = attached.holds
         session.add(
             Order(
                 id=order_id,
