@@ -1,9 +1,9 @@
 """What buyers see and do before checkout: availability, and holds on tickets.
 
 Public: anonymous buyers identify their cart with a ``cart_token``; a signed-in buyer
-(bearer token or session cookie) is identified by the user instead. Each hold runs in
-its own short transaction (see :mod:`builtin_plugins.events.inventory`); the new
-availability is announced after it commits.
+(bearer token or session cookie) is identified by the user instead. Each hold is one
+statement committed on its own (see :mod:`builtin_plugins.events.inventory`); the new
+availability is announced after it.
 
 Ticket types of visibility ``promo`` stay out of sight until the buyer shows a code: with
 ``promo_code`` the availability also lists, and a hold may take, the types the code
@@ -146,7 +146,7 @@ async def place_hold(
             promo_code=body.promo_code,
         )
         allow_promo = body.ticket_type_id in unlocked
-    async with kernel.database.transaction() as session:
+    async with kernel.database.autocommit() as session:  # one statement, committed alone
         hold = await inventory.place_hold(
             session,
             event_id=event_id,

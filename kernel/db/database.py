@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
 
 from kernel.db.urls import to_async_url
 
+RECYCLE_SECONDS = 300
+
 
 class Database:
     """Owns the connection pool; hands out sessions and transactions."""
@@ -23,14 +25,30 @@ class Database:
             self.url,
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,
+            # No ping per checkout (a round trip on every request): a connection the
+            # server dropped fails its statement once, SQLAlchemy then invalidates the
+            # whole pool, and idle ones are recycled before a proxy would cut them.
+            pool_pre_ping=False,
+            pool_recycle=RECYCLE_SECONDS,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._statements = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own (no BEGIN, no COMMIT round
+        trip): for a write that is one statement or one SQL function, such as a hold,
+        so the rows it locks stay locked only while it runs."""
+        async with self._statements() as session:
             yield session
 
     async def ping(self) -> None:

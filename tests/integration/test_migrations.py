@@ -234,7 +234,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
     assert sorted(heads) == [
         "email_0001",
-        "events_0004",
+        "events_0005",
         "identity_0003",
         "k0007",
         "marketplace_0001",

@@ -58,17 +58,18 @@ Concurrency rules (every function below follows them; follow them if you add one
   adds to its ``returned`` while taking ``sold`` down on every pool that applies now: a
   sale counts ``quantity - returned`` units, everywhere sold units are counted from holds.
 
-Round trips of :func:`place_hold` (the flash-sale hot path), inside one transaction:
-``BEGIN``; the owner's lock (a statement of its own: the read after it must see the
-cart's holds committed while it waited); one read that takes the shared advisory lock
-and fetches everything the sale rules need; one statement that locks the applicable
-pools in id order, checks them and, if every pool has room, inserts the hold and its
-pool shares and bumps ``held``; ``COMMIT``.
-Pool rows stay locked for that one statement plus the commit. The same statement reports
-each pool's expired shares, so a sold-out answer costs nothing more; only when expired
-shares can make up a shortfall do two more statements run (reclaim them, retry).
-Announcing the new availability happens after the commit, coalesced per event
-(:func:`announce_availability`).
+Round trips of :func:`place_hold` (the flash-sale hot path): one. The SQL function
+``inventory_take`` (revision ``events_0005``) takes the owner's lock, the shared
+advisory lock, reads everything the sale rules need (each statement of a PL/pgSQL
+function sees what committed before it started, so the cart's own holds committed while
+it waited count), checks the rules, locks the applicable pools in id order and, only if
+each has room, inserts the hold and its pool shares and bumps ``held``; when expired
+shares can make up a shortfall it reclaims them and tries once more. The buyer's hold
+runs it on an autocommitted session (``Database.autocommit``): the database commits as
+the statement ends, so pool rows stay locked for microseconds, not for a round trip and
+an event-loop turn. A refusal comes back as an ``outcome`` that :func:`place_hold`
+turns into its problem. Announcing the new availability happens after the commit,
+coalesced per event (:func:`announce_availability`).
 
 Times come from the database clock (``now()``), so replicas never disagree on expiry.
 """

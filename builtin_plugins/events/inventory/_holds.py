@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,6 @@ from builtin_plugins.events.inventory._common import (
     inventory_settings,
 )
 from builtin_plugins.events.inventory._sql import (
-    _CONTEXT,
     _CONVERT_COUNTERS,
     _HOLD_ADVISORY,
     _HOLD_SHARES,
@@ -29,19 +28,15 @@ from builtin_plugins.events.inventory._sql import (
     _LOCK_SHARED_POOLS,
     _RELEASE_SHARES,
     _RETURN_COUNTERS,
-    _TAKE_HOLD,
-    _TAKE_SALE,
+    _TAKE,
     _reclaim,
 )
 from builtin_plugins.events.models import (
-    EventStatus,
     HoldStatus,
     InventoryHold,
     InventoryPool,
-    Visibility,
 )
 from sdk import NotFound, UnprocessableContent
-from sdk.db import transaction_lock
 
 
 async def _take(
@@ -62,104 +57,97 @@ async def _take(
         raise UnprocessableContent("The quantity must be at least 1.")
     if not owner or len(owner) > MAX_OWNER_LENGTH:
         raise UnprocessableContent("A hold needs an owner of at most 128 characters.")
-    if enforce_sale_rules:
-        # Until commit: the owner's next hold waits, then counts this one in owner_held.
-        await transaction_lock(session, f"holds:owner:{owner}")
-    rows = (
+    hold_id = uuid.uuid4()
+    taken = (
         await session.execute(
-            _CONTEXT,
+            _TAKE,
             {
-                "ns": ADVISORY_NAMESPACE,
+                "namespace": ADVISORY_NAMESPACE,
                 "event_id": event_id,
                 "ticket_type_id": ticket_type_id,
                 "event_date_id": event_date_id,
+                "quantity": quantity,
                 "owner": owner,
+                "seconds": float(seconds),
+                "hold_id": hold_id,
+                "organization_id": organization_id,
+                "sale": status is HoldStatus.CONVERTED,
+                "buyer_rules": enforce_sale_rules,
+                "allow_promo": allow_promo,
             },
         )
-    ).all()
-    if not rows or (organization_id is not None and rows[0].organization_id != organization_id):
-        raise NotFound(f"No ticket type {ticket_type_id} for event {event_id}.")
-    ctx = rows[0]
-    if enforce_sale_rules:
-        if ctx.event_status != EventStatus.PUBLISHED.value:
-            raise NotFound(f"No published event {event_id}.")
-        if ctx.visibility == Visibility.PROMO.value and not allow_promo:
-            raise NotFound(f"No ticket type {ticket_type_id} for event {event_id}.")
-    if ctx.event_date_id is None:
-        if event_date_id is not None:
-            raise NotFound(f"No date {event_date_id} for event {event_id}.")
-        raise UnprocessableContent("This event has no date to sell tickets for yet.")
-    if event_date_id is None and len(rows) > 1:
-        raise UnprocessableContent(
-            "This event has several dates: say which one (date_id).", code="date-required"
+    ).one()
+    if taken.outcome != "ok":
+        raise _refusal(
+            taken,
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+            event_date_id=event_date_id,
+            quantity=quantity,
         )
-    date_id: uuid.UUID = ctx.event_date_id
-    if enforce_sale_rules:
-        now: datetime = ctx.now
-        if ctx.sale_starts_at is not None and now < ctx.sale_starts_at:
-            raise SaleClosed(
-                "This ticket type is not on sale yet.",
-                code="sale-not-started",
-                sale_starts_at=ctx.sale_starts_at.isoformat(),
-            )
-        if ctx.sale_ends_at is not None and now >= ctx.sale_ends_at:
-            raise SaleClosed("The sale of this ticket type has ended.", code="sale-ended")
-        if ctx.date_ends_at <= now:
-            raise SaleClosed("This date is over.", code="date-over")
-        total = int(ctx.owner_held) + quantity
-        if total < ctx.min_per_order or total > ctx.max_per_order:
-            raise OrderLimit(
-                f"Between {ctx.min_per_order} and {ctx.max_per_order} per order "
-                f"(already held: {ctx.owner_held}).",
-                min_per_order=ctx.min_per_order,
-                max_per_order=ctx.max_per_order,
-                already_held=int(ctx.owner_held),
-            )
-
-    hold_id = uuid.uuid4()
-    params = {
-        "hold_id": hold_id,
-        "organization_id": ctx.organization_id,
-        "event_id": event_id,
-        "event_date_id": date_id,
-        "ticket_type_id": ticket_type_id,
-        "quantity": quantity,
-        "owner": owner,
-        "seconds": float(seconds),
-    }
-    statement = _TAKE_HOLD if status is HoldStatus.ACTIVE else _TAKE_SALE
-    result = (await session.execute(statement, params)).one()
-    if not result.ok:
-        # Reclaim only where expired shares can make up the difference: a pool still
-        # short with them is sold out, and a refusal costs no extra statement under lock.
-        pools = list(zip(result.pool_ids, result.frees, result.expired, strict=True))
-        short = [
-            (pool_id, free, int(expired)) for pool_id, free, expired in pools if free < quantity
-        ]
-        reclaimable = all(free + expired >= quantity for _, free, expired in short)
-        if reclaimable and await _reclaim(session, [pool_id for pool_id, _, _ in short]):
-            result = (await session.execute(statement, params)).one()
-            pools = [(p, f, 0) for p, f in zip(result.pool_ids, result.frees, strict=True)]
-        if not result.ok:
-            available = max(0, min(free + expired for _, free, expired in pools))
-            raise SoldOut(
-                f"Only {available} left." if available else "Sold out.",
-                available=available,
-                requested=quantity,
-                ticket_type_id=str(ticket_type_id),
-                date_id=str(date_id),
-            )
     return Hold(
         id=hold_id,
-        organization_id=ctx.organization_id,
+        organization_id=taken.organization_id,
         event_id=event_id,
-        event_date_id=date_id,
+        event_date_id=taken.event_date_id,
         ticket_type_id=ticket_type_id,
         quantity=quantity,
         owner=owner,
         status=status,
-        expires_at=result.expires_at,
+        expires_at=taken.expires_at,
     )
+
+
+def _refusal(
+    taken: Any,
+    *,
+    event_id: uuid.UUID,
+    ticket_type_id: uuid.UUID,
+    event_date_id: uuid.UUID | None,
+    quantity: int,
+) -> Exception:
+    """The problem for what ``inventory_take`` refused (its ``outcome``)."""
+    match taken.outcome:
+        case "ticket-type-not-found":
+            return NotFound(f"No ticket type {ticket_type_id} for event {event_id}.")
+        case "event-not-published":
+            return NotFound(f"No published event {event_id}.")
+        case "date-not-found":
+            return NotFound(f"No date {event_date_id} for event {event_id}.")
+        case "no-date":
+            return UnprocessableContent("This event has no date to sell tickets for yet.")
+        case "date-required":
+            return UnprocessableContent(
+                "This event has several dates: say which one (date_id).", code="date-required"
+            )
+        case "sale-not-started":
+            return SaleClosed(
+                "This ticket type is not on sale yet.",
+                code="sale-not-started",
+                sale_starts_at=taken.sale_starts_at.isoformat(),
+            )
+        case "sale-ended":
+            return SaleClosed("The sale of this ticket type has ended.", code="sale-ended")
+        case "date-over":
+            return SaleClosed("This date is over.", code="date-over")
+        case "order-limit":
+            return OrderLimit(
+                f"Between {taken.min_per_order} and {taken.max_per_order} per order "
+                f"(already held: {taken.owner_held}).",
+                min_per_order=taken.min_per_order,
+                max_per_order=taken.max_per_order,
+                already_held=int(taken.owner_held),
+            )
+        case "sold-out":
+            available = int(taken.available)
+            return SoldOut(
+                f"Only {available} left." if available else "Sold out.",
+                available=available,
+                requested=quantity,
+                ticket_type_id=str(ticket_type_id),
+                date_id=str(taken.event_date_id),
+            )
+    raise RuntimeError(f"inventory_take answered {taken.outcome!r}")
 
 
 async def place_hold(

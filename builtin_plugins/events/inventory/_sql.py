@@ -14,9 +14,6 @@ from sqlalchemy.types import Integer, Uuid
 from builtin_plugins.events.inventory._common import (
     ADVISORY_NAMESPACE,
 )
-from builtin_plugins.events.models import (
-    HoldStatus,
-)
 
 _ADVISORY_KEY = ":ns, hashtext(CAST(CAST(:event_id AS uuid) AS text))"
 _LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY})")
@@ -41,99 +38,18 @@ _APPLIES = _applies_sql(":event_id", ":event_date_id", ":ticket_type_id")
 # Pool p applies to hold row h.
 _APPLIES_TO_HOLD = _applies_sql("h.event_id", "h.event_date_id", "h.ticket_type_id")
 
-# What place_hold and sell_directly need to know, read under the shared advisory lock.
-# Up to two dates come back, so "which date?" can be answered without another query.
-_CONTEXT = text(
-    f"""
-    SELECT pg_advisory_xact_lock_shared({_ADVISORY_KEY}) AS locked,
-           e.organization_id, CAST(e.status AS text) AS event_status,
-           CAST(t.visibility AS text) AS visibility,
-           t.sale_starts_at, t.sale_ends_at, t.min_per_order, t.max_per_order,
-           d.id AS event_date_id, d.ends_at AS date_ends_at,
-           (SELECT coalesce(sum(h.quantity), 0) FROM inventory_hold h
-             WHERE h.owner = :owner AND h.ticket_type_id = t.id
-               AND h.status = 'active' AND h.expires_at > now()) AS owner_held,
-           now() AS now
-      FROM event e
-      JOIN ticket_type t ON t.event_id = e.id AND t.id = :ticket_type_id
-      LEFT JOIN LATERAL (
-            SELECT d.id, d.ends_at FROM event_date d
-             WHERE d.event_id = e.id
-               AND (CAST(:event_date_id AS uuid) IS NULL OR d.id = CAST(:event_date_id AS uuid))
-             ORDER BY d.starts_at, d.id LIMIT 2
-      ) d ON true
-     WHERE e.id = :event_id
+# A hold or a sale, its rules and its locks in one round trip: the function of revision
+# events_0005 (it answers an ``outcome`` and what a refusal names).
+_TAKE = text(
+    """
+    SELECT * FROM inventory_take(
+        CAST(:namespace AS integer), CAST(:event_id AS uuid), CAST(:ticket_type_id AS uuid),
+        CAST(:event_date_id AS uuid), CAST(:quantity AS integer), CAST(:owner AS varchar),
+        CAST(:seconds AS double precision), CAST(:hold_id AS uuid),
+        CAST(:organization_id AS uuid), CAST(:sale AS boolean),
+        CAST(:buyer_rules AS boolean), CAST(:allow_promo AS boolean))
     """
 )
-
-
-def _take_sql(status: HoldStatus) -> Any:
-    """Lock the applicable pools in id order and, only if each has room, write the hold
-    (or sale), its pool shares and the counters -- all in one statement.
-
-    The counters are written from ``locked`` (the newest row versions, which ``FOR UPDATE``
-    returns after waiting), never as ``p.held + q``: the UPDATE's own scan reads the
-    statement's snapshot, and PostgreSQL checks constraints on the tuple computed from that
-    possibly stale version before it re-reads the newest one, so a pool that was full at
-    the snapshot but reclaimed since would trip ``never_oversold`` for nothing.
-    """
-    holding = status is HoldStatus.ACTIVE
-    shares = (
-        """
-        shares AS (
-            INSERT INTO inventory_pool_hold (pool_id, hold_id, quantity, expires_at)
-            SELECT locked.id, new_hold.id, CAST(:quantity AS integer), new_hold.expires_at
-              FROM locked CROSS JOIN new_hold
-        ),"""
-        if holding
-        else ""
-    )
-    return text(
-        f"""
-        WITH locked AS (
-            SELECT p.id, p.sold, p.held, p.capacity - p.sold - p.held AS free,
-                   (SELECT coalesce(sum(ph.quantity), 0) FROM inventory_pool_hold ph
-                     WHERE ph.pool_id = p.id AND ph.expires_at <= now()) AS expired
-              FROM inventory_pool p
-             WHERE {_APPLIES}
-             ORDER BY p.id
-               FOR UPDATE OF p
-        ),
-        verdict AS (
-            SELECT coalesce(bool_and(free >= CAST(:quantity AS integer)), true) AS ok
-              FROM locked
-        ),
-        new_hold AS (
-            INSERT INTO inventory_hold (id, organization_id, event_id, event_date_id,
-                                        ticket_type_id, quantity, owner, status,
-                                        expires_at, created_at, closed_at)
-            SELECT CAST(:hold_id AS uuid), CAST(:organization_id AS uuid),
-                   CAST(:event_id AS uuid), CAST(:event_date_id AS uuid),
-                   CAST(:ticket_type_id AS uuid), CAST(:quantity AS integer),
-                   CAST(:owner AS varchar), CAST('{status.value}' AS inventory_hold_status),
-                   now() + make_interval(secs => CAST(:seconds AS double precision)), now(),
-                   {"NULL" if holding else "now()"}
-              FROM verdict WHERE ok
-            RETURNING id, expires_at
-        ),{shares}
-        counted AS (
-            UPDATE inventory_pool p
-               SET sold = locked.sold{" + CAST(:quantity AS integer)" if not holding else ""},
-                   held = locked.held{" + CAST(:quantity AS integer)" if holding else ""}
-              FROM locked, new_hold
-             WHERE p.id = locked.id
-        )
-        SELECT v.ok, h.expires_at,
-               (SELECT array_agg(id ORDER BY id) FROM locked) AS pool_ids,
-               (SELECT array_agg(free ORDER BY id) FROM locked) AS frees,
-               (SELECT array_agg(expired ORDER BY id) FROM locked) AS expired
-          FROM verdict v LEFT JOIN new_hold h ON true
-        """
-    )
-
-
-_TAKE_HOLD = _take_sql(HoldStatus.ACTIVE)
-_TAKE_SALE = _take_sql(HoldStatus.CONVERTED)
 
 # Give back the expired shares of pools the caller has locked; returns the new free units.
 _RECLAIM = text(
