@@ -5,13 +5,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.outbox.models import OutboxEvent
 from kernel.request_context import current_request_id
 
-NOTIFY_CHANNEL = "ticketing_outbox"
+NOTIFY_CHANNEL = "ticketing_outbox"  # the trigger of revision k0008 names it too
 
 
 async def record_event(
@@ -23,8 +22,10 @@ async def record_event(
 ) -> OutboxEvent:
     """Add a domain event to the current transaction.
 
-    The event exists only if the transaction commits; ``pg_notify`` is transactional
-    too, so relays on every replica wake exactly when the event becomes visible.
+    The event exists only if the transaction commits. It is written with the session's
+    next flush (no round trip of its own); a trigger on the table sends the ``NOTIFY``
+    (revision ``k0008``), which is transactional too, so relays on every replica wake
+    exactly when the event becomes visible.
     """
     event = OutboxEvent(
         id=uuid.uuid4(),
@@ -34,6 +35,4 @@ async def record_event(
         request_id=current_request_id(),
     )
     session.add(event)
-    await session.flush()
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return event

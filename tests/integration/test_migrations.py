@@ -236,7 +236,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "email_0001",
         "events_0005",
         "identity_0003",
-        "k0007",
+        "k0008",
         "marketplace_0001",
         "orders_0002",
         "payments_stripe_0002",
