@@ -65,6 +65,17 @@ async def test_a_manifest_the_platform_cannot_honour_is_refused(
     assert (await http.get(f"{ROUTE}/{found['slug']}", headers=admin)).status_code == 404
 
 
+async def test_a_manifest_of_neither_hooks_nor_routes_is_refused(
+    http: httpx.AsyncClient, admin: dict, remote: Remote
+) -> None:
+    found = manifest()
+    found["hooks"], found["routes"] = {}, []
+    answer = await register(http, admin, remote.url, found)
+    assert answer.status_code == 422, answer.text
+    assert "at least one hook or one route" in answer.text
+    assert (await http.get(f"{ROUTE}/{found['slug']}", headers=admin)).status_code == 404
+
+
 async def test_a_handshake_that_fails_or_does_not_match_is_refused(
     http: httpx.AsyncClient, admin: dict, remote: Remote
 ) -> None:
