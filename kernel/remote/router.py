@@ -117,7 +117,10 @@ async def register_remote_plugin(
             manifest,
             body.base_url,
             secret=secret,
-            platform={"url": str(request.base_url).rstrip("/"), "api": "/api/v1"},
+            platform={
+                "url": (kernel.settings.public_url or str(request.base_url)).rstrip("/"),
+                "api": "/api/v1",
+            },
             token=body.handshake_token,
         )
         row = RemotePlugin(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -22,23 +23,31 @@ if str(EXAMPLE) not in sys.path:
 
 from remote_loyalty.app import MANIFEST, create  # noqa: E402
 
+from sdk.remote import RemotePluginApp, RouteCall  # noqa: E402
+
 HANG_SECONDS = 3.0
 
 
 @dataclass
 class Faults:
-    """An ASGI wrapper: counts hook requests that reach the plugin, and misbehaves on
-    demand (``ok``, ``hang`` past any deadline, ``garbage`` JSON, ``error`` 500)."""
+    """An ASGI wrapper: counts hook and route requests (and route body bytes) that reach
+    the plugin, keeps the handshakes it was offered, and misbehaves on demand (``ok``,
+    ``hang`` past any deadline, ``garbage`` JSON, ``error`` 500)."""
 
     app: Any
     mode: str = "ok"
     hook_requests: int = 0
     route_requests: int = 0
+    route_bytes: int = 0
+    handshakes: list[dict] = field(default_factory=list)
     state: SimpleNamespace = field(default_factory=SimpleNamespace)  # as live_server reads
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/ticketing/routes/"):
             self.route_requests += 1
+            receive = self._counting(receive)
+        if scope["type"] == "http" and scope["path"] == "/ticketing/handshake":
+            receive = self._keeping(receive)
         if scope["type"] != "http" or not scope["path"].startswith("/ticketing/hooks/"):
             await self.app(scope, receive, send)
             return
@@ -57,6 +66,26 @@ class Faults:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    def _counting(self, receive):
+        async def counted():
+            message = await receive()
+            self.route_bytes += len(message.get("body", b""))
+            return message
+
+        return counted
+
+    def _keeping(self, receive):
+        body = bytearray()
+
+        async def kept():
+            message = await receive()
+            body.extend(message.get("body", b""))
+            if message["type"] == "http.request" and not message.get("more_body"):
+                self.handshakes.append(json.loads(body))
+            return message
+
+        return kept
 
 
 @dataclass
@@ -85,6 +114,59 @@ def manifest(policy: str = "skip", *, deadline_ms: int = 300, **hooks: dict) -> 
 def remote_plugin(policy: str = "skip", **kwargs) -> Iterator[Remote]:
     found = manifest(policy, **kwargs)
     plugin = create(found)
+    faults = Faults(plugin.app)
+    with live_server(faults) as url:
+        yield Remote(url, found, plugin, faults)
+
+
+#: How long the routes-only plugin's ``/slow`` route may take (its ``timeout_ms``).
+SLOW_ROUTE_TIMEOUT_MS = 300
+
+
+def routes_only_manifest() -> dict:
+    """A plugin with routes and no hook: a public greeting, a public route that hangs past
+    its short timeout, and a signed-in upload of at most 1 KiB."""
+    return {
+        "slug": f"loyalty-routes-{uuid.uuid4().hex[:8]}",
+        "name": "Routes only",
+        "version": "1.0.0",
+        "category": "marketing",
+        "routes": [
+            {"method": "GET", "path": "/hello", "permission": "public"},
+            {
+                "method": "GET",
+                "path": "/slow",
+                "permission": "public",
+                "timeout_ms": SLOW_ROUTE_TIMEOUT_MS,
+            },
+            {
+                "method": "POST",
+                "path": "/upload",
+                "permission": "signed_in",
+                "max_body_bytes": 1024,
+            },
+        ],
+    }
+
+
+@contextmanager
+def routes_only_plugin() -> Iterator[Remote]:
+    found = routes_only_manifest()
+    plugin = RemotePluginApp(found)
+
+    @plugin.route("GET", "/hello")
+    async def hello(call: RouteCall) -> dict:
+        return {"hello": call.identity.user_id or "anonymous"}
+
+    @plugin.route("GET", "/slow")
+    async def slow(call: RouteCall) -> dict:
+        await asyncio.sleep(HANG_SECONDS)
+        return {"late": True}
+
+    @plugin.route("POST", "/upload")
+    async def upload(call: RouteCall) -> dict:
+        return {"received_bytes": len(call.body)}
+
     faults = Faults(plugin.app)
     with live_server(faults) as url:
         yield Remote(url, found, plugin, faults)

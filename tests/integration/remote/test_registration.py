@@ -13,19 +13,32 @@ import pytest
 from typer.testing import CliRunner
 
 from kernel.cli import build_cli
+from kernel.crypto import new_key
 from kernel.plugin_manager import create_plugin_manager
 from kernel.remote.signing import NONCE, SIGNATURE, TIMESTAMP, signed_headers
 from tests.conftest import make_settings
-from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
+from tests.integration.conftest import (
+    Person,
+    module_app,
+    new_organization,
+    problem_code,
+    signed_in_user,
+)
 from tests.integration.remote.support import Remote, manifest, remote_plugin
 
 ROUTE = "/api/v1/platform/remote-plugins"
 HOOK = "ticketing_pricing_adjusters"
+#: Shared by the app and the command line, as an operator's deployment shares it: the
+#: command line unseals the installation secrets the app sealed.
+ENCRYPTION_KEY = new_key()
 
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
-    with module_app(tmp_path_factory, database_url, redis_url, "remote-registration") as url:
+    env = {"TICKETING_ENCRYPTION_KEYS": ENCRYPTION_KEY}
+    with module_app(
+        tmp_path_factory, database_url, redis_url, "remote-registration", env=env
+    ) as url:
         yield url
 
 
@@ -62,6 +75,17 @@ async def test_a_manifest_the_platform_cannot_honour_is_refused(
     assert answer.status_code == 422, answer.text
     assert problem_code(answer) == "invalid-remote-manifest"
     assert expected in answer.json()["detail"]
+    assert (await http.get(f"{ROUTE}/{found['slug']}", headers=admin)).status_code == 404
+
+
+async def test_a_manifest_of_neither_hooks_nor_routes_is_refused(
+    http: httpx.AsyncClient, admin: dict, remote: Remote
+) -> None:
+    found = manifest()
+    found["hooks"], found["routes"] = {}, []
+    answer = await register(http, admin, remote.url, found)
+    assert answer.status_code == 422, answer.text
+    assert "at least one hook or one route" in answer.text
     assert (await http.get(f"{ROUTE}/{found['slug']}", headers=admin)).status_code == 404
 
 
@@ -117,7 +141,12 @@ async def test_a_slug_taken_and_a_caller_who_is_no_administrator_are_refused(
     (mine,) = [item for item in plugins.json()["items"] if item["slug"] == remote.slug]
     assert mine["availability"] == "opt_in" and mine["source"] == f"remote {remote.url}"
 
-    settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        encryption_keys=[ENCRYPTION_KEY],
+    )
     cli = build_cli(settings, create_plugin_manager())
     shown = await asyncio.to_thread(CliRunner().invoke, cli, ["plugins", "list", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -129,6 +158,20 @@ async def test_a_slug_taken_and_a_caller_who_is_no_administrator_are_refused(
     }
     text = await asyncio.to_thread(CliRunner().invoke, cli, ["plugins", "list"])
     assert f"{HOOK}: breaker closed" in text.stdout
+    assert text.stdout.count(f"{remote.slug} ") == 1  # listed once, as the remote it is
+
+    # The operator's commands know remote plugins as the API processes do.
+    organization_id, owner = await new_organization(http)
+    org = (await http.get(f"/api/v1/organizations/{organization_id}", headers=owner)).json()
+    enabled = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["plugins", "enable", remote.slug, "--org", org["slug"]]
+    )
+    assert enabled.exit_code == 0, enabled.output
+    assert f"{remote.slug} is on for {org['slug']}" in enabled.stdout
+    state = await http.get(f"/api/v1/organizations/{organization_id}/plugins", headers=owner)
+    assert state.status_code == 200, state.text
+    (mine,) = [item for item in state.json()["items"] if item["slug"] == remote.slug]
+    assert mine["enabled"] is True
 
 
 async def test_the_reference_plugin_refuses_forged_stale_and_replayed_requests(
