@@ -33,9 +33,7 @@ def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str
 
 
 async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> None:
-    answer = await http.post(
-        REGISTER, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
-    )
+    answer = await http.post(REGISTER, json=remote.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
 
 
