@@ -15,6 +15,7 @@ from sqlalchemy import select
 from kernel.audit import record as audit
 from kernel.auth import platform_admin
 from kernel.contracts import Principal
+from kernel.crypto import DecryptionFailed
 from kernel.dependencies import KernelDep
 from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations.generation import announce, bump
@@ -182,7 +183,11 @@ async def delete_remote_plugin(
         row = await session.get(RemotePlugin, slug)
         if row is None:
             raise NotFound(f"No remote plugin {slug}.")
-        base_url, secret = row.base_url, unseal(kernel.encryptor, slug, row.secret)
+        base_url = row.base_url
+        try:
+            secret: str | None = unseal(kernel.encryptor, slug, row.secret)
+        except DecryptionFailed:  # a key ring without its key: unregister it all the same
+            secret = None
         await session.delete(row)
         await audit(
             session,
@@ -196,5 +201,6 @@ async def delete_remote_plugin(
         generation = await bump(session)
     await announce(kernel, generation)
     await kernel.remote.sync()
-    await tell_uninstalled(kernel.remote.caller.client, slug, base_url, secret=secret)
+    if secret is not None:
+        await tell_uninstalled(kernel.remote.caller.client, slug, base_url, secret=secret)
     return Response(status_code=204)
