@@ -6,18 +6,26 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
+import secrets
+import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
+
 from tests.support.live_server import live_server
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "remote-loyalty"
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "examples" / "remote-loyalty"
+PLUGIN_START_SECONDS = 60
 if str(EXAMPLE) not in sys.path:
     sys.path.insert(0, str(EXAMPLE))
 
@@ -94,10 +102,24 @@ class Remote:
     manifest: dict
     plugin: Any  # sdk.remote.RemotePluginApp
     faults: Faults
+    token: str  # the plugin's handshake token, as its operator hands it to the admin
 
     @property
     def slug(self) -> str:
         return self.manifest["slug"]
+
+    def registration(self, **overrides: Any) -> dict:
+        """The body of ``POST /api/v1/platform/remote-plugins`` for this plugin."""
+        return {
+            "base_url": self.url,
+            "manifest": self.manifest,
+            "handshake_token": self.token,
+            **overrides,
+        }
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def manifest(policy: str = "skip", *, deadline_ms: int = 300, **hooks: dict) -> dict:
@@ -113,10 +135,45 @@ def manifest(policy: str = "skip", *, deadline_ms: int = 300, **hooks: dict) -> 
 @contextmanager
 def remote_plugin(policy: str = "skip", **kwargs) -> Iterator[Remote]:
     found = manifest(policy, **kwargs)
-    plugin = create(found)
+    token = new_token()
+    plugin = create(found, handshake_token=token)
     faults = Faults(plugin.app)
     with live_server(faults) as url:
-        yield Remote(url, found, plugin, faults)
+        yield Remote(url, found, plugin, faults, token)
+
+
+@contextmanager
+def plugin_process(port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """The reference plugin as its operator runs it, ``uvicorn remote_loyalty.app:app``,
+    in a process of its own configured by ``env``; yields its URL, stops it after."""
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "remote_loyalty.app:app"]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(REPO)]), **env},
+            cwd=EXAMPLE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + PLUGIN_START_SECONDS
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                httpx.get(f"{url}/ticketing/handshake", timeout=2)  # any answer: it is up
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 #: How long the routes-only plugin's ``/slow`` route may take (its ``timeout_ms``).
@@ -152,7 +209,8 @@ def routes_only_manifest() -> dict:
 @contextmanager
 def routes_only_plugin() -> Iterator[Remote]:
     found = routes_only_manifest()
-    plugin = RemotePluginApp(found)
+    token = new_token()
+    plugin = RemotePluginApp(found, handshake_token=token)
 
     @plugin.route("GET", "/hello")
     async def hello(call: RouteCall) -> dict:
@@ -169,7 +227,7 @@ def routes_only_plugin() -> Iterator[Remote]:
 
     faults = Faults(plugin.app)
     with live_server(faults) as url:
-        yield Remote(url, found, plugin, faults)
+        yield Remote(url, found, plugin, faults, token)
 
 
 async def unregister_all(http, admin: dict) -> None:

@@ -83,9 +83,7 @@ async def breaker(api: httpx.AsyncClient, admin: dict, slug: str) -> str:
 async def registered_shop(
     http: httpx.AsyncClient, database: Database, admin: dict, remote: Remote
 ) -> Shop:
-    answer = await http.post(
-        ROUTE, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
-    )
+    answer = await http.post(ROUTE, json=remote.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
     shop = await open_shop(http, database)
     turned_on = await http.put(
@@ -146,9 +144,7 @@ async def test_failures_through_one_process_open_the_breaker_for_every_process(
 async def test_the_handshake_hands_the_plugin_the_public_url(
     http: httpx.AsyncClient, admin: dict, loyalty: Remote, api_url: str
 ) -> None:
-    answer = await http.post(
-        ROUTE, json={"base_url": loyalty.url, "manifest": loyalty.manifest}, headers=admin
-    )
+    answer = await http.post(ROUTE, json=loyalty.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
     (offered,) = loyalty.faults.handshakes
     assert offered["platform"]["url"] == PUBLIC_URL

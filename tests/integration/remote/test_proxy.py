@@ -47,9 +47,7 @@ def routes_only() -> Iterator[Remote]:
 
 
 async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> dict:
-    answer = await http.post(
-        REGISTER, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
-    )
+    answer = await http.post(REGISTER, json=remote.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
     return answer.json()
 
