@@ -200,7 +200,8 @@ def report(row: dict) -> None:
     )
     print(
         f"  shed      {row['shed']} ({result['shed']['with_retry_after']} with Retry-After), "
-        f"transport errors {result['errors'] or 'none'}"
+        f"transport errors {result['errors'] or 'none'} "
+        f"({result['keep_alive_retries']} resent after a keep-alive reset)"
     )
     server = "n/a" if row["server_ms"] is None else f"{row['server_ms']:.1f}"
     total = (row["server_ms"] or 0) + row["db_ms"]

@@ -20,6 +20,7 @@ const errors = {};
 const latencies = { hold: [], checkout: [], buyer: [] };
 let next = 0;
 let soldOut = false;
+let keepAliveRetries = 0;
 
 function post(path, body) {
   const target = targets[next++ % targets.length];
@@ -49,7 +50,16 @@ function post(path, body) {
       },
     );
     request.setTimeout(60000, () => request.destroy(new Error("timeout")));
-    request.on("error", (error) => resolve({ status: error.code || error.message, ms: performance.now() - started }));
+    request.on("error", (error) => {
+      // The server closed an idle keep-alive connection (uvicorn: after 5 s) just as this
+      // request went out on it: it never reached the application, so send it again.
+      if (request.reusedSocket && error.code === "ECONNRESET") {
+        keepAliveRetries += 1;
+        resolve(post(path, body));
+        return;
+      }
+      resolve({ status: error.code || error.message, ms: performance.now() - started });
+    });
     request.end(payload);
   });
 }
@@ -118,5 +128,6 @@ console.log(
     statuses,
     shed,
     errors,
+    keep_alive_retries: keepAliveRetries,
   }),
 );
