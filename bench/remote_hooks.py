@@ -3,9 +3,10 @@ on loopback.
 
 Serves the reference remote plugin (``examples/remote-loyalty``) on a loopback port in
 this process, registers it with the server the way the platform API does (a handshake
-that hands it a fresh secret, the row in ``remote_plugin`` with the secret sealed with
-the server's key ring, the plugin generation bumped), makes a throw-away organization
-and published event in the server's database (as ``bench/holds.py`` does), and times
+that hands it a fresh secret with its handshake token, the row in ``remote_plugin`` with
+the secret sealed with the server's key ring, the plugin generation bumped), makes a
+throw-away organization and published event in the server's database (as
+``bench/holds.py`` does), and times
 ``--requests`` quotes ``GET /api/v1/events/{event}/ticket-types/{type}/quote`` one after
 another: first with the plugin off for the organization, then on (every quote then
 calls ``ticketing_pricing_adjusters`` on the plugin over signed HTTP); then the same for
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import secrets
 import socket
 import sys
 import threading
@@ -119,7 +121,8 @@ async def main() -> None:
 
     manifest = copy.deepcopy(MANIFEST)
     manifest["slug"] = f"bench-loyalty-{uuid.uuid4().hex[:6]}"
-    plugin = create(manifest)
+    token = secrets.token_urlsafe(24)  # the plugin's handshake token, as its operator sets it
+    plugin = create(manifest, handshake_token=token)
     plugin_url, server, thread = serve_plugin(plugin.app)
     organization_id, event_id, types = await prepare(database, None)
     path = f"/api/v1/events/{event_id}/ticket-types/{types[0]}/quote"
@@ -136,7 +139,7 @@ async def main() -> None:
                 plugin_url,
                 secret=secret,
                 platform={"url": base_url},
-                token=None,
+                token=token,
             )
             async with database.transaction() as session:
                 session.add(

@@ -16,6 +16,7 @@ from kernel.installations.cli import add_plugin_commands, blocked_now
 from kernel.logging import configure_logging
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.remote.cli import remote_now
+from kernel.remote.sync import is_remote_source
 from kernel.settings import Settings
 
 
@@ -105,6 +106,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
                 "blocked_reason": (blocked or {}).get(record.slug),
             }
             for record in plugins.records
+            if not is_remote_source(record.source)  # listed below, with their breakers
         ]
         rows += [
             dict(row, blocked=None if blocked is None else row["slug"] in blocked)

@@ -4,8 +4,9 @@ its work in, as the API process would (same settings, same plugins, plugins star
 :func:`started_kernel` reads the settings from the environment, loads the plugins from
 their entry points (minus ``TICKETING_DISABLED_PLUGINS``), maps every model (a command
 may touch rows that refer to any plugin's tables), builds the kernel and starts its
-plugins (keys, clients, services they set up at start-up), and the bundle plugins
-deployed now (:mod:`kernel.bundles.sync`); afterwards it stops them and
+plugins (keys, clients, services they set up at start-up), the bundle plugins
+deployed now (:mod:`kernel.bundles.sync`) and the remote plugins registered
+(:mod:`kernel.remote.sync`); afterwards it stops them and
 disposes of the kernel's pools. :func:`run_command` runs a coroutine in one from a
 synchronous typer command and turns a :class:`~kernel.problems.Problem` into an error
 message and exit status 1.
@@ -51,6 +52,9 @@ async def started_kernel(
         # with the others, if at all).
         kernel.bundles.starts_plugins = False
         await kernel.bundles.sync()
+        # And the remote plugins registered: so they can be enabled, configured or
+        # blocked from here, and a command's hook calls reach them.
+        await kernel.remote.sync()
         if not start_plugins:
             yield kernel
             return
@@ -60,6 +64,7 @@ async def started_kernel(
         finally:
             await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
     finally:
+        await kernel.remote.close()
         await kernel.pubsub.close()
         await kernel.cache.close()
         await kernel.lookups.dispose()

@@ -27,3 +27,7 @@ RATE_LIMITED = Counter(
     "ticketing_rate_limited_total",
     "Requests refused by the rate limiter.",
 )
+DB_STATEMENTS = Counter(
+    "ticketing_db_statements",
+    "SQL statements sent to PostgreSQL by this process (what a request costs the database).",
+)

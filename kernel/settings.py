@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         0.5, gt=0, le=60, validation_alias=env_var("TICKETING_PLUGIN_POLL_SECONDS")
     )
 
+    # The platform's address as its users and remote plugins reach it (behind a reverse
+    # proxy, the proxy's); unset: the address each request came in on.
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        validation_alias=env_var("TICKETING_PUBLIC_URL"),
+    )
+
     # Remote plugins (kernel.remote): the cap on any hook's deadline, and the breaker.
     remote_deadline_cap_ms: int = Field(
         2000, ge=10, le=10_000, validation_alias=env_var("TICKETING_REMOTE_DEADLINE_CAP_MS")
@@ -118,6 +126,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -10,11 +10,17 @@ An author writes only handlers::
 
     app = plugin.app  # uvicorn module:app
 
-The app answers the platform's handshake (it keeps the per-installation secret it is
-handed) and checks every hook request before a handler sees it (:func:`verify`): the
-timestamp within ``±300 s``, a nonce never seen in that window, and the HMAC signature
-of the request with the installation secret, compared in constant time. Anything else
-is refused with 401.
+The app answers the platform's handshake only when it carries the plugin's handshake
+token (the ``handshake_token`` argument, else ``TICKETING_HANDSHAKE_TOKEN``, else one
+generated at start and logged once), compared in constant time: anybody else gets 401
+and the installed secret stays. It keeps the per-installation secret it is handed (in
+an :class:`InstallationStore`: memory by default, :class:`FileInstallations` to survive
+a restart and share it between workers) and checks every hook request before a handler
+sees it (:func:`verify`): the timestamp within ``±300 s``, a nonce never seen in that
+window (:class:`RedisNonces` to share them between workers), and the HMAC signature of
+the request with the installation secret, compared in constant time. Anything else is
+refused with 401. A signed ``POST /ticketing/uninstalled`` (the platform unregistered
+the plugin) makes it forget the secret.
 
 Routes the platform proxies (the manifest's ``routes``, served at
 ``/api/v1/plugins/{slug}/{path}``) reach ``/ticketing/routes/{path}``; a handler
@@ -28,11 +34,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-import time
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -41,100 +49,44 @@ from pydantic import BaseModel
 from kernel.remote import identity as identities
 from kernel.remote.answers import AdjustersAnswer, AdjustmentAnswer, ValidateAnswer, VetoAnswer
 from kernel.remote.identity import Identity, InvalidIdentity
-from kernel.remote.signing import (
-    HOOK,
-    NONCE,
-    ORGANIZATION,
-    ROUTE_HOOK,
-    SIGNATURE,
-    TIMESTAMP,
-    route_subject,
-    signature,
+from kernel.remote.signing import HOOK, ORGANIZATION, ROUTE_HOOK, UNINSTALLED_HOOK, route_subject
+from sdk.remote_state import (
+    FileInstallations,
+    InMemoryInstallations,
+    InMemoryNonces,
+    InstallationStore,
+    NonceStore,
+    RedisNonces,
 )
+from sdk.remote_verify import Unverified, verify, verify_async
 
 __all__ = [
     "AdjustersAnswer",
     "AdjustmentAnswer",
+    "HANDSHAKE_TOKEN_ENV",
+    "FileInstallations",
     "HookCall",
     "Identity",
+    "InMemoryInstallations",
     "InMemoryNonces",
+    "InstallationStore",
     "NonceStore",
+    "RedisNonces",
     "RemotePluginApp",
     "RouteCall",
     "Unverified",
     "ValidateAnswer",
     "VetoAnswer",
     "verify",
+    "verify_async",
 ]
 
-WINDOW_SECONDS = 300
+logger = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class Unverified(Exception):
-    """A hook request that is not the platform's, or not fresh."""
-
-
-class NonceStore(Protocol):
-    def seen(self, nonce: str, *, ttl_seconds: int) -> bool:
-        """Remember ``nonce`` for ``ttl_seconds``; whether it was already remembered."""
-
-
-class InMemoryNonces:
-    """The nonces of one process (use a shared store with several workers)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._expiry: dict[str, float] = {}
-        self._clock = clock
-        self._lock = threading.Lock()
-
-    def seen(self, nonce: str, *, ttl_seconds: int) -> bool:
-        now = self._clock()
-        with self._lock:
-            if len(self._expiry) > 10_000:
-                self._expiry = {n: t for n, t in self._expiry.items() if t > now}
-            expires = self._expiry.get(nonce)
-            if expires is not None and expires > now:
-                return True
-            self._expiry[nonce] = now + ttl_seconds
-            return False
-
-
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    nonces: NonceStore,
-    *,
-    now: float | None = None,
-    window_seconds: int = WINDOW_SECONDS,
-) -> None:
-    """Raise :class:`Unverified` unless the request is signed with ``secret``, fresh,
-    and its nonce new."""
-    try:
-        timestamp = headers[TIMESTAMP]
-        nonce = headers[NONCE]
-        organization = headers[ORGANIZATION]
-        hook = headers[HOOK]
-        given = headers[SIGNATURE]
-    except KeyError as exc:
-        raise Unverified(f"missing header {exc.args[0]}") from exc
-    try:
-        sent_at = int(timestamp)
-    except ValueError as exc:
-        raise Unverified("the timestamp is not a number") from exc
-    if abs((time.time() if now is None else now) - sent_at) > window_seconds:
-        raise Unverified("the timestamp is outside the accepted window")
-    if not nonce or len(nonce) > 100:
-        raise Unverified("a nonce of 1 to 100 characters is required")
-    expected = signature(
-        secret, timestamp=timestamp, nonce=nonce, organization=organization, hook=hook, body=body
-    )
-    if not hmac.compare_digest(expected.encode(), given.encode()):
-        raise Unverified("the signature does not match")
-    # only a request signed by the platform may use up a nonce
-    if nonces.seen(nonce, ttl_seconds=2 * window_seconds):
-        raise Unverified("the nonce was already used")
+#: Where the handshake token is read from when the app is not handed one.
+HANDSHAKE_TOKEN_ENV = "TICKETING_HANDSHAKE_TOKEN"
+MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 16, 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,18 +125,43 @@ class RemotePluginApp:
     """A remote plugin's FastAPI app: the handshake, verification, then the handlers.
 
     :param manifest: the manifest the platform registers it with (slug, hooks, ...).
-    :param handshake_token: when set, a handshake must carry it (the platform's
-        administrator passes it when registering), so nobody else can install the plugin
-        and replace its secret.
+    :param handshake_token: what every handshake must carry (the platform's administrator
+        passes it when registering), so nobody else can install the plugin and replace
+        its secret. Without it, ``TICKETING_HANDSHAKE_TOKEN``; without that, a random one
+        generated here and logged when the app starts (one per process: give several
+        workers one token).
+    :param installations: where the installation secret is kept (in memory by default;
+        :class:`FileInstallations` survives a restart and is shared by workers).
+    :param nonces: the nonces seen (:class:`RedisNonces` to share them between workers).
     """
 
     manifest: Mapping[str, Any]
-    handshake_token: str | None = None
+    handshake_token: str | None = field(default=None, repr=False)
     nonces: NonceStore = field(default_factory=InMemoryNonces)
-    secret: str | None = None
+    installations: InstallationStore = field(default_factory=InMemoryInstallations)
     handlers: dict[str, Handler] = field(default_factory=dict)
     route_handlers: dict[tuple[str, str], RouteHandler] = field(default_factory=dict)
     _app: FastAPI | None = None
+    _generated_token: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        token = self.handshake_token or os.environ.get(HANDSHAKE_TOKEN_ENV) or None
+        if token is None:
+            token, self._generated_token = secrets.token_urlsafe(24), True
+        if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+            raise ValueError(
+                f"a handshake token has {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters"
+            )
+        self.handshake_token = token
+
+    @property
+    def slug(self) -> str:
+        return self.manifest["slug"]
+
+    @property
+    def secret(self) -> str | None:
+        """The installation secret of the last handshake, or ``None`` (not installed)."""
+        return self.installations.get(self.slug)
 
     def hook(self, name: str) -> Callable[[Handler], Handler]:
         if name not in self.manifest.get("hooks", {}):
@@ -221,8 +198,41 @@ class RemotePluginApp:
             self._app = self._build()
         return self._app
 
+    def _token_matches(self, offered: object) -> bool:
+        given = offered if isinstance(offered, str) else ""
+        assert self.handshake_token is not None
+        return hmac.compare_digest(given.encode(), self.handshake_token.encode())
+
+    async def _verified(self, request: Request, subject: bytes) -> str:
+        """The installation secret, once the request is verified with it (401 if not)."""
+        secret = self.secret
+        if secret is None:
+            raise HTTPException(401, "not installed: no handshake yet")
+        try:
+            await verify_async(secret, request.headers, subject, self.nonces)
+        except Unverified as exc:
+            raise HTTPException(401, str(exc)) from exc
+        return secret
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        if self._generated_token:
+            logger.warning(
+                "%s: no handshake token configured (%s); pass this one as handshake_token "
+                "when registering the plugin: %s",
+                self.slug,
+                HANDSHAKE_TOKEN_ENV,
+                self.handshake_token,
+            )
+        yield
+        close = getattr(self.nonces, "close", None)
+        if close is not None:
+            await close()
+
     def _build(self) -> FastAPI:
-        app = FastAPI(title=self.manifest.get("name", "remote plugin"), docs_url=None)
+        app = FastAPI(
+            title=self.manifest.get("name", "remote plugin"), docs_url=None, lifespan=self._lifespan
+        )
 
         @app.post("/ticketing/handshake")
         async def handshake(request: Request) -> dict[str, Any]:
@@ -232,13 +242,13 @@ class RemotePluginApp:
                 secret = offered["secret"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise HTTPException(400, "a handshake carries a secret") from exc
-            if self.handshake_token is not None and not hmac.compare_digest(
-                str(offered.get("token", "")).encode(), self.handshake_token.encode()
-            ):
-                raise HTTPException(401, "the handshake token does not match")
-            if offered.get("slug") != self.manifest["slug"] or not isinstance(secret, str):
+            if not self._token_matches(offered.get("token")):
+                raise HTTPException(401, "the handshake token is missing or does not match")
+            if offered.get("slug") != self.slug or not isinstance(secret, str):
                 raise HTTPException(400, "this is not the plugin the handshake names")
-            self.secret = secret
+            if not 16 <= len(secret) <= 200:
+                raise HTTPException(400, "a secret has 16 to 200 characters")
+            self.installations.put(self.slug, secret)
             return {
                 "slug": self.manifest["slug"],
                 "name": self.manifest.get("name", ""),
@@ -246,15 +256,20 @@ class RemotePluginApp:
                 "hooks": sorted(self.handlers),
             }
 
+        @app.post("/ticketing/uninstalled")
+        async def uninstalled(request: Request) -> dict[str, Any]:
+            """The platform unregistered the plugin: forget the secret."""
+            body = await _read(request)
+            await self._verified(request, body)
+            if request.headers[HOOK] != UNINSTALLED_HOOK:
+                raise HTTPException(401, "not an uninstall notice")
+            self.installations.forget(self.slug)
+            return {"slug": self.slug, "installed": False}
+
         @app.post("/ticketing/hooks/{hook}")
         async def call_hook(hook: str, request: Request) -> JSONResponse:
             body = await _read(request)
-            if self.secret is None:
-                raise HTTPException(401, "not installed: no handshake yet")
-            try:
-                verify(self.secret, request.headers, body, self.nonces)
-            except Unverified as exc:
-                raise HTTPException(401, str(exc)) from exc
+            await self._verified(request, body)
             if request.headers[HOOK] != hook or hook not in self.handlers:
                 raise HTTPException(404, f"no handler for {hook}")
             payload = json.loads(body)
@@ -275,15 +290,13 @@ class RemotePluginApp:
         )
         async def call_route(path: str, request: Request) -> Response:
             body = await _read(request)
-            if self.secret is None:
-                raise HTTPException(401, "not installed: no handshake yet")
             token = request.headers.get(identities.HEADER, "")
             subject = route_subject(request.method, "/" + path, request.url.query, token)
+            secret = await self._verified(request, subject)
             try:
-                verify(self.secret, request.headers, subject, self.nonces)
                 if request.headers[HOOK] != ROUTE_HOOK:
                     raise Unverified("not a route request")
-                who = identities.verify(token, self.secret, slug=self.manifest["slug"])
+                who = identities.verify(token, secret, slug=self.slug)
             except (Unverified, InvalidIdentity) as exc:
                 raise HTTPException(401, str(exc)) from exc
             if who.organization_id != (request.headers[ORGANIZATION] or None):

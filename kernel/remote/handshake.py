@@ -1,9 +1,12 @@
 """The handshake that installs a remote plugin: the kernel hands it a fresh secret and
-the platform's identity, the plugin answers its metadata, which must match the manifest."""
+the platform's identity (with the plugin's handshake token, which proves the platform is
+the one its operator meant), the plugin answers its metadata, which must match the
+manifest. And the notice that uninstalls it: a signed, best-effort farewell."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -11,8 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kernel.problems import Problem, UnprocessableContent
 from kernel.remote.manifest import RemoteManifest
+from kernel.remote.signing import UNINSTALLED_HOOK, signed_headers
+
+logger = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT_SECONDS = 5.0
+UNINSTALLED_TIMEOUT_SECONDS = 2.0
 MAX_ANSWER_BYTES = 64 * 1024
 
 
@@ -47,12 +54,10 @@ async def handshake(
     *,
     secret: str,
     platform: dict[str, Any],
-    token: str | None,
+    token: str,
 ) -> HandshakeAnswer:
     url = f"{base_url.rstrip('/')}/ticketing/handshake"
-    body: dict[str, Any] = {"slug": manifest.slug, "secret": secret, "platform": platform}
-    if token:
-        body["token"] = token
+    body = {"slug": manifest.slug, "secret": secret, "platform": platform, "token": token}
     try:
         response = await client.post(url, json=body, timeout=HANDSHAKE_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
@@ -60,7 +65,10 @@ async def handshake(
             f"{url} could not be reached ({type(exc).__name__}).", plugin=manifest.slug
         ) from exc
     if response.status_code != 200:
-        raise HandshakeFailed(f"{url} answered HTTP {response.status_code}.", plugin=manifest.slug)
+        refused = " (the handshake token was refused)" if response.status_code == 401 else ""
+        raise HandshakeFailed(
+            f"{url} answered HTTP {response.status_code}{refused}.", plugin=manifest.slug
+        )
     if len(response.content) > MAX_ANSWER_BYTES:
         raise HandshakeFailed(f"{url} answered more than {MAX_ANSWER_BYTES} bytes.")
     try:
@@ -81,3 +89,32 @@ async def handshake(
             plugin=manifest.slug,
         )
     return answer
+
+
+async def tell_uninstalled(
+    client: httpx.AsyncClient, slug: str, base_url: str, *, secret: str
+) -> bool:
+    """Tell the plugin it was unregistered (``POST {base_url}/ticketing/uninstalled``,
+    signed like a hook call) so it forgets its secret. Best effort: the platform has
+    already forgotten it; a plugin that does not answer in time is only logged."""
+    url = f"{base_url.rstrip('/')}/ticketing/uninstalled"
+    body = json.dumps({"slug": slug}, separators=(",", ":")).encode()
+    headers = signed_headers(secret, organization="", hook=UNINSTALLED_HOOK, body=body)
+    headers["Content-Type"] = "application/json"
+    try:
+        response = await client.post(
+            url, content=body, headers=headers, timeout=UNINSTALLED_TIMEOUT_SECONDS
+        )
+    except httpx.HTTPError as exc:
+        logger.warning(
+            "the unregistered remote plugin was not told",
+            extra={"plugin": slug, "reason": type(exc).__name__},
+        )
+        return False
+    if response.status_code != 200:
+        logger.warning(
+            "the unregistered remote plugin refused the notice",
+            extra={"plugin": slug, "status": response.status_code},
+        )
+        return False
+    return True

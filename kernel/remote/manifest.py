@@ -1,4 +1,6 @@
-"""A remote plugin's manifest: who it is, the hooks it answers and how each may fail."""
+"""A remote plugin's manifest: who it is, the hooks it answers and how each may fail, and
+the HTTP routes the platform proxies to it. A plugin may be routes only (no hooks), but
+not declare neither."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import Container
 from typing import Annotated, Any, Literal
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kernel.bundles.checks import STARTUP_ONLY_HOOKS, hook_spec_names
 from kernel.plugin_metadata import SLUG_PATTERN, Availability, PluginCategory, PluginMetadata
@@ -46,6 +48,8 @@ class RouteDeclaration(BaseModel):
     path: Annotated[str, Field(min_length=2, max_length=200, pattern=ROUTE_PATH_PATTERN)]
     permission: Annotated[str, Field(min_length=1, max_length=100)]
     max_body_bytes: Annotated[int, Field(ge=0, le=MAX_ROUTE_BODY_BYTES)] = DEFAULT_ROUTE_BODY_BYTES
+    #: How long the plugin has to start answering; unset: the platform's deadline cap.
+    timeout_ms: Annotated[int | None, Field(ge=1)] = None
 
     @property
     def needs_organization(self) -> bool:
@@ -72,12 +76,18 @@ class RemoteManifest(BaseModel):
     version: Annotated[str, Field(min_length=1, max_length=64)]
     category: PluginCategory
     description: Annotated[str, Field(max_length=300)] = ""
-    hooks: Annotated[dict[str, HookDeclaration], Field(min_length=1, max_length=20)]
+    hooks: Annotated[dict[str, HookDeclaration], Field(max_length=20)] = {}
     permissions: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)] = []
     routes: Annotated[list[RouteDeclaration], Field(max_length=50)] = []
     settings_schema: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
+
+    @model_validator(mode="after")
+    def _answers_something(self) -> RemoteManifest:
+        if not self.hooks and not self.routes:
+            raise ValueError("a remote plugin declares at least one hook or one route")
+        return self
 
     def route(self, method: str, path: str) -> RouteDeclaration | None:
         """The declared route answering ``method path``, if any."""
@@ -109,7 +119,7 @@ def check(
     known_permissions: Container[str] | None = None,
 ) -> None:
     """Raise :class:`InvalidRemoteManifest` unless every hook and route can be honoured."""
-    _check_routes(manifest, known_permissions)
+    _check_routes(manifest, known_permissions, deadline_cap_ms)
     names = set(manifest.hooks)
     unknown = sorted(names - hook_spec_names())
     if unknown:
@@ -160,7 +170,7 @@ def check(
         ) from exc
 
 
-def _check_routes(manifest: RemoteManifest, known: Container[str] | None) -> None:
+def _check_routes(manifest: RemoteManifest, known: Container[str] | None, cap_ms: int) -> None:
     seen: set[tuple[str, str]] = set()
     for index, route in enumerate(manifest.routes):
         where = f"/manifest/routes/{index}"
@@ -175,4 +185,10 @@ def _check_routes(manifest: RemoteManifest, known: Container[str] | None) -> Non
                 f"{route.method} {route.path}: {route.permission} is neither public, "
                 "signed_in nor a permission of this platform.",
                 field=f"{where}/permission",
+            )
+        if route.timeout_ms is not None and route.timeout_ms > cap_ms:
+            raise InvalidRemoteManifest(
+                f"{route.method} {route.path}: a timeout of {route.timeout_ms} ms is over the "
+                f"platform's cap of {cap_ms} ms.",
+                field=f"{where}/timeout_ms",
             )

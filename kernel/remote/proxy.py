@@ -3,17 +3,22 @@ proxied to ``{base_url}/ticketing/routes/{path}``.
 
 The platform decides access as the route declares it (``public``, ``signed_in`` or a
 permission in the organization named by the ``organization_id`` query parameter, where
-the plugin must be on), then forwards the request with the pooled client: the body
-streamed and bounded by the route's ``max_body_bytes`` (413 past it), the query string
-as sent (``organization_id`` included), the caller's ``Cookie`` and ``Authorization``
-replaced by ``Ticketing-Identity`` (:mod:`kernel.remote.identity`) and the request
-signed (:mod:`kernel.remote.signing`, hook ``route``). The answer streams back with its
-status, content type and safe headers. A remote that cannot be reached answers 502, one
-too slow 504 (``plugin-unavailable``), never a 500.
+the plugin must be on), then forwards the request with the pooled client: the body read
+whole first and bounded by the route's ``max_body_bytes`` (413 past it, and then the
+plugin receives nothing: not even the request's headers), the query string as sent
+(``organization_id`` included), the caller's ``Cookie`` and ``Authorization`` replaced
+by ``Ticketing-Identity`` (:mod:`kernel.remote.identity`) and the request signed
+(:mod:`kernel.remote.signing`, hook ``route``). The answer streams back with its status,
+content type and safe headers. A remote that cannot be reached answers 502
+(``plugin-unavailable``); one that has not started answering within the route's
+``timeout_ms`` (the platform's deadline cap when unset) 504 (``remote-route-timeout``);
+never a 500, never a wait without end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,6 +40,8 @@ from kernel.remote.caller import RemoteTarget
 from kernel.remote.manifest import MAX_ROUTE_BODY_BYTES, RouteDeclaration
 from kernel.remote.signing import ROUTE_HOOK, route_subject, signed_headers
 from kernel.request_limits import max_body_size
+
+logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 #: Request headers never forwarded: the caller's credentials and hop-by-hop headers.
@@ -81,6 +88,10 @@ router = APIRouter(prefix="/plugins", tags=["plugins"])
 
 class PluginUnavailable(Problem):
     status, code, title = 502, "plugin-unavailable", "The plugin did not answer"
+
+
+class RouteTimeout(Problem):
+    status, code, title = 504, "remote-route-timeout", "The plugin did not answer in time"
 
 
 class PayloadTooLarge(Problem):
@@ -150,7 +161,7 @@ class RemoteRouteAccess(AccessRule):
             404: "No such route, not a member, or the plugin is off for the organization",
             413: "A body over the route's max_body_bytes",
             502: "The plugin could not be reached (`plugin-unavailable`)",
-            504: "The plugin did not answer in time (`plugin-unavailable`)",
+            504: "The plugin did not answer within the route's timeout (`remote-route-timeout`)",
         }
 
 
@@ -189,51 +200,70 @@ def _headers(request: Request, admitted: Admitted) -> dict[str, str]:
     return headers
 
 
-async def _body(request: Request, route: RouteDeclaration) -> AsyncIterator[bytes]:
-    received = 0
+async def _relayed(slug: str, response: httpx.Response) -> AsyncIterator[bytes]:
+    """The answer's body; a plugin that stalls or drops it mid-way ends the stream (the
+    status is sent already) rather than raising into the server."""
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx.HTTPError:
+        PROXIED.labels(slug, "cut-short").inc()
+        logger.warning("remote plugin route answer cut short", extra={"plugin": slug})
+
+
+def _too_large(slug: str, route: RouteDeclaration) -> PayloadTooLarge:
+    PROXIED.labels(slug, "too-large").inc()
+    return PayloadTooLarge(
+        f"This route accepts bodies of at most {route.max_body_bytes} bytes.",
+        max_bytes=route.max_body_bytes,
+    )
+
+
+async def _body(request: Request, slug: str, route: RouteDeclaration) -> bytes:
+    """The whole body, read before anything is sent to the plugin: a body over the limit
+    (however it is framed, chunked included) is refused without the plugin hearing of it.
+    At most ``max_body_bytes`` (itself at most 10 MiB) is held."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > route.max_body_bytes:
+        raise _too_large(slug, route)
+    received = bytearray()
     async for chunk in request.stream():
-        received += len(chunk)
-        if received > route.max_body_bytes:
-            raise PayloadTooLarge(
-                f"This route accepts bodies of at most {route.max_body_bytes} bytes.",
-                max_bytes=route.max_body_bytes,
-            )
-        yield chunk
+        received += chunk
+        if len(received) > route.max_body_bytes:
+            raise _too_large(slug, route)
+    return bytes(received)
 
 
 async def proxy_remote_route(
     slug: str, path: str, request: Request, admitted: AdmittedDep
 ) -> StreamingResponse:
     target, route = admitted.target, admitted.route
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > route.max_body_bytes:
-        PROXIED.labels(slug, "too-large").inc()
-        raise PayloadTooLarge(
-            f"This route accepts bodies of at most {route.max_body_bytes} bytes.",
-            max_bytes=route.max_body_bytes,
-        )
+    has_body = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+    body = await _body(request, slug, route) if has_body else None
     remote = request.app.state.kernel.remote
-    cap = remote.caller.deadline_cap_ms / 1000
+    cap_ms = remote.caller.deadline_cap_ms
+    deadline = min(route.timeout_ms or cap_ms, cap_ms) / 1000
     url = f"{target.base_url.rstrip('/')}/ticketing/routes/{quote(path, safe='/')}"
     if request.url.query:
         url = f"{url}?{request.url.query}"  # as sent: the signature covers it byte for byte
-    has_body = request.method in {"POST", "PUT", "PATCH", "DELETE"}
     outgoing = remote.caller.client.build_request(
         request.method,
         url,
         headers=_headers(request, admitted),
-        content=_body(request, route) if has_body else None,
-        timeout=httpx.Timeout(cap, connect=CONNECT_TIMEOUT_SECONDS),
+        content=body,
+        # Each read of the answer's body is bounded too, so a stalled stream ends.
+        timeout=httpx.Timeout(deadline, connect=min(CONNECT_TIMEOUT_SECONDS, deadline)),
     )
     try:
-        response = await remote.caller.client.send(outgoing, stream=True)
-    except PayloadTooLarge:
-        PROXIED.labels(slug, "too-large").inc()
-        raise
-    except httpx.TimeoutException as exc:
+        async with asyncio.timeout(deadline):  # the status and headers, however they trickle
+            response = await remote.caller.client.send(outgoing, stream=True)
+    except (TimeoutError, httpx.TimeoutException) as exc:
         PROXIED.labels(slug, "timeout").inc()
-        raise PluginUnavailable(
-            f"The plugin {slug} did not answer in time.", status=504, plugin=slug
+        raise RouteTimeout(
+            f"The plugin {slug} did not answer {request.method} {admitted.path} within "
+            f"{int(deadline * 1000)} ms.",
+            plugin=slug,
+            timeout_ms=int(deadline * 1000),
         ) from exc
     except httpx.HTTPError as exc:
         PROXIED.labels(slug, "unreachable").inc()
@@ -243,7 +273,7 @@ async def proxy_remote_route(
     PROXIED.labels(slug, f"{response.status_code // 100}xx").inc()
     headers = {k: v for k, v in response.headers.items() if k.lower() in FORWARDED_RESPONSE}
     return StreamingResponse(
-        response.aiter_bytes(),
+        _relayed(slug, response),
         status_code=response.status_code,
         headers=headers,
         background=BackgroundTask(response.aclose),

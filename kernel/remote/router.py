@@ -15,14 +15,15 @@ from sqlalchemy import select
 from kernel.audit import record as audit
 from kernel.auth import platform_admin
 from kernel.contracts import Principal
+from kernel.crypto import DecryptionFailed
 from kernel.dependencies import KernelDep
 from kernel.idempotency import IdempotencyKeyHeader, IdempotentWrite
 from kernel.installations.generation import announce, bump
 from kernel.problems import Conflict, NotFound
-from kernel.remote.handshake import handshake
+from kernel.remote.handshake import handshake, tell_uninstalled
 from kernel.remote.manifest import RemoteManifest, check
 from kernel.remote.models import RemotePlugin
-from kernel.remote.secrets import seal
+from kernel.remote.secrets import seal, unseal
 from kernel.remote.signing import new_secret
 from kernel.remote.sync import is_remote_source
 
@@ -40,8 +41,9 @@ class RemotePluginIn(BaseModel):
 
     base_url: Annotated[str, Field(min_length=8, max_length=500, pattern=r"^https?://[^\s]+$")]
     manifest: RemoteManifest
-    #: Handed to the plugin in the handshake when its operator asks for one; not stored.
-    handshake_token: Annotated[str | None, Field(max_length=200)] = None
+    #: The plugin's handshake token (its operator's: the plugin refuses a handshake
+    #: without it); handed over in the handshake, never stored nor echoed.
+    handshake_token: Annotated[str, Field(min_length=16, max_length=200, repr=False)]
 
 
 class RemotePluginOut(BaseModel):
@@ -105,7 +107,9 @@ async def register_remote_plugin(
     scope = f"{caller.user_id}:remote-plugins.post"
     async with kernel.database.transaction() as session:
         writes = IdempotentWrite(session, request, scope=scope, key=idempotency_key)
-        if (replayed := await writes.replay(body.model_dump(mode="json"))) is not None:
+        # the token is no part of the stored fingerprint: nothing of it is kept
+        fingerprinted = body.model_dump(mode="json", exclude={"handshake_token"})
+        if (replayed := await writes.replay(fingerprinted)) is not None:
             return replayed
         owner = kernel.plugins.record(manifest.slug)
         taken = await session.get(RemotePlugin, manifest.slug)
@@ -117,7 +121,10 @@ async def register_remote_plugin(
             manifest,
             body.base_url,
             secret=secret,
-            platform={"url": str(request.base_url).rstrip("/"), "api": "/api/v1"},
+            platform={
+                "url": (kernel.settings.public_url or str(request.base_url)).rstrip("/"),
+                "api": "/api/v1",
+            },
             token=body.handshake_token,
         )
         row = RemotePlugin(
@@ -168,7 +175,7 @@ async def get_remote_plugin(
 
 @router.delete(
     "/{slug}",
-    summary="Unregister a remote plugin on every process",
+    summary="Unregister a remote plugin on every process, and tell the plugin",
     status_code=204,
     responses={404: {"description": "No such remote plugin"}},
 )
@@ -179,6 +186,11 @@ async def delete_remote_plugin(
         row = await session.get(RemotePlugin, slug)
         if row is None:
             raise NotFound(f"No remote plugin {slug}.")
+        base_url = row.base_url
+        try:
+            secret: str | None = unseal(kernel.encryptor, slug, row.secret)
+        except DecryptionFailed:  # a key ring without its key: unregister it all the same
+            secret = None
         await session.delete(row)
         await audit(
             session,
@@ -192,4 +204,6 @@ async def delete_remote_plugin(
         generation = await bump(session)
     await announce(kernel, generation)
     await kernel.remote.sync()
+    if secret is not None:
+        await tell_uninstalled(kernel.remote.caller.client, slug, base_url, secret=secret)
     return Response(status_code=204)

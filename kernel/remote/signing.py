@@ -56,6 +56,8 @@ def new_secret() -> str:
 
 
 ROUTE_HOOK = "route"
+#: The hook name of the notice the kernel sends a plugin it unregisters.
+UNINSTALLED_HOOK = "uninstalled"
 
 
 def route_subject(method: str, path: str, query: str, identity: str) -> bytes:

@@ -193,6 +193,21 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "ticketing_http_request_duration_seconds_bucket" in metrics
 
 
+async def test_metrics_count_the_sql_statements_a_request_sends(
+    client: httpx.AsyncClient,
+) -> None:
+    def statements(metrics: str) -> float:
+        line = next(
+            r for r in metrics.splitlines() if r.startswith("ticketing_db_statements_total ")
+        )
+        return float(line.split()[1])
+
+    before = statements((await client.get("/metrics")).text)
+    assert (await client.get(f"/api/v1/events/{uuid.uuid4()}")).status_code == 404
+    after = statements((await client.get("/metrics")).text)
+    assert after >= before + 1
+
+
 class FaultyRoutesPlugin:
     """A plugin whose routes fail the two ways a route can: raising, and a failed commit."""
 

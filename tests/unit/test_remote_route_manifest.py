@@ -11,14 +11,14 @@ from kernel.remote.manifest import InvalidRemoteManifest, RemoteManifest, check
 KNOWN = {"orders:view"}
 
 
-def manifest(*routes: dict) -> RemoteManifest:
+def manifest(*routes: dict, hooks: dict | None = None) -> RemoteManifest:
     return RemoteManifest.model_validate(
         {
             "slug": "loyalty",
             "name": "Loyalty",
             "version": "1.0.0",
             "category": "marketing",
-            "hooks": {"ticketing_pricing_adjusters": {}},
+            "hooks": {"ticketing_pricing_adjusters": {}} if hooks is None else hooks,
             "routes": list(routes),
         }
     )
@@ -46,6 +46,7 @@ def test_declared_routes_match_their_method_and_path_only() -> None:
         {"method": "GET", "path": "/a/../b", "permission": "public"},
         {"method": "GET", "path": "/" + "a" * 200, "permission": "public"},
         {"method": "GET", "path": "/x", "permission": "public", "max_body_bytes": 11 << 20},
+        {"method": "GET", "path": "/x", "permission": "public", "timeout_ms": 0},
     ],
 )
 def test_a_route_of_the_wrong_shape_is_refused(route: dict) -> None:
@@ -72,3 +73,18 @@ def test_too_many_routes_are_refused() -> None:
 def test_unknown_permissions_and_twice_declared_routes_are_refused(routes: list) -> None:
     with pytest.raises(InvalidRemoteManifest):
         check(manifest(*routes), deadline_cap_ms=2000, known_permissions=KNOWN)
+
+
+def test_a_plugin_may_declare_routes_only_but_not_nothing() -> None:
+    routes_only = manifest({"method": "GET", "path": "/x", "permission": "public"}, hooks={})
+    check(routes_only, deadline_cap_ms=2000, known_permissions=KNOWN)
+    assert routes_only.hooks == {}
+    with pytest.raises(pydantic.ValidationError, match="at least one hook or one route"):
+        manifest(hooks={})
+
+
+def test_a_route_timeout_over_the_platforms_cap_is_refused() -> None:
+    route = {"method": "GET", "path": "/x", "permission": "public", "timeout_ms": 2000}
+    check(manifest(route), deadline_cap_ms=2000, known_permissions=KNOWN)
+    with pytest.raises(InvalidRemoteManifest, match="over the platform's cap of 1000 ms"):
+        check(manifest(route), deadline_cap_ms=1000, known_permissions=KNOWN)

@@ -4,9 +4,15 @@ turn it on, and a limit of tickets per order. Only handlers; the SDK verifies re
 Register it with the platform (a platform administrator)::
 
     POST /api/v1/platform/remote-plugins {"base_url": "http://127.0.0.1:8100",
-                                          "manifest": <MANIFEST below>}
+                                          "manifest": <MANIFEST below>,
+                                          "handshake_token": <its handshake token>}
 
 then an organization turns it on: ``PUT /api/v1/organizations/{id}/plugins/remote-loyalty``.
+
+Its environment: ``REMOTE_LOYALTY_HANDSHAKE_TOKEN`` (else ``TICKETING_HANDSHAKE_TOKEN``,
+else one is generated and logged at start), ``REMOTE_LOYALTY_STATE_DIR`` (keep the
+installation secret there: a restart, and every worker, keep answering) and
+``REMOTE_LOYALTY_REDIS_URL`` (the nonces in Redis, shared by every worker).
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ import os
 from sdk.remote import (
     AdjustersAnswer,
     AdjustmentAnswer,
+    FileInstallations,
     HookCall,
+    InMemoryInstallations,
+    InMemoryNonces,
+    InstallationStore,
+    NonceStore,
+    RedisNonces,
     RemotePluginApp,
     RouteCall,
     ValidateAnswer,
@@ -58,9 +70,21 @@ MANIFEST = {
 DEFAULT_PERCENT_OFF = 10
 
 
-def create(manifest: dict | None = None, *, handshake_token: str | None = None) -> RemotePluginApp:
-    """The plugin (a fresh one per call: each keeps its own installation secret)."""
-    plugin = RemotePluginApp(manifest or MANIFEST, handshake_token=handshake_token)
+def create(
+    manifest: dict | None = None,
+    *,
+    handshake_token: str | None = None,
+    installations: InstallationStore | None = None,
+    nonces: NonceStore | None = None,
+) -> RemotePluginApp:
+    """The plugin (a fresh one per call: by default each keeps its own installation
+    secret and nonces in memory)."""
+    plugin = RemotePluginApp(
+        manifest or MANIFEST,
+        handshake_token=handshake_token,
+        installations=installations or InMemoryInstallations(),
+        nonces=nonces or InMemoryNonces(),
+    )
 
     @plugin.hook("ticketing_pricing_adjusters")
     async def loyalty_discount(call: HookCall) -> AdjustersAnswer:
@@ -107,4 +131,16 @@ def create(manifest: dict | None = None, *, handshake_token: str | None = None) 
     return plugin
 
 
-app = create(handshake_token=os.environ.get("REMOTE_LOYALTY_HANDSHAKE_TOKEN")).app
+def from_environment() -> RemotePluginApp:
+    """The plugin as ``uvicorn remote_loyalty.app:app`` serves it, configured by its
+    environment (see the module's docstring)."""
+    state_dir = os.environ.get("REMOTE_LOYALTY_STATE_DIR")
+    redis_url = os.environ.get("REMOTE_LOYALTY_REDIS_URL")
+    return create(
+        handshake_token=os.environ.get("REMOTE_LOYALTY_HANDSHAKE_TOKEN"),
+        installations=FileInstallations(state_dir) if state_dir else None,
+        nonces=RedisNonces(redis_url, prefix="remote-loyalty:nonce:") if redis_url else None,
+    )
+
+
+app = from_environment().app

@@ -10,6 +10,7 @@ a request whose token the platform did not issue.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,13 @@ import pytest
 from kernel.remote import identity
 from kernel.remote.signing import ROUTE_HOOK, route_subject, signed_headers
 from tests.integration.conftest import add_member, module_app, new_organization, problem_code
-from tests.integration.remote.support import Remote, remote_plugin
+from tests.integration.remote.support import (
+    HANG_SECONDS,
+    SLOW_ROUTE_TIMEOUT_MS,
+    Remote,
+    remote_plugin,
+    routes_only_plugin,
+)
 
 REGISTER = "/api/v1/platform/remote-plugins"
 
@@ -32,11 +39,17 @@ def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str
         yield url
 
 
-async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> None:
-    answer = await http.post(
-        REGISTER, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
-    )
+@pytest.fixture
+def routes_only() -> Iterator[Remote]:
+    """A plugin of routes and no hooks, one of whose routes hangs past its timeout."""
+    with routes_only_plugin() as remote:
+        yield remote
+
+
+async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> dict:
+    answer = await http.post(REGISTER, json=remote.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
+    return answer.json()
 
 
 async def organization_with(
@@ -58,9 +71,11 @@ def route(remote: Remote, path: str) -> str:
 
 
 async def test_a_proxied_route_gets_the_signed_identity_and_never_the_callers_credentials(
-    http: httpx.AsyncClient, admin: dict, loyalty: Remote
+    http: httpx.AsyncClient, admin: dict, loyalty: Remote, api_url: str
 ) -> None:
     await register(http, admin, loyalty)
+    # No TICKETING_PUBLIC_URL here: the handshake named the address the request came to.
+    assert loyalty.faults.handshakes[-1]["platform"] == {"url": api_url, "api": "/api/v1"}
     organization_id, owner = await organization_with(http, loyalty)
     me = (await http.get("/api/v1/me", headers=owner)).json()
 
@@ -146,12 +161,28 @@ async def test_a_body_over_the_routes_limit_is_a_413_and_never_reaches_the_plugi
     assert loyalty.faults.route_requests == reached
 
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(4):
+        """Under the limit at first, then over it: the pause lets the first part arrive
+        on its own, as a slow client's would."""
+        yield b"x" * 1000
+        await asyncio.sleep(0.2)
+        for _ in range(3):
             yield b"x" * 512
 
+    received = loyalty.faults.route_bytes
     chunked = await http.post(receipts, params=params, content=chunks(), headers=owner)
     assert chunked.status_code == 413, chunked.text
     assert problem_code(chunked) == "payload-too-large"
+    # Not a byte of it, not even the request: the limit is checked before forwarding.
+    assert loyalty.faults.route_requests == reached
+    assert loyalty.faults.route_bytes == received
+
+    async def within() -> AsyncIterator[bytes]:
+        for _ in range(2):
+            yield b"x" * 512
+
+    whole = await http.post(receipts, params=params, content=within(), headers=owner)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["received_bytes"] == 1024
 
 
 async def test_a_plugin_that_is_down_is_a_502_naming_it(
@@ -164,8 +195,50 @@ async def test_a_plugin_that_is_down_is_a_502_naming_it(
         route(remote, "/points"), params={"organization_id": organization_id}, headers=owner
     )
     assert answer.status_code == 502, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
     assert problem_code(answer) == "plugin-unavailable"
+    assert answer.json()["plugin"] == remote.slug
     assert remote.slug in answer.json()["detail"]
+
+
+async def test_a_route_that_hangs_past_its_timeout_is_a_prompt_504_naming_the_plugin(
+    http: httpx.AsyncClient, admin: dict, routes_only: Remote
+) -> None:
+    await register(http, admin, routes_only)
+    assert (await http.get(route(routes_only, "/hello"))).json() == {"hello": "anonymous"}
+
+    started = time.monotonic()
+    answer = await http.get(route(routes_only, "/slow"))
+    waited = time.monotonic() - started
+
+    assert answer.status_code == 504, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert problem_code(answer) == "remote-route-timeout"
+    assert answer.json()["plugin"] == routes_only.slug
+    assert routes_only.slug in answer.json()["detail"]
+    assert answer.json()["timeout_ms"] == SLOW_ROUTE_TIMEOUT_MS
+    assert waited < HANG_SECONDS  # the route's 300 ms, not the plugin's 3 s
+    assert (await http.get(route(routes_only, "/hello"))).status_code == 200  # still usable
+
+
+async def test_a_plugin_of_routes_only_is_registered_and_proxied(
+    http: httpx.AsyncClient, admin: dict, routes_only: Remote
+) -> None:
+    registered = await register(http, admin, routes_only)
+    assert registered["manifest"]["hooks"] == {}
+    assert registered["breakers"] == {}
+    _organization_id, owner = await organization_with(http, routes_only)
+    me = (await http.get("/api/v1/me", headers=owner)).json()
+
+    hello = await http.get(route(routes_only, "/hello"), headers=owner)
+    assert hello.status_code == 200, hello.text
+    assert hello.json() == {"hello": str(me["id"])}
+    upload = await http.post(route(routes_only, "/upload"), content=b"y" * 100, headers=owner)
+    assert upload.status_code == 200, upload.text
+    assert upload.json() == {"received_bytes": 100}
+    assert (await http.post(route(routes_only, "/upload"), content=b"y")).status_code == 401
+    listed = await http.get("/api/v1/plugins", headers=admin)
+    assert routes_only.slug in {item["slug"] for item in listed.json()["items"]}
 
 
 async def test_the_plugin_refuses_a_token_the_platform_did_not_issue(

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from kernel.db import Database
+from kernel.remote.signing import signed_headers
 from tests.integration.conftest import module_app, problem_code
 from tests.integration.orders.support import STANDARD_PRICE, Buyer, Shop, checkout, open_shop, take
 from tests.integration.remote.support import Remote, remote_plugin
@@ -37,9 +38,7 @@ def api_url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str
 
 
 async def register(http: httpx.AsyncClient, admin: dict, remote: Remote) -> dict:
-    answer = await http.post(
-        ROUTE, json={"base_url": remote.url, "manifest": remote.manifest}, headers=admin
-    )
+    answer = await http.post(ROUTE, json=remote.registration(), headers=admin)
     assert answer.status_code == 201, answer.text
     return answer.json()
 
@@ -136,6 +135,10 @@ async def test_with_policy_skip_a_stopped_remote_leaves_the_sale_working(
         shop = await shop_with(http, database, admin, remote)
         assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
     assert await discounts(http, shop) == {}
+    # telling a stopped plugin it is unregistered is best effort: it is unregistered
+    removed = await http.delete(f"{ROUTE}/{remote.slug}", headers=admin)
+    assert removed.status_code == 204
+    assert (await http.get(f"{ROUTE}/{remote.slug}", headers=admin)).status_code == 404
 
 
 @pytest.mark.parametrize("mode", ["hang", "garbage", "error", "stopped"])
@@ -192,13 +195,50 @@ async def test_the_breaker_opens_stops_the_calls_and_closes_once_the_remote_is_h
     )
 
 
+async def hook_request(remote: Remote, secret: str) -> httpx.Response:
+    """A pricing hook request straight to the plugin, signed with ``secret``."""
+    body = b'{"context": {}, "ctx": {"settings": {}}}'
+    hook = "ticketing_pricing_adjusters"
+    headers = signed_headers(secret, organization="", hook=hook, body=body)
+    async with httpx.AsyncClient(base_url=remote.url) as direct:
+        return await direct.post(f"/ticketing/hooks/{hook}", content=body, headers=headers)
+
+
+async def test_a_handshake_without_the_plugins_token_cannot_take_it_over(
+    http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
+) -> None:
+    shop = await shop_with(http, database, admin, loyalty)
+    assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+
+    stolen = "the-secret-of-someone-who-reached-the-plugin"
+    offer = {"slug": loyalty.slug, "secret": stolen, "platform": {"url": "http://evil"}}
+    async with httpx.AsyncClient(base_url=loyalty.url) as direct:
+        for token in [None, "", "w" * 32, loyalty.token[:-1], loyalty.token + "x", 42]:
+            body = offer if token is None else {**offer, "token": token}
+            answer = await direct.post("/ticketing/handshake", json=body)
+            assert answer.status_code == 401, (token, answer.text)
+        farewell = b'{"slug": "%s"}' % loyalty.slug.encode()
+        forged = signed_headers(stolen, organization="", hook="uninstalled", body=farewell)
+        answer = await direct.post("/ticketing/uninstalled", content=farewell, headers=forged)
+        assert answer.status_code == 401, answer.text
+
+    assert (await hook_request(loyalty, stolen)).status_code == 401
+    # the platform's own calls still verify: the plugin kept the secret it installed
+    assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+
+
 async def test_unregistered_everywhere_it_stops_answering(
     http: httpx.AsyncClient, database: Database, admin: dict, loyalty: Remote
 ) -> None:
     shop = await shop_with(http, database, admin, loyalty)
     assert await discounts(http, shop) == {"loyalty": -STANDARD_PRICE // 10}
+    secret = loyalty.plugin.secret
+    assert (await hook_request(loyalty, secret)).status_code == 200
     removed = await http.delete(f"{ROUTE}/{loyalty.slug}", headers=admin)
     assert removed.status_code == 204
+    # the plugin was told, and forgot its secret: the old one verifies nothing any more
+    forgotten = await hook_request(loyalty, secret)
+    assert forgotten.status_code == 401 and "not installed" in forgotten.text
     assert await discounts(http, shop) == {}
     assert (await http.get(f"{ROUTE}/{loyalty.slug}", headers=admin)).status_code == 404
     listed = await http.get("/api/v1/plugins", headers=admin)
