@@ -8,9 +8,9 @@ So a buying route declares :func:`admitted`, the way it declares its access::
 
 and the process lets at most ``TICKETING_ADMISSION_PER_EVENT`` such requests of one event
 (the path parameter named by ``per``), and ``TICKETING_ADMISSION_PER_PROCESS`` of all
-buying routes together, be in flight. One more is answered at once, without touching the
-database: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``), which a
-buyer's client retries after that many seconds. The slot is given back when the route's
+buying routes together, be in flight. One more is answered at once, before the route's
+function starts: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``),
+which a buyer's client retries after that many seconds. The slot is given back when the route's
 function has returned or raised (a cancelled or disconnected request included).
 
 The process-wide limit defaults to ``TICKETING_DB_POOL_SIZE``: each buying request holds
@@ -25,6 +25,7 @@ replicas, each admits its own share.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,15 @@ class AdmissionController:
         return base + self._jitter(0, base)
 
 
+def admission_key(value: str) -> str:
+    """One key per object however its id is spelt (a UUID in capitals is the same event),
+    so the per-event limit cannot be sidestepped; bounded in length."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value[:MAX_KEY_LENGTH]
+
+
 @dataclass(slots=True)
 class _AppAdmission:
     controller: AdmissionController
@@ -150,7 +160,7 @@ class Admission:
     async def __call__(self, request: Request) -> AsyncIterator[None]:
         state = _state_of(request.app)
         try:
-            key = str(request.path_params[self.per])[:MAX_KEY_LENGTH]
+            key = admission_key(str(request.path_params[self.per]))
         except KeyError:
             raise LookupError(f"the route has no path parameter {self.per!r}") from None
         route = state.templates.of(request.scope)

@@ -4,7 +4,7 @@ refused at once with a Retry-After; and the settings that bound it by the databa
 import pytest
 from pydantic import ValidationError
 
-from kernel.admission import AdmissionController, Refusal
+from kernel.admission import MAX_KEY_LENGTH, AdmissionController, Refusal, admission_key
 from kernel.settings import Settings
 
 
@@ -79,3 +79,9 @@ def test_limits_are_bounded(field):
         Settings(**{field: -1})
     with pytest.raises(ValidationError):
         Settings(**{field: 100_000})
+
+
+def test_an_event_id_counts_as_one_key_however_it_is_spelt():
+    event = "7d3f1c2a-0b1e-4c5d-9e8f-1a2b3c4d5e6f"
+    assert admission_key(event.upper()) == admission_key(event.replace("-", "")) == event
+    assert len(admission_key("x" * 10_000)) == MAX_KEY_LENGTH
