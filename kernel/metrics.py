@@ -1,6 +1,6 @@
 """Prometheus metrics the kernel exports at ``/metrics``."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "ticketing_http_requests_total",
@@ -30,4 +30,15 @@ RATE_LIMITED = Counter(
 DB_STATEMENTS = Counter(
     "ticketing_db_statements",
     "SQL statements sent to PostgreSQL by this process (what a request costs the database).",
+)
+ADMISSION_SHED = Counter(
+    "ticketing_admission_shed_total",
+    "Buying requests answered 503 overloaded at once (kernel.admission), by route template "
+    "and the limit that was full (event or process).",
+    ["route", "limit"],
+)
+ADMISSION_IN_FLIGHT = Gauge(
+    "ticketing_admission_in_flight",
+    "Buying requests admitted and still running, by route template.",
+    ["route"],
 )

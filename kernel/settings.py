@@ -3,9 +3,9 @@
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     )
     database_lookup_pool_size: int = Field(
         5, ge=1, validation_alias=env_var("TICKETING_DB_LOOKUP_POOL_SIZE")
+    )
+    # The buying path's admission limits (kernel.admission); 0 turns one off. The
+    # process-wide one defaults to the pool size, and may not exceed what the pool serves.
+    admission_per_event: int = Field(
+        16, ge=0, le=10_000, validation_alias=env_var("TICKETING_ADMISSION_PER_EVENT")
+    )
+    admission_per_process: int | None = Field(
+        None, ge=0, le=10_000, validation_alias=env_var("TICKETING_ADMISSION_PER_PROCESS")
+    )
+    admission_retry_after_seconds: int = Field(
+        1, ge=1, le=60, validation_alias=env_var("TICKETING_ADMISSION_RETRY_AFTER_SECONDS")
     )
     migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
 
@@ -143,6 +154,26 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _admission_within_the_pool(self) -> Self:
+        """Admitted buyers must never wait for a database connection: refuse at start-up
+        a buying limit larger than the pool serves."""
+        served = self.database_pool_size + self.database_max_overflow
+        if self.admission_per_process is not None and self.admission_per_process > served:
+            raise ValueError(
+                f"TICKETING_ADMISSION_PER_PROCESS ({self.admission_per_process}) is more than "
+                f"the database pool serves (TICKETING_DB_POOL_SIZE + TICKETING_DB_MAX_OVERFLOW "
+                f"= {served}): admitted buyers would wait for a connection"
+            )
+        return self
+
+    @property
+    def effective_admission_per_process(self) -> int:
+        """``TICKETING_ADMISSION_PER_PROCESS``, else the pool size (``0``: off)."""
+        if self.admission_per_process is None:
+            return self.database_pool_size
+        return self.admission_per_process
 
     @cached_property
     def storage_dir(self) -> Path:

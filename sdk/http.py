@@ -9,10 +9,14 @@
 * lists: every list answers an :class:`ItemList`, a paged one a :class:`Page` built with
   :func:`keyset_page`;
 * limits: :func:`max_body_size` for a route whose body may exceed the default;
+  :func:`admitted` for a buying route that sheds load in a flash sale (503 ``overloaded``,
+  raised as :class:`Overloaded`, once too many of its requests are in flight);
 * a guest's order credential (:data:`OrderCredential`);
 * :func:`websocket_contract` documents a WebSocket route in the OpenAPI document;
 * :data:`API_PREFIX`, the path every plugin router is mounted under.
 """
+
+from kernel.admission import Overloaded, admitted
 
 # API_PREFIX is defined where the app mounts the routers; only the constant is taken.
 from kernel.app import API_PREFIX
@@ -46,12 +50,14 @@ __all__ = [
     "KernelDep",
     "OrderCredential",
     "OrganizationPermission",
+    "Overloaded",
     "Page",
     "PlatformPermission",
     "Public",
     "PublicOrSignedIn",
     "RowsPage",
     "SessionDep",
+    "admitted",
     "authenticate",
     "keyset_page",
     "max_body_size",

@@ -85,6 +85,10 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         "database_pool_size": 8,
         "database_max_overflow": 4,
         "database_lookup_pool_size": 2,
+        # No load shedding, as no rate limit: races of hundreds of buyers test inventory;
+        # tests of the admission limits turn them on.
+        "admission_per_event": 0,
+        "admission_per_process": 0,
     }
     values.update(overrides)
     return Settings(**values)

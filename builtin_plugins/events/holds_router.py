@@ -38,7 +38,7 @@ from builtin_plugins.events.ticket_schemas import (
 )
 from sdk import NotFound
 from sdk.clock import utcnow
-from sdk.http import KernelDep, SessionDep, public, public_or_signed_in
+from sdk.http import KernelDep, SessionDep, admitted, public, public_or_signed_in
 from sdk.pricing import unlocked_ticket_types
 
 router = APIRouter(prefix="/events/{event_id}", tags=["availability and holds"])
@@ -129,7 +129,7 @@ async def event_availability(
     "/holds",
     summary="Hold tickets for a cart until the hold expires (409 sold-out when none left)",
     status_code=201,
-    dependencies=[public_or_signed_in()],
+    dependencies=[public_or_signed_in(), admitted(per="event_id")],
     responses={409: {"description": "Sold out, or not on sale"}},
 )
 async def place_hold(

@@ -20,7 +20,7 @@ from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
 from builtin_plugins.orders.models import OrderStatus
 from builtin_plugins.orders.schemas import CheckoutIn, CheckoutOut
 from sdk import UnprocessableContent
-from sdk.http import KernelDep, authenticate, public_or_signed_in
+from sdk.http import KernelDep, admitted, authenticate, public_or_signed_in
 from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
@@ -56,7 +56,7 @@ async def _buyer(request: Request, body: CheckoutIn) -> tuple[str, uuid.UUID | N
     "/checkout",
     summary="Place an order from my holds: it awaits payment until expires_at",
     status_code=201,
-    dependencies=[public_or_signed_in()],
+    dependencies=[public_or_signed_in(), admitted(per="event_id")],
     responses={
         409: {"description": "Vetoed, a hold expired, or the cart changed meanwhile"},
         422: {"description": "Nothing held (cart-empty), or buyer details missing"},
