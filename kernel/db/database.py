@@ -19,6 +19,7 @@ def _count_statement(*_args: object) -> None:
     """Counts every statement, so a benchmark can tell what a request costs the database."""
     DB_STATEMENTS.inc()
 
+
 RECYCLE_SECONDS = 300
 
 
