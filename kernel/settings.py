@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     database_lookup_pool_size: int = Field(
         5, ge=1, validation_alias=env_var("TICKETING_DB_LOOKUP_POOL_SIZE")
     )
+    database_connect_timeout_seconds: float = Field(
+        20, gt=0, le=120, validation_alias=env_var("TICKETING_DB_CONNECT_TIMEOUT_SECONDS")
+    )
     migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
 
     redis_url: str | None = Field(None, validation_alias=env_var("REDIS_URL"))
