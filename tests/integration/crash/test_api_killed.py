@@ -29,6 +29,7 @@ from tests.integration.crash.support import (
     order_statuses,
 )
 from tests.integration.inventory.support import check_invariants, pools
+from tests.support.openapi_contract import checked_client
 from tests.support.processes import served_processes
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
@@ -105,9 +106,7 @@ async def test_a_process_killed_mid_checkout_loses_no_paid_order_and_oversells_n
         # A fresh connection per request: a broken connection is then the process's doing,
         # never a keep-alive connection the server closed as the client reused it.
         clients = [
-            httpx.AsyncClient(
-                base_url=one.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
-            )
+            checked_client(one.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
             for one in served
         ]
         try:
@@ -172,7 +171,7 @@ async def test_a_process_killed_mid_checkout_loses_no_paid_order_and_oversells_n
         await check_invariants(database, sale.event_id)
 
         # What the dead process's buyers held comes back once their time ran out.
-        async with httpx.AsyncClient(base_url=survivor.url, timeout=30) as api:
+        async with checked_client(survivor.url, timeout=30) as api:
 
             async def returned() -> bool:
                 return await available(api, sale) == CAPACITY - len(paid_in_db)

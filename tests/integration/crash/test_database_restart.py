@@ -22,6 +22,7 @@ from tests.integration.crash.support import (
     open_sale,
     problem_type,
 )
+from tests.support.openapi_contract import checked_client
 from tests.support.private_servers import PrivatePostgres
 from tests.support.processes import served_processes
 
@@ -87,7 +88,7 @@ async def test_postgresql_restarted_under_load_answers_503_then_recovers_alone(
         count=1,
         env={"TICKETING_DB_POOL_SIZE": "4", "TICKETING_DB_MAX_OVERFLOW": "2"},
     ) as (served,):
-        async with httpx.AsyncClient(base_url=served.url, timeout=PROMPT_SECONDS * 2) as api:
+        async with checked_client(served.url, timeout=PROMPT_SECONDS * 2) as api:
             sale = await open_sale(api, capacity=100_000)
             buyers = [await buyer(api) for _ in range(4)]
             with Load(api, sale, buyers) as load:

@@ -22,6 +22,7 @@ from tests.integration.crash.support import (
     problem_type,
 )
 from tests.integration.inventory.support import check_invariants, pools
+from tests.support.openapi_contract import checked_client
 from tests.support.private_servers import PrivateRedis
 from tests.support.processes import served_processes
 
@@ -52,7 +53,7 @@ async def test_without_redis_the_api_sells_on_the_database_and_says_it_is_degrad
     with served_processes(
         tmp_path, database_url=database_url, redis_url=private_redis.url, count=1
     ) as (served,):
-        async with httpx.AsyncClient(base_url=served.url, timeout=30) as api:
+        async with checked_client(served.url, timeout=30) as api:
             assert (await _ready(api))["status"] == "ok"
             sale = await open_sale(api, capacity=CAPACITY)
             paid = [await buy(api, sale, await buyer(api))]
