@@ -93,11 +93,13 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
         resolve_database_url(settings),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     lookups = Database(
         database.url,
         pool_size=settings.database_lookup_pool_size,
         max_overflow=settings.database_lookup_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
     )
     encryptor = build_encryptor(settings)
     kernel = Kernel(

@@ -1,6 +1,11 @@
 """Liveness, readiness and metrics: the endpoints an orchestrator and Prometheus scrape.
 
 Public by design (no permission): they reveal which backends are in use, never data.
+
+Readiness fails (503) only for what the API cannot sell without: the database and the
+object storage. The cache (Redis) is a help: without it the process still sells on the
+database alone, so an unreachable cache makes it ``degraded`` (200) rather than taking
+every replica out of rotation at once.
 """
 
 import asyncio
@@ -29,9 +34,19 @@ class Check(BaseModel):
     error: str | None = Field(None, description="Why, when the status is `error`")
 
 
+# Backends the API serves on without (degraded), rather than stopping being ready.
+OPTIONAL_BACKENDS = frozenset({"cache"})
+
+
 class Ready(BaseModel):
-    status: str = Field(examples=["ok"])
+    status: str = Field(
+        examples=["ok"],
+        description="`ok`, or `degraded` when an optional backend (the cache) failed",
+    )
     checks: dict[str, Check] = Field(description="`database`, `cache` and `storage`")
+    degraded: list[str] | None = Field(
+        None, description="The failed optional backends, when the status is `degraded`"
+    )
 
 
 class NotReady(BaseModel):
@@ -45,10 +60,15 @@ async def live() -> Live:
 
 @router.get(
     "/health/ready",
-    summary="Database, cache and storage answer",
+    summary="Database and storage answer (the cache too, or the status is degraded)",
     response_model=Ready,
     response_model_exclude_none=True,
-    responses={503: {"model": NotReady, "description": "A backend failed; `checks` says which"}},
+    responses={
+        503: {
+            "model": NotReady,
+            "description": "The database or the storage failed; `checks` says which",
+        }
+    },
 )
 async def ready(request: Request) -> Any:
     kernel = request.app.state.kernel
@@ -62,9 +82,11 @@ async def ready(request: Request) -> Any:
         name: {"backend": backend, **result}
         for (name, (backend, _)), result in zip(checks.items(), results, strict=True)
     }
-    if all(result["status"] == "ok" for result in report.values()):
-        return {"status": "ok", "checks": report}
     failed = sorted(name for name, result in report.items() if result["status"] != "ok")
+    if not failed:
+        return {"status": "ok", "checks": report}
+    if set(failed) <= OPTIONAL_BACKENDS:
+        return {"status": "degraded", "checks": report, "degraded": failed}
     return problem_response(
         status=503,
         title="Service Unavailable",

@@ -9,7 +9,7 @@ repeat it:
 * 401, 403 and 404 follow from the access rule each route declares (:mod:`kernel.auth`),
   404 also from a path naming an object, 409 from a write (a unique or foreign-key
   violation), 429 from the rate limit, 500 from the kernel's last resort, 503 from a
-  remote plugin whose failure policy refuses the step;
+  remote plugin whose failure policy refuses the step or from an unreachable database;
 * the WebSocket routes appear as the ``GET`` that opens them (:mod:`kernel.websockets`);
 * who may call each operation (``x-access``: ``public``, ``signed in`` or the
   permissions) and how a caller authenticates (``security``).
@@ -79,7 +79,8 @@ RESPONSE_HEADERS = {
     },
     503: {
         "Retry-After": {
-            "description": "Seconds until the plugin is tried again",
+            "description": "Seconds until the plugin is tried again, or to wait before "
+            "retrying while the database is unreachable",
             "schema": {"type": "integer"},
         }
     },
@@ -92,7 +93,8 @@ GENERAL_REFUSALS = {
     431: "The request's headers are larger than the API accepts (`max_bytes`)",
     500: "An unexpected error (a bug): quote the `request_id` when reporting it",
     503: "A remote plugin this step needs did not answer and its policy is to refuse "
-    "(`plugin-unavailable`, naming `plugin`); see `Retry-After`",
+    "(`plugin-unavailable`, naming `plugin`), or the database cannot be reached "
+    "(`database-unavailable`; nothing was changed); see `Retry-After`",
 }
 
 

@@ -15,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kernel.db.availability import database_unavailable
 from kernel.request_context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -244,11 +246,36 @@ async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
 UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})
 
 
+# What a client is told to wait before retrying while PostgreSQL is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response(instance: str | None) -> JSONResponse:
+    """503: PostgreSQL is down, restarting or out of connections; nothing was written
+    (the transaction, if any, never committed) and the same request may be retried."""
+    return problem_response(
+        status=503,
+        title="Database unavailable",
+        detail="The database cannot be reached right now; nothing was changed. "
+        "Retry after the time in Retry-After.",
+        type_=PROBLEM_TYPE_PREFIX + "database-unavailable",
+        instance=instance,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    return database_unavailable_response(request.url.path)
+
+
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     """Text the database cannot store (a NUL character, in any field or filter) is bad
-    input: 422, and nothing was written (the transaction rolled back). Any other data
-    error is ours: re-raised, to be logged and answered as a 500."""
+    input: 422, and nothing was written (the transaction rolled back). PostgreSQL down or
+    unreachable is a 503 the client may retry. Any other data error is ours: re-raised,
+    to be logged and answered as a 500."""
     assert isinstance(exc, DBAPIError)
+    if database_unavailable(exc):
+        return database_unavailable_response(request.url.path)
     if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT_STATES:
         raise exc
     return problem_response(
@@ -265,5 +292,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_pool_timeout)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

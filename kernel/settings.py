@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     admission_retry_after_seconds: int = Field(
         1, ge=1, le=60, validation_alias=env_var("TICKETING_ADMISSION_RETRY_AFTER_SECONDS")
     )
+    database_connect_timeout_seconds: float = Field(
+        20, gt=0, le=120, validation_alias=env_var("TICKETING_DB_CONNECT_TIMEOUT_SECONDS")
+    )
     migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
 
     redis_url: str | None = Field(None, validation_alias=env_var("REDIS_URL"))

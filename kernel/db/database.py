@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from kernel.db.availability import install_connect_errors
 from kernel.db.urls import to_async_url
 from kernel.metrics import DB_STATEMENTS
 
@@ -26,18 +27,30 @@ RECYCLE_SECONDS = 300
 class Database:
     """Owns the connection pool; hands out sessions and transactions."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        max_overflow: int = 10,
+        connect_timeout: float | None = None,
+    ) -> None:
+        """``connect_timeout``: seconds before a server that does not answer a connect
+        counts as down (a 503 rather than a hanging request); asyncpg's 60 s when None."""
         self.url = to_async_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             # No ping per checkout (a round trip on every request): a connection the
-            # server dropped fails its statement once, SQLAlchemy then invalidates the
-            # whole pool, and idle ones are recycled before a proxy would cut them.
+            # server dropped (PostgreSQL restarted) fails its statement once with 503,
+            # SQLAlchemy then invalidates the whole pool, so the next requests connect
+            # afresh; idle ones are recycled before a proxy would cut them.
             pool_pre_ping=False,
             pool_recycle=RECYCLE_SECONDS,
+            connect_args={} if connect_timeout is None else {"timeout": connect_timeout},
         )
+        install_connect_errors(self.engine)
         event.listen(self.engine.sync_engine, "before_cursor_execute", _count_statement)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._statements = async_sessionmaker(

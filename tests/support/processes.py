@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,15 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"{url} did not start: {log.read_text()[-3000:]}")
 
 
+@dataclass
+class Served:
+    """One ``ticketing serve`` process: its base URL, the process, and its log."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
 @contextmanager
 def serve_processes(
     directory: Path,
@@ -57,11 +67,28 @@ def serve_processes(
 ) -> Iterator[list[str]]:
     """Start ``count`` API processes (each its own data directory under ``directory``)
     sharing the database, Redis and their secrets; yield their base URLs."""
+    with served_processes(
+        directory, database_url=database_url, redis_url=redis_url, count=count, env=env
+    ) as served:
+        yield [one.url for one in served]
+
+
+@contextmanager
+def served_processes(
+    directory: Path,
+    *,
+    database_url: str,
+    redis_url: str | None,
+    count: int = 2,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[list[Served]]:
+    """:func:`serve_processes`, yielding the processes themselves, for tests that kill
+    one. Without ``redis_url`` the processes run on their in-process cache."""
     shared = {
         **os.environ,
         **IDENTITY_ENV,
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis_url or "",
         "TICKETING_ENCRYPTION_KEYS": new_key(),
         "TICKETING_ORDER_LINK_SECRET": uuid.uuid4().hex * 2,
         "TICKETING_MIGRATE_ON_STARTUP": "false",  # the test database is migrated
@@ -81,10 +108,11 @@ def serve_processes(
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, process, log in zip(urls, started, logs, strict=True):
             _wait_ready(url, process, log)
-        yield urls
+        yield [Served(*one) for one in zip(urls, started, logs, strict=True)]
     finally:
         for process in started:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in started:
             try:
                 process.wait(timeout=30)
