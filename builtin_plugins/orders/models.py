@@ -115,10 +115,10 @@ class OrderLine(UUIDPrimaryKey, TenantScoped, Base):
     event_date_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("event_date.id", ondelete="RESTRICT")
     )
-    # Not unique: an order whose payment could not be started is cancelled and its holds
-    # go back to the cart, so the buyer's next order has lines on the same holds.
-    hold_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("inventory_hold.id", ondelete="RESTRICT"), index=True
+    # A hold is on at most one line; None once the order's payment could not be started
+    # and its holds went back to the cart (orders_0003).
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("inventory_hold.id", ondelete="RESTRICT"), unique=True
     )
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(Integer)  # after pricing and discounts

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
@@ -86,6 +86,10 @@ async def undo_start(session: AsyncSession, call: PaymentCall, failure: str) -> 
     if order.status is not OrderStatus.PENDING_PAYMENT:
         return order  # closed meanwhile (by an organizer): nothing of it to give back
     await _give_holds_back(session, order)
+    # the lines keep their prices; the holds are the cart's again, for the next order
+    await session.execute(
+        update(OrderLine).where(OrderLine.order_id == order.id).values(hold_id=None)
+    )
     await record_transition(
         session, order, OrderStatus.CANCELLED, actor="system", reason=NOT_STARTED
     )

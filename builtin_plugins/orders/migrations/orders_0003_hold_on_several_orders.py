@@ -1,12 +1,13 @@
-"""orders: a hold may be on several orders' lines (one live at a time)
+"""orders: the lines of an order whose payment could not be started let go of their holds
 
 Revision ID: orders_0003
 Revises: orders_0002
 Create Date: 2026-12-06
 
 An order whose payment could not be started is cancelled and its holds go back to the
-buyer's cart; the buyer's next checkout puts them on a new order. So ``order_line.hold_id``
-is no longer unique (the holds' owner says which order has them now), only indexed.
+buyer's cart; the buyer's next checkout puts them on a new order. The cancelled order's
+lines keep what they were priced at but no longer name a hold (``hold_id`` may be NULL),
+so a hold is still on at most one order line, as the unique constraint says.
 """
 
 from collections.abc import Sequence
@@ -20,10 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.drop_constraint(op.f("uq_order_line_hold_id"), "order_line", type_="unique")
-    op.create_index(op.f("ix_order_line_hold_id"), "order_line", ["hold_id"], unique=False)
+    op.alter_column("order_line", "hold_id", nullable=True)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_order_line_hold_id"), table_name="order_line")
-    op.create_unique_constraint(op.f("uq_order_line_hold_id"), "order_line", ["hold_id"])
+    op.execute("DELETE FROM order_line WHERE hold_id IS NULL")
+    op.alter_column("order_line", "hold_id", nullable=False)
