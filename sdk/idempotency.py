@@ -3,7 +3,8 @@
 A route takes the :data:`IdempotencyKeyHeader`, :func:`claim`s the key in the same
 transaction as its work (a replay answers :func:`replay_response` of the stored result),
 and :func:`remember`s its answer before commit; :func:`request_fingerprint` tells a
-retry from a different request reusing the key.
+retry from a different request reusing the key. :func:`forget` drops a claim whose work
+was undone afterwards, so a retry with the key runs again.
 """
 
 from kernel.idempotency import (
@@ -12,6 +13,7 @@ from kernel.idempotency import (
     IdempotencyKeyReused,
     StoredResult,
     claim,
+    forget,
     remember,
     replay_response,
     request_fingerprint,
@@ -23,6 +25,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "StoredResult",
     "claim",
+    "forget",
     "remember",
     "replay_response",
     "request_fingerprint",

@@ -20,9 +20,13 @@ All of it runs in the caller's transaction, so a refusal at any step writes noth
 5. the order (its ``expires_at`` is the holds' new expiry), its lines and its first
    transition;
 6. ``ticketing_checkout_before_order_placed`` (raising aborts);
-7. the payment is started (a free order is paid on the spot).
+7. the payment is started (a free order is paid on the spot) when its provider answers
+   locally; a provider that calls out (Stripe) gets its payment row ``pending`` and
+   :attr:`PlacedOrder.call`: the caller commits, then asks the provider outside the
+   transaction (:mod:`.payment_start`).
 
-After the commit the caller runs ``ticketing_checkout_after_order_placed``.
+After the commit (and the provider's answer) the caller runs
+``ticketing_checkout_after_order_placed``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from builtin_plugins.orders import fulfilment, payments, questions
 from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
+from builtin_plugins.orders.payments import PaymentCall
 from builtin_plugins.orders.settings import order_settings
 from sdk import Conflict, Kernel, Money, NotFound, TaxableParty, UnprocessableContent
 from sdk.codes import random_code
@@ -84,6 +89,8 @@ class PlacedOrder:
     access_token: str  # shown once: only its hash is stored
     #: The event, ticket type and date rows checkout read (the answer's view uses them).
     catalog: tuple[Any, ...] = ()
+    #: The provider to ask after the commit (``payment`` is then pending, no reference).
+    call: PaymentCall | None = None
 
 
 def new_order_code() -> str:
@@ -240,14 +247,19 @@ async def place_order(
         order=snapshot,
         session=session,
     )
-    payment = await payments.start_payment(session, kernel, order, provider=payment_provider)
+    payment, call = await payments.begin_payment(session, kernel, order, provider=payment_provider)
     catalog = (
         event,
         *{line.ticket_type.id: line.ticket_type for line in priced.lines}.values(),
         *{line.event_date.id: line.event_date for line in priced.lines}.values(),
     )
     return PlacedOrder(
-        order=order, lines=lines, payment=payment, access_token=access_token, catalog=catalog
+        order=order,
+        lines=lines,
+        payment=payment,
+        access_token=access_token,
+        catalog=catalog,
+        call=call,
     )
 
 

@@ -6,24 +6,39 @@ they are. The answer carries the order's access token, shown only here.
 
 ``Idempotency-Key`` makes a retry safe: the same key and body returns the first order
 (never a second one); the key is scoped to the cart and the event.
+
+A provider that calls out (Stripe) is asked after the order is committed
+(:mod:`.payment_start`): its answer is recorded, and the idempotent answer remembered, in
+a second short transaction. When it cannot start the payment, the order is cancelled,
+the holds go back to the cart and the key is forgotten; the buyer gets the provider's
+problem, as if nothing had been placed, and simply checks out again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.inventory import cart_owner
 from builtin_plugins.orders import fulfilment, orders_service
-from builtin_plugins.orders.checkout import Attendee, LineAttendees, place_order
+from builtin_plugins.orders.checkout import Attendee, LineAttendees, PlacedOrder, place_order
 from builtin_plugins.orders.models import OrderStatus
+from builtin_plugins.orders.payment_start import (
+    call_provider,
+    failure_of,
+    record_answer,
+    undo_start,
+)
 from builtin_plugins.orders.schemas import CheckoutIn, CheckoutOut
-from sdk import UnprocessableContent
+from sdk import Kernel, UnprocessableContent
 from sdk.http import KernelDep, admitted, authenticate, public_or_signed_in
 from sdk.idempotency import (
     IdempotencyKeyHeader,
     claim,
+    forget,
     remember,
     replay_response,
     request_fingerprint,
@@ -60,6 +75,8 @@ async def _buyer(request: Request, body: CheckoutIn) -> tuple[str, uuid.UUID | N
     responses={
         409: {"description": "Vetoed, a hold expired, or the cart changed meanwhile"},
         422: {"description": "Nothing held (cart-empty), or buyer details missing"},
+        502: {"description": "The payment provider could not start the payment: retry"},
+        504: {"description": "The payment provider did not answer in time: retry"},
     },
 )
 async def checkout(
@@ -99,19 +116,14 @@ async def checkout(
             promo_code=body.promo_code,
             billing=body.billing.model_dump() if body.billing else None,
         )
-        payments = [placed.payment] if placed.payment is not None else []
-        result = CheckoutOut(
-            id=placed.order.id,
-            order=await orders_service.buyer_view(
-                session, placed.order, placed.lines, payments, placed.catalog
-            ),
-            payment=orders_service.payment_view(placed.payment) if placed.payment else None,
-            access_token=placed.access_token,
-        )
-        if idempotency_key:
-            await remember(
-                session, scope=scope, key=idempotency_key, result_status=201, body=result
-            )
+        if placed.call is None:
+            result = await _answer(session, placed)
+            if idempotency_key:
+                await remember(
+                    session, scope=scope, key=idempotency_key, result_status=201, body=result
+                )
+    if placed.call is not None:
+        placed, result = await _start_payment(kernel, placed, scope, idempotency_key)
     snapshot = fulfilment.order_snapshot(placed.order, placed.lines)
     await kernel.hooks.call(
         "ticketing_checkout_after_order_placed",
@@ -121,3 +133,40 @@ async def checkout(
     if placed.order.status is OrderStatus.PAID:  # a free order, paid on the spot
         await fulfilment.announce_paid(kernel, placed.order, placed.payment)
     return result
+
+
+async def _answer(session: AsyncSession, placed: PlacedOrder) -> CheckoutOut:
+    payments = [placed.payment] if placed.payment is not None else []
+    return CheckoutOut(
+        id=placed.order.id,
+        order=await orders_service.buyer_view(
+            session, placed.order, placed.lines, payments, placed.catalog
+        ),
+        payment=orders_service.payment_view(placed.payment) if placed.payment else None,
+        access_token=placed.access_token,
+    )
+
+
+async def _start_payment(
+    kernel: Kernel, placed: PlacedOrder, scope: str, idempotency_key: str | None
+) -> tuple[PlacedOrder, CheckoutOut]:
+    """Ask the provider of the committed order, then record its answer (and remember
+    the checkout's) in a short transaction; on any failure undo the checkout, forget
+    the key and raise what the provider raised."""
+    assert placed.call is not None
+    try:
+        answer = await call_provider(kernel, placed.call)
+        async with kernel.database.transaction() as session:
+            order, payment = await record_answer(session, kernel, placed.call, answer)
+            placed = dataclasses.replace(placed, order=order, payment=payment)
+            result = await _answer(session, placed)
+            if idempotency_key:
+                await remember(
+                    session, scope=scope, key=idempotency_key, result_status=201, body=result
+                )
+    except Exception as error:
+        async with kernel.database.transaction() as session:
+            await undo_start(session, placed.call, failure_of(error))
+            await forget(session, scope, idempotency_key)
+        raise
+    return placed, result

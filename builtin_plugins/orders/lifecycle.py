@@ -203,7 +203,7 @@ async def cancel_pending(
     hold_ids = list(
         await session.scalars(
             select(OrderLine.hold_id)
-            .where(OrderLine.order_id == order.id)
+            .where(OrderLine.order_id == order.id, OrderLine.hold_id.is_not(None))
             .order_by(OrderLine.position)
         )
     )

@@ -115,7 +115,9 @@ class OrderLine(UUIDPrimaryKey, TenantScoped, Base):
     event_date_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("event_date.id", ondelete="RESTRICT")
     )
-    hold_id: Mapped[uuid.UUID] = mapped_column(
+    # A hold is on at most one line; None once the order's payment could not be started
+    # and its holds went back to the cart (orders_0003).
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("inventory_hold.id", ondelete="RESTRICT"), unique=True
     )
     quantity: Mapped[int] = mapped_column(Integer)

@@ -1,8 +1,12 @@
 """Starting the payment of a placed order through a payment provider plugin.
 
-Checkout calls :func:`start_payment` in its transaction once the order exists. A free
+Checkout calls :func:`begin_payment` in its transaction once the order exists. A free
 order needs no provider and is paid on the spot; any other order gets a ``payment`` row
-and the provider's answer (a reference, what the buyer's browser needs to pay).
+and the provider's answer (a reference, what the buyer's browser needs to pay). A
+provider that answers locally (``calls_out = False``, the manual one) answers right there
+(:func:`start_payment`: one INSERT with its answer); one that calls out (Stripe) gets its
+row written ``pending`` and is asked after the commit (:mod:`.payment_start`), so no
+HTTP call runs with the checkout's inventory locks held.
 """
 
 from __future__ import annotations
@@ -10,13 +14,21 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.fulfilment import mark_paid
 from builtin_plugins.orders.models import Order, Payment, PaymentStatus
 from builtin_plugins.orders.providers import organization_providers, provider_context
-from sdk import Kernel, Money, PaymentProvider, PaymentRequest, UnprocessableContent
+from sdk import (
+    Kernel,
+    Money,
+    PaymentProvider,
+    PaymentRequest,
+    UnprocessableContent,
+    provider_calls_out,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +39,51 @@ class UnknownProvider(UnprocessableContent):
 
 class NoPaymentProvider(UnprocessableContent):
     code, title = "no-payment-provider", "No payment provider"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCall:
+    """A payment written ``pending`` whose provider is asked after the commit."""
+
+    payment_id: uuid.UUID
+    order_id: uuid.UUID
+    organization_id: uuid.UUID
+    provider_key: str
+    provider: PaymentProvider
+    request: PaymentRequest
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    payment_id: uuid.UUID
+    key: str
+    provider: PaymentProvider
+    request: PaymentRequest
+
+
+async def _prepare(kernel: Kernel, order: Order, provider: str | None) -> _Prepared:
+    """The provider to ask and what to ask it (422 when there is nothing to pick)."""
+    providers = await organization_providers(kernel, order.organization_id)
+    if not providers:
+        raise NoPaymentProvider("No payment provider is enabled for this organization.")
+    if provider is not None and provider not in providers:
+        raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
+    payment_id = uuid.uuid4()
+    request = PaymentRequest(
+        organization_id=order.organization_id,
+        order_id=order.id,
+        amount=Money(order.total_amount, order.currency),
+        idempotency_key=f"order:{order.id}:payment:{payment_id}",
+        metadata={
+            "order_code": order.code,
+            "event_id": str(order.event_id),
+            "payment_id": str(payment_id),
+        },
+    )
+    key = provider or await _choose(kernel, request, providers)
+    if order.payment_provider != key:
+        order.payment_provider = key
+    return _Prepared(payment_id, key, providers[key], request)
 
 
 async def start_payment(
@@ -46,39 +103,58 @@ async def start_payment(
     if order.total_amount == 0:
         await mark_paid(session, kernel, order, payment=None, actor="system", reason="free order")
         return None
+    return await _started(session, kernel, order, await _prepare(kernel, order, provider))
 
-    providers = await organization_providers(kernel, order.organization_id)
-    if not providers:
-        raise NoPaymentProvider("No payment provider is enabled for this organization.")
-    if provider is not None and provider not in providers:
-        raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
-    payment_id = uuid.uuid4()
-    request = PaymentRequest(
+
+async def begin_payment(
+    session: AsyncSession, kernel: Kernel, order: Order, *, provider: str | None
+) -> tuple[Payment | None, PaymentCall | None]:
+    """Checkout's start of the payment, in its transaction: as :func:`start_payment` for
+    a free order or a provider answering locally; for a provider that calls out, the
+    payment row ``pending`` without a reference and the call to make after the commit
+    (:func:`.payment_start.call_provider`)."""
+    if order.total_amount == 0:
+        return await start_payment(session, kernel, order, provider=provider), None
+    prepared = await _prepare(kernel, order, provider)
+    if not provider_calls_out(prepared.provider):
+        return await _started(session, kernel, order, prepared), None
+    payment = Payment(
+        id=prepared.payment_id,
         organization_id=order.organization_id,
         order_id=order.id,
-        amount=Money(order.total_amount, order.currency),
-        idempotency_key=f"order:{order.id}:payment:{payment_id}",
-        metadata={
-            "order_code": order.code,
-            "event_id": str(order.event_id),
-            "payment_id": str(payment_id),
-        },
+        provider=prepared.key,
+        reference=None,
+        client_data={},
+        status=PaymentStatus.PENDING,
+        amount=order.total_amount,
+        currency=order.currency,
     )
-    key = provider or await _choose(kernel, request, providers)
-    chosen = providers[key]
+    session.add(payment)
+    await session.flush()
+    call = PaymentCall(
+        payment_id=payment.id,
+        order_id=order.id,
+        organization_id=order.organization_id,
+        provider_key=prepared.key,
+        provider=prepared.provider,
+        request=prepared.request,
+    )
+    return payment, call
 
-    if order.payment_provider != key:
-        order.payment_provider = key
-    ctx = await provider_context(kernel, key, order.organization_id)
-    result = await chosen.create_payment(request, ctx)
+
+async def _started(
+    session: AsyncSession, kernel: Kernel, order: Order, prepared: _Prepared
+) -> Payment:
+    ctx = await provider_context(kernel, prepared.key, order.organization_id)
+    result = await prepared.provider.create_payment(prepared.request, ctx)
     # One INSERT with the provider's answer: a provider that raises leaves nothing, and
     # the caller's transaction rolls the order back with it.
     status = PaymentStatus(result.status)
     payment = Payment(
-        id=payment_id,
+        id=prepared.payment_id,
         organization_id=order.organization_id,
         order_id=order.id,
-        provider=key,
+        provider=prepared.key,
         reference=result.reference,
         client_data=dict(result.client_data),
         status=PaymentStatus.PENDING if status is PaymentStatus.SUCCEEDED else status,

@@ -20,6 +20,7 @@ INSTRUCTIONS = (
 class ManualProvider:
     key = KEY
     display_name = "Bank transfer / pay at the door"
+    calls_out = False  # a local answer: started inside the checkout transaction
 
     async def create_payment(self, request: PaymentRequest, ctx: PluginContext) -> PaymentResult:
         reference = f"manual-{uuid.uuid4()}"

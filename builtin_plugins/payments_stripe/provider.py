@@ -170,6 +170,7 @@ def _failed(error: stripe.StripeError, what: str) -> StripeUnavailable:
 class StripeProvider:
     key = KEY
     display_name = "Card (Stripe)"
+    calls_out = True  # an HTTP call: checkout asks it after committing the order
 
     async def create_payment(self, request: PaymentRequest, ctx: PluginContext) -> PaymentResult:
         creds = await organization_credentials(accounts.of(ctx.kernel), request.organization_id)

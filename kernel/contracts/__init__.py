@@ -40,6 +40,7 @@ from kernel.contracts.payments import (
     RefundRequest,
     RefundResult,
     RefundsSettled,
+    provider_calls_out,
 )
 from kernel.contracts.pricing import (
     LineQuote,
@@ -102,4 +103,5 @@ __all__ = [
     "TaxableParty",
     "TicketHolder",
     "TicketsVoided",
+    "provider_calls_out",
 ]

@@ -54,6 +54,12 @@ class PaymentProvider(Protocol):
 
     Each call is handed ``ctx``: the kernel, the request's organization and the settings
     of the plugin offering the provider for it.
+
+    ``calls_out`` (optional, read with :func:`provider_calls_out`) says whether ``create_payment``
+    leaves the process (an HTTP call to the provider's service). A provider that calls
+    out is asked after the checkout committed, never with the checkout's inventory locks
+    held; one that answers locally (``calls_out = False``) is asked inside the checkout
+    transaction. Undeclared means ``True``: the safe assumption.
     """
 
     key: str
@@ -64,6 +70,12 @@ class PaymentProvider(Protocol):
     ) -> PaymentResult: ...
 
     async def refund(self, request: RefundRequest, ctx: "PluginContext") -> RefundResult: ...
+
+
+def provider_calls_out(provider: object) -> bool:
+    """Whether starting a payment with ``provider`` leaves the process (``True`` unless
+    the provider declares ``calls_out = False``)."""
+    return getattr(provider, "calls_out", True) is not False
 
 
 # -- what a provider reports ---------------------------------------------------------------

@@ -238,7 +238,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "identity_0003",
         "k0008",
         "marketplace_0001",
-        "orders_0002",
+        "orders_0003",
         "payments_stripe_0002",
         "promotions_0001",
         "taxes_0001",

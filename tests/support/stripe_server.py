@@ -2,7 +2,10 @@
 Stripe's documented shapes, plus webhook events signed exactly as Stripe signs them.
 
 * ``POST /v1/payment_intents`` -- form-encoded like Stripe (``metadata[order_id]=...``);
-  answers a ``payment_intent`` in ``requires_payment_method``.
+  answers a ``payment_intent`` in ``requires_payment_method``, or the error
+  :attr:`StripeStandIn.intent_error` says. While :attr:`StripeStandIn.intents_held` is an
+  unset event, each create waits for it (up to a minute) before answering, and
+  :attr:`StripeStandIn.intent_waiting` is set: a slow Stripe, on the test's cue.
 * ``POST /v1/refunds`` -- answers a ``refund`` (``succeeded`` unless
   :attr:`StripeStandIn.refund_status` says otherwise) of a PaymentIntent of the same
   account; another account's intent is ``resource_missing``, as at Stripe, and so is a
@@ -22,6 +25,7 @@ and point ``STRIPE_API_BASE`` at its URL.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -92,6 +96,10 @@ class StripeStandIn:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     refund_status: str = "succeeded"  # what the next refunds answer
+    #: (HTTP status, error type, message, code) the next PaymentIntent creates answer
+    intent_error: tuple[int, str, str, str | None] | None = None
+    intents_held: threading.Event | None = None  # creates wait until it is set
+    intent_waiting: threading.Event = field(default_factory=threading.Event)
     _owners: dict[str, str] = field(default_factory=dict)  # object id -> account
     _by_key: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -134,6 +142,12 @@ class StripeStandIn:
 
     async def _create_intent(self, request: Request) -> JSONResponse:
         recorded = await self._record(request)
+        held = self.intents_held
+        if held is not None and not held.is_set():
+            self.intent_waiting.set()
+            await asyncio.to_thread(held.wait, 60)
+        if self.intent_error is not None:
+            return _error(*self.intent_error)
 
         def make(recorded: Recorded) -> dict[str, Any]:
             form = recorded.form

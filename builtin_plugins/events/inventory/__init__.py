@@ -90,6 +90,7 @@ from builtin_plugins.events.inventory._common import (
     OrderLimit,
     SaleClosed,
     SoldOut,
+    hold_seconds,
     owner_for,
 )
 from builtin_plugins.events.inventory._holds import (
@@ -112,6 +113,7 @@ __all__ = [
     # who holds
     "owner_for",
     "cart_owner",
+    "hold_seconds",
     # one hold or sale
     "place_hold",
     "sell_directly",

@@ -42,6 +42,12 @@ def inventory_settings() -> InventorySettings:
     return InventorySettings()
 
 
+def hold_seconds() -> float:
+    """How long a buyer's hold keeps its units, in seconds (``TICKETING_HOLD_MINUTES``):
+    what holds handed back to a cart expire in (:func:`attach_holds`)."""
+    return inventory_settings().hold_minutes * 60
+
+
 # -- problems ---------------------------------------------------------------------------
 
 
