@@ -6,7 +6,8 @@ it); a tenant-owned row mixes in :class:`TenantScoped` (its ``organization_id`` 
 answers another organization's rows. :func:`transaction_lock` serialises work on one key
 inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
 :func:`read_detached` and :func:`detached_copy` give rows as copies outside any session,
-for a plugin's per-process caches. :func:`purge_organization_rows` deletes a plugin's
+for a plugin's per-process caches; :func:`insert_new` writes a session's new rows of
+several tables in one round trip. :func:`purge_organization_rows` deletes a plugin's
 rows of one organization when it is uninstalled with purge (409 :class:`PurgeBlocked`
 when another table refers to them).
 """
@@ -20,6 +21,7 @@ from kernel.db import (
     Timestamped,
     UUIDPrimaryKey,
     detached_copy,
+    insert_new,
     read_detached,
     transaction_lock,
     value_enum,
@@ -39,6 +41,7 @@ __all__ = [
     "Timestamped",
     "UUIDPrimaryKey",
     "detached_copy",
+    "insert_new",
     "purge_organization_rows",
     "read_detached",
     "transaction_lock",

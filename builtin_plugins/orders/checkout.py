@@ -50,6 +50,7 @@ from builtin_plugins.orders.payments import PaymentCall
 from builtin_plugins.orders.settings import order_settings
 from sdk import Conflict, Kernel, Money, NotFound, TaxableParty, UnprocessableContent
 from sdk.codes import random_code
+from sdk.db import insert_new
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
 
@@ -238,7 +239,7 @@ async def place_order(
     )
     lines = _order_lines(order, priced, people)
     session.add_all(lines)
-    await session.flush()
+    await insert_new(session)  # the order, its transition, event and lines: one round trip
 
     snapshot = fulfilment.order_snapshot(order, lines)
     await kernel.hooks.call(

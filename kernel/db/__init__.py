@@ -5,6 +5,7 @@ from kernel.db.database import Database
 from kernel.db.detached import detached_copy, read_detached
 from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
+from kernel.db.together import insert_new
 
 __all__ = [
     "Base",
@@ -15,6 +16,7 @@ __all__ = [
     "Timestamped",
     "UUIDPrimaryKey",
     "detached_copy",
+    "insert_new",
     "read_detached",
     "transaction_lock",
     "value_enum",

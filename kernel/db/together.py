@@ -1,0 +1,108 @@
+"""New rows of several tables written in one round trip.
+
+The unit of work sends one ``INSERT`` per table (an order, its first transition, its
+lines, a domain event: four round trips, each an event-loop turn under load).
+:func:`insert_new` writes every new object of the session in one statement instead: one
+data-modifying CTE per object, so foreign keys are checked as the statement ends, when
+every row exists. The objects then join the session as if loaded, so later changes to
+them flush as ``UPDATE`` as usual.
+
+Values are complete before the statement is sent: a Python-side default is computed
+here, and a server default of ``now()`` is the transaction's timestamp, which the same
+statement returns (``now()`` is the same for the whole transaction). Anything else --
+changed or deleted objects pending, another server default, a SQL-expression default,
+inheritance -- is left to the ordinary flush, so the result is always what
+``session.flush()`` would have written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+_NOW = ("now()", "current_timestamp", "CURRENT_TIMESTAMP")
+
+
+class _Unsupported(Exception):
+    """An object the ordinary flush must write."""
+
+
+def _server_now(column: Any) -> bool:
+    default = column.server_default
+    text = str(getattr(default, "arg", "")).strip()
+    return text in _NOW or getattr(getattr(default, "arg", None), "name", None) == "now"
+
+
+def _values(instance: Any) -> tuple[Any, dict[str, Any], dict[str, Any], list[str]]:
+    """(table, column values to insert, attributes to set, attributes that take now())."""
+    mapper = inspect(instance).mapper
+    if mapper.inherits is not None or len(mapper.tables) != 1:
+        raise _Unsupported
+    given = instance.__dict__
+    values: dict[str, Any] = {}
+    computed: dict[str, Any] = {}
+    stamped: list[str] = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.computed is not None:
+            continue
+        if prop.key in given:
+            values[column.key] = given[prop.key]
+            continue
+        default = column.default
+        if default is not None:
+            if default.is_scalar:
+                value = default.arg
+            elif default.is_callable:
+                value = default.arg(None)
+            else:
+                raise _Unsupported
+        elif column.server_default is not None:
+            if not _server_now(column):
+                raise _Unsupported
+            stamped.append(prop.key)
+            continue
+        else:
+            value = None
+        values[column.key] = value
+        computed[prop.key] = value
+    return mapper.local_table, values, computed, stamped
+
+
+async def insert_new(session: AsyncSession) -> None:
+    """Write the session's new objects in one statement (see the module), or flush as
+    usual when that cannot be done exactly."""
+    sync = session.sync_session
+    new = list(sync.new)
+    if not new:
+        return
+    if sync.dirty or sync.deleted:
+        await session.flush()
+        return
+    try:
+        plans = [(instance, *_values(instance)) for instance in new]
+    except _Unsupported:
+        await session.flush()
+        return
+    written = [
+        insert(table)
+        .values(values)
+        .returning(table.c[next(iter(table.primary_key)).key])
+        .cte(f"new_{index}")
+        for index, (_, table, values, _, _) in enumerate(plans)
+    ]
+    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in written]
+    with sync.no_autoflush:  # the objects go in through the statement, not a flush
+        row = (await session.execute(select(func.now(), *counts))).one()
+    now = row[0]
+    for instance, _, _, computed, stamped in plans:
+        sync.expunge(instance)
+        for key, value in computed.items():
+            setattr(instance, key, value)
+        for key in stamped:
+            setattr(instance, key, now)
+        make_transient_to_detached(instance)
+        sync.add(instance)
