@@ -17,9 +17,10 @@ inheritance -- is left to the ordinary flush, so the result is always what
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import bindparam, func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -72,6 +73,21 @@ def _values(instance: Any) -> tuple[Any, dict[str, Any], dict[str, Any], list[st
     return mapper.local_table, values, computed, stamped
 
 
+@functools.lru_cache(maxsize=256)
+def _statement(shape: tuple[tuple[Any, tuple[str, ...]], ...]) -> Any:
+    """The statement for rows of these tables with these columns, built once: a
+    checkout's rows have the same shape every time, so only the values change."""
+    written = [
+        insert(table)
+        .values({key: bindparam(f"p{index}_{key}", type_=table.c[key].type) for key in keys})
+        .returning(table.c[next(iter(table.primary_key)).key])
+        .cte(f"new_{index}")
+        for index, (table, keys) in enumerate(shape)
+    ]
+    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in written]
+    return select(func.now(), *counts)
+
+
 async def insert_new(session: AsyncSession) -> None:
     """Write the session's new objects in one statement (see the module), or flush as
     usual when that cannot be done exactly."""
@@ -83,20 +99,22 @@ async def insert_new(session: AsyncSession) -> None:
         await session.flush()
         return
     try:
-        plans = [(instance, *_values(instance)) for instance in new]
+        # by table, so the same rows make the same statement whatever the session's order
+        plans = sorted(
+            ((instance, *_values(instance)) for instance in new), key=lambda plan: plan[1].name
+        )
     except _Unsupported:
         await session.flush()
         return
-    written = [
-        insert(table)
-        .values(values)
-        .returning(table.c[next(iter(table.primary_key)).key])
-        .cte(f"new_{index}")
-        for index, (_, table, values, _, _) in enumerate(plans)
-    ]
-    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in written]
+    shape = tuple((table, tuple(values)) for _, table, values, _, _ in plans)
+    statement = _statement(shape)
+    params = {
+        f"p{index}_{key}": value
+        for index, (_, _, values, _, _) in enumerate(plans)
+        for key, value in values.items()
+    }
     with sync.no_autoflush:  # the objects go in through the statement, not a flush
-        row = (await session.execute(select(func.now(), *counts))).one()
+        row = (await session.execute(statement, params)).one()
     now = row[0]
     for instance, _, _, computed, stamped in plans:
         sync.expunge(instance)
