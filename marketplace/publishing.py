@@ -29,6 +29,7 @@ from kernel.bundles.archive import CONTENT_TYPE, MAX_ARCHIVE_BYTES
 from kernel.bundles.checks import CheckedBundle, check_archive
 from kernel.bundles.errors import BundleRefused, InvalidManifest, RevokedBundle
 from kernel.bundles.keys import load_public_key
+from kernel.bundles.loader import is_bundle_source
 from kernel.dependencies import KernelDep
 from kernel.plugin_manager import KernelPluginManager
 from kernel.plugin_metadata import SLUG_PATTERN
@@ -79,10 +80,6 @@ def archive_key(plugin: str, version: str, sha256: str) -> str:
     return f"bundles/{plugin}/{version}/{sha256}.zip"
 
 
-#: How the bundle loader names the source of a plugin it loaded (kernel.bundles.loader).
-BUNDLE_SOURCE_PREFIX = "bundle "
-
-
 def shipped_plugins(plugins: KernelPluginManager) -> frozenset[str]:
     """Slugs of the plugins this platform runs from elsewhere than a bundle (installed
     distributions, whether they loaded or not): a bundle may not take one over. Read from
@@ -90,7 +87,7 @@ def shipped_plugins(plugins: KernelPluginManager) -> frozenset[str]:
     return frozenset(
         record.slug
         for record in plugins.records
-        if not record.source.startswith(BUNDLE_SOURCE_PREFIX)
+        if not is_bundle_source(record.source)
     )
 
 
