@@ -10,8 +10,10 @@ and the process lets at most ``TICKETING_ADMISSION_PER_EVENT`` such requests of 
 (the path parameter named by ``per``), and ``TICKETING_ADMISSION_PER_PROCESS`` of all
 buying routes together, be in flight. One more is answered at once, before the route's
 function starts: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``),
-which a buyer's client retries after that many seconds. The slot is given back when the route's
-function has returned or raised (a cancelled or disconnected request included).
+which a buyer's client retries after that many seconds. In the platform's app the check
+runs before routing (:mod:`kernel.middleware.admission`), so a refusal costs next to
+nothing; the slot is given back once the answer is sent (a cancelled or disconnected
+request included).
 
 The process-wide limit defaults to ``TICKETING_DB_POOL_SIZE``: each buying request holds
 at most one connection of the pool at a time, so admitted buyers never wait for one,
@@ -38,6 +40,8 @@ from kernel.route_templates import RouteTemplates
 
 # Path parameter values are short (a UUID); a longer key is cut, so a key stays bounded.
 MAX_KEY_LENGTH = 200
+#: Set in the ASGI scope by kernel.middleware.admission once it admitted the request.
+ADMITTED_SCOPE_KEY = "ticketing.admitted"
 
 
 class Overloaded(Problem):
@@ -48,6 +52,14 @@ class Overloaded(Problem):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
         self.retry_after = retry_after
+
+    @classmethod
+    def for_refusal(cls, retry_after: int) -> Overloaded:
+        return cls(
+            "Too many purchases are in progress right now; nothing was changed. "
+            f"Try again in {retry_after} seconds.",
+            retry_after,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +170,9 @@ class Admission:
         self.per = per
 
     async def __call__(self, request: Request) -> AsyncIterator[None]:
+        if ADMITTED_SCOPE_KEY in request.scope:  # admitted before routing already
+            yield
+            return
         state = _state_of(request.app)
         try:
             key = admission_key(str(request.path_params[self.per]))
@@ -167,11 +182,7 @@ class Admission:
         refusal = state.controller.try_enter(key)
         if refusal is not None:
             ADMISSION_SHED.labels(route, refusal.limit).inc()
-            raise Overloaded(
-                "Too many purchases are in progress right now; nothing was changed. "
-                f"Try again in {refusal.retry_after} seconds.",
-                refusal.retry_after,
-            )
+            raise Overloaded.for_refusal(refusal.retry_after)
         gauge = ADMISSION_IN_FLIGHT.labels(route)
         gauge.inc()
         try:

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # The buying path's admission limits (kernel.admission); 0 turns one off. The
     # process-wide one defaults to the pool size, and may not exceed what the pool serves.
     admission_per_event: int = Field(
-        16, ge=0, le=10_000, validation_alias=env_var("TICKETING_ADMISSION_PER_EVENT")
+        6, ge=0, le=10_000, validation_alias=env_var("TICKETING_ADMISSION_PER_EVENT")
     )
     admission_per_process: int | None = Field(
         None, ge=0, le=10_000, validation_alias=env_var("TICKETING_ADMISSION_PER_PROCESS")

@@ -188,11 +188,18 @@ async def test_holds_beyond_the_event_limit_are_refused_at_once_and_change_nothi
     for answer in refused:
         assert_shed(answer)
     assert server.gate.waiting == PER_EVENT  # answered while the admitted ones still run
+    # refused before anything else is done for it: not even its body is looked at
+    unread = await api.post(
+        f"/api/v1/events/{shop.event_id}/holds",
+        content=b"not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert_shed(unread)
     assert await holds_of(database, shop.event_id) == 0
     availability = await api.get(f"/api/v1/events/{shop.event_id}/availability")
     assert {t["available"] for t in availability.json()["ticket_types"]} == {100, 20}
     shed = await metric(api, "ticketing_admission_shed_total", route=HOLDS_ROUTE, limit="event")
-    assert shed - shed_before == 10
+    assert shed - shed_before == 11
 
     # another event's buyers are not held up by this one's
     elsewhere = await hold(api, other.event_id, other.standard, cart_token=cart())
