@@ -85,9 +85,7 @@ def shipped_plugins(plugins: KernelPluginManager) -> frozenset[str]:
     distributions, whether they loaded or not): a bundle may not take one over. Read from
     the plugin records, since a loaded bundle's wheel advertises its entry point too."""
     return frozenset(
-        record.slug
-        for record in plugins.records
-        if not is_bundle_source(record.source)
+        record.slug for record in plugins.records if not is_bundle_source(record.source)
     )
 
 
