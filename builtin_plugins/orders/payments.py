@@ -29,6 +29,7 @@ from sdk import (
     UnprocessableContent,
     provider_calls_out,
 )
+from sdk.db import insert_new
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def begin_payment(
         currency=order.currency,
     )
     session.add(payment)
-    await session.flush()
+    await insert_new(session)
     call = PaymentCall(
         payment_id=payment.id,
         order_id=order.id,
@@ -165,7 +166,7 @@ async def _started(
     if status is PaymentStatus.SUCCEEDED:  # a provider that settles at once
         await session.flush()
         await mark_paid(session, kernel, order, payment=payment, actor="provider")
-    await session.flush()
+    await insert_new(session)  # the payment (and what hooks added): one round trip
     return payment
 
 
