@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import EventStatus, event_catalog, inventory
 from builtin_plugins.events.inventory import InventoryHold
-from builtin_plugins.orders import fulfilment, payments, questions
+from builtin_plugins.orders import fulfilment, payments, question_cache, questions
 from builtin_plugins.orders.cart import PricedCart, price_cart, vetoes
 from builtin_plugins.orders.lifecycle import record_transition
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, Payment
@@ -180,7 +180,9 @@ async def place_order(
     moved = attached.holds
     holds = sorted(moved, key=lambda hold: (hold.created_at, hold.id))
     billing = {key: value for key, value in (billing or {}).items() if value}
-    asked = await questions.questions_of_event(session, event_id=event.id, version=catalog.version)
+    asked = await question_cache.questions_of_event(
+        session, event_id=event.id, version=catalog.version
+    )
     people = _attendees(holds, attendees, Attendee(name=buyer_name, email=buyer_email), asked)
 
     priced = await price_cart(

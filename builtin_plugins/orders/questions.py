@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -35,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.events import Event, TicketType, touch_catalog
 from builtin_plugins.orders.models import EventQuestion, QuestionKind
 from sdk import NotFound, UnprocessableContent
-from sdk.db import read_detached, transaction_lock
+from sdk.db import transaction_lock
 
 CHOICE_KINDS = frozenset({QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE})
 MAX_TEXT = 1_000
@@ -247,38 +246,11 @@ async def questions_for(session: AsyncSession, *, event_id: uuid.UUID) -> list[E
     return list(rows)
 
 
-_cached: OrderedDict[uuid.UUID, tuple[int, list[EventQuestion]]] = OrderedDict()
-MAX_CACHED_EVENTS = 2048
-
-
-async def questions_of_event(
-    session: AsyncSession, *, event_id: uuid.UUID, version: int
-) -> list[EventQuestion]:
-    """:func:`questions_for`, cached per process by the event's ``catalog_version``
-    (every change to the questions bumps it with :func:`touch_catalog`): the buying
-    path reads them once per version. Detached copies: read them only."""
-    found = _cached.get(event_id)
-    if found is not None and found[0] == version:
-        _cached.move_to_end(event_id)
-        return found[1]
-    rows = await read_detached(
-        session,
-        EventQuestion,
-        EventQuestion.event_id == event_id,
-        order_by=(EventQuestion.position, EventQuestion.created_at, EventQuestion.id),
-    )
-    # stored under the version checkout read, which is no newer than the rows
-    _cached[event_id] = (version, rows)
-    while len(_cached) > MAX_CACHED_EVENTS:
-        _cached.popitem(last=False)
-    return rows
-
-
 async def lock_event_questions(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Serialize changes to one event's questions until the transaction ends: edits among
     themselves, and with the clean-up after a ticket type is deleted. Every change takes
     it, so it also bumps the event's catalog version: the questions cached for checkout
-    (:func:`questions_of_event`) are read again once the change commits."""
+    (:mod:`.question_cache`) are read again once the change commits."""
     await transaction_lock(session, f"questions:event:{event_id}")
     await touch_catalog(session, event_id)
 
