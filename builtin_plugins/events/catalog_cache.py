@@ -18,7 +18,6 @@ or add them to a session.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events.models import Event, EventDate, TicketType
+from sdk.cache import VersionedCache
 from sdk.db import read_detached
 
 MAX_ENTRIES = 2048
@@ -39,7 +39,7 @@ class EventCatalog:
     dates: Mapping[uuid.UUID, EventDate]
 
 
-_entries: OrderedDict[uuid.UUID, EventCatalog] = OrderedDict()
+_entries: VersionedCache[uuid.UUID, EventCatalog] = VersionedCache(MAX_ENTRIES)
 
 
 async def event_catalog(
@@ -48,9 +48,8 @@ async def event_catalog(
     """The event's catalog as of ``version`` or newer (``None``: no such event); read
     from the database (on the caller's connection, as detached copies) only when this
     process has no entry of that version."""
-    found = _entries.get(event_id)
-    if found is not None and version is not None and found.version == version:
-        _entries.move_to_end(event_id)
+    found = _entries.get(event_id, version)
+    if found is not None:
         return found
     events = await read_detached(session, Event, Event.id == event_id)
     if not events:
@@ -64,10 +63,7 @@ async def event_catalog(
         ticket_types={row.id: row for row in types},
         dates={row.id: row for row in dates},
     )
-    _entries[event_id] = entry
-    _entries.move_to_end(event_id)
-    while len(_entries) > MAX_ENTRIES:
-        _entries.popitem(last=False)
+    _entries.put(event_id, entry.version, entry)
     return entry
 
 

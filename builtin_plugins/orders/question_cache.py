@@ -6,15 +6,15 @@ path reads them once per version and never a stale copy."""
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.orders.models import EventQuestion
+from sdk.cache import VersionedCache
 from sdk.db import read_detached
 
-_cached: OrderedDict[uuid.UUID, tuple[int, list[EventQuestion]]] = OrderedDict()
 MAX_CACHED_EVENTS = 2048
+_cached: VersionedCache[uuid.UUID, list[EventQuestion]] = VersionedCache(MAX_CACHED_EVENTS)
 
 
 async def questions_of_event(
@@ -22,10 +22,9 @@ async def questions_of_event(
 ) -> list[EventQuestion]:
     """The event's questions in the order a form shows them, as of ``version`` (read by
     checkout in its transaction). Detached copies: read them only."""
-    found = _cached.get(event_id)
-    if found is not None and found[0] == version:
-        _cached.move_to_end(event_id)
-        return found[1]
+    found = _cached.get(event_id, version)
+    if found is not None:
+        return found
     rows = await read_detached(
         session,
         EventQuestion,
@@ -33,7 +32,5 @@ async def questions_of_event(
         order_by=(EventQuestion.position, EventQuestion.created_at, EventQuestion.id),
     )
     # stored under the version checkout read, which is no newer than the rows
-    _cached[event_id] = (version, rows)
-    while len(_cached) > MAX_CACHED_EVENTS:
-        _cached.popitem(last=False)
+    _cached.put(event_id, version, rows)
     return rows
