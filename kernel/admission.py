@@ -10,10 +10,9 @@ and the process lets at most ``TICKETING_ADMISSION_PER_EVENT`` such requests of 
 (the path parameter named by ``per``), and ``TICKETING_ADMISSION_PER_PROCESS`` of all
 buying routes together, be in flight. One more is answered at once, before the route's
 function starts: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``),
-which a buyer's client retries after that many seconds. In the platform's app the check
-runs before routing (:mod:`kernel.middleware.admission`), so a refusal costs next to
-nothing; the slot is given back once the answer is sent (a cancelled or disconnected
-request included).
+which a buyer's client retries after that many seconds. The check runs before routing
+(:mod:`kernel.middleware.admission`), so a refusal costs next to nothing; the slot is
+given back once the answer is sent (a cancelled or disconnected request included).
 
 The process-wide limit defaults to ``TICKETING_DB_POOL_SIZE``: each buying request holds
 at most one connection of the pool at a time, so admitted buyers never wait for one,
@@ -28,15 +27,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 
-from kernel.metrics import ADMISSION_IN_FLIGHT, ADMISSION_SHED
 from kernel.problems import Problem
-from kernel.route_templates import RouteTemplates
 
 # Path parameter values are short (a UUID); a longer key is cut, so a key stays bounded.
 MAX_KEY_LENGTH = 200
@@ -134,67 +131,41 @@ def admission_key(value: str) -> str:
         return value[:MAX_KEY_LENGTH]
 
 
-@dataclass(slots=True)
-class _AppAdmission:
-    controller: AdmissionController
-    templates: RouteTemplates
-
-
 def admission_of(app: FastAPI) -> AdmissionController:
     """The app's controller, made from its kernel's settings on first use."""
-    return _state_of(app).controller
-
-
-def _state_of(app: FastAPI) -> _AppAdmission:
-    state = getattr(app.state, "admission", None)
-    if state is None:
+    controller = getattr(app.state, "admission", None)
+    if controller is None:
         settings = app.state.kernel.settings
-        state = _AppAdmission(
-            AdmissionController(
-                per_key=settings.admission_per_event,
-                per_process=settings.effective_admission_per_process,
-                retry_after_seconds=settings.admission_retry_after_seconds,
-            ),
-            RouteTemplates(app),
+        controller = AdmissionController(
+            per_key=settings.admission_per_event,
+            per_process=settings.effective_admission_per_process,
+            retry_after_seconds=settings.admission_retry_after_seconds,
         )
-        app.state.admission = state
-    return state
+        app.state.admission = controller
+    return controller
 
 
 class Admission:
-    """A route's declared admission; the dependency holds its slot while the route runs."""
+    """A route's declared admission. :mod:`kernel.middleware.admission` finds the routes
+    declaring it and admits or refuses their requests before routing; the dependency
+    only makes sure that happened (a route whose path lacks the parameter ``per`` names
+    would otherwise run unguarded)."""
 
     def __init__(self, per: str) -> None:
         if not per:
             raise ValueError("admission is per a path parameter: name it")
         self.per = per
 
-    async def __call__(self, request: Request) -> AsyncIterator[None]:
-        if ADMITTED_SCOPE_KEY in request.scope:  # admitted before routing already
-            yield
-            return
-        state = _state_of(request.app)
-        try:
-            key = admission_key(str(request.path_params[self.per]))
-        except KeyError:
-            raise LookupError(f"the route has no path parameter {self.per!r}") from None
-        route = state.templates.of(request.scope)
-        refusal = state.controller.try_enter(key)
-        if refusal is not None:
-            ADMISSION_SHED.labels(route, refusal.limit).inc()
-            raise Overloaded.for_refusal(refusal.retry_after)
-        gauge = ADMISSION_IN_FLIGHT.labels(route)
-        gauge.inc()
-        try:
-            yield
-        finally:
-            # Synchronous, so a cancellation cannot interrupt the release half-way.
-            state.controller.leave(key)
-            gauge.dec()
+    async def __call__(self, request: Request) -> None:
+        if ADMITTED_SCOPE_KEY not in request.scope:
+            raise LookupError(
+                f"{request.url.path} declares admission per {self.per!r}, which the "
+                "admission middleware did not find in its path"
+            )
 
 
 def admitted(per: str = "event_id") -> Any:
     """Declare a buying route: at most so many of its requests (per value of the path
     parameter ``per``, and per process across all buying routes) run at once; the rest
     are answered 503 ``overloaded`` with ``Retry-After`` at once."""
-    return Depends(Admission(per), scope="function")
+    return Depends(Admission(per))

@@ -62,13 +62,22 @@ class _Prepared:
     request: PaymentRequest
 
 
-async def _prepare(kernel: Kernel, order: Order, provider: str | None) -> _Prepared:
-    """The provider to ask and what to ask it (422 when there is nothing to pick)."""
-    providers = await organization_providers(kernel, order.organization_id)
+async def _offered(
+    kernel: Kernel, organization_id: uuid.UUID, provider: str | None
+) -> Mapping[str, PaymentProvider]:
+    """The organization's providers, ``provider`` among them when the buyer picked one
+    (422 ``no-payment-provider`` / ``unknown-provider`` otherwise)."""
+    providers = await organization_providers(kernel, organization_id)
     if not providers:
         raise NoPaymentProvider("No payment provider is enabled for this organization.")
     if provider is not None and provider not in providers:
         raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
+    return providers
+
+
+async def _prepare(kernel: Kernel, order: Order, provider: str | None) -> _Prepared:
+    """The provider to ask and what to ask it (422 when there is nothing to pick)."""
+    providers = await _offered(kernel, order.organization_id, provider)
     payment_id = uuid.uuid4()
     request = PaymentRequest(
         organization_id=order.organization_id,
@@ -183,11 +192,7 @@ async def provider_key(
     and choice as :func:`start_payment`."""
     if total.amount == 0:
         return None
-    providers = await organization_providers(kernel, organization_id)
-    if not providers:
-        raise NoPaymentProvider("No payment provider is enabled for this organization.")
-    if provider is not None and provider not in providers:
-        raise UnknownProvider(f"No payment provider {provider!r}.", providers=sorted(providers))
+    providers = await _offered(kernel, organization_id, provider)
     if provider is not None:
         return provider
     request = PaymentRequest(

@@ -3,9 +3,8 @@
 A route that declares :func:`kernel.admission.admitted` is matched here, ahead of
 routing, access checks and reading the body: under a flash sale a refusal then costs
 next to nothing and comes at once, however busy the process is, and an admitted request
-holds its slot until its answer is sent. The route's own dependency finds the slot
-taken here and does nothing more (it still counts on its own in an app without this
-middleware).
+holds its slot until its answer is sent. The route's own dependency only checks that
+this happened.
 """
 
 from __future__ import annotations
