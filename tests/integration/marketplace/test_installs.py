@@ -6,7 +6,6 @@ every refusal before anything changes: who may, what is offered, what must be gr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ from kernel.bundles.models import PluginDeployment
 from kernel.bundles.signing import sign_bundle
 from kernel.db import Database
 from marketplace.models import MarketplaceInstallation
-from tests.integration.conftest import add_member, module_app, problem_code, signed_in_user
+from tests.integration.conftest import add_member, problem_code, signed_in_user
 from tests.integration.marketplace.bundles import build_plugin, variant
 from tests.integration.marketplace.support import (
     add_key,
@@ -30,21 +29,8 @@ from tests.integration.marketplace.support import (
     unique,
 )
 from tests.integration.orders.support import STANDARD_PRICE, Shop, open_shop
-from tests.support.openapi_contract import checked_client
 
 PERMISSION = "reports:view"
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
-    with module_app(tmp_path_factory, database_url, redis_url, "installs") as found:
-        yield found
-
-
-@pytest.fixture
-async def api(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(url, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ platform administrators' moderation."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from kernel.bundles.archive import pack
 from kernel.db import Database
 from kernel.installations.models import PluginBlock
 from marketplace.models import ListingVersion
-from tests.integration.conftest import module_app, problem_code, signed_in_user
+from tests.integration.conftest import problem_code, signed_in_user
 from tests.integration.marketplace.bundles import build_plugin, variant
 from tests.integration.marketplace.support import (
     add_key,
@@ -32,18 +31,6 @@ from tests.integration.marketplace.support import (
 from tests.support.openapi_contract import checked_client
 
 LISTINGS = "/api/v1/marketplace/listings"
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
-    with module_app(tmp_path_factory, database_url, redis_url, "listings") as found:
-        yield found
-
-
-@pytest.fixture
-async def api(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(url, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
@@ -21,7 +19,7 @@ from kernel.bundles.manifest import MANIFEST_FILE
 from kernel.db import Database
 from marketplace.models import Listing, ListingVersion, Publisher
 from tests.conftest import make_settings
-from tests.integration.conftest import Person, module_app, problem_code, signed_in_user
+from tests.integration.conftest import Person, problem_code, signed_in_user
 from tests.integration.marketplace.bundles import build_plugin, public_text, variant
 from tests.integration.marketplace.support import (
     add_key,
@@ -33,18 +31,6 @@ from tests.integration.marketplace.support import (
 )
 from tests.support.live_server import live_server, served_app
 from tests.support.openapi_contract import checked_client
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[str]:
-    with module_app(tmp_path_factory, database_url, redis_url, "publishing") as found:
-        yield found
-
-
-@pytest.fixture
-async def api(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with checked_client(url, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
