@@ -7,9 +7,10 @@ answers another organization's rows. :func:`transaction_lock` serialises work on
 inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
 :func:`read_detached` and :func:`detached_copy` give rows as copies outside any session,
 for a plugin's per-process caches; :func:`insert_new` writes a session's new rows of
-several tables in one round trip. :func:`purge_organization_rows` deletes a plugin's
-rows of one organization when it is uninstalled with purge (409 :class:`PurgeBlocked`
-when another table refers to them).
+several tables in one round trip, and :func:`fetch`/:func:`fetch_one` run a hot
+statement straight on the driver, in the session's transaction.
+:func:`purge_organization_rows` deletes a plugin's rows of one organization when it is
+uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to them).
 """
 
 from kernel.db import (
@@ -21,6 +22,8 @@ from kernel.db import (
     Timestamped,
     UUIDPrimaryKey,
     detached_copy,
+    fetch,
+    fetch_one,
     insert_new,
     read_detached,
     transaction_lock,
@@ -41,6 +44,8 @@ __all__ = [
     "Timestamped",
     "UUIDPrimaryKey",
     "detached_copy",
+    "fetch",
+    "fetch_one",
     "insert_new",
     "purge_organization_rows",
     "read_detached",

@@ -3,6 +3,7 @@
 from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 from kernel.db.database import Database
 from kernel.db.detached import detached_copy, read_detached
+from kernel.db.driver import fetch, fetch_one
 from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
 from kernel.db.together import insert_new
@@ -16,6 +17,8 @@ __all__ = [
     "Timestamped",
     "UUIDPrimaryKey",
     "detached_copy",
+    "fetch",
+    "fetch_one",
     "insert_new",
     "read_detached",
     "transaction_lock",

@@ -24,6 +24,8 @@ from sqlalchemy import bindparam, func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from kernel.db.driver import fetch_one
+
 _NOW = ("now()", "current_timestamp", "CURRENT_TIMESTAMP")
 
 
@@ -114,7 +116,7 @@ async def insert_new(session: AsyncSession) -> None:
         for key, value in values.items()
     }
     with sync.no_autoflush:  # the objects go in through the statement, not a flush
-        row = (await session.execute(statement, params)).one()
+        row = await fetch_one(session, statement, params)
     now = row[0]
     for instance, _, _, computed, stamped in plans:
         sync.expunge(instance)

@@ -37,6 +37,7 @@ from builtin_plugins.events.models import (
     InventoryPool,
 )
 from sdk import NotFound, UnprocessableContent
+from sdk.db import fetch_one
 
 
 async def _take(
@@ -58,26 +59,25 @@ async def _take(
     if not owner or len(owner) > MAX_OWNER_LENGTH:
         raise UnprocessableContent("A hold needs an owner of at most 128 characters.")
     hold_id = uuid.uuid4()
-    taken = (
-        await session.execute(
-            _TAKE,
-            {
-                "namespace": ADVISORY_NAMESPACE,
-                "event_id": event_id,
-                "ticket_type_id": ticket_type_id,
-                "event_date_id": event_date_id,
-                "quantity": quantity,
-                "owner": owner,
-                "seconds": float(seconds),
-                "hold_id": hold_id,
-                "organization_id": organization_id,
-                "sale": status is HoldStatus.CONVERTED,
-                "buyer_rules": enforce_sale_rules,
-                "allow_promo": allow_promo,
-            },
-        )
-    ).one()
-    if taken.outcome != "ok":
+    taken = await fetch_one(
+        session,
+        _TAKE,
+        {
+            "namespace": ADVISORY_NAMESPACE,
+            "event_id": event_id,
+            "ticket_type_id": ticket_type_id,
+            "event_date_id": event_date_id,
+            "quantity": quantity,
+            "owner": owner,
+            "seconds": float(seconds),
+            "hold_id": hold_id,
+            "organization_id": organization_id,
+            "sale": status is HoldStatus.CONVERTED,
+            "buyer_rules": enforce_sale_rules,
+            "allow_promo": allow_promo,
+        },
+    )
+    if taken["outcome"] != "ok":
         raise _refusal(
             taken,
             event_id=event_id,
@@ -87,14 +87,14 @@ async def _take(
         )
     return Hold(
         id=hold_id,
-        organization_id=taken.organization_id,
+        organization_id=taken["organization_id"],
         event_id=event_id,
-        event_date_id=taken.event_date_id,
+        event_date_id=taken["event_date_id"],
         ticket_type_id=ticket_type_id,
         quantity=quantity,
         owner=owner,
         status=status,
-        expires_at=taken.expires_at,
+        expires_at=taken["expires_at"],
     )
 
 
@@ -107,7 +107,7 @@ def _refusal(
     quantity: int,
 ) -> Exception:
     """The problem for what ``inventory_take`` refused (its ``outcome``)."""
-    match taken.outcome:
+    match taken["outcome"]:
         case "ticket-type-not-found":
             return NotFound(f"No ticket type {ticket_type_id} for event {event_id}.")
         case "event-not-published":
@@ -124,7 +124,7 @@ def _refusal(
             return SaleClosed(
                 "This ticket type is not on sale yet.",
                 code="sale-not-started",
-                sale_starts_at=taken.sale_starts_at.isoformat(),
+                sale_starts_at=taken["sale_starts_at"].isoformat(),
             )
         case "sale-ended":
             return SaleClosed("The sale of this ticket type has ended.", code="sale-ended")
@@ -132,22 +132,22 @@ def _refusal(
             return SaleClosed("This date is over.", code="date-over")
         case "order-limit":
             return OrderLimit(
-                f"Between {taken.min_per_order} and {taken.max_per_order} per order "
-                f"(already held: {taken.owner_held}).",
-                min_per_order=taken.min_per_order,
-                max_per_order=taken.max_per_order,
-                already_held=int(taken.owner_held),
+                f"Between {taken['min_per_order']} and {taken['max_per_order']} per order "
+                f"(already held: {taken['owner_held']}).",
+                min_per_order=taken["min_per_order"],
+                max_per_order=taken["max_per_order"],
+                already_held=int(taken["owner_held"]),
             )
         case "sold-out":
-            available = int(taken.available)
+            available = int(taken["available"])
             return SoldOut(
                 f"Only {available} left." if available else "Sold out.",
                 available=available,
                 requested=quantity,
                 ticket_type_id=str(ticket_type_id),
-                date_id=str(taken.event_date_id),
+                date_id=str(taken["event_date_id"]),
             )
-    raise RuntimeError(f"inventory_take answered {taken.outcome!r}")
+    raise RuntimeError(f"inventory_take answered {taken['outcome']!r}")
 
 
 async def place_hold(

@@ -24,7 +24,7 @@ from builtin_plugins.events.models import (
     HoldStatus,
     InventoryHold,
 )
-from sdk.db import detached_copy
+from sdk.db import detached_copy, fetch
 
 
 async def lock_holds(
@@ -86,22 +86,17 @@ async def attach_holds(
         raise ValueError("the new owner must be 1 to 128 characters")
     if expires_in_seconds <= 0:
         raise ValueError("a hold must expire in the future")
-    rows = (
-        (
-            await session.execute(
-                _ATTACH,
-                {
-                    "ns": ADVISORY_NAMESPACE,
-                    "event_id": event_id,
-                    "owner": owner,
-                    "new_owner": new_owner,
-                    "organization_id": organization_id,
-                    "seconds": float(expires_in_seconds),
-                },
-            )
-        )
-        .mappings()
-        .all()
+    rows = await fetch(
+        session,
+        _ATTACH,
+        {
+            "ns": ADVISORY_NAMESPACE,
+            "event_id": event_id,
+            "owner": owner,
+            "new_owner": new_owner,
+            "organization_id": organization_id,
+            "seconds": float(expires_in_seconds),
+        },
     )
     for row in rows:
         if row["lost"]:

@@ -1,0 +1,159 @@
+"""Hot statements sent straight to asyncpg, on the session's own connection and transaction.
+
+``session.execute`` costs far more Python than the round trip on a short statement: the
+ORM session's bookkeeping, a cache key walked over the whole statement, an execution
+context, a greenlet hop and a result object, each time. On the buying path (a hold, a
+checkout's few statements) that was most of a request's CPU. :func:`fetch` compiles a
+Core or ``text()`` statement once per dialect, then per call only orders the parameters,
+applies the types' bind conversions and hands the SQL to asyncpg (which keeps it
+prepared per connection).
+
+It stays in the session's transaction: the connection is the one the session holds, and
+a transaction the session has not begun yet (the asyncpg adapter defers ``BEGIN`` to
+the first statement) is begun exactly as the adapter would. Errors come out as
+SQLAlchemy's (``IntegrityError``, ``OperationalError`` ...), and a lost connection
+invalidates the pool as ``session.execute`` would, so callers and the 503 mapping of an
+outage see no difference. Rows come back as asyncpg records (by name or position); the
+statement's result types are not applied, so it suits statements returning plain columns
+(``text()`` or columns without a custom type).
+
+The adapter's attributes used here (``_transaction``, ``_start_transaction``,
+``_handle_exception``) belong to the pinned SQLAlchemy version; without them every call
+falls back to ``session.execute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from kernel.metrics import DB_STATEMENTS
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A statement compiled for asyncpg: its SQL, and how to turn named parameters into
+    positional, converted values."""
+
+    sql: str
+    defaults: Mapping[str, Any]
+    order: tuple[str, ...]
+    converters: tuple[Any, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = {**self.defaults, **params} if self.defaults else params
+        return [
+            convert(values[name]) if convert is not None else values[name]
+            for name, convert in zip(self.order, self.converters, strict=True)
+        ]
+
+
+_PLANS: dict[tuple[int, str], tuple[Any, _Plan | None]] = {}
+
+
+def _plan(statement: Any, dialect: Dialect) -> _Plan | None:
+    """The compiled form of ``statement``, kept for the process (the statement object is
+    held too, so its id cannot be reused by another); None for a statement whose column
+    defaults are computed as it executes, which only ``session.execute`` does."""
+    key = (id(statement), dialect.name)
+    found = _PLANS.get(key)
+    if found is not None:
+        return found[1]
+    if len(_PLANS) >= 4096:  # statements are module constants or cached builds: few
+        _PLANS.clear()
+    compiled = statement.compile(dialect=dialect)
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        _PLANS[key] = (statement, None)
+        return None
+    order = tuple(compiled.positiontup or ())
+    processors = compiled._bind_processors
+    # values the statement carries itself (literal binds, column defaults); a parameter
+    # without one must be given, as with session.execute
+    defaults = {
+        name: value
+        for name, value in compiled.construct_params(_check=False).items()
+        if name in compiled.binds and not compiled.binds[name].required
+    }
+    plan = _Plan(
+        sql=compiled.string,
+        defaults=defaults,
+        order=order,
+        converters=tuple(processors.get(name) for name in order),
+    )
+    _PLANS[key] = (statement, plan)
+    return plan
+
+
+async def _adapted(connection: AsyncConnection) -> Any | None:
+    """The asyncpg adapter of ``connection`` when it offers what :func:`fetch` needs."""
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    needed = ("_transaction", "_start_transaction", "_handle_exception", "_connection")
+    if not all(hasattr(adapted, name) for name in needed):
+        return None
+    return adapted
+
+
+async def fetch(
+    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+) -> Sequence[Any]:
+    """Run ``statement`` with ``params`` in ``session``'s transaction; its rows (asyncpg
+    records). See the module for when this is the right call."""
+    params = params or {}
+    connection = await session.connection()
+    adapted = await _adapted(connection)
+    plan = None if adapted is None else _plan(statement, connection.dialect)
+    if plan is None:
+        return (await session.execute(statement, params)).all()
+    arguments = plan.arguments(params)
+    DB_STATEMENTS.inc()
+    try:
+        if adapted._transaction is None:
+            await adapted._start_transaction()  # a no-op on an autocommit connection
+        return await adapted._connection.fetch(plan.sql, *arguments)
+    except Exception as error:
+        raise await _translated(connection, adapted, plan.sql, arguments, error) from error
+
+
+async def fetch_one(
+    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+) -> Any:
+    """The one row of :func:`fetch` (``NoResultFound``/``MultipleResultsFound`` else)."""
+    rows = await fetch(session, statement, params)
+    if not rows:
+        raise sa_exc.NoResultFound("No row was found when one was required")
+    if len(rows) > 1:
+        raise sa_exc.MultipleResultsFound("Multiple rows were found when one was required")
+    return rows[0]
+
+
+async def _translated(
+    connection: AsyncConnection, adapted: Any, sql: str, arguments: list[Any], error: Exception
+) -> Exception:
+    """SQLAlchemy's exception for the driver's ``error``, as ``session.execute`` raises it;
+    a disconnect invalidates the pool, so the next requests connect afresh."""
+    dialect = connection.dialect
+    dbapi_error_class = dialect.loaded_dbapi.Error
+    try:
+        adapted._handle_exception(error)
+    except dbapi_error_class as dbapi_error:
+        disconnect = dialect.is_disconnect(dbapi_error, adapted, None)
+        if disconnect:
+            await connection.invalidate(dbapi_error)
+            await connection.engine.dispose(close=False)
+        return sa_exc.DBAPIError.instance(
+            sql,
+            arguments,
+            dbapi_error,
+            dbapi_error_class,
+            connection_invalidated=disconnect,
+            dialect=dialect,
+        )
+    except Exception as other:  # not a driver error: a bug, raised as it is
+        return other
+    return error
