@@ -243,7 +243,7 @@ async def place_order(
     session.add_all(lines)
     await insert_new(session)  # the order, its transition, event and lines: one round trip
 
-    snapshot = fulfilment.order_snapshot(order, lines)
+    snapshot = fulfilment.order_snapshot(order, lines, catalog_version=catalog.version)
     await kernel.hooks.call(
         "ticketing_checkout_before_order_placed",
         organization_id=order.organization_id,

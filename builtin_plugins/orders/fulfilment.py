@@ -166,7 +166,9 @@ async def mark_paid(
     return tickets
 
 
-def order_snapshot(order: Order, lines: list[OrderLine]) -> OrderSnapshot:
+def order_snapshot(
+    order: Order, lines: list[OrderLine], *, catalog_version: int | None = None
+) -> OrderSnapshot:
     return OrderSnapshot(
         order_id=order.id,
         organization_id=order.organization_id,
@@ -184,6 +186,7 @@ def order_snapshot(order: Order, lines: list[OrderLine]) -> OrderSnapshot:
         ),
         promo_code=order.promo_code,
         buyer_email=order.buyer_email,
+        catalog_version=catalog_version,
     )
 
 

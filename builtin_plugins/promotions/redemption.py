@@ -26,7 +26,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.events import Visibility, ticket_type_summaries
+from builtin_plugins.events import Visibility, event_catalog
 from builtin_plugins.promotions import lookup
 from builtin_plugins.promotions.models import PromoCode, PromoRedemption, RedemptionStatus
 from builtin_plugins.promotions.terms import PromoTerms, buyer_key
@@ -183,12 +183,15 @@ async def redeem(session: AsyncSession, order: OrderSnapshot) -> None:
 async def require_unlocked(hooks: Hooks, session: AsyncSession, order: OrderSnapshot) -> None:
     """409 ``promo-code-required`` when the order has tickets of a ``promo`` type that its
     code (by any plugin's answer) does not unlock: such a type was held with a code, and
-    it is bought with one, which counts as a use. One indexed read per checkout."""
+    it is bought with one, which counts as a use. The types come from the catalog the
+    order was priced against (no read when this process has it cached)."""
     type_ids = {line.ticket_type_id for line in order.lines}
+    catalog = await event_catalog(session, order.event_id, version=order.catalog_version)
+    types = catalog.ticket_types if catalog is not None else {}
     promo_only = {
         type_id
-        for type_id, found in (await ticket_type_summaries(session, type_ids)).items()
-        if found.visibility is Visibility.PROMO
+        for type_id in type_ids
+        if type_id in types and types[type_id].visibility is Visibility.PROMO
     }
     if not promo_only:
         return

@@ -43,6 +43,9 @@ class OrderSnapshot:
     lines: tuple[CheckoutLine, ...]
     promo_code: str | None = None
     buyer_email: str | None = None
+    # the event's catalog version the order was priced against, when placed just now: a
+    # plugin reads per-event data cached by that version without a round trip
+    catalog_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

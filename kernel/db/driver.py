@@ -47,10 +47,15 @@ class _Plan:
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         values = {**self.defaults, **params} if self.defaults else params
-        return [
-            convert(values[name]) if convert is not None else values[name]
-            for name, convert in zip(self.order, self.converters, strict=True)
-        ]
+        try:
+            return [
+                convert(values[name]) if convert is not None else values[name]
+                for name, convert in zip(self.order, self.converters, strict=True)
+            ]
+        except KeyError as missing:
+            raise sa_exc.InvalidRequestError(
+                f"A value is required for bind parameter {missing.args[0]!r}"
+            ) from None
 
 
 _PLANS: dict[tuple[int, str], tuple[Any, _Plan | None]] = {}
@@ -109,7 +114,8 @@ async def fetch(
     adapted = await _adapted(connection)
     plan = None if adapted is None else _plan(statement, connection.dialect)
     if plan is None:
-        return (await session.execute(statement, params)).all()
+        result = await session.execute(statement, params)
+        return result.all() if result.returns_rows else []
     arguments = plan.arguments(params)
     DB_STATEMENTS.inc()
     try:

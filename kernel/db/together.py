@@ -39,40 +39,62 @@ def _server_now(column: Any) -> bool:
     return text in _NOW or getattr(getattr(default, "arg", None), "name", None) == "now"
 
 
-def _values(instance: Any) -> tuple[Any, dict[str, Any], dict[str, Any], list[str]]:
-    """(table, column values to insert, attributes to set, attributes that take now())."""
-    mapper = inspect(instance).mapper
+# How each column of a row gets its value when the object does not set it.
+_GIVEN_OR_NONE, _SCALAR, _CALLABLE, _NOW_STAMP, _FLUSH_ONLY = range(5)
+
+
+@functools.lru_cache(maxsize=512)
+def _columns(mapper: Any) -> tuple[Any, tuple[tuple[str, str, int, Any], ...]]:
+    """(table, per column: attribute, column, default kind, default), worked out once per
+    model; raises :class:`_Unsupported` for what only the flush can write."""
     if mapper.inherits is not None or len(mapper.tables) != 1:
         raise _Unsupported
-    given = instance.__dict__
-    values: dict[str, Any] = {}
-    computed: dict[str, Any] = {}
-    stamped: list[str] = []
+    columns = []
     for prop in mapper.column_attrs:
         column = prop.columns[0]
         if column.computed is not None:
             continue
-        if prop.key in given:
-            values[column.key] = given[prop.key]
-            continue
         default = column.default
         if default is not None:
             if default.is_scalar:
-                value = default.arg
+                columns.append((prop.key, column.key, _SCALAR, default.arg))
             elif default.is_callable:
-                value = default.arg(None)
+                columns.append((prop.key, column.key, _CALLABLE, default.arg))
             else:
-                raise _Unsupported
+                columns.append((prop.key, column.key, _FLUSH_ONLY, None))
         elif column.server_default is not None:
-            if not _server_now(column):
-                raise _Unsupported
-            stamped.append(prop.key)
+            kind = _NOW_STAMP if _server_now(column) else _FLUSH_ONLY
+            columns.append((prop.key, column.key, kind, None))
+        else:
+            columns.append((prop.key, column.key, _GIVEN_OR_NONE, None))
+    return mapper.local_table, tuple(columns)
+
+
+def _values(instance: Any) -> tuple[Any, dict[str, Any], dict[str, Any], list[str]]:
+    """(table, column values to insert, attributes to set, attributes that take now())."""
+    table, columns = _columns(inspect(instance).mapper)
+    given = instance.__dict__
+    values: dict[str, Any] = {}
+    computed: dict[str, Any] = {}
+    stamped: list[str] = []
+    for key, column_key, kind, default in columns:
+        if key in given:
+            values[column_key] = given[key]
             continue
+        if kind == _SCALAR:
+            value = default
+        elif kind == _CALLABLE:
+            value = default(None)
+        elif kind == _NOW_STAMP:
+            stamped.append(key)
+            continue
+        elif kind == _FLUSH_ONLY:
+            raise _Unsupported
         else:
             value = None
-        values[column.key] = value
-        computed[prop.key] = value
-    return mapper.local_table, values, computed, stamped
+        values[column_key] = value
+        computed[key] = value
+    return table, values, computed, stamped
 
 
 @functools.lru_cache(maxsize=256)
