@@ -33,6 +33,7 @@ from kernel.query_parameters import refuse_unknown_query_parameters
 from kernel.remote.proxy import router as remote_proxy_router
 from kernel.remote.router import router as remote_router
 from kernel.request_limits import BodyLimits
+from kernel.route_filter import path_filtered
 from kernel.route_templates import RouteTemplates
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
@@ -68,19 +69,21 @@ def create_app(
     install_problem_handlers(app)
     checked = [refuse_unknown_query_parameters]
     app.include_router(health_router, dependencies=checked)
+    # Each router is skipped at once by a path none of its routes has (kernel.route_filter).
     for router in [*plugin_routers, remote_router, remote_proxy_router]:
-        app.include_router(router, prefix=API_PREFIX, dependencies=checked)
-    # Mounted one level deep: every nesting level costs a route match per request.
+        filtered = path_filtered(router, prefix=API_PREFIX)
+        app.include_router(filtered, prefix=API_PREFIX, dependencies=checked)
     for slug, routers in plugins.collect("ticketing_api_routers"):
         optional = not _required(plugins, slug)
         for router in routers or ():
             router = gated(router, slug) if optional else router
-            app.include_router(router, prefix=API_PREFIX, dependencies=checked)
+            filtered = path_filtered(router, prefix=API_PREFIX)
+            app.include_router(filtered, prefix=API_PREFIX, dependencies=checked)
     for slug, routers in plugins.collect("ticketing_unversioned_routers"):
         optional = not _required(plugins, slug)
         for router in routers or ():
             router = gated(router, slug) if optional else router
-            app.include_router(router, dependencies=checked)
+            app.include_router(path_filtered(router), dependencies=checked)
     install_upgrade_required(app)
     install_openapi(app)
     _install_middleware(app, kernel)

@@ -1,0 +1,62 @@
+"""Routers that say at a glance that a path is not theirs.
+
+FastAPI tries an app's included routers in order, and each tries every one of its routes
+(a regex and some bookkeeping per route). With some sixty routers and over two hundred
+routes, reaching a late route cost about a third of a millisecond per request, a good
+share of a buyer's whole budget. :class:`PathFilteredRouter` holds one plugin router
+and answers "no match" to a path that none of its routes' patterns matches, tested with
+one regex (the patterns joined), so the search enters only routers that can have the
+route. Nothing else changes: a router whose patterns match is searched as before, in
+the same order, with the same outcome (a wrong method still finds its 405).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute, compile_path
+from starlette.types import Scope
+
+_GROUP_NAME = re.compile(r"\(\?P<[^>]+>")
+
+
+def _path_pattern(prefix: str, routes: list[BaseRoute]) -> re.Pattern[str] | None:
+    """One regex matching exactly the paths of ``routes`` under ``prefix``; None when a
+    route's paths cannot be told from its pattern (a mount, a nested router)."""
+    patterns = []
+    for route in routes:
+        if not isinstance(route, Route | WebSocketRoute):
+            return None
+        regex = compile_path(prefix + route.path)[0].pattern
+        patterns.append(_GROUP_NAME.sub("(?:", regex))
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+class PathFilteredRouter(APIRouter):
+    """``router`` as included under ``prefix``, skipped at once by paths not its own."""
+
+    def __init__(self, router: APIRouter, *, prefix: str) -> None:
+        super().__init__()
+        self.include_router(router)
+        self._pattern = _path_pattern(prefix, list(router.routes))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._pattern is not None and scope["type"] in ("http", "websocket"):
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if self._pattern.match(path) is None:
+                return Match.NONE, {}
+        return super().matches(scope)
+
+
+def path_filtered(router: APIRouter, *, prefix: str = "") -> Any:
+    """``router`` wrapped in a :class:`PathFilteredRouter` when its paths are known."""
+    if _path_pattern(prefix, list(router.routes)) is None:
+        return router
+    return PathFilteredRouter(router, prefix=prefix)
