@@ -17,13 +17,13 @@ All of it runs in the caller's transaction, so a refusal at any step writes noth
    the cart was a quote, not a promise), with the promo code and billing details given;
 4. each ticket type within its per-order limits, then ``ticketing_checkout_validate``: any
    veto is 409 ``checkout-vetoed``;
-5. the order (its ``expires_at`` is the holds' new expiry), its lines and its first
-   transition;
-6. ``ticketing_checkout_before_order_placed`` (raising aborts);
-7. the payment is started (a free order is paid on the spot) when its provider answers
+5. the payment is started (a free order is paid on the spot) when its provider answers
    locally; a provider that calls out (Stripe) gets its payment row ``pending`` and
    :attr:`PlacedOrder.call`: the caller commits, then asks the provider outside the
-   transaction (:mod:`.payment_start`).
+   transaction (:mod:`.payment_start`);
+6. the order (its ``expires_at`` is the holds' new expiry), its lines, its first
+   transition and its payment, written in one statement;
+7. ``ticketing_checkout_before_order_placed`` (raising aborts, the payment with it).
 
 After the commit (and the provider's answer) the caller runs
 ``ticketing_checkout_after_order_placed``.
@@ -241,7 +241,9 @@ async def place_order(
     )
     lines = _order_lines(order, priced, people)
     session.add_all(lines)
-    await insert_new(session)  # the order, its transition, event and lines: one round trip
+    # the order, its transition, event, lines and payment: written in one round trip
+    payment, call = await payments.begin_payment(session, kernel, order, provider=payment_provider)
+    await insert_new(session)  # (when the payment start wrote nothing itself)
 
     snapshot = fulfilment.order_snapshot(order, lines, catalog_version=catalog.version)
     await kernel.hooks.call(
@@ -250,7 +252,6 @@ async def place_order(
         order=snapshot,
         session=session,
     )
-    payment, call = await payments.begin_payment(session, kernel, order, provider=payment_provider)
     catalog = (
         event,
         *{line.ticket_type.id: line.ticket_type for line in priced.lines}.values(),
