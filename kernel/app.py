@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from kernel import migrate
 from kernel.context import Kernel, build_kernel
@@ -57,6 +59,9 @@ def create_app(
     kernel = build_kernel(settings, plugins)
 
     app = FastAPI(
+        # FastAPI's own OpenTelemetry only where OpenTelemetry is configured: otherwise it
+        # looks its providers up on every request to find there are none.
+        telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
         title="Ticketing API",
         version=API_VERSION,
         openapi_url=OPENAPI_URL,
@@ -88,6 +93,13 @@ def create_app(
     install_openapi(app)
     _install_middleware(app, kernel)
     return app
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def _opentelemetry_configured() -> bool:
+    return any(name.startswith("OTEL_") for name in os.environ)
 
 
 def _required(plugins: KernelPluginManager, slug: str) -> bool:
