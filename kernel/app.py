@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -100,6 +101,17 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 def _opentelemetry_configured() -> bool:
     return any(name.startswith("OTEL_") for name in os.environ)
+
+
+def freeze_startup_objects() -> None:
+    """Collect once, then leave what exists now to live as long as the process.
+
+    Startup builds some 300,000 objects the collector would otherwise walk on every full
+    pass: under a flash sale that was a 150-170 ms pause of every request every few
+    seconds, now a few milliseconds (only what requests create is walked).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _required(plugins: KernelPluginManager, slug: str) -> bool:
@@ -211,6 +223,8 @@ def _lifespan(kernel: Kernel):
         logger.info(
             "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
         )
+        if kernel.settings.freeze_startup_objects:
+            freeze_startup_objects()
         try:
             yield
         finally:

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         20, gt=0, le=120, validation_alias=env_var("TICKETING_DB_CONNECT_TIMEOUT_SECONDS")
     )
     migrate_on_startup: bool = Field(True, validation_alias=env_var("TICKETING_MIGRATE_ON_STARTUP"))
+    # Once started, the process's objects (plugins, routes, models) are moved out of the
+    # garbage collector's reach (gc.freeze), so its full passes stop pausing requests.
+    freeze_startup_objects: bool = Field(
+        True, validation_alias=env_var("TICKETING_FREEZE_STARTUP_OBJECTS")
+    )
 
     redis_url: str | None = Field(None, validation_alias=env_var("REDIS_URL"))
     # The plugin document store on MongoDB instead of PostgreSQL (kernel.documents).

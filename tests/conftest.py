@@ -89,6 +89,9 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         # tests of the admission limits turn them on.
         "admission_per_event": 0,
         "admission_per_process": 0,
+        # A test process starts hundreds of apps: a collection at each start costs more
+        # than it saves; tests of the freeze turn it on.
+        "freeze_startup_objects": False,
     }
     values.update(overrides)
     return Settings(**values)

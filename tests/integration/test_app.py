@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 
@@ -271,3 +272,29 @@ async def test_plugin_routes_mount_and_failures_are_500_problems(
     assert duplicate.status_code == 409
     assert duplicate.headers["content-type"] == PROBLEM
     assert "uq_organization_slug" not in duplicate.text
+
+
+async def test_a_started_app_leaves_its_startup_objects_out_of_the_collectors_passes(
+    tmp_path, database_url, redis_url
+) -> None:
+    """What startup built (plugins, routes, models) is frozen once the app is ready, so a
+    full collection under load walks only what requests made; the setting turns it off."""
+    gc.unfreeze()
+    try:
+        off = make_settings(tmp_path / "off", database_url=database_url, redis_url=redis_url)
+        with live_server(create_app(off)) as url:
+            async with checked_client(url) as http:
+                assert (await http.get("/health/live")).status_code == 200
+            assert gc.get_freeze_count() == 0
+        on = make_settings(
+            tmp_path / "on",
+            database_url=database_url,
+            redis_url=redis_url,
+            freeze_startup_objects=True,
+        )
+        with live_server(create_app(on)) as url:
+            async with checked_client(url) as http:
+                assert (await http.get("/health/live")).status_code == 200
+            assert gc.get_freeze_count() > 100_000  # the app and all it loaded
+    finally:
+        gc.unfreeze()
