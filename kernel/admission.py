@@ -8,13 +8,11 @@ So a buying route declares :func:`admitted`, the way it declares its access::
 
 and the process lets at most ``TICKETING_ADMISSION_PER_EVENT`` such requests of one event
 (the path parameter named by ``per``), and ``TICKETING_ADMISSION_PER_PROCESS`` of all
-buying routes together, be in flight. One more waits in a short line, at most
-``TICKETING_ADMISSION_WAIT_MS`` (30 ms), for a slot to come free; if none does it is
-answered, before the route's function starts, 503 problem ``overloaded`` with
-``Retry-After`` (and ``retry_after``), which a buyer's client retries after that many
-seconds. The check runs before routing (:mod:`kernel.middleware.admission`), so a
-refusal costs next to nothing; the slot is given back once the answer is sent (a
-cancelled or disconnected request included).
+buying routes together, be in flight. One more is answered at once, before the route's
+function starts: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``),
+which a buyer's client retries after that many seconds. The check runs before routing
+(:mod:`kernel.middleware.admission`), so a refusal costs next to nothing; the slot is
+given back once the answer is sent (a cancelled or disconnected request included).
 
 The process-wide limit defaults to ``TICKETING_DB_POOL_SIZE``: each buying request holds
 at most one connection of the pool at a time, so admitted buyers never wait for one,
@@ -27,10 +25,8 @@ replicas, each admits its own share.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,23 +67,12 @@ class Refusal:
     retry_after: int
 
 
-@dataclass(slots=True, eq=False)
-class _Waiter:
-    key: str
-    granted: asyncio.Future[None]
-
-
 class AdmissionController:
-    """Counts of buying requests in flight, per key and in all, and a short line of those
-    waiting for a slot.
+    """Counts of buying requests in flight, per key and in all; never waits.
 
-    ``per_key`` and ``per_process`` of ``0`` turn that limit off. A request that finds its
-    limit full waits up to ``wait_seconds`` in line (first come, first served; at most
-    ``max_waiting`` in line): under load a slot comes free every few milliseconds, so
-    the slots never stand idle while buyers are refused, and one that gets none is
-    still refused within that time. A refusal names a ``Retry-After`` between
-    ``retry_after_seconds`` and twice that, chosen at random so the refused buyers do
-    not all come back in the same second.
+    ``per_key`` and ``per_process`` of ``0`` turn that limit off. A refusal names a
+    ``Retry-After`` between ``retry_after_seconds`` and twice that, chosen at random so
+    the refused buyers do not all come back in the same second.
     """
 
     def __init__(
@@ -96,74 +81,33 @@ class AdmissionController:
         per_key: int,
         per_process: int,
         retry_after_seconds: int = 1,
-        wait_seconds: float = 0.0,
-        max_waiting: int | None = None,
         jitter: Callable[[int, int], int] = random.randint,
     ) -> None:
-        if per_key < 0 or per_process < 0 or retry_after_seconds < 1 or wait_seconds < 0:
+        if per_key < 0 or per_process < 0 or retry_after_seconds < 1:
             raise ValueError("limits are at least 0 and Retry-After at least one second")
         self.per_key = per_key
         self.per_process = per_process
         self.retry_after_seconds = retry_after_seconds
-        self.wait_seconds = wait_seconds
-        self.max_waiting = max_waiting if max_waiting is not None else per_process or per_key
         self._jitter = jitter
         self._by_key: dict[str, int] = {}  # only keys with a request in flight
-        self._waiting: deque[_Waiter] = deque()
         self.in_flight = 0
 
     def of(self, key: str) -> int:
         return self._by_key.get(key, 0)
 
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
-    def _full(self, key: str) -> str | None:
-        """Which limit keeps ``key`` out right now (``None``: there is room)."""
-        if self.per_process and self.in_flight >= self.per_process:
-            return "process"
-        if self.per_key and self._by_key.get(key, 0) >= self.per_key:
-            return "event"
-        return None
-
-    def _take(self, key: str) -> None:
-        self._by_key[key] = self._by_key.get(key, 0) + 1
-        self.in_flight += 1
-
     def try_enter(self, key: str) -> Refusal | None:
-        """Take a slot for ``key`` (``None``), or say which limit is full; never waits."""
-        limit = self._full(key)
-        if limit is not None:
-            return Refusal(limit, self._retry_after())
-        self._take(key)
-        return None
-
-    async def enter(self, key: str) -> Refusal | None:
-        """Take a slot for ``key``, waiting in line up to ``wait_seconds`` for one to come
-        free; the refusal when none did (or the line is full)."""
-        refusal = self.try_enter(key)
-        if refusal is None or self.wait_seconds <= 0 or len(self._waiting) >= self.max_waiting:
-            return refusal
-        waiter = _Waiter(key, asyncio.get_running_loop().create_future())
-        self._waiting.append(waiter)
-        try:
-            await asyncio.wait_for(waiter.granted, self.wait_seconds)
-        except TimeoutError:
-            return refusal
-        except BaseException:
-            # cancelled (the client went away) just as a slot was handed over: give it back
-            if waiter.granted.done() and not waiter.granted.cancelled():
-                self.leave(key)
-            raise
-        finally:
-            if waiter in self._waiting:
-                self._waiting.remove(waiter)
+        """Take a slot for ``key`` (``None``), or say which limit is full."""
+        if self.per_process and self.in_flight >= self.per_process:
+            return Refusal("process", self._retry_after())
+        current = self._by_key.get(key, 0)
+        if self.per_key and current >= self.per_key:
+            return Refusal("event", self._retry_after())
+        self._by_key[key] = current + 1
+        self.in_flight += 1
         return None
 
     def leave(self, key: str) -> None:
-        """Give back the slot :meth:`try_enter` or :meth:`enter` took for ``key``; the
-        first in line that now has room gets it."""
+        """Give back the slot :meth:`try_enter` took for ``key``."""
         current = self._by_key.get(key, 0)
         if current <= 0:
             raise RuntimeError(f"no admitted request of {key!r} to release")
@@ -172,19 +116,6 @@ class AdmissionController:
         else:
             self._by_key[key] = current - 1
         self.in_flight -= 1
-        self._hand_over()
-
-    def _hand_over(self) -> None:
-        for waiter in list(self._waiting):
-            if waiter.granted.done():  # timed out or cancelled: it leaves the line itself
-                continue
-            limit = self._full(waiter.key)
-            if limit == "process":
-                return  # nobody further back can enter either
-            if limit is None:
-                self._take(waiter.key)
-                waiter.granted.set_result(None)
-                self._waiting.remove(waiter)
 
     def _retry_after(self) -> int:
         base = self.retry_after_seconds
@@ -209,7 +140,6 @@ def admission_of(app: FastAPI) -> AdmissionController:
             per_key=settings.admission_per_event,
             per_process=settings.effective_admission_per_process,
             retry_after_seconds=settings.admission_retry_after_seconds,
-            wait_seconds=settings.admission_wait_ms / 1000,
         )
         app.state.admission = controller
     return controller

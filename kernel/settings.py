@@ -44,10 +44,6 @@ class Settings(BaseSettings):
     admission_retry_after_seconds: int = Field(
         1, ge=1, le=60, validation_alias=env_var("TICKETING_ADMISSION_RETRY_AFTER_SECONDS")
     )
-    # How long a buying request waits in line for a slot before it is refused.
-    admission_wait_ms: int = Field(
-        30, ge=0, le=1000, validation_alias=env_var("TICKETING_ADMISSION_WAIT_MS")
-    )
     database_connect_timeout_seconds: float = Field(
         20, gt=0, le=120, validation_alias=env_var("TICKETING_DB_CONNECT_TIMEOUT_SECONDS")
     )

@@ -2,9 +2,8 @@
 
 A route that declares :func:`kernel.admission.admitted` is matched here, ahead of
 routing, access checks and reading the body: under a flash sale a refusal then costs
-next to nothing and comes within the short wait in line (``TICKETING_ADMISSION_WAIT_MS``),
-however busy the process is, and an admitted request holds its slot until its answer is
-sent. The route's own dependency only checks that
+next to nothing and comes at once, however busy the process is, and an admitted request
+holds its slot until its answer is sent. The route's own dependency only checks that
 this happened.
 """
 
@@ -78,7 +77,7 @@ class AdmissionMiddleware:
             return
         entry, key = matched
         controller = admission_of(self.routes_of)
-        refusal = await controller.enter(key)
+        refusal = controller.try_enter(key)
         if refusal is not None:
             ADMISSION_SHED.labels(entry.template, refusal.limit).inc()
             refused = Overloaded.for_refusal(refusal.retry_after)

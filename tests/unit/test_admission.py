@@ -1,8 +1,6 @@
 """The admission controller: so many buying requests per event and per process, the rest
 refused at once with a Retry-After; and the settings that bound it by the database pool."""
 
-import asyncio
-
 import pytest
 from pydantic import ValidationError
 
@@ -87,81 +85,3 @@ def test_an_event_id_counts_as_one_key_however_it_is_spelt():
     event = "7d3f1c2a-0b1e-4c5d-9e8f-1a2b3c4d5e6f"
     assert admission_key(event.upper()) == admission_key(event.replace("-", "")) == event
     assert len(admission_key("x" * 10_000)) == MAX_KEY_LENGTH
-
-
-# -- the short line: a request that finds no slot waits a moment for one ----------------
-
-
-async def test_a_waiting_request_gets_the_slot_the_moment_one_is_given_back():
-    admission = controller(per_key=1, per_process=0, wait_seconds=5)
-    assert admission.try_enter("a") is None
-    waiting = asyncio.create_task(admission.enter("a"))
-    await asyncio.sleep(0)  # it is in line now
-    assert admission.waiting == 1 and not waiting.done()
-    admission.leave("a")
-    assert await waiting is None  # admitted, long before its five seconds
-    assert admission.of("a") == 1 and admission.waiting == 0
-
-
-async def test_a_request_that_gets_no_slot_in_time_is_refused_and_holds_nothing():
-    admission = controller(per_key=1, per_process=0, wait_seconds=0.01)
-    assert admission.try_enter("a") is None
-    assert (await admission.enter("a")).limit == "event"
-    assert admission.of("a") == 1 and admission.waiting == 0
-    admission.leave("a")
-    assert admission.in_flight == 0
-
-
-async def test_the_line_is_first_come_first_served_and_bounded():
-    admission = controller(per_key=0, per_process=1, wait_seconds=5, max_waiting=2)
-    assert admission.try_enter("a") is None
-    first = asyncio.create_task(admission.enter("b"))
-    second = asyncio.create_task(admission.enter("c"))
-    await asyncio.sleep(0)
-    # the line is full: the next one is refused at once, not after the wait
-    assert (await admission.enter("d")).limit == "process"
-    admission.leave("a")
-    assert await first is None and not second.done()
-    admission.leave("b")
-    assert await second is None
-    admission.leave("c")
-    assert admission.in_flight == 0 and admission.waiting == 0
-
-
-async def test_a_slot_is_handed_to_a_waiter_of_another_event_when_its_own_is_full():
-    admission = controller(per_key=1, per_process=2, wait_seconds=5)
-    assert admission.try_enter("a") is None and admission.try_enter("b") is None
-    same_event = asyncio.create_task(admission.enter("a"))  # waits for a's slot
-    other_event = asyncio.create_task(admission.enter("c"))  # waits for the process
-    await asyncio.sleep(0)
-    admission.leave("b")  # a process slot frees, but a is still at its limit
-    assert await other_event is None and not same_event.done()
-    admission.leave("a")
-    assert await same_event is None
-
-
-async def test_a_waiter_that_goes_away_leaves_no_slot_behind():
-    admission = controller(per_key=1, per_process=0, wait_seconds=5)
-    assert admission.try_enter("a") is None
-    waiting = asyncio.create_task(admission.enter("a"))
-    await asyncio.sleep(0)
-    waiting.cancel()  # the client disconnected while in line
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    admission.leave("a")
-    assert admission.in_flight == 0 and admission.waiting == 0
-
-
-async def test_a_waiter_cancelled_just_as_it_is_handed_a_slot_does_not_leak_it():
-    admission = controller(per_key=1, per_process=0, wait_seconds=5)
-    assert admission.try_enter("a") is None
-    waiting = asyncio.create_task(admission.enter("a"))
-    await asyncio.sleep(0)
-    admission.leave("a")  # the slot is handed over ...
-    waiting.cancel()  # ... and the client goes away before the waiter runs again
-    try:
-        admitted = await waiting is None
-    except asyncio.CancelledError:
-        admitted = False
-    # either it went ahead holding the slot, or it gave the slot back
-    assert admission.in_flight == (1 if admitted else 0)
