@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter
+from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute, compile_path
 from starlette.types import Scope
 
@@ -37,26 +38,26 @@ def _path_pattern(prefix: str, routes: list[BaseRoute]) -> re.Pattern[str] | Non
 
 
 class PathFilteredRouter(APIRouter):
-    """``router`` as included under ``prefix``, skipped at once by paths not its own."""
+    """``router``, skipped at once by a path ``pattern`` (its paths) does not match."""
 
-    def __init__(self, router: APIRouter, *, prefix: str) -> None:
+    def __init__(self, router: APIRouter, *, pattern: re.Pattern[str]) -> None:
         super().__init__()
         self.include_router(router)
-        self._pattern = _path_pattern(prefix, list(router.routes))
+        self._pattern = pattern
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self._pattern is not None and scope["type"] in ("http", "websocket"):
-            path = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            if self._pattern.match(path) is None:
-                return Match.NONE, {}
+        # the path as the routes themselves are matched against it (root path removed)
+        if scope["type"] in ("http", "websocket") and not self._pattern.match(
+            get_route_path(scope)
+        ):
+            return Match.NONE, {}
         return super().matches(scope)
 
 
 def path_filtered(router: APIRouter, *, prefix: str = "") -> Any:
-    """``router`` wrapped in a :class:`PathFilteredRouter` when its paths are known."""
-    if _path_pattern(prefix, list(router.routes)) is None:
+    """``router`` as included under ``prefix``, wrapped in a :class:`PathFilteredRouter`
+    when its paths are known (else as it is)."""
+    pattern = _path_pattern(prefix, list(router.routes))
+    if pattern is None:
         return router
-    return PathFilteredRouter(router, prefix=prefix)
+    return PathFilteredRouter(router, pattern=pattern)

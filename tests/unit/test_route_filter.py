@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Match, Mount
 
-from kernel.route_filter import PathFilteredRouter, path_filtered
+from kernel.route_filter import path_filtered
 
 
 def make_app() -> FastAPI:
@@ -61,7 +61,7 @@ def test_a_router_declines_paths_none_of_its_routes_has() -> None:
     def order(code: str) -> dict:
         return {}
 
-    filtered = PathFilteredRouter(router, prefix="/api/v1")
+    filtered = path_filtered(router, prefix="/api/v1")
     scope = {"type": "http", "method": "GET", "path": "/api/v1/events/x", "root_path": ""}
     assert filtered.matches(scope) == (Match.NONE, {})
 
