@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,17 +129,7 @@ async def begin_payment(
     prepared = await _prepare(kernel, order, provider)
     if not provider_calls_out(prepared.provider):
         return await _started(session, kernel, order, prepared), None
-    payment = Payment(
-        id=prepared.payment_id,
-        organization_id=order.organization_id,
-        order_id=order.id,
-        provider=prepared.key,
-        reference=None,
-        client_data={},
-        status=PaymentStatus.PENDING,
-        amount=order.total_amount,
-        currency=order.currency,
-    )
+    payment = _payment_row(order, prepared, reference=None, client_data={})
     session.add(payment)
     await insert_new(session)
     call = PaymentCall(
@@ -152,6 +143,28 @@ async def begin_payment(
     return payment, call
 
 
+def _payment_row(
+    order: Order,
+    prepared: _Prepared,
+    *,
+    reference: str | None,
+    client_data: dict[str, Any],
+    status: PaymentStatus = PaymentStatus.PENDING,
+) -> Payment:
+    """The payment of the order's total with the prepared provider."""
+    return Payment(
+        id=prepared.payment_id,
+        organization_id=order.organization_id,
+        order_id=order.id,
+        provider=prepared.key,
+        reference=reference,
+        client_data=client_data,
+        status=status,
+        amount=order.total_amount,
+        currency=order.currency,
+    )
+
+
 async def _started(
     session: AsyncSession, kernel: Kernel, order: Order, prepared: _Prepared
 ) -> Payment:
@@ -160,16 +173,12 @@ async def _started(
     # One INSERT with the provider's answer: a provider that raises leaves nothing, and
     # the caller's transaction rolls the order back with it.
     status = PaymentStatus(result.status)
-    payment = Payment(
-        id=prepared.payment_id,
-        organization_id=order.organization_id,
-        order_id=order.id,
-        provider=prepared.key,
+    payment = _payment_row(
+        order,
+        prepared,
         reference=result.reference,
         client_data=dict(result.client_data),
         status=PaymentStatus.PENDING if status is PaymentStatus.SUCCEEDED else status,
-        amount=order.total_amount,
-        currency=order.currency,
     )
     session.add(payment)
     if status is PaymentStatus.SUCCEEDED:  # a provider that settles at once
