@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import text
@@ -14,6 +13,7 @@ from sqlalchemy import text
 from kernel.db import Database
 from kernel.problems import PROBLEM_MEDIA_TYPE
 from tests.integration.conftest import Person, new_organization, signed_in_user
+from tests.support.sales import published_event
 
 PRICE = 2500
 
@@ -35,37 +35,16 @@ class Sale:
 
 async def open_sale(api: httpx.AsyncClient, *, capacity: int) -> Sale:
     organization_id, admin = await new_organization(api)
-    base = f"/api/v1/organizations/{organization_id}/events"
-    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
-    created = await api.post(
-        base,
-        json={
-            "title": f"Crash test {uuid.uuid4().hex[:6]}",
-            "timezone": "Europe/Berlin",
-            "currency": "EUR",
-            "venue_name": "Hafenhalle",
-            "address": {
-                "line1": "Am Kai 1",
-                "city": "Berlin",
-                "postal_code": "10115",
-                "country": "DE",
-            },
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=3)).isoformat(),
-        },
-        headers=admin,
+    event, ticket_type = await published_event(
+        api,
+        organization_id,
+        admin,
+        title="Crash test",
+        days_ahead=30,
+        price=PRICE,
+        capacity=capacity,
     )
-    assert created.status_code == 201, created.text
-    event_id = created.json()["id"]
-    ticket_type = await api.post(
-        f"{base}/{event_id}/ticket-types",
-        json={"name": "General admission", "price_amount": PRICE, "capacity": capacity},
-        headers=admin,
-    )
-    assert ticket_type.status_code == 201, ticket_type.text
-    published = await api.post(f"{base}/{event_id}/publish", headers=admin)
-    assert published.status_code == 200, published.text
-    return Sale(organization_id, admin, event_id, ticket_type.json()["id"], capacity)
+    return Sale(organization_id, admin, event["id"], ticket_type["id"], capacity)
 
 
 async def buyer(api: httpx.AsyncClient) -> dict[str, str]:

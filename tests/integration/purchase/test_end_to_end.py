@@ -8,7 +8,7 @@ nothing afterwards, and the ledger balances to the cent throughout."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 
@@ -16,6 +16,7 @@ from tests.integration.conftest import Person, new_organization, signed_in_user
 from tests.integration.inventory.support import cart as new_cart_token
 from tests.integration.payments_stripe.conftest import WEBHOOK_SECRET
 from tests.integration.ticketing.support import problem_code
+from tests.support.sales import published_event
 from tests.support.stripe_server import StripeStandIn, charge, signed_event
 
 PRICE = 5000  # EUR 50.00, tax included
@@ -30,35 +31,16 @@ async def organizer_sets_up_a_sale(http: httpx.AsyncClient) -> dict:
     """An organization, a published event in Berlin, a promo code, a 19% VAT rule."""
     organization_id, admin = await new_organization(http)
     base = f"/api/v1/organizations/{organization_id}"
-    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
-    created = await http.post(
-        f"{base}/events",
-        json={
-            "title": f"Harbour Lights {uuid.uuid4().hex[:6]}",
-            "timezone": "Europe/Berlin",
-            "currency": "EUR",
-            "venue_name": "Hafenhalle",
-            "address": {
-                "line1": "Am Kai 1",
-                "city": "Berlin",
-                "postal_code": "10115",
-                "country": "DE",
-            },
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=3)).isoformat(),
-        },
-        headers=admin,
+    event, ticket_type = await published_event(
+        http,
+        organization_id,
+        admin,
+        title="Harbour Lights",
+        days_ahead=40,
+        price=PRICE,
+        capacity=100,
     )
-    assert created.status_code == 201, created.text
-    event_id = created.json()["id"]
-    ticket_type = await http.post(
-        f"{base}/events/{event_id}/ticket-types",
-        json={"name": "General admission", "price_amount": PRICE, "capacity": 100},
-        headers=admin,
-    )
-    assert ticket_type.status_code == 201, ticket_type.text
-    published = await http.post(f"{base}/events/{event_id}/publish", headers=admin)
-    assert published.status_code == 200, published.text
+    event_id = event["id"]
     promo = await http.post(
         f"{base}/promo-codes",
         json={"code": "LAUNCH20", "event_id": event_id, "percent_off": 2000, "max_uses": 10},
@@ -84,8 +66,8 @@ async def organizer_sets_up_a_sale(http: httpx.AsyncClient) -> dict:
         "base": base,
         "event_id": event_id,
         "event_base": f"{base}/events/{event_id}",
-        "ticket_type_id": ticket_type.json()["id"],
-        "title": created.json()["title"],
+        "ticket_type_id": ticket_type["id"],
+        "title": event["title"],
     }
 
 
