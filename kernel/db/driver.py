@@ -24,6 +24,7 @@ falls back to ``session.execute``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,14 +95,19 @@ def _plan(statement: Any, dialect: Dialect) -> _Plan | None:
     return plan
 
 
+@functools.cache
+def _offers_what_fetch_needs(adapter: type) -> bool:
+    """Whether connections of this adapter class have what :func:`fetch` uses (asked once
+    per class, not per statement)."""
+    needed = ("_transaction", "_start_transaction", "_handle_exception", "_connection")
+    return all(hasattr(adapter, name) for name in needed)
+
+
 async def _adapted(connection: AsyncConnection) -> Any | None:
     """The asyncpg adapter of ``connection`` when it offers what :func:`fetch` needs."""
     raw = await connection.get_raw_connection()
     adapted = raw.dbapi_connection
-    needed = ("_transaction", "_start_transaction", "_handle_exception", "_connection")
-    if not all(hasattr(adapted, name) for name in needed):
-        return None
-    return adapted
+    return adapted if _offers_what_fetch_needs(type(adapted)) else None
 
 
 async def fetch(
