@@ -122,7 +122,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def manifest(policy: str = "skip", *, deadline_ms: int = 300, **hooks: dict) -> dict:
+# Long enough that a busy test machine never misses it on a healthy call, short enough
+# that a hanging plugin (HANG_SECONDS) is cut off well before it would answer.
+HOOK_DEADLINE_MS = 1000
+
+
+def manifest(policy: str = "skip", *, deadline_ms: int = HOOK_DEADLINE_MS, **hooks: dict) -> dict:
     """The reference manifest under a fresh slug, each hook with ``policy``."""
     found = copy.deepcopy(MANIFEST)
     found["slug"] = f"loyalty-{uuid.uuid4().hex[:8]}"
