@@ -8,7 +8,8 @@ inside a transaction (an advisory lock), :func:`value_enum` stores an enum by va
 :func:`read_detached` and :func:`detached_copy` give rows as copies outside any session,
 for a plugin's per-process caches; :func:`insert_new` writes a session's new rows of
 several tables in one round trip, and :func:`fetch`/:func:`fetch_one` run a hot
-statement straight on the driver, in the session's transaction.
+statement straight on the driver, in the session's transaction (or on a Core
+connection, an :data:`Executor` either way).
 :func:`purge_organization_rows` deletes a plugin's rows of one organization when it is
 uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to them).
 """
@@ -16,6 +17,7 @@ uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to t
 from kernel.db import (
     Base,
     Database,
+    Executor,
     Repository,
     TenantRepository,
     TenantScoped,
@@ -35,6 +37,7 @@ from kernel.organizations import Organization, OrganizationRepository
 __all__ = [
     "Base",
     "Database",
+    "Executor",
     "Organization",
     "OrganizationRepository",
     "PurgeBlocked",

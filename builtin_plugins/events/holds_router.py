@@ -146,9 +146,9 @@ async def place_hold(
             promo_code=body.promo_code,
         )
         allow_promo = body.ticket_type_id in unlocked
-    async with kernel.database.autocommit() as session:  # one statement, committed alone
+    async with kernel.database.autocommit() as connection:  # one statement, committed alone
         hold = await inventory.place_hold(
-            session,
+            connection,
             event_id=event_id,
             ticket_type_id=body.ticket_type_id,
             event_date_id=body.date_id,

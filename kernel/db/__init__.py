@@ -3,7 +3,7 @@
 from kernel.db.base import Base, TenantScoped, Timestamped, UUIDPrimaryKey, value_enum
 from kernel.db.database import Database
 from kernel.db.detached import detached_copy, read_detached
-from kernel.db.driver import fetch, fetch_one
+from kernel.db.driver import Executor, fetch, fetch_one
 from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
 from kernel.db.together import insert_new
@@ -11,6 +11,7 @@ from kernel.db.together import insert_new
 __all__ = [
     "Base",
     "Database",
+    "Executor",
     "Repository",
     "TenantRepository",
     "TenantScoped",

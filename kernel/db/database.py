@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -53,10 +54,7 @@ class Database:
         install_connect_errors(self.engine)
         event.listen(self.engine.sync_engine, "before_cursor_execute", _count_statement)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._statements = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-        )
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -65,12 +63,14 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncSession]:
-        """A session whose every statement commits on its own (no BEGIN, no COMMIT round
-        trip): for a write that is one statement or one SQL function, such as a hold,
-        so the rows it locks stay locked only while it runs."""
-        async with self._statements() as session:
-            yield session
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose every statement commits on its own (no BEGIN, no COMMIT
+        round trip): for a write that is one statement or one SQL function, such as a
+        hold, so the rows it locks stay locked only while it runs. A Core connection, not
+        an ORM session: such a write needs none of a session's bookkeeping (run it with
+        :func:`kernel.db.fetch`)."""
+        async with self._autocommit_engine.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -8,9 +8,12 @@ Core or ``text()`` statement once per dialect, then per call only orders the par
 applies the types' bind conversions and hands the SQL to asyncpg (which keeps it
 prepared per connection).
 
-It stays in the session's transaction: the connection is the one the session holds, and
-a transaction the session has not begun yet (the asyncpg adapter defers ``BEGIN`` to
-the first statement) is begun exactly as the adapter would. Errors come out as
+It stays in the session's transaction: the connection is the one the session holds (found
+once per transaction, then kept in ``session.info``), and a transaction the session has
+not begun yet (the asyncpg adapter defers ``BEGIN`` to the first statement) is begun
+exactly as the adapter would. A Core ``AsyncConnection`` may be given instead of a
+session (:meth:`Database.autocommit` hands one out): no ORM session is made for a write
+that is one statement. Errors come out as
 SQLAlchemy's (``IntegrityError``, ``OperationalError`` ...), and a lost connection
 invalidates the pool as ``session.execute`` would, so callers and the 503 mapping of an
 outage see no difference. Rows come back as asyncpg records (by name or position); the
@@ -34,6 +37,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kernel.metrics import DB_STATEMENTS
+
+#: What :func:`fetch` runs on: an ORM session's transaction, or a Core connection.
+Executor = AsyncSession | AsyncConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +116,37 @@ async def _adapted(connection: AsyncConnection) -> Any | None:
     return adapted if _offers_what_fetch_needs(type(adapted)) else None
 
 
-async def fetch(
-    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
-) -> Sequence[Any]:
-    """Run ``statement`` with ``params`` in ``session``'s transaction; its rows (asyncpg
-    records). See the module for when this is the right call."""
-    params = params or {}
-    connection = await session.connection()
+_SESSION_KEY = "ticketing.driver"
+
+
+async def _connection_of(executor: Executor) -> tuple[AsyncConnection, Any | None]:
+    """The connection ``executor`` runs on and its adapter. A session's are looked up
+    once per transaction: later statements of the same transaction reuse them."""
+    if isinstance(executor, AsyncConnection):
+        return executor, await _adapted(executor)
+    transaction = executor.sync_session.get_transaction()
+    kept = executor.info.get(_SESSION_KEY)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        connection = kept[1]
+        if transaction.is_active and not connection.sync_connection.invalidated:
+            return connection, kept[2]
+    connection = await executor.connection()
     adapted = await _adapted(connection)
+    executor.info[_SESSION_KEY] = (executor.sync_session.get_transaction(), connection, adapted)
+    return connection, adapted
+
+
+async def fetch(
+    executor: Executor, statement: Any, params: Mapping[str, Any] | None = None
+) -> Sequence[Any]:
+    """Run ``statement`` with ``params`` in the transaction of ``executor`` (a session, or a
+    Core connection); its rows (asyncpg records). See the module for when this is the
+    right call."""
+    params = params or {}
+    connection, adapted = await _connection_of(executor)
     plan = None if adapted is None else _plan(statement, connection.dialect)
     if plan is None:
-        result = await session.execute(statement, params)
+        result = await executor.execute(statement, params)
         return result.all() if result.returns_rows else []
     arguments = plan.arguments(params)
     DB_STATEMENTS.inc()
@@ -133,10 +159,10 @@ async def fetch(
 
 
 async def fetch_one(
-    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+    executor: Executor, statement: Any, params: Mapping[str, Any] | None = None
 ) -> Any:
     """The one row of :func:`fetch` (``NoResultFound``/``MultipleResultsFound`` else)."""
-    rows = await fetch(session, statement, params)
+    rows = await fetch(executor, statement, params)
     if not rows:
         raise sa_exc.NoResultFound("No row was found when one was required")
     if len(rows) > 1:

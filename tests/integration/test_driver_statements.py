@@ -97,12 +97,36 @@ async def test_first_statement_begins_the_session_transaction(
     assert await stored(database, probe) == [(1, "first", None)]
 
 
-async def test_on_an_autocommit_session_each_fetch_commits(database: Database, probe: str) -> None:
-    async with database.autocommit() as session:
-        await fetch(session, text(f"INSERT INTO {probe} (id, name) VALUES (1, 'a')"))
+async def test_on_an_autocommit_connection_each_fetch_commits(
+    database: Database, probe: str
+) -> None:
+    async with database.autocommit() as connection:
+        await fetch(connection, text(f"INSERT INTO {probe} (id, name) VALUES (1, 'a')"))
         assert await stored(database, probe) == [(1, "a", None)]
-        await fetch(session, text(f"INSERT INTO {probe} (id, name) VALUES (2, 'b')"))
+        await fetch(connection, text(f"INSERT INTO {probe} (id, name) VALUES (2, 'b')"))
         assert await stored(database, probe) == [(1, "a", None), (2, "b", None)]
+
+
+async def test_each_transaction_of_a_session_gets_its_own_statements(
+    database: Database, probe: str
+) -> None:
+    """The connection a session's first fetch found is kept for that transaction only:
+    after a commit, and after a rollback, fetch runs in the session's new transaction."""
+    insert = text(f"INSERT INTO {probe} (id, name) VALUES (:id, 'x') RETURNING txid_current()")
+    async with database.sessions() as session:
+        async with session.begin():
+            first = (await fetch(session, insert, {"id": 1}))[0][0]
+            assert (await fetch(session, text("SELECT txid_current()")))[0][0] == first
+        async with session.begin():
+            second = (await fetch(session, insert, {"id": 2}))[0][0]
+            assert second != first
+            assert await session.scalar(text("SELECT txid_current()")) == second
+        transaction = await session.begin()
+        await fetch(session, insert, {"id": 3})
+        await transaction.rollback()
+        async with session.begin():
+            await fetch(session, insert, {"id": 4})
+    assert [row[0] for row in await stored(database, probe)] == [1, 2, 4]
 
 
 async def raised_both_ways(database: Database, statement) -> tuple[Exception, Exception]:

@@ -65,7 +65,7 @@ function sees what committed before it started, so the cart's own holds committe
 it waited count), checks the rules, locks the applicable pools in id order and, only if
 each has room, inserts the hold and its pool shares and bumps ``held``; when expired
 shares can make up a shortfall it reclaims them and tries once more. The buyer's hold
-runs it on an autocommitted session (``Database.autocommit``): the database commits as
+runs it on an autocommitted connection (``Database.autocommit``): the database commits as
 the statement ends, so pool rows stay locked for microseconds, not for a round trip and
 an event-loop turn. A refusal comes back as an ``outcome`` that :func:`place_hold`
 turns into its problem. Announcing the new availability happens after the commit,

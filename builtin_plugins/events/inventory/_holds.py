@@ -37,11 +37,11 @@ from builtin_plugins.events.models import (
     InventoryPool,
 )
 from sdk import NotFound, UnprocessableContent
-from sdk.db import fetch_one
+from sdk.db import Executor, fetch_one
 
 
 async def _take(
-    session: AsyncSession,
+    session: Executor,
     *,
     status: HoldStatus,
     organization_id: uuid.UUID | None,
@@ -151,7 +151,7 @@ def _refusal(
 
 
 async def place_hold(
-    session: AsyncSession,
+    session: Executor,
     *,
     event_id: uuid.UUID,
     ticket_type_id: uuid.UUID,
