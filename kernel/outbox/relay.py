@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.engine import make_url
 
 from kernel.contracts import DomainEvent, Subscription
@@ -53,6 +53,10 @@ BATCH_SIZE = 100
 # sale every order notifies, and a batch per notification cost every relay of every
 # replica a transaction per order; one per window costs a few per second.
 GATHER_SECONDS = 0.05
+
+
+# One array parameter, so a batch of any size is the same prepared statement.
+_UUIDS = ARRAY(UUID(as_uuid=True))
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -97,6 +101,7 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True, key_share=True)
                 )
             ).all()
+            dispatched = []
             for event in events:
                 organization = await self._organization_of(event)
                 errors = []
@@ -111,7 +116,7 @@ class OutboxRelay:
                     if (error := await self._deliver(event, subscription, ctx)) is not None:
                         errors.append(error)
                 if not errors:
-                    event.dispatched_at = datetime.now(UTC)
+                    dispatched.append(event.id)
                     continue
                 event.attempts += 1
                 event.last_error = "; ".join(errors)[:4000]
@@ -120,6 +125,13 @@ class OutboxRelay:
                     logger.error("outbox event gave up", extra={"event_id": str(event.id)})
                 else:
                     event.next_attempt_at = datetime.now(UTC) + retry_delay(event.attempts)
+            if dispatched:  # one statement for the batch, not an UPDATE per event
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == any_(bindparam("ids", dispatched, type_=_UUIDS)))
+                    .values(dispatched_at=func.now())
+                    .execution_options(synchronize_session=False)  # the batch is done with
+                )
         return len(events)
 
     async def _organization_of(self, event: OutboxEvent) -> OrganizationPlugins | None:
