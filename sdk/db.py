@@ -7,9 +7,9 @@ answers another organization's rows. :func:`transaction_lock` serialises work on
 inside a transaction (an advisory lock), :func:`value_enum` stores an enum by value.
 :func:`read_detached` and :func:`detached_copy` give rows as copies outside any session,
 for a plugin's per-process caches; :func:`insert_new` writes a session's new rows of
-several tables in one round trip, and :func:`fetch`/:func:`fetch_one` run a hot
-statement straight on the driver, in the session's transaction (or on a Core
-connection, an :data:`Executor` either way).
+several tables in one round trip (:func:`new_row` builds them cheaply), and
+:func:`fetch`/:func:`fetch_one` run a hot statement straight on the driver, in the
+session's transaction (or on a Core connection, an :data:`Executor` either way).
 :func:`purge_organization_rows` deletes a plugin's rows of one organization when it is
 uninstalled with purge (409 :class:`PurgeBlocked` when another table refers to them).
 """
@@ -27,6 +27,7 @@ from kernel.db import (
     fetch,
     fetch_one,
     insert_new,
+    new_row,
     read_detached,
     transaction_lock,
     value_enum,
@@ -50,6 +51,7 @@ __all__ = [
     "fetch",
     "fetch_one",
     "insert_new",
+    "new_row",
     "purge_organization_rows",
     "read_detached",
     "transaction_lock",

@@ -50,7 +50,7 @@ from builtin_plugins.orders.payments import PaymentCall
 from builtin_plugins.orders.settings import order_settings
 from sdk import Conflict, Kernel, Money, NotFound, TaxableParty, UnprocessableContent
 from sdk.codes import random_code
-from sdk.db import insert_new
+from sdk.db import insert_new, new_row
 
 CODE_LENGTH = 10  # 50 random bits: not guessable, short enough to read out
 
@@ -214,7 +214,8 @@ async def place_order(
         provider=provider,
     )
     access_token = secrets.token_urlsafe(32)
-    order = Order(
+    order = new_row(
+        Order,
         id=order_id,
         organization_id=event.organization_id,
         code=new_order_code(),
@@ -271,7 +272,8 @@ def _order_lines(
     order: Order, priced: PricedCart, people: Mapping[uuid.UUID, list[dict[str, Any]]]
 ) -> list[OrderLine]:
     return [
-        OrderLine(
+        new_row(
+            OrderLine,
             id=uuid.uuid4(),
             organization_id=order.organization_id,
             order_id=order.id,

@@ -25,6 +25,7 @@ from builtin_plugins.events.inventory import InventoryHold
 from builtin_plugins.orders.models import Order, OrderLine, OrderStatus, OrderTransition
 from sdk import Conflict
 from sdk.clock import utcnow
+from sdk.db import new_row
 from sdk.outbox import record_event
 
 S = OrderStatus
@@ -79,7 +80,8 @@ async def record_transition(
     if to_status in TERMINAL:
         order.closed_at = utcnow()
     session.add(
-        OrderTransition(
+        new_row(
+            OrderTransition,
             id=uuid.uuid4(),
             organization_id=order.organization_id,
             order_id=order.id,

@@ -30,7 +30,7 @@ from sdk import (
     UnprocessableContent,
     provider_calls_out,
 )
-from sdk.db import insert_new
+from sdk.db import insert_new, new_row
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ def _payment_row(
     status: PaymentStatus = PaymentStatus.PENDING,
 ) -> Payment:
     """The payment of the order's total with the prepared provider."""
-    return Payment(
+    return new_row(
+        Payment,
         id=prepared.payment_id,
         organization_id=order.organization_id,
         order_id=order.id,

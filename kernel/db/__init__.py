@@ -6,7 +6,7 @@ from kernel.db.detached import detached_copy, read_detached
 from kernel.db.driver import Executor, fetch, fetch_one
 from kernel.db.locks import transaction_lock
 from kernel.db.repository import Repository, TenantRepository
-from kernel.db.together import insert_new
+from kernel.db.together import insert_new, new_row
 
 __all__ = [
     "Base",
@@ -21,6 +21,7 @@ __all__ = [
     "fetch",
     "fetch_one",
     "insert_new",
+    "new_row",
     "read_detached",
     "transaction_lock",
     "value_enum",

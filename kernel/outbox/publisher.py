@@ -7,6 +7,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.db.together import new_row
 from kernel.outbox.models import OutboxEvent
 from kernel.request_context import current_request_id
 
@@ -27,7 +28,8 @@ async def record_event(
     (revision ``k0008``), which is transactional too, so relays on every replica wake
     exactly when the event becomes visible.
     """
-    event = OutboxEvent(
+    event = new_row(
+        OutboxEvent,
         id=uuid.uuid4(),
         topic=topic,
         organization_id=organization_id,

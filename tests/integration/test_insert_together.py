@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select
 
 from kernel.db import Database
-from kernel.db.together import insert_new
+from kernel.db.together import insert_new, new_row
 from kernel.installations.models import PluginInstallation
 from kernel.organizations import Organization
 from kernel.outbox import OutboxEvent
@@ -79,3 +80,45 @@ async def test_with_changes_pending_it_flushes_as_usual(database: Database) -> N
     async with database.transaction() as session:
         assert (await session.get(Organization, organization.id)).name == "Changed"
         assert await session.get(OutboxEvent, fresh.id) is not None
+
+
+def stored_columns(row: object) -> dict:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+async def test_new_row_stores_what_the_constructor_stores(database: Database) -> None:
+    """Built with new_row or with the constructor, the same values give the same row,
+    through insert_new and through the ordinary flush, and the row then behaves as any
+    persistent one."""
+    organization = Organization(
+        id=uuid.uuid4(), slug=f"together-{uuid.uuid4().hex[:10]}", name="Rows"
+    )
+    values = {"topic": "together.rows", "organization_id": organization.id, "payload": {"a": 1}}
+    built = [
+        OutboxEvent(id=uuid.uuid4(), **values),
+        new_row(OutboxEvent, id=uuid.uuid4(), **values),
+    ]
+    flushed = [
+        OutboxEvent(id=uuid.uuid4(), **values),
+        new_row(OutboxEvent, id=uuid.uuid4(), **values),
+    ]
+    async with database.transaction() as session:
+        session.add(organization)
+        session.add_all(built)
+        await insert_new(session)
+        session.add_all(flushed)
+        await session.flush()
+        flushed[1].attempts = 3  # persistent now: a change is an UPDATE
+    async with database.transaction() as session:
+        rows = [stored_columns(await session.get(OutboxEvent, row.id)) for row in built + flushed]
+    for row in rows:
+        assert row.pop("id") and row.pop("occurred_at") and row.pop("next_attempt_at")
+    assert rows[0] == rows[1] == rows[2] == {**rows[3], "attempts": 0}
+    assert rows[3]["attempts"] == 3 and rows[0]["payload"] == {"a": 1}
+
+
+def test_new_row_refuses_what_is_not_a_column() -> None:
+    with pytest.raises(TypeError, match="no columns"):
+        new_row(OutboxEvent, topic="x", colour="blue")
+    with pytest.raises(TypeError, match="no columns"):
+        new_row(OutboxEvent, metadata=None)  # an attribute of the class, not a column
