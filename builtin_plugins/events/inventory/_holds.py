@@ -41,7 +41,7 @@ from sdk.db import Executor, fetch_one
 
 
 async def _take(
-    session: Executor,
+    executor: Executor,
     *,
     status: HoldStatus,
     organization_id: uuid.UUID | None,
@@ -60,7 +60,7 @@ async def _take(
         raise UnprocessableContent("A hold needs an owner of at most 128 characters.")
     hold_id = uuid.uuid4()
     taken = await fetch_one(
-        session,
+        executor,
         _TAKE,
         {
             "namespace": ADVISORY_NAMESPACE,
@@ -151,7 +151,7 @@ def _refusal(
 
 
 async def place_hold(
-    session: Executor,
+    executor: Executor,
     *,
     event_id: uuid.UUID,
     ticket_type_id: uuid.UUID,
@@ -164,8 +164,8 @@ async def place_hold(
     allow_promo: bool = False,
 ) -> Hold:
     """Set ``quantity`` units of a ticket type aside for ``owner`` (see :func:`owner_for`)
-    until ``expires_at``, in the caller's transaction (commit it promptly: the pools stay
-    locked until then).
+    until ``expires_at``, in the transaction of ``executor`` (commit it promptly: the pools
+    stay locked until then), or alone on an autocommitted connection.
 
     ``event_date_id`` may be left out when the event has one date. With
     ``enforce_sale_rules`` (the default) a buyer's rules apply: the event is published,
@@ -179,7 +179,7 @@ async def place_hold(
     """
     minutes = hold_minutes if hold_minutes is not None else inventory_settings().hold_minutes
     return await _take(
-        session,
+        executor,
         status=HoldStatus.ACTIVE,
         organization_id=organization_id,
         event_id=event_id,
