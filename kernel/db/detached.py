@@ -8,25 +8,33 @@ wait on the pool for itself. Read the copies only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 Model = TypeVar("Model")
 
 
+@functools.lru_cache(maxsize=512)
+def _attribute_names(model: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    """(mapper, per column attribute: (column name, attribute name)), once per model."""
+    mapper = inspect(model)
+    return mapper, tuple((prop.columns[0].name, prop.key) for prop in mapper.column_attrs)
+
+
 def detached_copy(model: type[Model], values: Mapping[str, Any]) -> Model:
     """An instance of ``model`` whose columns hold ``values`` (by column name) as if
-    loaded; columns missing from ``values`` are left unset."""
-    mapper = inspect(model)
+    loaded; columns missing from ``values`` are left unset.
+
+    The values go straight into the instance's dict, as the ORM's loader puts them: a
+    new instance has no history to clear, so this is what setting each value as
+    committed comes to, without an attribute event per column."""
+    mapper, names = _attribute_names(model)
     row = mapper.class_manager.new_instance()
-    for prop in mapper.column_attrs:
-        name = prop.columns[0].name
-        if name in values:
-            set_committed_value(row, prop.key, values[name])
+    row.__dict__.update({key: values[name] for name, key in names if name in values})
     return row
 
 
