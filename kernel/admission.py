@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
 
+from kernel.dependants import dependency_calls
 from kernel.problems import Problem
 
 # Path parameter values are short (a UUID); a longer key is cut, so a key stays bounded.
@@ -169,3 +172,17 @@ def admitted(per: str = "event_id") -> Any:
     parameter ``per``, and per process across all buying routes) run at once; the rest
     are answered 503 ``overloaded`` with ``Retry-After`` at once."""
     return Depends(Admission(per))
+
+
+def declared_admission(route: Any) -> Admission | None:
+    """The admission ``route`` declares (the first in its dependency tree), if any."""
+    dependant = getattr(route, "dependant", None)
+    declared = dependency_calls(dependant, Admission) if dependant is not None else []
+    return declared[0] if declared else None
+
+
+def buying(route: BaseRoute) -> bool:
+    """Whether a top-level route (an included router, say) has a buying route."""
+    return any(
+        declared_admission(context.original_route) for context in iter_route_contexts([route])
+    )

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from kernel import migrate
+from kernel.admission import buying
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.installations.router import routers as plugin_routers
@@ -37,6 +38,7 @@ from kernel.remote.proxy import router as remote_proxy_router
 from kernel.remote.router import router as remote_router
 from kernel.request_limits import BodyLimits
 from kernel.route_filter import path_filtered
+from kernel.route_order import tried_first
 from kernel.route_templates import RouteTemplates
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
@@ -90,6 +92,8 @@ def create_app(
         for router in routers or ():
             router = gated(router, slug) if optional else router
             app.include_router(path_filtered(router), dependencies=checked)
+    # the buying routes first, where that changes no answer (kernel.route_order)
+    app.router.routes[:] = tried_first(app.router.routes, hot=buying)
     install_upgrade_required(app)
     install_openapi(app)
     _install_middleware(app, kernel)

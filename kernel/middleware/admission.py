@@ -18,12 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kernel.admission import (
     ADMITTED_SCOPE_KEY,
-    Admission,
     Overloaded,
     admission_key,
     admission_of,
+    declared_admission,
 )
-from kernel.dependants import dependency_calls
 from kernel.metrics import ADMISSION_IN_FLIGHT, ADMISSION_SHED
 from kernel.problems import PROBLEM_TYPE_PREFIX, problem_response
 
@@ -46,14 +45,13 @@ class AdmissionMiddleware:
         """The routes declaring admission, found once every router is mounted."""
         table = []
         for context in iter_route_contexts(self.routes_of.routes):
-            dependant = getattr(context.original_route, "dependant", None)
-            declared = dependency_calls(dependant, Admission) if dependant is not None else []
-            if declared and context.path_regex is not None:
+            declared = declared_admission(context.original_route)
+            if declared is not None and context.path_regex is not None:
                 table.append(
                     _Admitted(
                         context.path_regex,
                         frozenset(context.methods or ()),
-                        declared[0].per,
+                        declared.per,
                         context.path_format or "",
                     )
                 )
