@@ -14,8 +14,16 @@ no sockets in between. It then prints:
 - CPU per buyer of an unprofiled pass (the whole process: app, driver, relay, and this
   script's small ASGI driver), as a rough cross-check.
 
+``--instructions`` counts instead the machine instructions one buyer costs the process
+(valgrind's callgrind, over buyers driven one at a time): the same code gives the same
+count within a per cent or two, whatever else the machine does, so two versions compare
+to a per cent. Timers run some fifty times slower under valgrind, so work coalesced over
+a time window (availability announcements, the relay's batches) happens about once per
+buyer there: compare versions with it, and read absolute figures from the other modes.
+
     .venv/bin/python bench/buyer_cost.py --buyers 200
     .venv/bin/python bench/buyer_cost.py --database-url postgresql://postgres@127.0.0.1/x
+    .venv/bin/python bench/buyer_cost.py --instructions --buyers 100
 
 Compare two versions by running each (a git worktree with its own ``.venv``). Not part
 of the test suite.
@@ -29,6 +37,7 @@ import json
 import logging
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -155,6 +164,20 @@ def counting(calls: Counter) -> Any:
     return profile
 
 
+async def one_at_a_time(
+    app: Any, event_id: uuid.UUID, ticket_type_id: uuid.UUID, count: int
+) -> None:
+    for _ in range(count):
+        await buyer(app, event_id, ticket_type_id)
+
+
+def callgrind(*command: str) -> None:
+    """Tell the callgrind running this process to do something (``-i on``, ``-z`` ...)."""
+    subprocess.run(
+        ["callgrind_control", *command, str(os.getpid())], check=True, capture_output=True
+    )
+
+
 async def measure(args: argparse.Namespace) -> None:
     from kernel.app import create_app
     from kernel.settings import Settings
@@ -168,6 +191,14 @@ async def measure(args: argparse.Namespace) -> None:
     _, event_id, types = await prepare(database, None)
     await database.dispose()
     async with app.router.lifespan_context(app):
+        if args.under_callgrind:
+            await one_at_a_time(app, event_id, types[0], args.warmup)
+            callgrind("-z")  # what startup and the warm-up cost is not counted
+            callgrind("-i", "on")
+            await one_at_a_time(app, event_id, types[0], args.buyers)
+            callgrind("-i", "off")
+            callgrind("-d")
+            return
         await buyers(app, event_id, types[0], args.warmup)
         started = cpu_seconds()
         began = time.perf_counter()
@@ -180,11 +211,36 @@ async def measure(args: argparse.Namespace) -> None:
             await buyers(app, event_id, types[0], args.buyers)
         finally:
             sys.setprofile(None)
-    total = sum(calls.values()) / args.buyers
-    print(f"\n{total:,.0f} Python calls per buyer ({args.buyers} buyers, relay included)")
-    for phase, count in calls.most_common():
-        print(f"  {count / args.buyers:7,.0f}  {phase}")
+    report(calls, cpu, rate, args.buyers)
+
+
+def report(calls: Counter, cpu: float, rate: float, count: int) -> None:
+    total = sum(calls.values()) / count
+    print(f"\n{total:,.0f} Python calls per buyer ({count} buyers, relay included)")
+    for phase, calls_there in calls.most_common():
+        print(f"  {calls_there / count:7,.0f}  {phase}")
     print(f"CPU per buyer, unprofiled: {cpu * 1000:.2f} ms ({rate:.0f} buyers/s in one process)")
+
+
+def count_instructions(args: argparse.Namespace) -> None:
+    """Run this script again under callgrind and print instructions per buyer."""
+    with tempfile.TemporaryDirectory() as directory:
+        command = [
+            "valgrind", "--tool=callgrind", "--instr-atstart=no",
+            f"--callgrind-out-file={directory}/callgrind.%p",
+            sys.executable, __file__, "--under-callgrind",
+            "--buyers", str(args.buyers), "--warmup", str(args.warmup),
+            "--database-url", args.database_url, "--redis-url", args.redis_url,
+        ]  # fmt: skip
+        print("running under valgrind (a minute or two) ...")
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dumps = sorted(Path(directory).glob("callgrind.*.1"))
+        if not dumps:
+            raise SystemExit("callgrind wrote no dump of the measured buyers")
+        totals = [line for line in dumps[0].read_text().splitlines() if line.startswith("totals:")]
+        instructions = int(totals[0].split()[1])
+    per_buyer = instructions / args.buyers
+    print(f"{per_buyer:,.0f} instructions per buyer ({args.buyers} buyers, one at a time)")
 
 
 def main() -> None:
@@ -195,10 +251,15 @@ def main() -> None:
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/ticketing_bench_cost"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="'' for none")
+    parser.add_argument("--instructions", action="store_true", help="count under callgrind")
+    parser.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 1 <= args.buyers <= 100_000 or not 0 <= args.warmup <= 10_000:
         raise SystemExit("--buyers must be 1..100000 and --warmup 0..10000")
     loopback_only(args.database_url.replace("postgresql://", "http://", 1))
+    if args.instructions:
+        count_instructions(args)
+        return
     name = urlsplit(args.database_url).path.lstrip("/")
     print(f"creating {name}, migrating ...")
     support.recreate_database(args.database_url, name)
