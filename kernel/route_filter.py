@@ -37,12 +37,27 @@ def _path_pattern(prefix: str, routes: list[BaseRoute]) -> re.Pattern[str] | Non
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
 
+def _events_free(router: APIRouter) -> bool:
+    """Whether the router has no start-up or shut-down work of its own."""
+    return (
+        not router.on_startup
+        and not router.on_shutdown
+        and type(router.lifespan_context) is type(APIRouter().lifespan_context)
+    )
+
+
 class PathFilteredRouter(APIRouter):
     """``router``, skipped at once by a path ``pattern`` (its paths) does not match."""
 
     def __init__(self, router: APIRouter, *, pattern: re.Pattern[str]) -> None:
         super().__init__()
-        self.include_router(router)
+        if _events_free(router):
+            # its routes themselves rather than the router included: they carry what the
+            # router's declaration gave them (prefix, dependencies, tags), and a request
+            # then walks one level of inclusion less
+            self.routes.extend(router.routes)
+        else:
+            self.include_router(router)  # which also carries its start-up and shut-down
         self._pattern = pattern
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

@@ -3,7 +3,10 @@ parameters, 405 for a known path with another method, 404 for an unknown one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from starlette.routing import Match, Mount
 
@@ -83,3 +86,41 @@ def test_the_openapi_document_is_unchanged() -> None:
     plain.include_router(plain_router, prefix="/api/v1")
     filtered.include_router(path_filtered(plain_router, prefix="/api/v1"), prefix="/api/v1")
     assert filtered.openapi()["paths"] == plain.openapi()["paths"]
+
+
+def test_a_routers_own_dependencies_and_prefix_still_apply() -> None:
+    def refuse() -> None:
+        raise HTTPException(status_code=403, detail="refused by the router")
+
+    guarded = APIRouter(prefix="/guarded", dependencies=[Depends(refuse)])
+
+    @guarded.get("/thing")
+    def thing() -> dict:
+        return {"reached": True}
+
+    app = FastAPI()
+    app.include_router(path_filtered(guarded, prefix="/api/v1"), prefix="/api/v1")
+    answer = TestClient(app).get("/api/v1/guarded/thing")
+    assert (answer.status_code, answer.json()) == (403, {"detail": "refused by the router"})
+
+
+def test_a_routers_lifespan_still_runs() -> None:
+    ran: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ran.append("started")
+        yield
+        ran.append("stopped")
+
+    router = APIRouter(lifespan=lifespan)
+
+    @router.get("/things")
+    def things() -> list:
+        return []
+
+    app = FastAPI()
+    app.include_router(path_filtered(router, prefix="/api/v1"), prefix="/api/v1")
+    with TestClient(app) as client:
+        assert client.get("/api/v1/things").json() == []
+    assert ran == ["started", "stopped"]
