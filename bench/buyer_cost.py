@@ -173,9 +173,8 @@ async def one_at_a_time(
 
 def callgrind(*command: str) -> None:
     """Tell the callgrind running this process to do something (``-i on``, ``-z`` ...)."""
-    subprocess.run(
-        ["callgrind_control", *command, str(os.getpid())], check=True, capture_output=True
-    )
+    control = ["callgrind_control", *command, str(os.getpid())]
+    subprocess.run(control, check=True, capture_output=True, timeout=120)  # never hang
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -233,7 +232,8 @@ def count_instructions(args: argparse.Namespace) -> None:
             "--database-url", args.database_url, "--redis-url", args.redis_url,
         ]  # fmt: skip
         print("running under valgrind (a minute or two) ...")
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run(command, check=True, timeout=1800, **quiet)
         dumps = sorted(Path(directory).glob("callgrind.*.1"))
         if not dumps:
             raise SystemExit("callgrind wrote no dump of the measured buyers")
