@@ -37,12 +37,16 @@ def _path_pattern(prefix: str, routes: list[BaseRoute]) -> re.Pattern[str] | Non
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
 
+# What a router declared without a lifespan of its own has as one.
+_NO_LIFESPAN = type(APIRouter().lifespan_context)
+
+
 def _events_free(router: APIRouter) -> bool:
     """Whether the router has no start-up or shut-down work of its own."""
     return (
         not router.on_startup
         and not router.on_shutdown
-        and type(router.lifespan_context) is type(APIRouter().lifespan_context)
+        and type(router.lifespan_context) is _NO_LIFESPAN
     )
 
 

@@ -171,13 +171,13 @@ async def insert_new(session: AsyncSession) -> None:
         # straight into the dict: registering takes all of it as the stored state
         instance.__dict__.update(computed)
         instance.__dict__.update(dict.fromkeys(stamped, now))
-    _register_persistent(sync, [instance_state(instance) for instance, *_ in plans])
+    _register_persistent(sync, {instance_state(instance) for instance, *_ in plans})
 
 
-def _register_persistent(sync: Session, states: list[Any]) -> None:
+def _register_persistent(sync: Session, states: set[Any]) -> None:
     """Pending objects become persistent exactly as the flush's last step makes them:
     identity keys, the identity map, committed state, and the transaction's record of
     new objects (a rollback expunges them again). Calling the session's own step (a
     private method, pinned with SQLAlchemy) costs a third of the public detour of
     expunging, making each object detached and adding it back."""
-    sync._register_persistent(set(states))
+    sync._register_persistent(states)
