@@ -5,7 +5,9 @@ Creates and migrates a database of its own (``--database``, default ``ticketing_
 the local PostgreSQL, seeds a throw-away organization with a published event per run,
 starts ``--processes`` API processes (one uvicorn worker each, rate limit off, one port
 each) and drives them round robin from ``bench/flash_sale_client.mjs`` (Node.js: a cheap
-load generator on a small machine) at each ``--concurrency``. Per run it prints buyers/s,
+load generator on a small machine) at each ``--concurrency``, each buyer's connection
+opened before the clock starts (as a proxy's pool to the API would be). Per run it prints
+buyers/s,
 latency percentiles per step, shed answers, errors, CPU per buyer (the API processes and
 PostgreSQL, from /proc), SQL statements per buyer (``ticketing_db_statements_total`` of
 each process's /metrics) and transactions per buyer (``pg_stat_database``), and checks
@@ -193,11 +195,13 @@ def report(row: dict) -> None:
         f"\n== concurrency {row['concurrency']}: {result['buyers']} buyers in "
         f"{result['elapsed_s']:.1f} s = {row['buyers_per_s']:.0f} buyers/s"
     )
-    for step in ("hold", "checkout", "buyer", "shed"):
-        lat = result["latency_ms"][step]
+    steps = ("hold", "checkout", "buyer", "shed", "shed_new_connection")
+    for step in steps:
+        lat = result["latency_ms"].get(step, {"count": 0})
         if lat["count"]:
+            label = "shed, on a new connection" if step == "shed_new_connection" else step
             print(
-                f"  {step:<9} n={lat['count']:<6} p50 {lat['p50']:.0f} ms  "
+                f"  {label:<9} n={lat['count']:<6} p50 {lat['p50']:.0f} ms  "
                 f"p95 {lat['p95']:.0f} ms  p99 {lat['p99']:.0f} ms"
             )
     print(
