@@ -20,7 +20,7 @@ from kernel.health import router as health_router
 from kernel.installations.router import routers as plugin_routers
 from kernel.installations.watcher import GenerationWatcher
 from kernel.logging import configure_logging
-from kernel.middleware.admission import AdmissionMiddleware
+from kernel.middleware.admission import AdmissionMiddleware, AdmittedRoutes
 from kernel.middleware.errors import ErrorBoundaryMiddleware
 from kernel.middleware.metrics import MetricsMiddleware
 from kernel.middleware.rate_limit import RateLimitMiddleware, parse_networks
@@ -127,7 +127,8 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
     """Added innermost first: the request id wraps everything, so every line carries it;
     refusals and errors are answered inside the rate-limit and security headers."""
     settings = kernel.settings
-    app.add_middleware(AdmissionMiddleware, routes_of=app)
+    app.state.admitted_routes = AdmittedRoutes(app)
+    app.add_middleware(AdmissionMiddleware, routes=app.state.admitted_routes)
     app.add_middleware(
         RequestLimitsMiddleware,
         body_limits=BodyLimits(app, settings.max_body_bytes),

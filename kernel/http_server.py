@@ -1,4 +1,5 @@
-"""How ``ticketing serve`` runs uvicorn: server options, and a bounded request head.
+"""How ``ticketing serve`` runs uvicorn: server options, a bounded request head, and
+buying requests shed as their head arrives.
 
 uvicorn's default HTTP parser (httptools) buffers a request's headers without limit, so
 a client could make it hold megabytes before the application is even called. The
@@ -8,17 +9,34 @@ head bytes count: a read that also carries a body (or the end of an earlier requ
 subtracts the body bytes the parser reported. A head that arrives whole in one read is
 left to the application's own check (:mod:`kernel.middleware.request_limits`), which
 refuses it with a 431 problem.
+
+A buying request is admitted (:mod:`kernel.admission`) as soon as its head is parsed,
+before it becomes a task: under a flash sale the event loop has many tasks queued, and a
+refusal that waited its turn behind them took tens of milliseconds to say "come back
+later". A refused request is answered right here with the admission middleware's own 503
+problem, and the request id, security headers, access line and metrics the middlewares
+would have given it; the body that follows is read and dropped as uvicorn drops any body
+its application did not read. An admitted one holds its slot until its task ends. A
+request from a browser origin when CORS is configured is left to the admission
+middleware, so its refusal carries the CORS headers the browser needs.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from http import HTTPStatus
 from typing import Any
 
+from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from kernel.middleware.admission import admit, leave, shed_answer
+from kernel.middleware.metrics import record_request
+from kernel.middleware.request_id import incoming_request_id, log_access
 from kernel.middleware.security_headers import COMMON_HEADERS, STRICT_CSP
 from kernel.problems import PROBLEM_MEDIA_TYPE
+from kernel.request_context import bind_request_id, reset_request_id
 from kernel.request_limits import headers_too_large
 from kernel.settings import Settings
 
@@ -34,15 +52,20 @@ def _refusal(limit: int) -> bytes:
         *COMMON_HEADERS,
         (b"content-security-policy", STRICT_CSP.encode()),
     ]
-    head = b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + b"".join(
-        name + b": " + value + b"\r\n" for name, value in headers
-    )
-    return head + b"\r\n" + body
+    return _head(431, headers) + body
+
+
+def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """An answer's status line and headers, up to the blank line before its body."""
+    reason = HTTPStatus(status).phrase.encode()
+    lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"HTTP/1.1 %d %s\r\n%s\r\n" % (status, reason, lines)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """httptools with a limit on the request head (uvicorn's ``h11_max_incomplete_event_size``
-    option, which the h11 parser honours the same way)."""
+    option, which the h11 parser honours the same way), which sheds refused buying
+    requests at once."""
 
     def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
@@ -73,6 +96,63 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_bytes > self.max_head_bytes:
             self.transport.write(_refusal(self.max_head_bytes))
             self.transport.close()
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        """Admit a buying request before it becomes a task (see the module): a refused
+        one is answered here; an admitted one keeps its slot until its task ends."""
+        started = time.perf_counter()
+        scope = cycle.scope
+        kernel = getattr(getattr(self.app, "state", None), "kernel", None)
+        browser = kernel is not None and kernel.settings.cors_origins
+        if kernel is None or (browser and any(name == b"origin" for name, _ in scope["headers"])):
+            super()._start_asgi_task(cycle, app)  # the admission middleware decides
+            return
+        admitted = admit(self.app, scope)
+        if admitted is None:
+            super()._start_asgi_task(cycle, app)
+            return
+        entry, refusal = admitted
+        if refusal is None:
+            super()._start_asgi_task(cycle, _leaving_when_done(app, self.app))
+            return
+        request_id = incoming_request_id(scope)
+        token = bind_request_id(request_id)  # the problem's body names it
+        try:
+            answer = shed_answer(scope, entry, refusal)
+        finally:
+            reset_request_id(token)
+        self._answer_at_once(cycle, answer, request_id)
+        record_request(scope["method"], entry.template, answer.status_code, started)
+        log_access(scope, route=entry.template, status=answer.status_code, started=started)
+
+    def _answer_at_once(self, cycle: Any, answer: Response, request_id: str) -> None:
+        """Send ``answer`` whole, as the application would have, and end the cycle."""
+        headers = [
+            *answer.raw_headers,
+            (b"x-request-id", request_id.encode("latin-1")),
+            *COMMON_HEADERS,
+            (b"content-security-policy", STRICT_CSP.encode()),
+            *self.server_state.default_headers,
+        ]
+        if not cycle.keep_alive:
+            headers.append((b"connection", b"close"))
+        self.transport.write(_head(answer.status_code, headers) + answer.body)
+        cycle.response_started = cycle.response_complete = True  # any body is dropped
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
+
+
+def _leaving_when_done(app: Any, served: Any) -> Any:
+    """``app`` for one admitted request, giving its slot back when the request ends."""
+
+    async def admitted(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            leave(served, scope)
+
+    return admitted
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -25,7 +25,7 @@ access_log = logging.getLogger("ticketing.access")
 error_log = logging.getLogger("ticketing.errors")
 
 
-def _incoming_id(scope: Scope) -> str:
+def incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == HEADER:
             candidate = value.decode("latin-1")
@@ -33,6 +33,21 @@ def _incoming_id(scope: Scope) -> str:
                 return candidate
             break
     return str(uuid.uuid4())
+
+
+def log_access(scope: Scope, *, route: str | None, status: int, started: float) -> None:
+    """The access line of an answered HTTP request (``started``: its ``perf_counter``)."""
+    access_log.info(
+        "request",
+        extra={
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": (scope.get("client") or (None,))[0],
+        },
+    )
 
 
 class RequestIdMiddleware:
@@ -44,7 +59,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope)
+        request_id = incoming_request_id(scope)
         token = bind_request_id(request_id)
         started = time.perf_counter()
         status = 500
@@ -71,15 +86,5 @@ class RequestIdMiddleware:
             await internal_error_response(scope.get("path"))(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
-                access_log.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
-                        "route": self.templates.of(scope),
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "client": (scope.get("client") or (None,))[0],
-                    },
-                )
+                log_access(scope, route=self.templates.of(scope), status=status, started=started)
             reset_request_id(token)

@@ -10,6 +10,8 @@ so they cannot have waited for the admitted ones.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -147,6 +149,28 @@ def assert_shed(answer: httpx.Response) -> None:
     assert body["type"] == OVERLOADED and body["title"] == "Too many buyers right now"
     retry_after = int(answer.headers["Retry-After"])
     assert 1 <= retry_after <= 2 and body["retry_after"] == retry_after
+    # what every answer carries, though the application never saw this request
+    assert body["request_id"] == answer.headers["X-Request-ID"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
+
+
+def exchange(url: str, *requests: bytes) -> list[bytes]:
+    """Send each raw request on one connection, reading each answer before the next."""
+    host, port = url.removeprefix("http://").split(":")
+    answers = []
+    with socket.create_connection((host, int(port)), timeout=DEADLINE_SECONDS) as connection:
+        for request in requests:
+            connection.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += connection.recv(65536)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            while len(body) < length:
+                body += connection.recv(65536)
+            answers.append(head)
+    return answers
 
 
 async def holds_of(database: Database, event_id) -> int:
@@ -177,6 +201,9 @@ async def test_holds_beyond_the_event_limit_are_refused_at_once_and_change_nothi
     shed_before = await metric(
         api, "ticketing_admission_shed_total", route=HOLDS_ROUTE, limit="event"
     )
+    answered_before = await metric(
+        api, "ticketing_http_requests_total", method="POST", route=HOLDS_ROUTE, status="503"
+    )
 
     admitted = gated_holds(api, shop, PER_EVENT)
     await until(lambda: server.gate.waiting == PER_EVENT, "the admitted holds")
@@ -200,6 +227,24 @@ async def test_holds_beyond_the_event_limit_are_refused_at_once_and_change_nothi
     assert {t["available"] for t in availability.json()["ticket_types"]} == {100, 20}
     shed = await metric(api, "ticketing_admission_shed_total", route=HOLDS_ROUTE, limit="event")
     assert shed - shed_before == 11
+    # answered as their heads arrived, and still counted under their route
+    answered = await metric(
+        api, "ticketing_http_requests_total", method="POST", route=HOLDS_ROUTE, status="503"
+    )
+    assert answered - answered_before == 11
+
+    # the body of a refused request is read and dropped: the connection serves on
+    body = b'{"ticket_type_id": "%s", "quantity": 1}' % shop.standard.encode()
+    refused_head, next_head = await asyncio.to_thread(
+        exchange,
+        server.url,
+        b"POST /api/v1/events/%s/holds HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (str(shop.event_id).encode(), len(body), body),
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    assert refused_head.startswith(b"HTTP/1.1 503 ") and b"retry-after: " in refused_head.lower()
+    assert next_head.startswith(b"HTTP/1.1 200 ")
 
     # another event's buyers are not held up by this one's
     elsewhere = await hold(api, other.event_id, other.standard, cart_token=cart())
