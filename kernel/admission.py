@@ -10,9 +10,11 @@ and the process lets at most ``TICKETING_ADMISSION_PER_EVENT`` such requests of 
 (the path parameter named by ``per``), and ``TICKETING_ADMISSION_PER_PROCESS`` of all
 buying routes together, be in flight. One more is answered at once, before the route's
 function starts: 503 problem ``overloaded`` with ``Retry-After`` (and ``retry_after``),
-which a buyer's client retries after that many seconds. The check runs before routing
-(:mod:`kernel.middleware.admission`), so a refusal costs next to nothing; the slot is
-given back once the answer is sent (a cancelled or disconnected request included).
+which a buyer's client retries after that many seconds. Under ``ticketing serve`` the
+check runs as the request's head arrives, before it becomes a task
+(:mod:`kernel.http_server`), elsewhere before routing (:mod:`kernel.middleware.admission`),
+so a refusal costs next to nothing and waits for nothing; the slot is given back once the
+request ends (a cancelled or disconnected one included).
 
 The process-wide limit defaults to ``TICKETING_DB_POOL_SIZE``: each buying request holds
 at most one connection of the pool at a time, so admitted buyers never wait for one,
