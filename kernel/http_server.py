@@ -18,7 +18,10 @@ problem, and the request id, security headers, access line and metrics the middl
 would have given it; the body that follows is read and dropped as uvicorn drops any body
 its application did not read. An admitted one holds its slot until its task ends. A
 request from a browser origin when CORS is configured is left to the admission
-middleware, so its refusal carries the CORS headers the browser needs.
+middleware, so its refusal carries the CORS headers the browser needs. This hooks into
+uvicorn's ``HttpToolsProtocol`` where it starts a request's task (``_start_asgi_task``)
+and ends a cycle the way its own ``send`` does; both belong to the uvicorn version the
+lock file pins.
 """
 
 from __future__ import annotations
