@@ -128,7 +128,7 @@ def _install_middleware(app: FastAPI, kernel: Kernel) -> None:
     refusals and errors are answered inside the rate-limit and security headers."""
     settings = kernel.settings
     app.state.admitted_routes = AdmittedRoutes(app)
-    app.add_middleware(AdmissionMiddleware, routes=app.state.admitted_routes)
+    app.add_middleware(AdmissionMiddleware, served=app)
     app.add_middleware(
         RequestLimitsMiddleware,
         body_limits=BodyLimits(app, settings.max_body_bytes),

@@ -43,6 +43,9 @@ from kernel.request_context import bind_request_id, reset_request_id
 from kernel.request_limits import headers_too_large
 from kernel.settings import Settings
 
+# What the security headers middleware gives every answer the application sends.
+_SECURITY_HEADERS = (*COMMON_HEADERS, (b"content-security-policy", STRICT_CSP.encode()))
+
 
 def _refusal(limit: int) -> bytes:
     """The whole 431 answer, with the security headers every answer carries (the
@@ -52,8 +55,7 @@ def _refusal(limit: int) -> bytes:
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
-        *COMMON_HEADERS,
-        (b"content-security-policy", STRICT_CSP.encode()),
+        *_SECURITY_HEADERS,
     ]
     return _head(431, headers) + body
 
@@ -133,8 +135,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         headers = [
             *answer.raw_headers,
             (b"x-request-id", request_id.encode("latin-1")),
-            *COMMON_HEADERS,
-            (b"content-security-policy", STRICT_CSP.encode()),
+            *_SECURITY_HEADERS,
             *self.server_state.default_headers,
         ]
         if not cycle.keep_alive:

@@ -121,14 +121,14 @@ class AdmissionMiddleware:
     """Admits buying requests the server did not admit already (under ``ticketing
     serve`` the HTTP protocol admits them as their head arrives)."""
 
-    def __init__(self, app: ASGIApp, *, routes: AdmittedRoutes) -> None:
+    def __init__(self, app: ASGIApp, *, served: FastAPI) -> None:
         self.app = app
-        self.routes = routes
+        self.served = served  # whose limits and admitted routes apply
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         admitted = None
         if scope["type"] == "http" and ADMITTED_SCOPE_KEY not in scope:
-            admitted = admit(self.routes.app, scope)
+            admitted = admit(self.served, scope)
         if admitted is None:
             await self.app(scope, receive, send)
             return
@@ -139,4 +139,4 @@ class AdmissionMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
-            leave(self.routes.app, scope)
+            leave(self.served, scope)
