@@ -1,0 +1,73 @@
+"""Turning each domain event into the deliveries it owes: the outbox consumer.
+
+Subscribed to every topic. In the consumer's own transaction (the one the outbox records
+its delivery in) it writes one delivery row per enabled endpoint of the event's
+organization whose patterns match; nothing is sent here, the sender loop does that after
+commit. ``(event_id, endpoint_id)`` is unique, so an event the outbox hands over again
+writes nothing new. The outbox skips organizations that turned the plugin off.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.webhooks.models import WebhookDelivery, WebhookEndpoint
+from builtin_plugins.webhooks.topics import is_sent, subscribed
+from sdk import DomainEvent, PluginContext, Subscription
+
+CONSUMER = "webhooks.fan-out"
+
+
+def webhook_body(event: DomainEvent) -> dict[str, Any]:
+    """What the endpoint receives: the event, in the shape README documents."""
+    return {
+        "id": str(event.id),
+        "type": event.topic,
+        "created": int(event.occurred_at.timestamp()),
+        "organization_id": str(event.organization_id),
+        "data": dict(event.payload),
+    }
+
+
+async def fan_out(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
+    if event.organization_id is None or not is_sent(event.topic):
+        return
+    endpoints = (
+        await session.execute(
+            select(WebhookEndpoint.id, WebhookEndpoint.topics).where(
+                WebhookEndpoint.organization_id == event.organization_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
+        )
+    ).all()
+    wanted = [endpoint_id for endpoint_id, topics in endpoints if subscribed(topics, event.topic)]
+    if not wanted:
+        return
+    body = webhook_body(event)
+    await session.execute(
+        insert(WebhookDelivery)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "organization_id": event.organization_id,
+                    "endpoint_id": endpoint_id,
+                    "event_id": event.id,
+                    "topic": event.topic,
+                    "body": body,
+                }
+                for endpoint_id in wanted
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["event_id", "endpoint_id"])
+    )
+
+
+def subscriptions() -> Sequence[Subscription]:
+    return (Subscription("*", CONSUMER, fan_out),)

@@ -1,0 +1,208 @@
+"""The sender loop: posts due deliveries, never inside a database transaction.
+
+Every process that started the plugin runs one. A pass claims due deliveries with
+``FOR UPDATE SKIP LOCKED`` (two replicas never claim the same one) and leases them:
+``next_attempt_at`` moves a lease ahead and ``attempts`` counts the attempt, then the
+claim commits. Only then are the requests sent, concurrently; each result is recorded in
+a short transaction of its own (:mod:`.outcomes`). A sender that dies mid-send leaves
+its deliveries to be claimed again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+
+from builtin_plugins.webhooks.endpoints import signing_secrets
+from builtin_plugins.webhooks.models import (
+    MAX_ERROR,
+    MAX_RESPONSE_BODY,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from builtin_plugins.webhooks.outcomes import Outcome, record
+from builtin_plugins.webhooks.settings import WebhookSettings
+from builtin_plugins.webhooks.signing import SIGNATURE_HEADER, signature_header
+from sdk.clock import utcnow
+from sdk.crypto import DecryptionFailed, Encryptor
+from sdk.db import Database
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Ticketing-Webhooks/1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery leased to this sender: what to send where, signed with what."""
+
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    url: str
+    secrets: list[str]
+    body: bytes
+    attempt: int
+
+
+async def _read_limited(response: httpx.Response) -> str:
+    """The start of the answer's body, never more than the log keeps."""
+    kept = bytearray()
+    async for chunk in response.aiter_bytes():
+        kept += chunk
+        if len(kept) >= MAX_RESPONSE_BODY:
+            break
+    return kept[:MAX_RESPONSE_BODY].decode("utf-8", "replace")
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        database: Database,
+        encryptor: Encryptor,
+        settings: WebhookSettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.database = database
+        self.encryptor = encryptor
+        self.settings = settings
+        self.client = client or httpx.AsyncClient(
+            timeout=settings.timeout_seconds, follow_redirects=False
+        )
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        claimed: list[Claimed] = []
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(WebhookDelivery, WebhookEndpoint)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .where(
+                        WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                        WebhookDelivery.next_attempt_at <= func.now(),
+                        WebhookEndpoint.enabled.is_(True),
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(of=WebhookDelivery, skip_locked=True)
+                )
+            ).all()
+            for delivery, endpoint in rows:
+                delivery.next_attempt_at = func.now() + lease
+                try:
+                    secrets = signing_secrets(self.encryptor, endpoint)
+                except DecryptionFailed:  # its key left the key ring: wait for the lease
+                    logger.error(
+                        "webhook secret cannot be decrypted",
+                        extra={"endpoint_id": str(endpoint.id)},
+                    )
+                    continue
+                delivery.attempts += 1
+                claimed.append(
+                    Claimed(
+                        delivery_id=delivery.id,
+                        endpoint_id=endpoint.id,
+                        event_id=delivery.event_id,
+                        url=endpoint.url,
+                        secrets=secrets,
+                        body=json.dumps(delivery.body, separators=(",", ":")).encode(),
+                        attempt=delivery.attempts,
+                    )
+                )
+        return claimed
+
+    async def send(self, claimed: Claimed) -> Outcome:
+        """One POST, bounded in time; the answer (or why there was none)."""
+        attempted_at = utcnow()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Webhook-Id": str(claimed.event_id),
+            "Webhook-Attempt": str(claimed.attempt),
+            SIGNATURE_HEADER: signature_header(claimed.secrets, timestamp, claimed.body),
+        }
+        started = time.perf_counter()
+        status_code = error = response_body = None
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                async with self.client.stream(
+                    "POST", claimed.url, content=claimed.body, headers=headers
+                ) as response:
+                    status_code = response.status_code
+                    response_body = await _read_limited(response)
+        except TimeoutError:
+            error = f"no answer within {self.settings.timeout_seconds:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        if status_code is not None and not 200 <= status_code < 300:
+            error = f"answered {status_code}"
+        return Outcome(
+            attempted_at=attempted_at,
+            status_code=status_code,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            error=error,
+            response_body=response_body,
+        )
+
+    async def deliver(self, claimed: Claimed) -> None:
+        outcome = await self.send(claimed)
+        await record(self.database, self.settings, claimed.delivery_id, outcome)
+
+    async def deliver_due(self) -> int:
+        """One pass: claim, send and record; how many deliveries were claimed."""
+        claimed = await self.claim(self.settings.concurrency)
+        results = await asyncio.gather(
+            *(self.deliver(one) for one in claimed), return_exceptions=True
+        )
+        for one, result in zip(claimed, results, strict=True):
+            if isinstance(result, Exception):
+                logger.error(
+                    "webhook delivery not recorded",
+                    exc_info=result,
+                    extra={"delivery_id": str(one.delivery_id)},
+                )
+        return len(claimed)
+
+    # -- running in the background ------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due deliveries now (a redelivery was asked for)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self.deliver_due()
+            except Exception:
+                logger.exception("webhook sender pass failed")
+                claimed = 0
+            if claimed >= self.settings.concurrency:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+            self._wake.clear()
