@@ -4,5 +4,13 @@ delivered to subscribed plugins after commit, at least once, each consumer idemp
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
 from kernel.outbox.publisher import record_event
 from kernel.outbox.relay import OutboxRelay
+from kernel.outbox.replay import organizations_with_events, replay_events
 
-__all__ = ["OutboxDelivery", "OutboxEvent", "OutboxRelay", "record_event"]
+__all__ = [
+    "OutboxDelivery",
+    "OutboxEvent",
+    "OutboxRelay",
+    "organizations_with_events",
+    "record_event",
+    "replay_events",
+]
