@@ -1,7 +1,19 @@
-"""Orders: checkout turns a buyer's holds into an order, payment turns it into tickets."""
+"""Orders: checkout turns a buyer's holds into an order, payment turns it into tickets.
+
+This module is the plugin's public face. Other plugins may use :func:`order_facts` and
+:func:`refunded_lines` (:mod:`.sales_facts`): an order's lines and a refund's split, read
+with their own session, for read models fed by the ``order.*`` events.
+"""
 
 from pathlib import Path
 
+from builtin_plugins.orders.sales_facts import (
+    OrderFacts,
+    RefundedLine,
+    SoldLine,
+    order_facts,
+    refunded_lines,
+)
 from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
 METADATA = PluginMetadata(
@@ -13,6 +25,8 @@ METADATA = PluginMetadata(
     depends_on=("events",),
     description="Checkout, orders and their lifecycle, payments through the payments hook.",
 )
+
+__all__ = ["METADATA", "OrderFacts", "RefundedLine", "SoldLine", "order_facts", "refunded_lines"]
 
 
 @hookimpl
