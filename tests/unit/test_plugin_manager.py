@@ -48,6 +48,7 @@ BUILTINS = (
     "taxes",
     "ticketing",
     "time-to-event",
+    "webhooks",
 )
 
 HEADER = """\
@@ -102,6 +103,7 @@ BUILTIN_PERMISSION_AREAS = {
     "promotions",
     "payments",
     "taxes",
+    "webhooks",
 }
 
 
@@ -176,6 +178,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
     assert by_slug["alpha"].metadata.category is PluginCategory.TICKETING
     assert granted(manager) == ["alpha:use"]
     assert [slug for slug, _ in manager.collect("ticketing_migration_location")] == [
+        "webhooks",
         "ticketing",
         "taxes",
         "promotions",
