@@ -1,0 +1,15 @@
+"""Uninstall with purge: the organization's read-model rows go (a rebuild brings them
+back from the outbox, which keeps every event)."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.analytics.models import AppliedEvent, SalesFigures
+from sdk.db import purge_organization_rows
+
+
+async def purge(session: AsyncSession, organization_id: uuid.UUID) -> dict[str, int]:
+    return await purge_organization_rows(
+        session, organization_id, SalesFigures, AppliedEvent, plugin="analytics"
+    )

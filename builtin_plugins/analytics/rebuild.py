@@ -1,0 +1,56 @@
+"""Rebuilding the read models from the outbox: ``ticketing analytics rebuild [--org]``.
+
+Outbox events are never deleted, so the read models can always be thrown away and
+replayed: per organization, in one transaction (under the lock every writer takes), its
+rows go and its events are applied again, oldest first, through
+:func:`.projection.apply_event`, the function the relay's deliveries call. Events from
+while the plugin was off for the organization (which the relay skipped) count too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.analytics.models import AppliedEvent, SalesFigures
+from builtin_plugins.analytics.projection import apply_event, lock_organization
+from builtin_plugins.analytics.sales_deltas import TOPICS
+from sdk.db import Database
+from sdk.outbox import organizations_with_events, replay_events
+
+
+async def rebuild_organization(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """Replace the organization's read-model rows by a replay of its events, in
+    ``session``'s transaction; returns how many events were applied."""
+    await lock_organization(session, organization_id)
+    for model in (SalesFigures, AppliedEvent):
+        await session.execute(delete(model).where(model.organization_id == organization_id))
+    applied = 0
+    async for event in replay_events(session, organization_id=organization_id, topics=TOPICS):
+        applied += await apply_event(session, event)
+    return applied
+
+
+async def organizations_to_rebuild(session: AsyncSession) -> list[uuid.UUID]:
+    """Organizations with events to count or rows to clear."""
+    with_rows = await session.scalars(select(SalesFigures.organization_id).distinct())
+    return sorted({*await organizations_with_events(session, TOPICS), *with_rows})
+
+
+async def rebuild(
+    database: Database, organization_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, int]:
+    """Rebuild one organization, or every one (a transaction each); events applied per
+    organization."""
+    if organization_id is None:
+        async with database.transaction() as session:
+            organizations = await organizations_to_rebuild(session)
+    else:
+        organizations = [organization_id]
+    applied = {}
+    for organization in organizations:
+        async with database.transaction() as session:
+            applied[organization] = await rebuild_organization(session, organization)
+    return applied
