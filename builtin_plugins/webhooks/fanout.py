@@ -1,6 +1,7 @@
 """Turning each domain event into the deliveries it owes: the outbox consumer.
 
-Subscribed to every topic. In the consumer's own transaction (the one the outbox records
+Subscribed to every topic that is sent (:data:`.topics.TOPICS`; others never reach it,
+so they cost it nothing). In the consumer's own transaction (the one the outbox records
 its delivery in) it writes one delivery row per enabled endpoint of the event's
 organization whose patterns match; nothing is sent here, the sender loop does that after
 commit. ``(event_id, endpoint_id)`` is unique, so an event the outbox hands over again
@@ -18,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.webhooks.models import WebhookDelivery, WebhookEndpoint
-from builtin_plugins.webhooks.topics import is_sent, subscribed
+from builtin_plugins.webhooks.topics import TOPICS, is_sent, subscribed
 from sdk import DomainEvent, PluginContext, Subscription
 
 CONSUMER = "webhooks.fan-out"
@@ -70,4 +71,4 @@ async def fan_out(event: DomainEvent, session: AsyncSession, ctx: PluginContext)
 
 
 def subscriptions() -> Sequence[Subscription]:
-    return (Subscription("*", CONSUMER, fan_out),)
+    return tuple(Subscription(topic, CONSUMER, fan_out) for topic in TOPICS)

@@ -95,6 +95,7 @@ PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
 PROMOTIONS_TYPES = {"promo_redemption_status"}
 TAXES_TABLES = {"tax_rule", "tax_settings"}
 EMAIL_TABLES = {"sent_email"}
+WEBHOOKS_TABLES = {"webhook_endpoint", "webhook_delivery", "webhook_attempt"}
 MARKETPLACE_TABLES = {
     "marketplace_publisher",
     "marketplace_publisher_key",
@@ -162,6 +163,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == (
         EVENTS_TYPES
@@ -190,6 +192,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
 
 
@@ -212,6 +215,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | IDENTITY_TYPES
 
@@ -226,6 +230,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
@@ -243,6 +248,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "promotions_0001",
         "taxes_0001",
         "ticketing_0001",
+        "webhooks_0001",
     ]
 
 
