@@ -17,6 +17,7 @@ from kernel.plugin_manager import KernelPluginManager
 from kernel.schema import import_models
 from tests.support.databases import create_database, drop_database
 
+ANALYTICS_TABLES = {"analytics_sales", "analytics_applied_event"}
 KERNEL_TABLES = {
     "organization",
     "outbox_event",
@@ -95,7 +96,6 @@ PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
 PROMOTIONS_TYPES = {"promo_redemption_status"}
 TAXES_TABLES = {"tax_rule", "tax_settings"}
 EMAIL_TABLES = {"sent_email"}
-WEBHOOKS_TABLES = {"webhook_endpoint", "webhook_delivery", "webhook_attempt"}
 MARKETPLACE_TABLES = {
     "marketplace_publisher",
     "marketplace_publisher_key",
@@ -154,6 +154,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
     assert (
         tables
         == KERNEL_TABLES
+        | ANALYTICS_TABLES
         | IDENTITY_TABLES
         | EVENTS_TABLES
         | TICKETING_TABLES
@@ -163,7 +164,6 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
-        | WEBHOOKS_TABLES
     )
     assert types == (
         EVENTS_TYPES
@@ -183,6 +183,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
     assert (
         tables
         == KERNEL_TABLES
+        | ANALYTICS_TABLES
         | IDENTITY_TABLES
         | EVENTS_TABLES
         | TICKETING_TABLES
@@ -192,7 +193,6 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
-        | WEBHOOKS_TABLES
     )
 
 
@@ -209,13 +209,13 @@ async def test_one_plugin_branch_downgrades_alone(
     # promotions and taxes depend on events only (promotions' order ids are plain uuids)
     assert tables == (
         KERNEL_TABLES
+        | ANALYTICS_TABLES
         | IDENTITY_TABLES
         | EVENTS_TABLES
         | PROMOTIONS_TABLES
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
-        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | IDENTITY_TYPES
 
@@ -225,12 +225,12 @@ async def test_one_plugin_branch_downgrades_alone(
     tables, types = await _tables_and_types(empty_database)
     assert tables == (
         KERNEL_TABLES
+        | ANALYTICS_TABLES
         | EVENTS_TABLES
         | PROMOTIONS_TABLES
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
-        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
@@ -238,6 +238,7 @@ async def test_one_plugin_branch_downgrades_alone(
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
     assert sorted(heads) == [
+        "analytics_0001",
         "email_0001",
         "events_0005",
         "identity_0003",
@@ -248,7 +249,6 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "promotions_0001",
         "taxes_0001",
         "ticketing_0001",
-        "webhooks_0001",
     ]
 
 

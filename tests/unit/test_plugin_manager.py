@@ -34,6 +34,7 @@ from tests.support.plugin_distribution import DemoDistribution, installed_distri
 
 # every plugin this project ships, by entry point name (sorted)
 BUILTINS = (
+    "analytics",
     "demand-surge",
     "early-bird",
     "email",
@@ -188,6 +189,7 @@ def test_builtins_and_an_installed_distribution_are_loaded_from_entry_points(ins
         "identity",
         "events",
         "email",
+        "analytics",
     ]
 
 
