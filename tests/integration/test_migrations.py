@@ -96,6 +96,7 @@ PROMOTIONS_TABLES = {"promo_code", "promo_redemption"}
 PROMOTIONS_TYPES = {"promo_redemption_status"}
 TAXES_TABLES = {"tax_rule", "tax_settings"}
 EMAIL_TABLES = {"sent_email"}
+WEBHOOKS_TABLES = {"webhook_endpoint", "webhook_delivery", "webhook_attempt"}
 MARKETPLACE_TABLES = {
     "marketplace_publisher",
     "marketplace_publisher_key",
@@ -164,6 +165,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == (
         EVENTS_TYPES
@@ -193,6 +195,7 @@ async def test_upgrade_downgrade_upgrade(empty_database: str, plugins: KernelPlu
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
 
 
@@ -216,6 +219,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES | IDENTITY_TYPES
 
@@ -231,6 +235,7 @@ async def test_one_plugin_branch_downgrades_alone(
         | TAXES_TABLES
         | EMAIL_TABLES
         | MARKETPLACE_TABLES
+        | WEBHOOKS_TABLES
     )
     assert types == EVENTS_TYPES | PROMOTIONS_TYPES | TAXES_TYPES
 
@@ -249,6 +254,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "promotions_0001",
         "taxes_0001",
         "ticketing_0001",
+        "webhooks_0001",
     ]
 
 
