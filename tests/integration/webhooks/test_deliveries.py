@@ -1,16 +1,18 @@
 """Webhooks leave through the outbox to a real receiver process on loopback: a paid
 order arrives signed as README says; a topic not subscribed sends nothing; a failing
 receiver is retried with back-off until it answers; an endpoint that keeps failing is
-disabled and comes back when turned on; a delivery can be sent again by hand; and an
-outbox event handed over twice sends once."""
+disabled and comes back when turned on; a delivery can be sent again by hand; an
+outbox event handed over twice sends once; a purge takes the organization's rows."""
 
 from __future__ import annotations
 
 import uuid
 
 import httpx
+from sqlalchemy import text
 
 from kernel.db import Database
+from tests.integration.conftest import new_organization
 from tests.integration.guest.support import guest_buys
 from tests.integration.orders.support import open_shop
 from tests.integration.webhooks.support import (  # noqa: F401 -- fixtures
@@ -173,3 +175,37 @@ async def test_a_delivery_is_sent_again_by_hand(
         headers=admin,
     )
     assert succeeded.status_code == 200 and succeeded.json()["items"] == []
+
+
+async def test_uninstalling_with_purge_deletes_the_organizations_rows_only(
+    http: httpx.AsyncClient, database: Database, receiver: Receiver
+) -> None:
+    shop = await open_shop(http, database)
+    org, admin = str(shop.venue.organization_id), shop.venue.admin
+    endpoint, name = await make_endpoint(http, org, admin, receiver, ["order.paid"])
+    other, other_admin = await new_organization(http)
+    kept, _ = await make_endpoint(http, other, other_admin, receiver, ["*"])
+    await guest_buys(http, shop, standard=1)
+    await until(
+        lambda: deliveries(http, org, admin, endpoint["id"]),
+        lambda found: found and found[0]["status"] == "succeeded",
+    )
+    assert await rows(database, "webhook_attempt", org) == 1
+
+    purged = await http.delete(
+        f"/api/v1/organizations/{org}/plugins/webhooks", params={"purge": "true"}, headers=admin
+    )
+
+    assert purged.status_code == 204, purged.text
+    for table in ("webhook_endpoint", "webhook_delivery", "webhook_attempt"):
+        assert await rows(database, table, org) == 0, table
+    assert await rows(database, "webhook_endpoint", other) == 1
+    assert (await http.get(f"{endpoints_url(other)}/{kept['id']}", headers=other_admin)).is_success
+
+
+async def rows(database: Database, table: str, organization_id: str) -> int:
+    async with database.transaction() as session:
+        return await session.scalar(
+            text(f"SELECT count(*) FROM {table} WHERE organization_id = :id"),
+            {"id": uuid.UUID(organization_id)},
+        )
