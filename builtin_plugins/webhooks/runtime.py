@@ -10,7 +10,10 @@ SERVICE_KEY = "webhooks"
 
 
 def start(kernel: Kernel) -> WebhookSender:
-    sender = WebhookSender(kernel.database, kernel.encryptor, WebhookSettings())
+    production = kernel.settings.environment == "production"
+    sender = WebhookSender(
+        kernel.database, kernel.encryptor, WebhookSettings(), production=production
+    )
     kernel.services[SERVICE_KEY] = sender
     sender.start()
     return sender

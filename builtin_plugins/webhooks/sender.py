@@ -33,6 +33,7 @@ from builtin_plugins.webhooks.models import (
 from builtin_plugins.webhooks.outcomes import Outcome, record
 from builtin_plugins.webhooks.settings import WebhookSettings
 from builtin_plugins.webhooks.signing import SIGNATURE_HEADER, signature_header
+from builtin_plugins.webhooks.urls import private_resolution
 from sdk.clock import utcnow
 from sdk.crypto import DecryptionFailed, Encryptor
 from sdk.db import Database
@@ -73,10 +74,12 @@ class WebhookSender:
         settings: WebhookSettings,
         *,
         client: httpx.AsyncClient | None = None,
+        production: bool = False,
     ) -> None:
         self.database = database
         self.encryptor = encryptor
         self.settings = settings
+        self.production = production  # then a host resolving to a private address is refused
         self.client = client or httpx.AsyncClient(
             timeout=settings.timeout_seconds, follow_redirects=False
         )
@@ -138,6 +141,14 @@ class WebhookSender:
         }
         started = time.perf_counter()
         status_code = error = response_body = None
+        if self.production and (refused := await private_resolution(claimed.url)):
+            return Outcome(
+                attempted_at=attempted_at,
+                status_code=None,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                error=f"not sent: {refused}"[:MAX_ERROR],
+                response_body=None,
+            )
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 async with self.client.stream(

@@ -3,13 +3,17 @@
 https anywhere; plain http only to a loopback address and only outside production (a
 receiver on the developer's machine, the tests' receiver). In production an address
 literal of a private, loopback or link-local network is refused too, so an organization
-cannot point the platform at its own internal services by IP. (A host name is not
-resolved here: the sender does not follow redirects, and DNS pinning is not done.)
+cannot point the platform at its own internal services by IP; a host name is checked
+the same way each time the sender is about to post (:func:`private_resolution`), so a
+name that resolves to such an address is refused too. The sender follows no redirects.
+(What is not covered: a name whose answer changes between that check and the connection.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"localhost"})
@@ -49,3 +53,22 @@ def url_problems(url: str, *, production: bool) -> list[str]:
     if parts.scheme == "http":
         return ["the URL must use https (http only to loopback, outside production)"]
     return ["the URL must use https"]
+
+
+async def private_resolution(url: str) -> str | None:
+    """Why the sender must not post to ``url`` in production: its host resolves to an
+    address that is not global (private, loopback, link-local ...); ``None`` when every
+    address it resolves to is public."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        answers = await asyncio.get_running_loop().getaddrinfo(
+            host, parts.port or 443, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        return f"{host} does not resolve: {exc}"
+    for *_, sockaddr in answers:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not address.is_global:
+            return f"{host} resolves to {address}, which is not a public address"
+    return None

@@ -1,16 +1,20 @@
 """The webhook plugin's pure parts: the signature (and its verification, with the
-tolerance window and a rolled secret), topic patterns, URL rules and the back-off."""
+tolerance window and a rolled secret), topic patterns, URL rules (and where a host
+resolves to) and the back-off."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from datetime import timedelta
 
+from builtin_plugins.webhooks.sender import Claimed, WebhookSender
 from builtin_plugins.webhooks.settings import WebhookSettings
 from builtin_plugins.webhooks.signing import new_secret, signature, signature_header, verify
 from builtin_plugins.webhooks.topics import TOPICS, subscribed, unknown_patterns
-from builtin_plugins.webhooks.urls import url_problems
+from builtin_plugins.webhooks.urls import private_resolution, url_problems
+from tests.support.ports import free_port
 
 BODY = b'{"id":"e1","type":"order.paid"}'
 
@@ -75,3 +79,33 @@ def test_back_off_doubles_from_the_base_up_to_the_cap() -> None:
     delays = [settings.retry_delay(attempts) for attempts in range(1, 9)]
     assert delays[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
     assert delays[-1] == timedelta(hours=1)
+
+
+async def test_a_host_resolving_to_a_private_address_is_refused_before_sending() -> None:
+    assert "localhost resolves to" in (await private_resolution("https://localhost:9/hook") or "")
+    assert await private_resolution("https://10.1.2.3/hook") is not None
+    assert await private_resolution("https://93.184.215.14/hook") is None
+    assert "does not resolve" in (await private_resolution("https://no-such-host.invalid/x"))
+
+
+async def test_in_production_the_sender_does_not_post_to_a_private_address() -> None:
+    claimed = Claimed(
+        delivery_id=uuid.uuid4(),
+        endpoint_id=uuid.uuid4(),
+        event_id=uuid.uuid4(),
+        url=f"http://localhost:{free_port()}/hook",  # nothing listens there
+        secrets=["whsec_test"],
+        body=b"{}",
+        attempt=1,
+    )
+    settings = WebhookSettings(timeout_seconds=5)
+    production = WebhookSender(None, None, settings, production=True)  # type: ignore[arg-type]
+    development = WebhookSender(None, None, settings)  # type: ignore[arg-type]
+    try:
+        refused = await production.send(claimed)
+        tried = await development.send(claimed)
+    finally:
+        await production.client.aclose()
+        await development.client.aclose()
+    assert refused.error is not None and refused.error.startswith("not sent: localhost resolves")
+    assert tried.error is not None and "ConnectError" in tried.error  # it did try to connect
