@@ -25,7 +25,7 @@ METADATA = PluginMetadata(
 def ticketing_orm_models():
     from builtin_plugins.analytics import models
 
-    return [models.SalesFigures, models.AppliedEvent]
+    return [models.SalesFigures, models.AppliedEvent, models.TicketActivity, models.PageView]
 
 
 @hookimpl

@@ -96,3 +96,50 @@ class AppliedEvent(Base):
     )
     topic: Mapped[str] = mapped_column(String(200))
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+TICKET_COUNTERS = (
+    "tickets_issued",
+    "tickets_voided",
+    "tickets_transferred",
+    "tickets_checked_in",
+)
+NO_DATE = uuid.UUID(int=0)  # the event_date_id of activity no single date owns
+
+
+class TicketActivity(Base):
+    """Counters of one (event, date, day) from the ``ticket.*`` events.
+
+    ``event_date_id`` is :data:`NO_DATE` where the event does not name a date (a
+    transfer); ``day`` is the day it happened in the event's time zone.
+    """
+
+    __tablename__ = "analytics_ticket_activity"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    event_date_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tickets_issued: Mapped[int] = _counter()
+    tickets_voided: Mapped[int] = _counter()
+    tickets_transferred: Mapped[int] = _counter()
+    tickets_checked_in: Mapped[int] = _counter()
+
+
+class PageView(Base):
+    """A visitor saw the event's page on ``day`` (counted once per visitor and day).
+
+    Written straight by the public endpoint, insert-only: a flash sale's viewers add
+    rows and never wait on one hot counter row or on the outbox relay.
+    """
+
+    __tablename__ = "analytics_page_view"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    visitor: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -5,11 +5,17 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.analytics.models import AppliedEvent, SalesFigures
+from builtin_plugins.analytics.models import AppliedEvent, PageView, SalesFigures, TicketActivity
 from sdk.db import purge_organization_rows
 
 
 async def purge(session: AsyncSession, organization_id: uuid.UUID) -> dict[str, int]:
     return await purge_organization_rows(
-        session, organization_id, SalesFigures, AppliedEvent, plugin="analytics"
+        session,
+        organization_id,
+        SalesFigures,
+        TicketActivity,
+        PageView,
+        AppliedEvent,
+        plugin="analytics",
     )

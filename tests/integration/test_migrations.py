@@ -17,7 +17,12 @@ from kernel.plugin_manager import KernelPluginManager
 from kernel.schema import import_models
 from tests.support.databases import create_database, drop_database
 
-ANALYTICS_TABLES = {"analytics_sales", "analytics_applied_event"}
+ANALYTICS_TABLES = {
+    "analytics_sales",
+    "analytics_applied_event",
+    "analytics_ticket_activity",
+    "analytics_page_view",
+}
 KERNEL_TABLES = {
     "organization",
     "outbox_event",
@@ -243,7 +248,7 @@ async def test_one_plugin_branch_downgrades_alone(
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
     assert sorted(heads) == [
-        "analytics_0001",
+        "analytics_0002",
         "email_0001",
         "events_0005",
         "identity_0003",
