@@ -25,6 +25,7 @@ Conventions (read these before writing a plugin):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         PriceAdjuster,
         PricingContext,
         Principal,
+        ProviderMovements,
         ProviderPayment,
         RefundSnapshot,
         RefundsSettled,
@@ -427,6 +429,32 @@ def ticketing_dispute_opened(
     :param report: the provider, the payment reference, the amount and the dispute.
     :param session: the provider's transaction.
     :param ctx: the kernel, the payment's organization and this plugin's settings.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Reconciliation: what a provider moved, for checking the ledger against it
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+@errors_propagate
+def ticketing_provider_movements(
+    provider: str, since: datetime, until: datetime, ctx: PluginContext
+) -> ProviderMovements | None:
+    """Called when an organization's provider records are imported for reconciliation,
+    outside any database transaction (the answer is a remote call, possibly paged).
+
+    Return the balance transactions the provider created for the organization in
+    ``[since, until)``, with the payout each was paid out in, and the payouts created in
+    that period; ``None`` when ``provider`` is not yours. Raise a
+    :class:`~kernel.problems.Problem` when the provider cannot be reached. Stops at first
+    non-None result.
+
+    :param provider: the provider's key (``stripe``).
+    :param since: start of the period (inclusive, timezone-aware UTC).
+    :param until: end of the period (exclusive).
+    :param ctx: the kernel, the organization and this plugin's settings for it.
     """
 
 

@@ -4,7 +4,8 @@ An organization is paid through its own Stripe account, a connected account of t
 platform, or the platform's account (see :mod:`.accounts`, managed over
 :mod:`.account_router` with ``payments:manage``). :mod:`.provider` starts payments and
 refunds on the organization's account; :mod:`.webhook` applies Stripe's outcomes exactly
-once; :mod:`.settings` holds the platform's ``STRIPE_*`` environment.
+once; :mod:`.balance` lists the account's balance transactions and payouts for
+reconciliation; :mod:`.settings` holds the platform's ``STRIPE_*`` environment.
 """
 
 from pathlib import Path
@@ -26,6 +27,15 @@ _PROVIDER = StripeProvider()
 @hookimpl
 def ticketing_payment_providers():
     return [_PROVIDER]
+
+
+@hookimpl
+async def ticketing_provider_movements(provider, since, until, ctx):
+    if provider != _PROVIDER.key:
+        return None
+    from builtin_plugins.payments_stripe.balance import movements
+
+    return await movements(ctx.kernel, ctx.organization_id, since, until)
 
 
 @hookimpl

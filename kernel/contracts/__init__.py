@@ -51,10 +51,16 @@ from kernel.contracts.pricing import (
     PricingContext,
     TaxableParty,
 )
+from kernel.contracts.reconciliation import (
+    BalanceTransaction,
+    ProviderMovements,
+    ProviderPayout,
+)
 from kernel.contracts.seating import Seat, SeatHoldRequest, SeatHoldResult, SeatMap, SeatSection
 from kernel.contracts.seed import SeedContext
 
 __all__ = [
+    "BalanceTransaction",
     "CheckoutCart",
     "CheckoutLine",
     "CheckoutVeto",
@@ -87,7 +93,9 @@ __all__ = [
     "PriceStage",
     "PricingContext",
     "Principal",
+    "ProviderMovements",
     "ProviderPayment",
+    "ProviderPayout",
     "RefundRequest",
     "RefundResult",
     "RefundSnapshot",

@@ -10,6 +10,11 @@ Stripe's documented shapes, plus webhook events signed exactly as Stripe signs t
   :attr:`StripeStandIn.refund_status` says otherwise) of a PaymentIntent of the same
   account; another account's intent is ``resource_missing``, as at Stripe, and so is a
   refund of more than is left.
+* ``GET /v1/balance_transactions`` and ``GET /v1/payouts`` -- the account's balance
+  (:mod:`tests.support.stripe_balance`): :meth:`StripeStandIn.succeed` charges an intent
+  (a test then sends ``payment_intent.succeeded``), a succeeded refund and
+  :meth:`StripeStandIn.dispute` move the balance, :meth:`StripeStandIn.pay_out` pays it
+  out.
 
 Requests need a ``Bearer sk_...``/``rk_...`` key (401 otherwise). Objects belong to the
 account that made them: the ``Stripe-Account`` header's account when sent (Connect),
@@ -40,6 +45,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support.stripe_balance import StripeBalance
 
 API_VERSION = "2025-01-27.acacia"
 
@@ -100,6 +107,7 @@ class StripeStandIn:
     intent_error: tuple[int, str, str, str | None] | None = None
     intents_held: threading.Event | None = None  # creates wait until it is set
     intent_waiting: threading.Event = field(default_factory=threading.Event)
+    balance: StripeBalance = field(default_factory=StripeBalance)
     _owners: dict[str, str] = field(default_factory=dict)  # object id -> account
     _by_key: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,6 +117,8 @@ class StripeStandIn:
             routes=[
                 Route("/v1/payment_intents", self._create_intent, methods=["POST"]),
                 Route("/v1/refunds", self._create_refund, methods=["POST"]),
+                Route("/v1/balance_transactions", self._list_balance, methods=["GET"]),
+                Route("/v1/payouts", self._list_payouts, methods=["GET"]),
             ]
         )
 
@@ -217,9 +227,48 @@ class StripeStandIn:
                 "transfer_reversal": None,
             }
             self.refunds[refund["id"]] = refund
+            if refund["status"] == "succeeded":
+                self.balance.refund(recorded.account, refund)
             return refund
 
         return self._answer(recorded, make)
+
+    async def _list(self, request: Request, page) -> JSONResponse:
+        recorded = await self._record(request)
+        recorded.form = _unflatten(list(request.query_params.multi_items()))
+        if not (recorded.api_key or "").startswith(("sk_", "rk_")):
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        return JSONResponse(page(recorded.account, recorded.form))
+
+    async def _list_balance(self, request: Request) -> JSONResponse:
+        return await self._list(request, self.balance.transactions_page)
+
+    async def _list_payouts(self, request: Request) -> JSONResponse:
+        return await self._list(request, self.balance.payouts_page)
+
+    def owner(self, object_id: str) -> str:
+        """The account an object (an intent) belongs to."""
+        return self._owners[object_id]
+
+    def succeed(self, intent_id: str) -> dict[str, Any]:
+        """The buyer paid: the intent succeeds, its charge lands in the balance."""
+        intent = self.intents[intent_id]
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        found = self.balance.charge(self.owner(intent_id), intent)
+        intent["latest_charge"] = found["id"]
+        return found
+
+    def dispute(self, intent_id: str, *, amount: int | None = None) -> dict[str, Any]:
+        """The buyer's bank disputes the intent's charge: a ``dispute`` whose balance
+        transaction takes the amount and Stripe's dispute fee."""
+        found = dispute(self.intents[intent_id], amount=amount)
+        self.balance.dispute(self.owner(intent_id), found)
+        return found
+
+    def pay_out(self, intent_or_account: str) -> list[dict[str, Any]]:
+        """Pay out the balance of the account of an intent (or an account)."""
+        account = self._owners.get(intent_or_account, intent_or_account)
+        return self.balance.pay_out(account)
 
     def intent_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/v1/payment_intents"]
