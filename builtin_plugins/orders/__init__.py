@@ -40,7 +40,7 @@ def ticketing_permissions():
 
 @hookimpl
 def ticketing_orm_models():
-    from builtin_plugins.orders import models
+    from builtin_plugins.orders import models, reconciliation_models
 
     return [
         models.Order,
@@ -52,6 +52,8 @@ def ticketing_orm_models():
         models.LedgerTransaction,
         models.LedgerEntry,
         models.EventQuestion,
+        reconciliation_models.ProviderBalanceTransaction,
+        reconciliation_models.ProviderPayout,
     ]
 
 

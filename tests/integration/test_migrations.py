@@ -86,6 +86,8 @@ ORDERS_TABLES = {
     "ledger_transaction",
     "ledger_entry",
     "event_question",
+    "provider_balance_transaction",
+    "provider_payout",
 }
 ORDERS_TYPES = {
     "order_status",
@@ -254,7 +256,7 @@ def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
         "identity_0003",
         "k0008",
         "marketplace_0001",
-        "orders_0003",
+        "orders_0004",
         "payments_stripe_0002",
         "promotions_0001",
         "taxes_0001",
