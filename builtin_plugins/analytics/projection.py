@@ -1,5 +1,6 @@
-"""Applying one domain event to the sales read model: the one function both the outbox
-consumer and the rebuild call, so the two paths cannot drift apart.
+"""Applying one domain event to the read models (sales, ticket activity): the one
+function both the outbox consumer and the rebuild call, so the two paths cannot drift
+apart.
 
 :func:`apply_event` is idempotent on its own: it records the event in
 ``analytics_applied_event`` first and does nothing when it was already there, so a
@@ -23,16 +24,18 @@ from builtin_plugins.analytics.sales_deltas import (
     order_deltas,
     refund_deltas,
 )
+from builtin_plugins.analytics.ticket_activity import TICKET_TOPICS, add_ticket_event
 from builtin_plugins.orders import order_facts, refunded_lines
 from sdk import PluginContext
 from sdk.db import transaction_lock
 from sdk.outbox import DomainEvent, Subscription
 
 CONSUMER = "analytics.sales"
+ALL_TOPICS = (*TOPICS, *TICKET_TOPICS)
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(topic, CONSUMER, on_event) for topic in TOPICS]
+    return [Subscription(topic, CONSUMER, on_event) for topic in ALL_TOPICS]
 
 
 async def on_event(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
@@ -46,7 +49,7 @@ async def lock_organization(session: AsyncSession, organization_id: uuid.UUID) -
 async def apply_event(session: AsyncSession, event: DomainEvent) -> bool:
     """Add ``event`` to the read model in ``session``'s transaction; ``False`` when it
     is not one the model counts or was applied before."""
-    if event.topic not in TOPICS or event.organization_id is None:
+    if event.topic not in ALL_TOPICS or event.organization_id is None:
         return False
     organization_id = event.organization_id
     await lock_organization(session, organization_id)
@@ -58,6 +61,9 @@ async def apply_event(session: AsyncSession, event: DomainEvent) -> bool:
     )
     if first is None:
         return False
+    if event.topic in TICKET_TOPICS:
+        await add_ticket_event(session, organization_id, event)
+        return True
     deltas = await _deltas(session, event, organization_id)
     await _add(session, organization_id, deltas)
     return True

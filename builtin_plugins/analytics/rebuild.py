@@ -14,9 +14,8 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from builtin_plugins.analytics.models import AppliedEvent, SalesFigures
-from builtin_plugins.analytics.projection import apply_event, lock_organization
-from builtin_plugins.analytics.sales_deltas import TOPICS
+from builtin_plugins.analytics.models import AppliedEvent, SalesFigures, TicketActivity
+from builtin_plugins.analytics.projection import ALL_TOPICS, apply_event, lock_organization
 from sdk.db import Database
 from sdk.outbox import organizations_with_events, replay_events
 
@@ -25,10 +24,10 @@ async def rebuild_organization(session: AsyncSession, organization_id: uuid.UUID
     """Replace the organization's read-model rows by a replay of its events, in
     ``session``'s transaction; returns how many events were applied."""
     await lock_organization(session, organization_id)
-    for model in (SalesFigures, AppliedEvent):
+    for model in (SalesFigures, TicketActivity, AppliedEvent):  # page views stay
         await session.execute(delete(model).where(model.organization_id == organization_id))
     applied = 0
-    async for event in replay_events(session, organization_id=organization_id, topics=TOPICS):
+    async for event in replay_events(session, organization_id=organization_id, topics=ALL_TOPICS):
         applied += await apply_event(session, event)
     return applied
 
@@ -36,7 +35,7 @@ async def rebuild_organization(session: AsyncSession, organization_id: uuid.UUID
 async def organizations_to_rebuild(session: AsyncSession) -> list[uuid.UUID]:
     """Organizations with events to count or rows to clear."""
     with_rows = await session.scalars(select(SalesFigures.organization_id).distinct())
-    return sorted({*await organizations_with_events(session, TOPICS), *with_rows})
+    return sorted({*await organizations_with_events(session, ALL_TOPICS), *with_rows})
 
 
 async def rebuild(

@@ -51,6 +51,7 @@ from builtin_plugins.ticketing.checkin_service import (
     describe_scans,
     get_list,
     identify,
+    record_checked_in,
 )
 from builtin_plugins.ticketing.models import (
     CheckinList,
@@ -294,6 +295,7 @@ async def upload(
 
     await _current_winners(session, tickets)
     displaced: list[uuid.UUID] = []
+    admitted_now: list[_Ticket] = []  # not checked in before this upload
     for entry in tickets.values():
         if not entry.contenders:
             continue
@@ -304,6 +306,8 @@ async def upload(
         first.stored.update(outcome=ScanOutcome.ADMITTED, accepted=True)
         if entry.winner_id is not None:
             displaced.append(entry.winner_id)
+        if entry.winner_key is None:
+            admitted_now.append(entry)
         entry.row.status = TicketStatus.CHECKED_IN
         entry.row.checked_in_at = first.scanned_at
         entry.row.checkin_id = first.stored["id"]
@@ -331,6 +335,15 @@ async def upload(
             update(TicketCheckin).where(TicketCheckin.id.in_(displaced)).values(accepted=False)
         )
     await session.flush()  # the tickets changed above (ORM rows, locked)
+    for entry in admitted_now:
+        await record_checked_in(
+            session,
+            entry.row.organization_id,
+            entry.row.id,
+            entry.row.event_id,
+            entry.row.event_date_id,
+            entry.row.checkin_id,
+        )
 
     final_ids = [t.row.checkin_id for t in tickets.values() if t.row.checkin_id is not None]
     winners = await describe_scans(session, final_ids)

@@ -40,6 +40,7 @@ from builtin_plugins.ticketing.models import (
 )
 from sdk import Conflict, NotFound, Problem, UnprocessableContent
 from sdk.codes import display_code
+from sdk.outbox import record_event
 
 # -- refusals -----------------------------------------------------------------------------
 
@@ -586,6 +587,9 @@ async def scan(
     if row.outcome == ScanOutcome.ADMITTED.value:
         assert row.written == 2, "an admitted scan writes the scan and the ticket"
         checkin = _admitting_scan(row)
+        await record_checked_in(
+            session, organization_id, row.ticket_id, event_id, row.event_date_id, checkin.id
+        )
         return ScanAdmitted(id=checkin.id, ticket=_summary(row), checkin=checkin)
     admitting: CheckinOut | None = None
     if row.outcome == ScanOutcome.ALREADY_CHECKED_IN.value and row.checkin_id is not None:
@@ -594,6 +598,30 @@ async def scan(
         else:  # lost a race: the winner's scan row is newer than this statement's snapshot
             admitting = (await describe_scans(session, [row.checkin_id])).get(row.checkin_id)
     raise _refusal(row, admitting)
+
+
+async def record_checked_in(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    event_date_id: uuid.UUID,
+    checkin_id: uuid.UUID,
+    topic: str = "ticket.checked_in",
+) -> None:
+    """Tell the outbox a ticket was admitted (or, ``ticket.checkin_undone``, is no longer):
+    attendance reports count these."""
+    await record_event(
+        session,
+        topic,
+        {
+            "ticket_id": ticket_id,
+            "event_id": event_id,
+            "event_date_id": event_date_id,
+            "checkin_id": checkin_id,
+        },
+        organization_id=organization_id,
+    )
 
 
 # -- undo ---------------------------------------------------------------------------------
@@ -656,5 +684,14 @@ async def undo(
         ticket.status = TicketStatus.VALID
         ticket.checked_in_at = None
         ticket.checkin_id = None
+        await record_checked_in(
+            session,
+            organization_id,
+            ticket.id,
+            ticket.event_id,
+            ticket.event_date_id,
+            found.id,
+            topic="ticket.checkin_undone",
+        )
     await session.flush()
     return Undone(checkin=found, ticket_status=ticket.status, reopened=reopened)

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import text
 
 from builtin_plugins.analytics.models import COUNTERS
-from builtin_plugins.analytics.sales_deltas import TOPICS
+from builtin_plugins.analytics.projection import ALL_TOPICS
 from builtin_plugins.orders.cli import expire_all
 from kernel.db import Database
 from tests.integration.orders.refund_support import TEST_PROVIDER, paid_order, refund
@@ -155,7 +155,7 @@ async def delivered(database: Database, organization_id: str) -> None:
         "AND topic = ANY(:topics)) - (SELECT count(*) FROM analytics_applied_event "
         "WHERE organization_id = :org)"
     )
-    params = {"org": uuid.UUID(organization_id), "topics": list(TOPICS)}
+    params = {"org": uuid.UUID(organization_id), "topics": list(ALL_TOPICS)}
     while True:
         async with database.transaction() as session:
             missing = await session.scalar(sql, params)

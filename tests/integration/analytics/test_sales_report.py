@@ -251,7 +251,7 @@ async def test_a_rebuild_equals_the_incremental_read_model_across_two_days(
             ),
             {"org": org, "orders": [str(o) for o in first_two]},
         )
-        for table in ("analytics_sales", "analytics_applied_event"):
+        for table in ("analytics_sales", "analytics_ticket_activity", "analytics_applied_event"):
             await session.execute(
                 text(f"DELETE FROM {table} WHERE organization_id = :org"), {"org": org}
             )
@@ -270,7 +270,7 @@ async def test_a_rebuild_equals_the_incremental_read_model_across_two_days(
 
 
 async def _events(database: Database, org: uuid.UUID) -> list[uuid.UUID]:
-    from builtin_plugins.analytics.sales_deltas import TOPICS
+    from builtin_plugins.analytics.projection import ALL_TOPICS
 
     async with database.transaction() as session:
         return list(
@@ -278,6 +278,6 @@ async def _events(database: Database, org: uuid.UUID) -> list[uuid.UUID]:
                 text(
                     "SELECT id FROM outbox_event WHERE organization_id = :org AND topic = ANY(:t)"
                 ),
-                {"org": org, "t": list(TOPICS)},
+                {"org": org, "t": list(ALL_TOPICS)},
             )
         )

@@ -1,0 +1,75 @@
+"""What one ``ticket.*`` domain event adds to the ticket activity counters.
+
+Like the sales counters these only ever add (an undone check-in adds ``-1``), so
+arrival order does not matter and a replay gives the same totals. Each is counted on the
+day it happened in the event's time zone, on the event date the payload names
+(:data:`.models.NO_DATE` when it names none).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from builtin_plugins.analytics.models import NO_DATE, TICKET_COUNTERS, TicketActivity
+from builtin_plugins.analytics.sales_deltas import local_day
+from builtin_plugins.events import Event
+from sdk.outbox import DomainEvent
+
+# topic -> (counter, how much one event adds per ticket)
+TICKET_TOPICS = {
+    "ticket.issued": ("tickets_issued", 1),
+    "ticket.voided": ("tickets_voided", 1),
+    "ticket.transferred": ("tickets_transferred", 1),
+    "ticket.checked_in": ("tickets_checked_in", 1),
+    "ticket.checkin_undone": ("tickets_checked_in", -1),
+}
+
+
+def ticket_delta(topic: str, payload: dict) -> tuple[uuid.UUID, uuid.UUID, str, int]:
+    """(event id, event date id, counter, amount) one event adds; pure."""
+    counter, sign = TICKET_TOPICS[topic]
+    tickets = len(payload.get("ticket_ids") or ()) if topic == "ticket.issued" else 1
+    date_id = payload.get("event_date_id")
+    return (
+        uuid.UUID(str(payload["event_id"])),
+        uuid.UUID(str(date_id)) if date_id else NO_DATE,
+        counter,
+        sign * tickets,
+    )
+
+
+async def event_timezone(
+    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
+) -> str | None:
+    return await session.scalar(
+        select(Event.timezone).where(Event.id == event_id, Event.organization_id == organization_id)
+    )
+
+
+async def add_ticket_event(
+    session: AsyncSession, organization_id: uuid.UUID, event: DomainEvent
+) -> None:
+    """Upsert the counter ``event`` adds (nothing when its event went with a purge)."""
+    event_id, date_id, counter, amount = ticket_delta(event.topic, event.payload)
+    timezone = await event_timezone(session, organization_id, event_id)
+    if timezone is None or amount == 0:
+        return
+    row = {
+        "organization_id": organization_id,
+        "event_id": event_id,
+        "event_date_id": date_id,
+        "day": local_day(event.occurred_at, timezone),
+        **{name: amount if name == counter else 0 for name in TICKET_COUNTERS},
+    }
+    statement = insert(TicketActivity).values(row)
+    table = TicketActivity.__table__
+    await session.execute(
+        statement.on_conflict_do_update(
+            constraint=table.primary_key,
+            set_={counter: table.c[counter] + statement.excluded[counter]},
+        )
+    )
