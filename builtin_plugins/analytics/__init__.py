@@ -42,9 +42,9 @@ def ticketing_event_subscriptions():
 
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.analytics import router
+    from builtin_plugins.analytics import performance_router, router
 
-    return router.routers
+    return [*router.routers, *performance_router.routers]
 
 
 @hookimpl

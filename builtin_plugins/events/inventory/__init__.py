@@ -78,7 +78,11 @@ from builtin_plugins.events.inventory._announce import (
     announce_availability,
     publish_availability_now,
 )
-from builtin_plugins.events.inventory._availability import availability, public_availability
+from builtin_plugins.events.inventory._availability import (
+    availability,
+    pool_states,
+    public_availability,
+)
 from builtin_plugins.events.inventory._buyer import cart_owner
 from builtin_plugins.events.inventory._common import (
     Availability,
@@ -88,6 +92,7 @@ from builtin_plugins.events.inventory._common import (
     HoldNotActive,
     HoldNotFound,
     OrderLimit,
+    PoolState,
     SaleClosed,
     SoldOut,
     hold_seconds,
@@ -100,6 +105,7 @@ from builtin_plugins.events.inventory._holds import (
     return_to_stock,
     sell_directly,
 )
+from builtin_plugins.events.inventory._ledger import holds_placed
 from builtin_plugins.events.inventory._owners import (
     Attached,
     attach_holds,
@@ -130,11 +136,15 @@ __all__ = [
     "public_availability",
     "announce_availability",
     "publish_availability_now",
+    # for reports: pools with live numbers, how many holds the ledger saw
+    "pool_states",
+    "holds_placed",
     # records (read-only to callers)
     "Attached",
     "Availability",
     "Hold",
     "HoldStatus",
+    "PoolState",
     "InventoryHold",
     # problems
     "CapacityConflict",
