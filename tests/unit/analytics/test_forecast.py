@@ -7,7 +7,7 @@ from builtin_plugins.analytics.forecast import cumulative_by, forecast, quantile
 
 def linear(per_day: int, first: int, last: int = 0) -> dict[int, int]:
     """``per_day`` tickets each day from ``first`` days before the event to ``last``."""
-    return {d: per_day for d in range(last, first + 1)}
+    return dict.fromkeys(range(last, first + 1), per_day)
 
 
 def test_own_pace_continues_a_linear_curve() -> None:
