@@ -11,6 +11,8 @@ Writers of one organization take its lock, so a rebuild and the relay never inte
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +26,14 @@ from builtin_plugins.analytics.sales_deltas import (
     order_deltas,
     refund_deltas,
 )
-from builtin_plugins.analytics.ticket_activity import TICKET_TOPICS, add_ticket_event
-from builtin_plugins.orders import order_facts, refunded_lines
+from builtin_plugins.analytics.ticket_activity import TICKET_TOPICS, add_ticket_events
+from builtin_plugins.orders import orders_facts, refunds_lines
 from sdk import PluginContext
 from sdk.db import transaction_lock
 from sdk.outbox import DomainEvent, Subscription
 
 CONSUMER = "analytics.sales"
+UPSERT_ROWS = 1000
 ALL_TOPICS = (*TOPICS, *TICKET_TOPICS)
 
 
@@ -47,51 +50,91 @@ async def lock_organization(session: AsyncSession, organization_id: uuid.UUID) -
 
 
 async def apply_event(session: AsyncSession, event: DomainEvent) -> bool:
-    """Add ``event`` to the read model in ``session``'s transaction; ``False`` when it
-    is not one the model counts or was applied before."""
-    if event.topic not in ALL_TOPICS or event.organization_id is None:
-        return False
-    organization_id = event.organization_id
-    await lock_organization(session, organization_id)
-    first = await session.scalar(
+    """Add ``event`` to the read models in ``session``'s transaction; ``False`` when it
+    is not one they count or was applied before."""
+    return await apply_events(session, [event]) == 1
+
+
+async def apply_events(session: AsyncSession, events: Sequence[DomainEvent]) -> int:
+    """Add ``events`` to the read models in ``session``'s transaction, the way one at a
+    time would: a handful of statements for the whole batch (a rebuild replays them by
+    the thousand). Returns how many were applied (not applied before)."""
+    counted = [e for e in events if e.topic in ALL_TOPICS and e.organization_id is not None]
+    applied = 0
+    for organization_id in sorted({e.organization_id for e in counted}):  # one lock order
+        mine = [event for event in counted if event.organization_id == organization_id]
+        await lock_organization(session, organization_id)
+        fresh = await _first_time(session, organization_id, mine)
+        tickets = [event for event in fresh if event.topic in TICKET_TOPICS]
+        await add_ticket_events(session, organization_id, tickets)
+        sales = [event for event in fresh if event.topic not in TICKET_TOPICS]
+        await _add(session, organization_id, await _deltas(session, organization_id, sales))
+        applied += len(fresh)
+    return applied
+
+
+async def _first_time(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
+) -> list[DomainEvent]:
+    """Record ``events`` as applied; those that were not recorded before."""
+    if not events:
+        return []
+    recorded = await session.scalars(
         insert(AppliedEvent)
-        .values(event_id=event.id, organization_id=organization_id, topic=event.topic)
+        .values(
+            [
+                {"event_id": e.id, "organization_id": organization_id, "topic": e.topic}
+                for e in events
+            ]
+        )
         .on_conflict_do_nothing()
         .returning(AppliedEvent.event_id)
     )
-    if first is None:
-        return False
-    if event.topic in TICKET_TOPICS:
-        await add_ticket_event(session, organization_id, event)
-        return True
-    deltas = await _deltas(session, event, organization_id)
-    await _add(session, organization_id, deltas)
-    return True
+    new = set(recorded)
+    return [event for event in events if event.id in new]
 
 
-async def _deltas(session: AsyncSession, event: DomainEvent, organization_id: uuid.UUID) -> Deltas:
-    order_id = uuid.UUID(str(event.payload["order_id"]))
-    facts = await order_facts(session, organization_id=organization_id, order_id=order_id)
-    if facts is None:  # the order went with a purge: nothing left to count
+async def _deltas(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
+) -> Deltas:
+    """What the order events add, summed (an order gone with a purge adds nothing)."""
+    if not events:
         return {}
-    if event.topic in ORDER_COUNTERS:
-        return order_deltas(event.topic, facts, event.occurred_at)
-    assert event.topic == REFUNDED
-    refund_id = uuid.UUID(str(event.payload["refund_id"]))
-    items = await refunded_lines(session, organization_id=organization_id, refund_id=refund_id)
-    return refund_deltas(
-        facts,
-        items,
-        amount=int(event.payload["amount"]["amount"]),
-        tax=int(event.payload.get("tax") or 0),
-        at=event.occurred_at,
+    facts = await orders_facts(
+        session,
+        organization_id=organization_id,
+        order_ids={uuid.UUID(str(event.payload["order_id"])) for event in events},
     )
+    refunds = await refunds_lines(
+        session,
+        organization_id=organization_id,
+        refund_ids={uuid.UUID(str(e.payload["refund_id"])) for e in events if e.topic == REFUNDED},
+    )
+    total: Deltas = defaultdict(dict)
+    for event in events:
+        order = facts.get(uuid.UUID(str(event.payload["order_id"])))
+        if order is None:
+            continue
+        if event.topic in ORDER_COUNTERS:
+            deltas = order_deltas(event.topic, order, event.occurred_at)
+        else:
+            deltas = refund_deltas(
+                order,
+                refunds[uuid.UUID(str(event.payload["refund_id"]))],
+                amount=int(event.payload["amount"]["amount"]),
+                tax=int(event.payload.get("tax") or 0),
+                at=event.occurred_at,
+            )
+        for key, counters in deltas.items():
+            summed = total[key]
+            for name, value in counters.items():
+                summed[name] = summed.get(name, 0) + value
+    return dict(total)
 
 
 async def _add(session: AsyncSession, organization_id: uuid.UUID, deltas: Deltas) -> None:
-    """Upsert the counters, rows in key order (one lock order for every writer)."""
-    if not deltas:
-        return
+    """Upsert the counters, rows in key order (one lock order for every writer), in
+    statements of at most ``UPSERT_ROWS`` rows (PostgreSQL takes 32,767 parameters)."""
     rows = [
         {
             "organization_id": organization_id,
@@ -106,11 +149,12 @@ async def _add(session: AsyncSession, organization_id: uuid.UUID, deltas: Deltas
         }
         for key in sorted(deltas)
     ]
-    statement = insert(SalesFigures).values(rows)
     table = SalesFigures.__table__
-    await session.execute(
-        statement.on_conflict_do_update(
-            constraint=table.primary_key,
-            set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
+    for start in range(0, len(rows), UPSERT_ROWS):
+        statement = insert(SalesFigures).values(rows[start : start + UPSERT_ROWS])
+        await session.execute(
+            statement.on_conflict_do_update(
+                constraint=table.primary_key,
+                set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
+            )
         )
-    )

@@ -9,6 +9,8 @@ day it happened in the event's time zone, on the event date the payload names
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -42,34 +44,46 @@ def ticket_delta(topic: str, payload: dict) -> tuple[uuid.UUID, uuid.UUID, str, 
     )
 
 
-async def event_timezone(
-    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
-) -> str | None:
-    return await session.scalar(
-        select(Event.timezone).where(Event.id == event_id, Event.organization_id == organization_id)
-    )
-
-
-async def add_ticket_event(
-    session: AsyncSession, organization_id: uuid.UUID, event: DomainEvent
+async def add_ticket_events(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
 ) -> None:
-    """Upsert the counter ``event`` adds (nothing when its event went with a purge)."""
-    event_id, date_id, counter, amount = ticket_delta(event.topic, event.payload)
-    timezone = await event_timezone(session, organization_id, event_id)
-    if timezone is None or amount == 0:
+    """Upsert what ``events`` add, summed per row, in one statement (an event whose
+    catalog event went with a purge adds nothing)."""
+    if not events:
         return
-    row = {
-        "organization_id": organization_id,
-        "event_id": event_id,
-        "event_date_id": date_id,
-        "day": local_day(event.occurred_at, timezone),
-        **{name: amount if name == counter else 0 for name in TICKET_COUNTERS},
-    }
-    statement = insert(TicketActivity).values(row)
+    deltas = [ticket_delta(event.topic, event.payload) for event in events]
+    found = await session.execute(
+        select(Event.id, Event.timezone).where(
+            Event.organization_id == organization_id,
+            Event.id.in_({event_id for event_id, *_ in deltas}),
+        )
+    )
+    timezones = dict(found.all())
+    rows: dict[tuple[uuid.UUID, uuid.UUID, date], dict[str, int]] = {}
+    for event, (event_id, date_id, counter, amount) in zip(events, deltas, strict=True):
+        if event_id not in timezones or amount == 0:
+            continue
+        key = (event_id, date_id, local_day(event.occurred_at, timezones[event_id]))
+        counters = rows.setdefault(key, dict.fromkeys(TICKET_COUNTERS, 0))
+        counters[counter] += amount
+    if not rows:
+        return
+    statement = insert(TicketActivity).values(
+        [
+            {
+                "organization_id": organization_id,
+                "event_id": event_id,
+                "event_date_id": date_id,
+                "day": day,
+                **counters,
+            }
+            for (event_id, date_id, day), counters in sorted(rows.items())
+        ]
+    )
     table = TicketActivity.__table__
     await session.execute(
         statement.on_conflict_do_update(
             constraint=table.primary_key,
-            set_={counter: table.c[counter] + statement.excluded[counter]},
+            set_={name: table.c[name] + statement.excluded[name] for name in TICKET_COUNTERS},
         )
     )

@@ -1,8 +1,9 @@
 """Orders: checkout turns a buyer's holds into an order, payment turns it into tickets.
 
-This module is the plugin's public face. Other plugins may use :func:`order_facts` and
-:func:`refunded_lines` (:mod:`.sales_facts`): an order's lines and a refund's split, read
-with their own session, for read models fed by the ``order.*`` events.
+This module is the plugin's public face. Other plugins may use :func:`orders_facts`,
+:func:`refunds_lines` and :func:`refunded_lines` (:mod:`.sales_facts`): orders' lines and
+refunds' splits, read with their own session, for read models fed by the ``order.*``
+events.
 """
 
 from pathlib import Path
@@ -11,8 +12,9 @@ from builtin_plugins.orders.sales_facts import (
     OrderFacts,
     RefundedLine,
     SoldLine,
-    order_facts,
+    orders_facts,
     refunded_lines,
+    refunds_lines,
 )
 from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
@@ -26,7 +28,15 @@ METADATA = PluginMetadata(
     description="Checkout, orders and their lifecycle, payments through the payments hook.",
 )
 
-__all__ = ["METADATA", "OrderFacts", "RefundedLine", "SoldLine", "order_facts", "refunded_lines"]
+__all__ = [
+    "METADATA",
+    "OrderFacts",
+    "RefundedLine",
+    "SoldLine",
+    "orders_facts",
+    "refunded_lines",
+    "refunds_lines",
+]
 
 
 @hookimpl

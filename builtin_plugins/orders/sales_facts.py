@@ -15,6 +15,7 @@ consumer's session, rather than added to the event payloads, because:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,65 +72,105 @@ class RefundedLine:
     amount: int
 
 
-def _fee(line: OrderLine) -> int:
-    adjustments = (line.pricing or {}).get("adjustments") or ()
+def _fee(pricing: dict | None, quantity: int) -> int:
+    adjustments = (pricing or {}).get("adjustments") or ()
     per_unit = sum(a.get("amount", 0) for a in adjustments if a.get("stage") == "fee")
-    return per_unit * line.quantity
+    return per_unit * quantity
 
 
-async def order_facts(
-    session: AsyncSession, *, organization_id: uuid.UUID, order_id: uuid.UUID
-) -> OrderFacts | None:
-    """The organization's order with its lines in position order; ``None`` if it has none."""
-    row = (
+async def orders_facts(
+    session: AsyncSession, *, organization_id: uuid.UUID, order_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, OrderFacts]:
+    """The organization's orders among ``order_ids``, each with its lines in position
+    order (an order not found, e.g. purged, is left out). Two statements for any number
+    of orders, reading plain rows, so a rebuild replaying many events stays cheap."""
+    if not order_ids:
+        return {}
+    ids = list(order_ids)
+    orders = (
         await session.execute(
-            select(Order, Event.timezone)
-            .join(Event, Event.id == Order.event_id)
-            .where(Order.id == order_id, Order.organization_id == organization_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    order, timezone = row
-    lines = await session.scalars(
-        select(OrderLine)
-        .where(OrderLine.order_id == order.id)
-        .order_by(OrderLine.position, OrderLine.id)
-    )
-    return OrderFacts(
-        order_id=order.id,
-        organization_id=order.organization_id,
-        event_id=order.event_id,
-        event_timezone=timezone,
-        currency=order.currency,
-        promo_code=order.promo_code,
-        channel=ONLINE,
-        placed_at=order.created_at,
-        lines=tuple(
-            SoldLine(
-                line_id=line.id,
-                position=line.position,
-                event_date_id=line.event_date_id,
-                ticket_type_id=line.ticket_type_id,
-                quantity=line.quantity,
-                gross=line.gross_amount,
-                discount=line.discount_amount,
-                tax=line.tax_amount,
-                fee=_fee(line),
+            select(
+                Order.id,
+                Order.event_id,
+                Order.currency,
+                Order.promo_code,
+                Order.created_at,
+                Event.timezone,
             )
-            for line in lines
-        ),
+            .join(Event, Event.id == Order.event_id)
+            .where(Order.organization_id == organization_id, Order.id.in_(ids))
+        )
+    ).all()
+    lines: dict[uuid.UUID, list[SoldLine]] = {order.id: [] for order in orders}
+    rows = await session.execute(
+        select(
+            OrderLine.order_id,
+            OrderLine.id,
+            OrderLine.position,
+            OrderLine.event_date_id,
+            OrderLine.ticket_type_id,
+            OrderLine.quantity,
+            OrderLine.gross_amount,
+            OrderLine.discount_amount,
+            OrderLine.tax_amount,
+            OrderLine.pricing,
+        )
+        .where(OrderLine.organization_id == organization_id, OrderLine.order_id.in_(ids))
+        .order_by(OrderLine.order_id, OrderLine.position, OrderLine.id)
     )
+    for row in rows:
+        if row.order_id in lines:
+            lines[row.order_id].append(
+                SoldLine(
+                    line_id=row.id,
+                    position=row.position,
+                    event_date_id=row.event_date_id,
+                    ticket_type_id=row.ticket_type_id,
+                    quantity=row.quantity,
+                    gross=row.gross_amount,
+                    discount=row.discount_amount,
+                    tax=row.tax_amount,
+                    fee=_fee(row.pricing, row.quantity),
+                )
+            )
+    return {
+        order.id: OrderFacts(
+            order_id=order.id,
+            organization_id=organization_id,
+            event_id=order.event_id,
+            event_timezone=order.timezone,
+            currency=order.currency,
+            promo_code=order.promo_code,
+            channel=ONLINE,
+            placed_at=order.created_at,
+            lines=tuple(lines[order.id]),
+        )
+        for order in orders
+    }
+
+
+async def refunds_lines(
+    session: AsyncSession, *, organization_id: uuid.UUID, refund_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[RefundedLine, ...]]:
+    """The lines each of the organization's refunds named, in line order (a refund of
+    money only, or one not found, names none)."""
+    found: dict[uuid.UUID, list[RefundedLine]] = {refund_id: [] for refund_id in refund_ids}
+    if not found:
+        return {}
+    rows = await session.execute(
+        select(Refund.id, RefundItem.order_line_id, RefundItem.quantity, RefundItem.amount)
+        .join(Refund, Refund.id == RefundItem.refund_id)
+        .where(Refund.id.in_(list(found)), Refund.organization_id == organization_id)
+        .order_by(Refund.id, RefundItem.order_line_id)
+    )
+    for refund_id, line_id, quantity, amount in rows:
+        found[refund_id].append(RefundedLine(line_id, quantity, amount))
+    return {refund_id: tuple(lines) for refund_id, lines in found.items()}
 
 
 async def refunded_lines(
     session: AsyncSession, *, organization_id: uuid.UUID, refund_id: uuid.UUID
 ) -> tuple[RefundedLine, ...]:
-    """The lines a refund named (none for a refund of money only), in line order."""
-    rows = await session.execute(
-        select(RefundItem.order_line_id, RefundItem.quantity, RefundItem.amount)
-        .join(Refund, Refund.id == RefundItem.refund_id)
-        .where(Refund.id == refund_id, Refund.organization_id == organization_id)
-        .order_by(RefundItem.order_line_id)
-    )
-    return tuple(RefundedLine(line_id, quantity, amount) for line_id, quantity, amount in rows)
+    """The lines one refund named (none for a refund of money only), in line order."""
+    found = await refunds_lines(session, organization_id=organization_id, refund_ids=[refund_id])
+    return found[refund_id]
