@@ -3,11 +3,18 @@
 This module is the plugin's public face. Other plugins may use :func:`orders_facts`,
 :func:`refunds_lines` and :func:`refunded_lines` (:mod:`.sales_facts`): orders' lines and
 refunds' splits, read with their own session, for read models fed by the ``order.*``
-events.
+events; and
+:func:`attendee_facts` (:mod:`.people_facts`): an order's attendees and their answers.
 """
 
 from pathlib import Path
 
+from builtin_plugins.orders.people_facts import (
+    AskedQuestion,
+    AttendeeFact,
+    OrderPeople,
+    attendee_facts,
+)
 from builtin_plugins.orders.sales_facts import (
     OrderFacts,
     RefundedLine,
@@ -30,9 +37,13 @@ METADATA = PluginMetadata(
 
 __all__ = [
     "METADATA",
+    "AskedQuestion",
+    "AttendeeFact",
     "OrderFacts",
+    "OrderPeople",
     "RefundedLine",
     "SoldLine",
+    "attendee_facts",
     "orders_facts",
     "refunded_lines",
     "refunds_lines",
