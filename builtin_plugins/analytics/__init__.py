@@ -16,7 +16,7 @@ METADATA = PluginMetadata(
     name="Analytics",
     version="0.1.0",
     category=PluginCategory.ANALYTICS,
-    depends_on=("events", "orders"),
+    depends_on=("events", "orders", "identity"),
     description="Sales reports by day, week, ticket type, promo code and channel; CSV export.",
 )
 
@@ -24,8 +24,15 @@ METADATA = PluginMetadata(
 @hookimpl
 def ticketing_orm_models():
     from builtin_plugins.analytics import models
+    from builtin_plugins.analytics.demographic_models import DEMOGRAPHIC_MODELS
 
-    return [models.SalesFigures, models.AppliedEvent, models.TicketActivity, models.PageView]
+    return [
+        models.SalesFigures,
+        models.AppliedEvent,
+        models.TicketActivity,
+        models.PageView,
+        *DEMOGRAPHIC_MODELS,
+    ]
 
 
 @hookimpl
@@ -35,16 +42,16 @@ def ticketing_migration_location():
 
 @hookimpl
 def ticketing_event_subscriptions():
-    from builtin_plugins.analytics import projection
+    from builtin_plugins.analytics import demographic_projection, projection
 
-    return projection.subscriptions()
+    return [*projection.subscriptions(), *demographic_projection.subscriptions()]
 
 
 @hookimpl
 def ticketing_api_routers():
-    from builtin_plugins.analytics import performance_router, router
+    from builtin_plugins.analytics import demographics_router, performance_router, router
 
-    return [*router.routers, *performance_router.routers]
+    return [*router.routers, *performance_router.routers, *demographics_router.routers]
 
 
 @hookimpl

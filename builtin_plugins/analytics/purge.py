@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from builtin_plugins.analytics.demographic_models import DEMOGRAPHIC_MODELS
 from builtin_plugins.analytics.models import AppliedEvent, PageView, SalesFigures, TicketActivity
 from sdk.db import purge_organization_rows
 
@@ -17,5 +18,6 @@ async def purge(session: AsyncSession, organization_id: uuid.UUID) -> dict[str, 
         TicketActivity,
         PageView,
         AppliedEvent,
+        *DEMOGRAPHIC_MODELS,
         plugin="analytics",
     )

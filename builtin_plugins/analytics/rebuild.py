@@ -15,6 +15,7 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from builtin_plugins.analytics.demographic_projection import rebuild_demographics
 from builtin_plugins.analytics.models import AppliedEvent, SalesFigures, TicketActivity
 from builtin_plugins.analytics.projection import ALL_TOPICS, apply_events, lock_organization
 from sdk.db import Database
@@ -36,6 +37,7 @@ async def rebuild_organization(session: AsyncSession, organization_id: uuid.UUID
             applied += await apply_events(session, batch)
             batch = []
     applied += await apply_events(session, batch)
+    await rebuild_demographics(session, organization_id)  # its own events and lock
     return applied
 
 

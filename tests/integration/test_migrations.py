@@ -22,6 +22,11 @@ ANALYTICS_TABLES = {
     "analytics_applied_event",
     "analytics_ticket_activity",
     "analytics_page_view",
+    "analytics_demographic_member",
+    "analytics_demographic_order",
+    "analytics_first_seen_buyer",
+    "analytics_demographic_applied_event",
+    "analytics_demographic_key",
 }
 KERNEL_TABLES = {
     "organization",
@@ -250,7 +255,7 @@ async def test_one_plugin_branch_downgrades_alone(
 def test_each_owner_has_its_own_head(plugins: KernelPluginManager) -> None:
     heads = migrate.heads("postgresql://unused/unused", plugins)
     assert sorted(heads) == [
-        "analytics_0002",
+        "analytics_0003",
         "email_0001",
         "events_0005",
         "identity_0003",
