@@ -8,10 +8,16 @@ names a transaction's payout only that way. Lists are paged with ``starting_afte
 while ``has_more``. Calls go to the account that takes the organization's payments now
 (a connected account through the ``Stripe-Account`` header); payments made on an account
 the organization used before are not seen. No database transaction is open meanwhile.
+
+The platform's account holds every organization's money that has no account of its
+own: there only the organization's charges and refunds (``metadata.organization_id``,
+set on every intent and refund we create) and the disputes of those charges are kept,
+and payouts, which are the platform's, are left out.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,6 +32,7 @@ from builtin_plugins.payments_stripe.provider import (
     organization_credentials,
     stripe_client,
 )
+from builtin_plugins.payments_stripe.schemas import PLATFORM
 from sdk import (
     BalanceTransaction,
     Kernel,
@@ -59,15 +66,15 @@ def _options(creds: Credentials) -> dict[str, Any]:
 
 
 async def _every(list_page: Callable[..., Awaitable[Any]], params: dict[str, Any], options):
-    """Every object of a Stripe list, page after page."""
-    found: list[Any] = []
+    """Every object of a Stripe list, page after page, as plain dicts."""
+    found: list[dict[str, Any]] = []
     after: str | None = None
     while True:
         page_params = {**params, "limit": PAGE_SIZE}
         if after is not None:
             page_params["starting_after"] = after
         page = await list_page(page_params, options=options)
-        found.extend(page.data)
+        found.extend(item.to_dict() for item in page.data)
         if len(found) > MAX_RECORDS:
             raise TooManyRecords(f"More than {MAX_RECORDS} records: import a shorter period.")
         if not page.has_more or not page.data:
@@ -75,7 +82,7 @@ async def _every(list_page: Callable[..., Awaitable[Any]], params: dict[str, Any
         after = page.data[-1].id
 
 
-def _transaction(txn: Any, payout_id: str | None) -> BalanceTransaction:
+def _transaction(txn: dict[str, Any], payout_id: str | None) -> BalanceTransaction:
     source = txn.get("source")
     source_id = source if isinstance(source, str) else (source or {}).get("id", "")
     payment = "" if isinstance(source, str) or source is None else source.get("payment_intent")
@@ -84,13 +91,13 @@ def _transaction(txn: Any, payout_id: str | None) -> BalanceTransaction:
     if kind == "payout":
         payout_id = source_id
     return BalanceTransaction(
-        provider_id=txn.id,
+        provider_id=txn["id"],
         kind=kind,
-        amount=int(txn.amount),
+        amount=int(txn["amount"]),
         fee=int(txn.get("fee") or 0),
-        net=int(txn.net),
-        currency=str(txn.currency).upper(),
-        created=_when(txn.created) or datetime.now(UTC),
+        net=int(txn["net"]),
+        currency=str(txn["currency"]).upper(),
+        created=_when(txn["created"]) or datetime.now(UTC),
         available_on=_when(txn.get("available_on")),
         source=source_id or "",
         payment_reference=payment or "",
@@ -105,7 +112,8 @@ async def movements(
 ) -> ProviderMovements:
     creds = await organization_credentials(accounts.of(kernel), organization_id)
     options = _options(creds)
-    created = {"gte": int(since.timestamp()), "lt": int(until.timestamp())}
+    # Stripe's times are whole seconds: the second ``until`` falls in is asked too
+    created = {"gte": math.floor(since.timestamp()), "lt": math.ceil(until.timestamp())}
     expand = ["data.source"]
     async with stripe_client(creds) as client:
         try:
@@ -119,25 +127,47 @@ async def movements(
             for payout in payouts:
                 for txn in await _every(
                     client.v1.balance_transactions.list_async,
-                    {"payout": payout.id, "expand": expand},
+                    {"payout": payout["id"], "expand": expand},
                     options,
                 ):
-                    paid_out[txn.id] = (txn, payout.id)
+                    paid_out[txn["id"]] = (txn, payout["id"])
         except stripe.StripeError as error:
             raise _failed(error, "list the balance transactions") from error
-    by_id = {txn.id: _transaction(txn, None) for txn in listed}
+    by_id = {txn["id"]: _transaction(txn, None) for txn in listed}
     by_id.update({i: _transaction(txn, payout_id) for i, (txn, payout_id) in paid_out.items()})
+    if creds.account == PLATFORM:
+        return _of_organization(organization_id, listed, by_id)
     return ProviderMovements(
         balance_transactions=tuple(by_id.values()),
         payouts=tuple(
             ProviderPayout(
-                provider_id=payout.id,
-                amount=int(payout.amount),
-                currency=str(payout.currency).upper(),
-                created=_when(payout.created) or datetime.now(UTC),
+                provider_id=payout["id"],
+                amount=int(payout["amount"]),
+                currency=str(payout["currency"]).upper(),
+                created=_when(payout["created"]) or datetime.now(UTC),
                 arrival_date=_when(payout.get("arrival_date")),
                 status=payout.get("status") or "",
             )
             for payout in payouts
         ),
     )
+
+
+def _of_organization(
+    organization_id: uuid.UUID, listed: list[dict[str, Any]], by_id: dict[str, BalanceTransaction]
+) -> ProviderMovements:
+    """The organization's share of the platform account: its charges and refunds, and
+    the disputes of its charges; no payouts."""
+    ours = set()
+    for txn in listed:
+        source = txn.get("source")
+        metadata = {} if isinstance(source, str) or source is None else source.get("metadata")
+        if (metadata or {}).get("organization_id") == str(organization_id):
+            ours.add(txn["id"])
+    payments = {by_id[i].payment_reference for i in ours if by_id[i].payment_reference}
+    kept = [
+        t
+        for i, t in by_id.items()
+        if i in ours or (t.kind.startswith("dispute") and t.payment_reference in payments)
+    ]
+    return ProviderMovements(balance_transactions=tuple(kept), payouts=())

@@ -105,6 +105,7 @@ class StripeBalance:
             "captured": True,
             "created": int(time.time()),
             "currency": intent["currency"],
+            "metadata": intent.get("metadata", {}),
             "paid": True,
             "payment_intent": intent["id"],
             "status": "succeeded",
