@@ -92,6 +92,7 @@ def ticketing_api_routers():
         orders_router,
         payments_router,
         questions_router,
+        reconciliation_router,
         refunds_router,
     )
 
@@ -103,6 +104,7 @@ def ticketing_api_routers():
         *questions_router.routers,
         *refunds_router.routers,
         *ledger_router.routers,
+        *reconciliation_router.routers,
     ]
 
 
