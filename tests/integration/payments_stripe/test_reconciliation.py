@@ -319,3 +319,25 @@ async def test_bad_input_is_refused_with_a_problem(
         f"{reports(org)}/reconciliation", params={"from": today(), "to": today()}, headers=member
     )
     assert forbidden.status_code == 403
+
+
+async def test_on_the_platform_account_an_organization_imports_only_its_own_records(
+    http: httpx.AsyncClient, database: Database, stripe_api: StripeStandIn
+) -> None:
+    ours = await stripe_order(http, database, stripe_api, 1)
+    theirs = await stripe_order(http, database, stripe_api, 2)
+    for placed in (ours, theirs):
+        await pay(http, stripe_api, placed)
+    assert account_of(stripe_api, ours) == account_of(stripe_api, theirs)  # one balance
+    stripe_api.pay_out(ours.intent["id"])  # the platform's payout, no organization's
+
+    imported = await import_now(http, ours)
+    assert (imported["balance_transactions"], imported["payouts"]) == (1, 0)
+    found = await report(http, ours, include_matched="true")
+    assert [(i["reference"], i["finding"]) for i in found["items"]] == [
+        (ours.intent["id"], "matched")
+    ]
+    listed = await http.get(
+        f"{reports(ours.organization_id)}/payouts", headers=ours.shop.venue.admin
+    )
+    assert listed.status_code == 200 and listed.json()["items"] == []
