@@ -33,7 +33,6 @@ from sdk.db import transaction_lock
 from sdk.outbox import DomainEvent, Subscription
 
 CONSUMER = "analytics.sales"
-UPSERT_ROWS = 1000
 ALL_TOPICS = (*TOPICS, *TICKET_TOPICS)
 
 
@@ -79,18 +78,15 @@ async def _first_time(
     """Record ``events`` as applied; those that were not recorded before."""
     if not events:
         return []
-    recorded = await session.scalars(
-        insert(AppliedEvent)
-        .values(
-            [
-                {"event_id": e.id, "organization_id": organization_id, "topic": e.topic}
-                for e in events
-            ]
-        )
+    # One statement compiled once, its rows sent as a batch (SQLAlchemy's
+    # "insertmanyvalues"): a VALUES list compiled per call costs more than the database.
+    recorded = await session.execute(
+        insert(AppliedEvent.__table__)
         .on_conflict_do_nothing()
-        .returning(AppliedEvent.event_id)
+        .returning(AppliedEvent.__table__.c.event_id),
+        [{"event_id": e.id, "organization_id": organization_id, "topic": e.topic} for e in events],
     )
-    new = set(recorded)
+    new = set(recorded.scalars())
     return [event for event in events if event.id in new]
 
 
@@ -133,8 +129,7 @@ async def _deltas(
 
 
 async def _add(session: AsyncSession, organization_id: uuid.UUID, deltas: Deltas) -> None:
-    """Upsert the counters, rows in key order (one lock order for every writer), in
-    statements of at most ``UPSERT_ROWS`` rows (PostgreSQL takes 32,767 parameters)."""
+    """Upsert the counters, rows in key order (one lock order for every writer)."""
     rows = [
         {
             "organization_id": organization_id,
@@ -149,12 +144,12 @@ async def _add(session: AsyncSession, organization_id: uuid.UUID, deltas: Deltas
         }
         for key in sorted(deltas)
     ]
+    if not rows:
+        return
     table = SalesFigures.__table__
-    for start in range(0, len(rows), UPSERT_ROWS):
-        statement = insert(SalesFigures).values(rows[start : start + UPSERT_ROWS])
-        await session.execute(
-            statement.on_conflict_do_update(
-                constraint=table.primary_key,
-                set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
-            )
-        )
+    statement = insert(table)
+    upsert = statement.on_conflict_do_update(
+        constraint=table.primary_key,
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
+    )
+    await session.execute(upsert, rows)

@@ -68,7 +68,14 @@ async def add_ticket_events(
         counters[counter] += amount
     if not rows:
         return
-    statement = insert(TicketActivity).values(
+    table = TicketActivity.__table__
+    statement = insert(table)
+    upsert = statement.on_conflict_do_update(
+        constraint=table.primary_key,
+        set_={name: table.c[name] + statement.excluded[name] for name in TICKET_COUNTERS},
+    )
+    await session.execute(
+        upsert,
         [
             {
                 "organization_id": organization_id,
@@ -78,12 +85,5 @@ async def add_ticket_events(
                 **counters,
             }
             for (event_id, date_id, day), counters in sorted(rows.items())
-        ]
-    )
-    table = TicketActivity.__table__
-    await session.execute(
-        statement.on_conflict_do_update(
-            constraint=table.primary_key,
-            set_={name: table.c[name] + statement.excluded[name] for name in TICKET_COUNTERS},
-        )
+        ],
     )
