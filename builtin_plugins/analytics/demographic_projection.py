@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,13 +220,21 @@ async def _add(
             set_={"tickets": table.c.tickets + statement.excluded.tickets},
         )
     )
-    await session.execute(
-        delete(DemographicMember).where(
-            DemographicMember.organization_id == organization_id,
-            DemographicMember.event_id == event_id,
-            DemographicMember.tickets <= 0,
+    taken = [key for key, tickets in deltas.items() if tickets < 0]
+    if taken:  # only a refund takes tickets off: look at the rows it touched, no others
+        await session.execute(
+            delete(DemographicMember).where(
+                DemographicMember.organization_id == organization_id,
+                DemographicMember.event_id == event_id,
+                tuple_(
+                    DemographicMember.dimension,
+                    DemographicMember.value,
+                    DemographicMember.role,
+                    DemographicMember.person,
+                ).in_(taken),
+                DemographicMember.tickets <= 0,
+            )
         )
-    )
 
 
 async def rebuild_demographics(session: AsyncSession, organization_id: uuid.UUID) -> int:
