@@ -12,7 +12,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import Response
 
 from builtin_plugins.analytics.analytics_settings import analytics_settings
 from builtin_plugins.analytics.demographics_report import demographics
@@ -23,13 +22,13 @@ from builtin_plugins.analytics.demographics_schemas import (
 )
 from builtin_plugins.events import event_summary
 from sdk import NotFound, Principal, UnprocessableContent
+from sdk.exports import CSV_ANSWER, csv_response, wants_csv
 from sdk.http import SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
 K = Annotated[int | None, Query(ge=1, le=1000, description="Smallest group shown")]
 Format = Literal["json", "csv"] | None
 Accept = Annotated[str | None, Header(max_length=500)]
-CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 router = APIRouter(prefix="/organizations/{organization_id}/reports", tags=["reports"])
 routers = [router]
@@ -47,19 +46,15 @@ def _k(k: int | None) -> int:
 def _answer(
     report: DemographicsOut, format: Format, accept: str | None, name: str
 ) -> DemographicsOut:
-    if format == "csv" or (format is None and "text/csv" in (accept or "")):
-        return Response(  # type: ignore[return-value]
-            to_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+    if wants_csv(format, accept):
+        return csv_response(to_csv(report), f"{name}.csv")  # type: ignore[return-value]
     return report
 
 
 @router.get(
     "/demographics",
     summary="Attendee demographics of the whole organization, small groups suppressed",
-    responses=CSV,
+    responses=CSV_ANSWER,
 )
 async def organization_demographics(
     organization_id: uuid.UUID,
@@ -77,7 +72,7 @@ async def organization_demographics(
 @router.get(
     "/events/{event_id}/demographics",
     summary="Attendee demographics of one event, small groups suppressed",
-    responses=CSV,
+    responses=CSV_ANSWER,
 )
 async def event_demographics(
     organization_id: uuid.UUID,

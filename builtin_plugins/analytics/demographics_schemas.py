@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 from pydantic import BaseModel, Field
 
 from builtin_plugins.analytics.suppression import DimensionFigures, Shown
+from sdk.exports import csv_text
 
 
 class Figure(BaseModel):
@@ -65,25 +64,15 @@ COLUMNS = ("dimension", "row", "value", "attendees", "buyers", "suppressed")
 def to_csv(report: DemographicsOut) -> str:
     """One line per group, then the dimension's ``other`` and ``total`` (``row`` says
     which); suppressed counts are empty."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    lines = []
 
     def line(dimension: str, row: str, value: str, figure: Figure) -> None:
-        writer.writerow(
-            [
-                dimension,
-                row,
-                value,
-                "" if figure.attendees is None else figure.attendees,
-                "" if figure.buyers is None else figure.buyers,
-                "true" if figure.suppressed else "false",
-            ]
-        )
+        suppressed = "true" if figure.suppressed else "false"
+        lines.append([dimension, row, value, figure.attendees, figure.buyers, suppressed])
 
     for dimension in report.dimensions:
         for group in dimension.groups:
             line(dimension.dimension, "group", group.value, group)
         line(dimension.dimension, "other", "", dimension.other)
         line(dimension.dimension, "total", "", dimension.total)
-    return out.getvalue()
+    return csv_text(COLUMNS, lines)

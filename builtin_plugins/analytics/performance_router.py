@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +33,7 @@ from builtin_plugins.analytics.sales_deltas import local_day
 from builtin_plugins.events import Event, EventStatus
 from sdk import NotFound, Principal
 from sdk.clock import utcnow
+from sdk.exports import CSV_ANSWER, csv_response, wants_csv
 from sdk.http import SessionDep, public, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -55,7 +56,7 @@ async def _event(session, organization_id: uuid.UUID, event_id: uuid.UUID) -> Ev
 @reports.get(
     "/performance",
     summary="One event's views, holds, orders, attendance, revenue, pools and pace",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=CSV_ANSWER,
 )
 async def event_performance(
     organization_id: uuid.UUID,
@@ -69,12 +70,9 @@ async def event_performance(
     report = performance_public(
         event_id, await performance(session, organization_id, event, utcnow())
     )
-    if format == "csv" or (format is None and "text/csv" in (accept or "")):
-        return Response(  # type: ignore[return-value]
-            performance_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="performance-{event_id}.csv"'},
-        )
+    if wants_csv(format, accept):
+        csv = performance_csv(report)
+        return csv_response(csv, f"performance-{event_id}.csv")  # type: ignore[return-value]
     return report
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -13,6 +11,7 @@ from pydantic import BaseModel, Field
 from builtin_plugins.analytics.curves import EventTimes
 from builtin_plugins.analytics.forecast import Forecast
 from builtin_plugins.analytics.performance import Performance
+from sdk.exports import csv_text
 
 
 class PoolUsePublic(BaseModel):
@@ -63,16 +62,11 @@ def performance_public(event_id: uuid.UUID, figures: Performance) -> Performance
 
 def performance_csv(report: PerformancePublic) -> str:
     """Two columns, ``figure`` and ``value``; a pool's figures as ``pool.<id>.<name>``."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["figure", "value"])
-    for name, value in report.model_dump(exclude={"pools"}).items():
-        writer.writerow([name, "" if value is None else value])
+    lines = [[name, value] for name, value in report.model_dump(exclude={"pools"}).items()]
     for pool in report.pools:
         for name in ("name", "kind", "capacity", "sold", "held", "use"):
-            value = getattr(pool, name)
-            writer.writerow([f"pool.{pool.id}.{name}", "" if value is None else value])
-    return out.getvalue()
+            lines.append([f"pool.{pool.id}.{name}", getattr(pool, name)])
+    return csv_text(["figure", "value"], lines)
 
 
 class ProjectedDay(BaseModel):

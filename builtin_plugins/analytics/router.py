@@ -17,6 +17,7 @@ from builtin_plugins.analytics.sales_report import GroupBy, SalesFilter, sales_p
 from builtin_plugins.analytics.schemas import SalesRow, sales_row, to_csv
 from builtin_plugins.events import event_summary
 from sdk import NotFound, Principal, UnprocessableContent
+from sdk.exports import CSV_ANSWER, csv_response, wants_csv
 from sdk.http import Page, SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -30,7 +31,7 @@ routers = [router]
 @router.get(
     "/sales",
     summary="Sales by day, week, ticket type, promo code or channel",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=CSV_ANSWER,
 )
 async def sales(
     organization_id: uuid.UUID,
@@ -55,7 +56,7 @@ async def sales(
     ):
         raise NotFound(f"No event {event_id}.")
     where = SalesFilter(organization_id, event_id, day_from, day_to, currency)
-    if format == "csv" or (format is None and "text/csv" in (accept or "")):
+    if wants_csv(format, accept):
         return await _csv(session, where, group_by)  # type: ignore[return-value]
     page = await sales_page(session, where, group_by, limit=limit, cursor=cursor)
     return Page(
@@ -73,8 +74,4 @@ async def _csv(session: SessionDep, where: SalesFilter, group_by: GroupBy) -> Re
         rows.extend(sales_row(group_by, group) for group in page.groups)
         if (cursor := page.next_cursor) is None:
             break
-    return Response(
-        to_csv(group_by, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="sales-by-{group_by.value}.csv"'},
-    )
+    return csv_response(to_csv(group_by, rows), f"sales-by-{group_by.value}.csv")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
 from builtin_plugins.analytics.sales_report import GroupBy, SalesGroup
+from sdk.exports import csv_text
 
 
 class SalesRow(BaseModel):
@@ -63,9 +62,5 @@ COLUMNS = tuple(SalesRow.model_fields)
 
 def to_csv(group_by: GroupBy, rows: Iterable[SalesRow]) -> str:
     """A header row (``group`` named after ``group_by``), then one line per group."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([group_by.value if name == "group" else name for name in COLUMNS])
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row.model_dump().values()])
-    return out.getvalue()
+    header = [group_by.value if name == "group" else name for name in COLUMNS]
+    return csv_text(header, (list(row.model_dump().values()) for row in rows))

@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
-from fastapi.responses import Response
 
 from builtin_plugins.orders import payout_statements, reconciliation
 from builtin_plugins.orders.reconciliation_import import import_movements
@@ -42,6 +41,7 @@ from builtin_plugins.orders.reconciliation_schemas import (
 )
 from sdk import Principal, UnprocessableContent
 from sdk.clock import utcnow
+from sdk.exports import CSV_ANSWER, csv_response, wants_csv
 from sdk.http import KernelDep, Page, SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -52,7 +52,6 @@ DayFrom = Annotated[date, Query(alias="from", description="Inclusive (UTC day)")
 DayTo = Annotated[date, Query(alias="to", description="Inclusive (UTC day)")]
 Format = Literal["json", "csv"] | None
 AcceptHeader = Annotated[str | None, Header(max_length=500)]
-CSV_ANSWER = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 router = APIRouter(prefix="/organizations/{organization_id}", tags=["reconciliation"])
 routers = [router]
@@ -70,18 +69,6 @@ def _days(day_from: date, day_to: date) -> tuple[datetime, datetime]:
     until = datetime.combine(day_to + timedelta(days=1), time(), UTC)
     _period(since, until)
     return since, until
-
-
-def _wants_csv(format: Format, accept: str | None) -> bool:
-    return format == "csv" or (format is None and "text/csv" in (accept or ""))
-
-
-def _csv(text: str, name: str) -> Response:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
 
 
 @router.post("/reconciliation/imports", summary="Import a provider's movements of a period")
@@ -145,9 +132,10 @@ async def reconciliation_report(
         session, organization_id=organization_id, provider=provider, since=since, until=until
     )
     lines = report.lines if include_matched else report.mismatches
-    if _wants_csv(format, accept):
+    if wants_csv(format, accept):
         rows = (flat(line_view(line)) for line in lines)
-        return _csv(to_csv(LINE_COLUMNS, rows), "reconciliation")  # type: ignore[return-value]
+        csv = to_csv(LINE_COLUMNS, rows)
+        return csv_response(csv, "reconciliation.csv")  # type: ignore[return-value]
     rest = [line for line in lines if after is None or line.key > after]
     shown = rest[:limit]
     more = len(rest) > limit
@@ -189,14 +177,15 @@ async def payouts_report(
         "since": since,
         "until": until,
     }
-    if _wants_csv(format, accept):
+    if wants_csv(format, accept):
         rows, after = [], None
         while True:
             page = await payout_statements.payouts(session, **options, limit=50, cursor=after)
             rows.extend(flat(payout_view(found)) for found in page.rows)
             if (after := page.next_cursor) is None:
                 break
-        return _csv(to_csv(PAYOUT_COLUMNS, rows), "payouts")  # type: ignore[return-value]
+        csv = to_csv(PAYOUT_COLUMNS, rows)
+        return csv_response(csv, "payouts.csv")  # type: ignore[return-value]
     page = await payout_statements.payouts(session, **options, limit=limit, cursor=cursor)
     return page.shown(payout_view)
 
@@ -218,7 +207,8 @@ async def payout_report(
         session, organization_id=organization_id, payout_id=payout_id
     )
     shown = statement_view(found)
-    if _wants_csv(format, accept):
+    if wants_csv(format, accept):
         rows = (flat(item) for item in shown.items)
-        return _csv(to_csv(PAYOUT_LINE_COLUMNS, rows), f"payout-{payout_id}")  # type: ignore[return-value]
+        csv = to_csv(PAYOUT_LINE_COLUMNS, rows)
+        return csv_response(csv, f"payout-{payout_id}.csv")  # type: ignore[return-value]
     return shown

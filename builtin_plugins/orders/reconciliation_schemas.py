@@ -3,8 +3,6 @@ as the JSON items, flattened: ``provider_amount``, ``ledger_amount``, ...)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -14,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from builtin_plugins.orders.payout_statements import Statement
 from builtin_plugins.orders.reconciliation import Line, Totals
 from builtin_plugins.orders.reconciliation_models import ProviderBalanceTransaction
+from sdk.exports import csv_text
 
 ProviderKey = Field("stripe", pattern=r"^[a-z0-9_-]{1,40}$")
 
@@ -226,12 +225,7 @@ def flat(item: BaseModel) -> dict[str, object]:
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
+    return csv_text(columns, ([row.get(name) for name in columns] for row in rows))
 
 
 LINE_COLUMNS = [
