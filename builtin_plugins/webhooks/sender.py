@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from builtin_plugins.webhooks.endpoints import signing_secrets
 from builtin_plugins.webhooks.models import (
@@ -41,6 +41,8 @@ from sdk.db import Database
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Ticketing-Webhooks/1.0"
+PRUNE_EVERY_SECONDS = 3600
+PRUNE_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class WebhookSender:
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._prune_at = 0.0  # monotonic time of the next pass over old deliveries
 
     async def claim(self, limit: int) -> list[Claimed]:
         lease = timedelta(seconds=self.settings.lease_seconds)
@@ -205,8 +208,42 @@ class WebhookSender:
                 await self._task
         await self.client.aclose()
 
+    async def prune(self) -> int:
+        """Forget finished deliveries (succeeded or given up) older than the retention,
+        their attempts with them, a batch per transaction; how many went. Pending ones
+        stay, however old: they are still owed."""
+        cutoff = func.now() - timedelta(days=self.settings.retention_days)
+        forgotten = 0
+        while True:
+            async with self.database.transaction() as session:
+                old = (
+                    select(WebhookDelivery.id)
+                    .where(
+                        WebhookDelivery.status != DeliveryStatus.PENDING.value,
+                        WebhookDelivery.created_at < cutoff,
+                    )
+                    .limit(PRUNE_BATCH)
+                    .scalar_subquery()
+                )
+                done = await session.execute(
+                    delete(WebhookDelivery).where(WebhookDelivery.id.in_(old))
+                )
+            forgotten += done.rowcount
+            if done.rowcount < PRUNE_BATCH:
+                return forgotten
+
+    async def _prune_when_due(self) -> None:
+        if time.monotonic() < self._prune_at:
+            return
+        self._prune_at = time.monotonic() + PRUNE_EVERY_SECONDS
+        try:
+            await self.prune()
+        except Exception:
+            logger.exception("webhook delivery log pruning failed")
+
     async def _run(self) -> None:
         while True:
+            await self._prune_when_due()
             try:
                 claimed = await self.deliver_due()
             except Exception:

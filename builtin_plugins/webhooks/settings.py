@@ -40,6 +40,9 @@ class WebhookSettings(BaseSettings):
     lease_seconds: float = Field(
         60, ge=1, le=3600, validation_alias=env_var("TICKETING_WEBHOOK_LEASE_SECONDS")
     )
+    retention_days: float = Field(
+        30, ge=1, le=3650, validation_alias=env_var("TICKETING_WEBHOOK_RETENTION_DAYS")
+    )
     concurrency: int = Field(
         10, ge=1, le=100, validation_alias=env_var("TICKETING_WEBHOOK_CONCURRENCY")
     )
