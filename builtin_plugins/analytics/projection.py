@@ -19,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.analytics.models import COUNTERS, AppliedEvent, SalesFigures
 from builtin_plugins.analytics.sales_deltas import (
+    ISSUED,
     ORDER_COUNTERS,
     REFUNDED,
     TOPICS,
     Deltas,
+    issue_deltas,
     order_deltas,
     refund_deltas,
 )
-from builtin_plugins.analytics.ticket_activity import TICKET_TOPICS, add_ticket_events
+from builtin_plugins.analytics.ticket_activity import TICKET_TOPICS, add_ticket_events, catalog_of
 from builtin_plugins.orders import orders_facts, refunds_lines
 from sdk import PluginContext
 from sdk.db import transaction_lock
@@ -65,9 +67,16 @@ async def apply_events(session: AsyncSession, events: Sequence[DomainEvent]) -> 
         await lock_organization(session, organization_id)
         fresh = await _first_time(session, organization_id, mine)
         tickets = [event for event in fresh if event.topic in TICKET_TOPICS]
-        await add_ticket_events(session, organization_id, tickets)
-        sales = [event for event in fresh if event.topic not in TICKET_TOPICS]
-        await _add(session, organization_id, await _deltas(session, organization_id, sales))
+        catalog = await catalog_of(session, organization_id, tickets)
+        await add_ticket_events(session, organization_id, tickets, catalog)
+        orders = [event for event in fresh if event.topic not in TICKET_TOPICS]
+        total: Deltas = defaultdict(dict)
+        _sum_into(total, await _deltas(session, organization_id, orders))
+        for event in tickets:
+            if event.topic == ISSUED and event.payload["event_id"] in catalog:
+                timezone, currency = catalog[event.payload["event_id"]]
+                _sum_into(total, issue_deltas(event.payload, event.occurred_at, timezone, currency))
+        await _add(session, organization_id, total)
         applied += len(fresh)
     return applied
 
@@ -121,11 +130,15 @@ async def _deltas(
                 tax=int(event.payload.get("tax") or 0),
                 at=event.occurred_at,
             )
-        for key, counters in deltas.items():
-            summed = total[key]
-            for name, value in counters.items():
-                summed[name] = summed.get(name, 0) + value
+        _sum_into(total, deltas)
     return dict(total)
+
+
+def _sum_into(total: Deltas, deltas: Deltas) -> None:
+    for key, counters in deltas.items():
+        summed = total.setdefault(key, {})
+        for name, value in counters.items():
+            summed[name] = summed.get(name, 0) + value
 
 
 async def _add(session: AsyncSession, organization_id: uuid.UUID, deltas: Deltas) -> None:

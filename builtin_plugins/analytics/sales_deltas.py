@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from builtin_plugins.orders import OrderFacts, RefundedLine, SoldLine
@@ -27,6 +28,10 @@ ORDER_COUNTERS = {
 }
 REFUNDED = "order.refunded"
 TOPICS = (*ORDER_COUNTERS, REFUNDED)
+ISSUED = "ticket.issued"
+# Tickets issued without an order, by the issue's kind: their own sales channels, with
+# tickets and no money (a box office is paid outside the platform, a gift not at all).
+ISSUE_CHANNELS = frozenset({"box_office", "complimentary"})
 
 Deltas = dict["SalesKey", dict[str, int]]
 
@@ -128,3 +133,20 @@ def refund_deltas(
         ):
             counters[name] = counters.get(name, 0) + value
     return dict(deltas)
+
+
+def issue_deltas(payload: Mapping[str, Any], at: datetime, timezone: str, currency: str) -> Deltas:
+    """A ``ticket.issued`` event of tickets sold or given away without an order: its
+    tickets on its channel's row; nothing for an order's tickets (their order counts)."""
+    if payload.get("kind") not in ISSUE_CHANNELS or not payload.get("event_date_id"):
+        return {}
+    key = SalesKey(
+        event_id=uuid.UUID(str(payload["event_id"])),
+        event_date_id=uuid.UUID(str(payload["event_date_id"])),
+        ticket_type_id=uuid.UUID(str(payload["ticket_type_id"])),
+        day=local_day(at, timezone),
+        promo_code="",
+        channel=str(payload["kind"]),
+        currency=currency,
+    )
+    return {key: {"tickets_sold": len(payload.get("ticket_ids") or ())}}

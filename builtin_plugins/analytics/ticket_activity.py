@@ -9,7 +9,7 @@ day it happened in the event's time zone, on the event date the payload names
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -44,26 +44,38 @@ def ticket_delta(topic: str, payload: dict) -> tuple[uuid.UUID, uuid.UUID, str, 
     )
 
 
-async def add_ticket_events(
+async def catalog_of(
     session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
-) -> None:
-    """Upsert what ``events`` add, summed per row, in one statement (an event whose
-    catalog event went with a purge adds nothing)."""
-    if not events:
-        return
-    deltas = [ticket_delta(event.topic, event.payload) for event in events]
+) -> dict[str, tuple[str, str]]:
+    """``payload["event_id"]`` -> (time zone, currency) of the catalog events that
+    ``events`` name and the organization still has (one purged is left out)."""
+    named = {str(event.payload["event_id"]) for event in events}
+    if not named:
+        return {}
     found = await session.execute(
-        select(Event.id, Event.timezone).where(
+        select(Event.id, Event.timezone, Event.currency).where(
             Event.organization_id == organization_id,
-            Event.id.in_({event_id for event_id, *_ in deltas}),
+            Event.id.in_([uuid.UUID(event_id) for event_id in named]),
         )
     )
-    timezones = dict(found.all())
+    return {str(event_id): (timezone, currency) for event_id, timezone, currency in found}
+
+
+async def add_ticket_events(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    events: Sequence[DomainEvent],
+    catalog: Mapping[str, tuple[str, str]],
+) -> None:
+    """Upsert what ``events`` add, summed per row, in one statement (an event whose
+    catalog event went with a purge, absent from ``catalog``, adds nothing)."""
     rows: dict[tuple[uuid.UUID, uuid.UUID, date], dict[str, int]] = {}
-    for event, (event_id, date_id, counter, amount) in zip(events, deltas, strict=True):
-        if event_id not in timezones or amount == 0:
+    for event in events:
+        event_id, date_id, counter, amount = ticket_delta(event.topic, event.payload)
+        if str(event_id) not in catalog or amount == 0:
             continue
-        key = (event_id, date_id, local_day(event.occurred_at, timezones[event_id]))
+        timezone, _ = catalog[str(event_id)]
+        key = (event_id, date_id, local_day(event.occurred_at, timezone))
         counters = rows.setdefault(key, dict.fromkeys(TICKET_COUNTERS, 0))
         counters[counter] += amount
     if not rows:
