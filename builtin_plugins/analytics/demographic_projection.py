@@ -1,8 +1,8 @@
 """Applying ``order.paid`` and ``order.refunded`` to the demographics read model, and
-clearing and replaying an organization's: the relay's consumer and the rebuild call the
-same :func:`apply_demographic_event`.
+clearing and replaying an organization's: the relay's consumer (one event) and the
+rebuild (a thousand at a time) call the same :func:`apply_demographic_events`.
 
-Idempotent on its own: the event is recorded in ``analytics_demographic_applied_event``
+Idempotent on its own: each event is recorded in ``analytics_demographic_applied_event``
 first, and a second apply does nothing. A refund names units of a line, not people, so
 it takes the line's attendees off from its last one: whatever order a line's refunds
 arrive in, the same attendees are off once they all are.
@@ -11,21 +11,29 @@ New versus returning follows the order events are applied in (the outbox's, on t
 and in a replay): a buyer is ``returning`` when an earlier applied payment of theirs was
 for another event of the organization. The buyer's profile country is read when the
 event is applied, so a rebuild after a profile change may count that buyer elsewhere.
+
+A batch costs a constant number of statements: its rows are read at once, the events
+applied in memory in order (:mod:`.demographic_batch`), what changed written back as
+executemany statements compiled once.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Sequence
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.analytics import demographic_values as values
+from builtin_plugins.analytics.demographic_batch import (
+    CountedOrder,
+    DemographicBatch,
+    FirstSeen,
+    Segment,
+)
 from builtin_plugins.analytics.demographic_models import (
     DemographicAppliedEvent,
     DemographicKey,
@@ -33,8 +41,8 @@ from builtin_plugins.analytics.demographic_models import (
     DemographicOrder,
     FirstSeenBuyer,
 )
-from builtin_plugins.identity import profile_country
-from builtin_plugins.orders import AttendeeFact, OrderPeople, attendee_facts, refunded_lines
+from builtin_plugins.identity import profile_countries
+from builtin_plugins.orders import attendees_facts, refunds_lines
 from sdk import PluginContext
 from sdk.db import transaction_lock
 from sdk.outbox import DomainEvent, Subscription, replay_events
@@ -42,7 +50,10 @@ from sdk.outbox import DomainEvent, Subscription, replay_events
 CONSUMER = "analytics.demographics"
 PAID, REFUNDED = "order.paid", "order.refunded"
 TOPICS = (PAID, REFUNDED)
-Deltas = dict[tuple[str, str, str, str], int]  # (dimension, value, role, person) -> tickets
+REPLAY_BATCH = 1000
+MEMBERS = DemographicMember.__table__
+ORDERS = DemographicOrder.__table__
+SEEN = FirstSeenBuyer.__table__
 
 
 def subscriptions() -> list[Subscription]:
@@ -59,28 +70,88 @@ async def _lock(session: AsyncSession, organization_id: uuid.UUID) -> None:
 
 async def apply_demographic_event(session: AsyncSession, event: DomainEvent) -> bool:
     """Add ``event`` in ``session``'s transaction; ``False`` when not counted or seen."""
-    if event.topic not in TOPICS or event.organization_id is None:
-        return False
-    organization_id = event.organization_id
-    await _lock(session, organization_id)
-    first = await session.scalar(
-        insert(DemographicAppliedEvent)
-        .values(event_id=event.id, organization_id=organization_id, topic=event.topic)
-        .on_conflict_do_nothing()
-        .returning(DemographicAppliedEvent.event_id)
+    return await apply_demographic_events(session, [event]) == 1
+
+
+async def apply_demographic_events(session: AsyncSession, events: Sequence[DomainEvent]) -> int:
+    """Add ``events`` in ``session``'s transaction, in their order, the way one at a time
+    would, with a constant number of statements; how many were applied (not before)."""
+    counted = [e for e in events if e.topic in TOPICS and e.organization_id is not None]
+    applied = 0
+    for organization_id in sorted({e.organization_id for e in counted}):  # one lock order
+        mine = [event for event in counted if event.organization_id == organization_id]
+        await _lock(session, organization_id)
+        fresh = await _first_time(session, organization_id, mine)
+        await _apply(session, organization_id, fresh)
+        applied += len(fresh)
+    return applied
+
+
+async def _first_time(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
+) -> list[DomainEvent]:
+    """Record ``events`` as applied; those not recorded before, in order (an event twice
+    in the batch: its first time only)."""
+    first: dict[uuid.UUID, DomainEvent] = {}
+    for event in events:
+        first.setdefault(event.id, event)
+    if not first:
+        return []
+    table = DemographicAppliedEvent.__table__
+    recorded = await session.execute(
+        insert(table).on_conflict_do_nothing().returning(table.c.event_id),
+        [
+            {"event_id": e.id, "organization_id": organization_id, "topic": e.topic}
+            for e in first.values()
+        ],
     )
-    if first is None:
-        return False
-    order_id = uuid.UUID(str(event.payload["order_id"]))
-    people = await attendee_facts(session, organization_id=organization_id, order_id=order_id)
-    if people is None:  # the order went with a purge
-        return True
-    if event.topic == PAID:
-        await _paid(session, organization_id, people, event.occurred_at)
-    else:
-        refund_id = uuid.UUID(str(event.payload["refund_id"]))
-        await _refunded(session, organization_id, people, refund_id)
-    return True
+    new = set(recorded.scalars())
+    return [event for event in first.values() if event.id in new]
+
+
+def _order_id(event: DomainEvent) -> uuid.UUID:
+    return uuid.UUID(str(event.payload["order_id"]))
+
+
+def _refund_id(event: DomainEvent) -> uuid.UUID:
+    return uuid.UUID(str(event.payload["refund_id"]))
+
+
+async def _apply(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
+) -> None:
+    """Read what the batch touches, apply it in memory in order, write back the change."""
+    if not events:
+        return
+    facts = await attendees_facts(
+        session, organization_id=organization_id, order_ids={_order_id(e) for e in events}
+    )
+    events = [event for event in events if _order_id(event) in facts]  # not gone with a purge
+    orders = await _counted_orders(session, organization_id, {_order_id(e) for e in events})
+    paid = [facts[_order_id(event)] for event in events if event.topic == PAID]
+    if not paid and not any(_order_id(event) in orders for event in events):
+        return  # only refunds of orders never counted: nothing changes, key included
+    key = await organization_key(session, organization_id)
+    buyers = {values.person_key(key, people.buyer_email) for people in paid}
+    no_billing = {p.buyer_user_id for p in facts.values() if p.billing_country is None}
+    batch = DemographicBatch(
+        key,
+        orders,
+        await _first_seen(session, organization_id, buyers),
+        await profile_countries(session, no_billing - {None}),
+    )
+    refunds = await refunds_lines(
+        session,
+        organization_id=organization_id,
+        refund_ids={_refund_id(e) for e in events if e.topic == REFUNDED},
+    )
+    for event in events:
+        people = facts[_order_id(event)]
+        if event.topic == PAID:
+            batch.paid(people, event.occurred_at)
+        else:
+            batch.refunded(people, refunds[_refund_id(event)])
+    await _save(session, organization_id, batch)
 
 
 async def organization_key(session: AsyncSession, organization_id: uuid.UUID) -> bytes:
@@ -96,154 +167,131 @@ async def organization_key(session: AsyncSession, organization_id: uuid.UUID) ->
     return key
 
 
-async def _buyer_kind(
-    session: AsyncSession, organization_id: uuid.UUID, buyer: str, event_id: uuid.UUID, at: datetime
-) -> str:
-    seen = await session.get(FirstSeenBuyer, (organization_id, buyer))
-    if seen is None:
-        session.add(
-            FirstSeenBuyer(
-                organization_id=organization_id, buyer=buyer, event_id=event_id, first_paid_at=at
-            )
-        )
-        await session.flush()
-        return values.NEW
-    if seen.event_id != event_id and seen.first_paid_at <= at:
-        return values.RETURNING
-    if seen.first_paid_at > at:  # delivered late: this payment came first
-        seen.event_id, seen.first_paid_at = event_id, at
-        await session.flush()
-    return values.NEW
-
-
-async def _paid(
-    session: AsyncSession, organization_id: uuid.UUID, people: OrderPeople, at: datetime
-) -> None:
-    key = await organization_key(session, organization_id)
-    buyer = values.person_key(key, people.buyer_email)
-    known = await session.get(DemographicOrder, (organization_id, people.order_id))
-    if known is not None:  # paid twice (a replayed payment): counted once
-        return
-    kind = await _buyer_kind(session, organization_id, buyer, people.event_id, at)
-    session.add(
-        DemographicOrder(
-            organization_id=organization_id,
-            order_id=people.order_id,
-            event_id=people.event_id,
-            buyer_kind=kind,
-            refunded={},
+async def _counted_orders(
+    session: AsyncSession, organization_id: uuid.UUID, order_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, CountedOrder]:
+    if not order_ids:
+        return {}
+    rows = await session.execute(
+        select(ORDERS.c.order_id, ORDERS.c.event_id, ORDERS.c.buyer_kind, ORDERS.c.refunded).where(
+            ORDERS.c.organization_id == organization_id, ORDERS.c.order_id.in_(list(order_ids))
         )
     )
-    attendees = [person for line in people.lines for person in line.attendees]
-    deltas = await _deltas(session, key, people, kind, attendees, +1)
-    await _add(session, organization_id, people.event_id, deltas)
+    return {
+        order_id: CountedOrder(event_id, kind, dict(refunded or {}))
+        for order_id, event_id, kind, refunded in rows
+    }
 
 
-async def _refunded(
-    session: AsyncSession, organization_id: uuid.UUID, people: OrderPeople, refund_id: uuid.UUID
-) -> None:
-    counted = await session.get(DemographicOrder, (organization_id, people.order_id))
-    if counted is None:
-        return
-    items = await refunded_lines(session, organization_id=organization_id, refund_id=refund_id)
-    by_line = {line.line_id: line for line in people.lines}
-    refunded = dict(counted.refunded or {})
-    gone: list[AttendeeFact] = []
-    for item in items:
-        line = by_line.get(item.line_id)
-        if line is None or item.quantity <= 0:
-            continue
-        before = int(refunded.get(str(item.line_id), 0))
-        end = max(len(line.attendees) - before, 0)
-        gone += line.attendees[max(end - item.quantity, 0) : end]
-        refunded[str(item.line_id)] = before + item.quantity
-    counted.refunded = refunded
-    await session.flush()
-    key = await organization_key(session, organization_id)
-    deltas = await _deltas(session, key, people, counted.buyer_kind, gone, -1)
-    await _add(session, organization_id, people.event_id, deltas)
-
-
-async def _deltas(
-    session: AsyncSession,
-    key: bytes,
-    people: OrderPeople,
-    kind: str,
-    attendees: Iterable[AttendeeFact],
-    sign: int,
-) -> Deltas:
-    attendees = list(attendees)
-    if not attendees:
+async def _first_seen(
+    session: AsyncSession, organization_id: uuid.UUID, buyers: set[str]
+) -> dict[str, FirstSeen]:
+    if not buyers:
         return {}
-    profile = None
-    if people.billing_country is None and people.buyer_user_id is not None:
-        profile = await profile_country(session, people.buyer_user_id)
-    buyer = values.person_key(key, people.buyer_email)
-    deltas: Deltas = defaultdict(int)
-    for person in attendees:
-        attendee = values.person_key(key, person.email or people.buyer_email)
-        groups = {
-            "country": values.country(person.asked, people.billing_country, profile),
-            "age_band": values.age_band(person.asked, people.placed_at),
-            "buyer_kind": kind,
-        }
-        for dimension, value in groups.items():
-            if value is not None:
-                deltas[(dimension, value, "attendee", attendee)] += sign
-                deltas[(dimension, value, "buyer", buyer)] += sign
-    return dict(deltas)
+    rows = await session.execute(
+        select(SEEN.c.buyer, SEEN.c.event_id, SEEN.c.first_paid_at).where(
+            SEEN.c.organization_id == organization_id, SEEN.c.buyer.in_(sorted(buyers))
+        )
+    )
+    return {buyer: FirstSeen(event_id, at) for buyer, event_id, at in rows}
 
 
-async def _add(
-    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID, deltas: Deltas
-) -> None:
-    """Upsert in key order (one lock order), then drop people with no ticket left."""
-    if not deltas:
+async def _save(session: AsyncSession, organization_id: uuid.UUID, batch: DemographicBatch) -> None:
+    """Write what the batch changed, rows in key order (one lock order for every writer)."""
+    if batch.changed_seen:
+        statement = insert(SEEN)
+        await session.execute(
+            statement.on_conflict_do_update(
+                constraint=SEEN.primary_key,
+                set_={
+                    "event_id": statement.excluded.event_id,
+                    "first_paid_at": statement.excluded.first_paid_at,
+                },
+            ),
+            [
+                {
+                    "organization_id": organization_id,
+                    "buyer": buyer,
+                    "event_id": batch.seen[buyer].event_id,
+                    "first_paid_at": batch.seen[buyer].first_paid_at,
+                }
+                for buyer in sorted(batch.changed_seen)
+            ],
+        )
+    if batch.changed_orders:
+        statement = insert(ORDERS)
+        await session.execute(
+            statement.on_conflict_do_update(
+                constraint=ORDERS.primary_key, set_={"refunded": statement.excluded.refunded}
+            ),
+            [
+                {
+                    "organization_id": organization_id,
+                    "order_id": order_id,
+                    "event_id": batch.orders[order_id].event_id,
+                    "buyer_kind": batch.orders[order_id].buyer_kind,
+                    "refunded": batch.orders[order_id].refunded,
+                }
+                for order_id in sorted(batch.changed_orders)
+            ],
+        )
+    for segment in batch.segments:
+        await _add(session, organization_id, segment)
+
+
+async def _add(session: AsyncSession, organization_id: uuid.UUID, segment: Segment) -> None:
+    """Upsert the summed deltas, then drop people with no ticket left where a refund
+    took some (only those rows: a payment never empties one)."""
+    if not segment.deltas:
         return
-    rows = [
-        {
-            "organization_id": organization_id,
-            "event_id": event_id,
-            "dimension": dimension,
-            "value": value,
-            "role": role,
-            "person": person,
-            "tickets": tickets,
-        }
-        for (dimension, value, role, person), tickets in sorted(deltas.items())
-    ]
-    statement = insert(DemographicMember).values(rows)
-    table = DemographicMember.__table__
+    statement = insert(MEMBERS)
     await session.execute(
         statement.on_conflict_do_update(
-            constraint=table.primary_key,
-            set_={"tickets": table.c.tickets + statement.excluded.tickets},
-        )
+            constraint=MEMBERS.primary_key,
+            set_={"tickets": MEMBERS.c.tickets + statement.excluded.tickets},
+        ),
+        [
+            {
+                "organization_id": organization_id,
+                "event_id": event_id,
+                "dimension": dimension,
+                "value": value,
+                "role": role,
+                "person": person,
+                "tickets": tickets,
+            }
+            for (event_id, dimension, value, role, person), tickets in sorted(
+                segment.deltas.items()
+            )
+        ],
     )
-    taken = [key for key, tickets in deltas.items() if tickets < 0]
-    if taken:  # only a refund takes tickets off: look at the rows it touched, no others
+    if segment.taken:
         await session.execute(
-            delete(DemographicMember).where(
-                DemographicMember.organization_id == organization_id,
-                DemographicMember.event_id == event_id,
+            delete(MEMBERS).where(
+                MEMBERS.c.organization_id == organization_id,
                 tuple_(
-                    DemographicMember.dimension,
-                    DemographicMember.value,
-                    DemographicMember.role,
-                    DemographicMember.person,
-                ).in_(taken),
-                DemographicMember.tickets <= 0,
+                    MEMBERS.c.event_id,
+                    MEMBERS.c.dimension,
+                    MEMBERS.c.value,
+                    MEMBERS.c.role,
+                    MEMBERS.c.person,
+                ).in_(sorted(segment.taken)),
+                MEMBERS.c.tickets <= 0,
             )
         )
 
 
 async def rebuild_demographics(session: AsyncSession, organization_id: uuid.UUID) -> int:
     """Clear the organization's demographic rows (its hashing key stays) and replay its
-    order events into them, in ``session``'s transaction; events applied."""
+    order events into them, a batch at a time, in ``session``'s transaction; events
+    applied."""
     await _lock(session, organization_id)
     for model in (DemographicMember, DemographicOrder, FirstSeenBuyer, DemographicAppliedEvent):
         await session.execute(delete(model).where(model.organization_id == organization_id))
-    applied = 0
+    applied, batch = 0, []
     async for event in replay_events(session, organization_id=organization_id, topics=TOPICS):
-        applied += await apply_demographic_event(session, event)
-    return applied
+        batch.append(event)
+        if len(batch) == REPLAY_BATCH:
+            applied += await apply_demographic_events(session, batch)
+            batch = []
+    return applied + await apply_demographic_events(session, batch)

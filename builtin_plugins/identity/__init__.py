@@ -3,12 +3,12 @@
 from pathlib import Path
 
 from builtin_plugins.identity.models import User
-from builtin_plugins.identity.profile_facts import profile_country
+from builtin_plugins.identity.profile_facts import profile_countries
 from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
 
 # The public face other plugins may use: ``User`` is read-only to them (a join for a
-# scanner's name, a holder's email); ``invitation_accept_link`` below; ``profile_country``.
-__all__ = ["METADATA", "User", "invitation_accept_link", "profile_country"]
+# scanner's name, a holder's email); ``invitation_accept_link`` below; ``profile_countries``.
+__all__ = ["METADATA", "User", "invitation_accept_link", "profile_countries"]
 
 METADATA = PluginMetadata(
     slug="identity",

@@ -4,7 +4,7 @@ This module is the plugin's public face. Other plugins may use :func:`orders_fac
 :func:`refunds_lines` and :func:`refunded_lines` (:mod:`.sales_facts`): orders' lines and
 refunds' splits, read with their own session, for read models fed by the ``order.*``
 events; and
-:func:`attendee_facts` (:mod:`.people_facts`): an order's attendees and their answers.
+:func:`attendees_facts` (:mod:`.people_facts`): orders' attendees and their answers.
 """
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from builtin_plugins.orders.people_facts import (
     AskedQuestion,
     AttendeeFact,
     OrderPeople,
-    attendee_facts,
+    attendees_facts,
 )
 from builtin_plugins.orders.sales_facts import (
     OrderFacts,
@@ -43,7 +43,7 @@ __all__ = [
     "OrderPeople",
     "RefundedLine",
     "SoldLine",
-    "attendee_facts",
+    "attendees_facts",
     "orders_facts",
     "refunded_lines",
     "refunds_lines",
