@@ -1,10 +1,9 @@
 """Orders: checkout turns a buyer's holds into an order, payment turns it into tickets.
 
-This module is the plugin's public face. Other plugins may use :func:`orders_facts`,
-:func:`refunds_lines` and :func:`refunded_lines` (:mod:`.sales_facts`): orders' lines and
-refunds' splits, read with their own session, for read models fed by the ``order.*``
-events; and
-:func:`attendees_facts` (:mod:`.people_facts`): orders' attendees and their answers.
+This module is the plugin's public face. Other plugins may read, with their own session,
+for read models fed by the ``order.*`` events: orders' lines and refunds' splits
+(:func:`orders_facts`, :func:`refunds_lines`, :mod:`.sales_facts`) and orders' attendees
+with their answers (:func:`attendees_facts`, :mod:`.people_facts`), a batch at a time.
 """
 
 from pathlib import Path
@@ -20,7 +19,6 @@ from builtin_plugins.orders.sales_facts import (
     RefundedLine,
     SoldLine,
     orders_facts,
-    refunded_lines,
     refunds_lines,
 )
 from sdk import Availability, Permission, PluginCategory, PluginMetadata, hookimpl
@@ -45,7 +43,6 @@ __all__ = [
     "SoldLine",
     "attendees_facts",
     "orders_facts",
-    "refunded_lines",
     "refunds_lines",
 ]
 

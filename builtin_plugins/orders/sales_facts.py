@@ -166,11 +166,3 @@ async def refunds_lines(
     for refund_id, line_id, quantity, amount in rows:
         found[refund_id].append(RefundedLine(line_id, quantity, amount))
     return {refund_id: tuple(lines) for refund_id, lines in found.items()}
-
-
-async def refunded_lines(
-    session: AsyncSession, *, organization_id: uuid.UUID, refund_id: uuid.UUID
-) -> tuple[RefundedLine, ...]:
-    """The lines one refund named (none for a refund of money only), in line order."""
-    found = await refunds_lines(session, organization_id=organization_id, refund_ids=[refund_id])
-    return found[refund_id]
