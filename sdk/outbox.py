@@ -8,11 +8,12 @@ reads an organization's events again, oldest first, for a consumer that rebuilds
 model (:func:`organizations_with_events` names the organizations to rebuild).
 """
 
-from kernel.contracts import DomainEvent, EventHandler, Subscription
+from kernel.contracts import DomainEvent, EventBatchHandler, EventHandler, Subscription
 from kernel.outbox import organizations_with_events, record_event, replay_events
 
 __all__ = [
     "DomainEvent",
+    "EventBatchHandler",
     "EventHandler",
     "Subscription",
     "organizations_with_events",

@@ -57,11 +57,17 @@ SEEN = FirstSeenBuyer.__table__
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(topic, CONSUMER, on_event) for topic in TOPICS]
+    return [Subscription(topic, CONSUMER, on_event, on_events) for topic in TOPICS]
 
 
 async def on_event(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     await apply_demographic_event(session, event)
+
+
+async def on_events(
+    events: Sequence[DomainEvent], session: AsyncSession, ctx: PluginContext
+) -> None:
+    await apply_demographic_events(session, events)
 
 
 async def _lock(session: AsyncSession, organization_id: uuid.UUID) -> None:

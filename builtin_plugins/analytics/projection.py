@@ -39,11 +39,17 @@ ALL_TOPICS = (*TOPICS, *TICKET_TOPICS)
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(topic, CONSUMER, on_event) for topic in ALL_TOPICS]
+    return [Subscription(topic, CONSUMER, on_event, on_events) for topic in ALL_TOPICS]
 
 
 async def on_event(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
     await apply_event(session, event)
+
+
+async def on_events(
+    events: Sequence[DomainEvent], session: AsyncSession, ctx: PluginContext
+) -> None:
+    await apply_events(session, events)
 
 
 async def lock_organization(session: AsyncSession, organization_id: uuid.UUID) -> None:

@@ -37,38 +37,47 @@ def webhook_body(event: DomainEvent) -> dict[str, Any]:
 
 
 async def fan_out(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
-    if event.organization_id is None or not is_sent(event.topic):
+    await fan_out_all([event], session, ctx)
+
+
+async def fan_out_all(
+    events: Sequence[DomainEvent], session: AsyncSession, ctx: PluginContext
+) -> None:
+    """The deliveries of events of one organization: its endpoints read once, every
+    delivery written in one statement."""
+    sent = [event for event in events if event.organization_id is not None and is_sent(event.topic)]
+    if not sent:
         return
+    organization_id = sent[0].organization_id
     endpoints = (
         await session.execute(
             select(WebhookEndpoint.id, WebhookEndpoint.topics).where(
-                WebhookEndpoint.organization_id == event.organization_id,
+                WebhookEndpoint.organization_id == organization_id,
                 WebhookEndpoint.enabled.is_(True),
             )
         )
     ).all()
-    wanted = [endpoint_id for endpoint_id, topics in endpoints if subscribed(topics, event.topic)]
-    if not wanted:
-        return
-    body = webhook_body(event)
-    await session.execute(
-        insert(WebhookDelivery)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "organization_id": event.organization_id,
-                    "endpoint_id": endpoint_id,
-                    "event_id": event.id,
-                    "topic": event.topic,
-                    "body": body,
-                }
-                for endpoint_id in wanted
-            ]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "organization_id": organization_id,
+            "endpoint_id": endpoint_id,
+            "event_id": event.id,
+            "topic": event.topic,
+            "body": webhook_body(event),
+        }
+        for event in sent
+        for endpoint_id, topics in endpoints
+        if subscribed(topics, event.topic)
+    ]
+    if rows:
+        await session.execute(
+            insert(WebhookDelivery.__table__).on_conflict_do_nothing(
+                index_elements=["event_id", "endpoint_id"]
+            ),
+            rows,
         )
-        .on_conflict_do_nothing(index_elements=["event_id", "endpoint_id"])
-    )
 
 
 def subscriptions() -> Sequence[Subscription]:
-    return tuple(Subscription(topic, CONSUMER, fan_out) for topic in TOPICS)
+    return tuple(Subscription(topic, CONSUMER, fan_out, fan_out_all) for topic in TOPICS)

@@ -13,7 +13,7 @@ from kernel.contracts.checkout import (
     PaymentSnapshot,
     RefundSnapshot,
 )
-from kernel.contracts.events import DomainEvent, EventHandler, Subscription
+from kernel.contracts.events import DomainEvent, EventBatchHandler, EventHandler, Subscription
 from kernel.contracts.layout import LayoutRequest, RenderedLayout
 from kernel.contracts.money import Money
 from kernel.contracts.orders import (
@@ -66,6 +66,7 @@ __all__ = [
     "CheckoutVeto",
     "DisputeOpened",
     "DomainEvent",
+    "EventBatchHandler",
     "EventHandler",
     "IssuedTicket",
     "LayoutRequest",

@@ -2,10 +2,12 @@
 
 Every API replica runs a relay. A relay claims a batch of pending events with
 ``FOR NO KEY UPDATE SKIP LOCKED`` (so two replicas never work on the same event) and hands
-each to its subscribers. Each delivery runs in the subscriber's own transaction, which
-first inserts the ``(event, consumer)`` delivery row: if the row exists the event was
-already handled and is skipped; if the handler fails, the row goes away with the rollback
-and the event is retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
+them to their subscribers: a subscriber gets the batch's matching events of one
+organization in one transaction of its own (:class:`Subscription` says how), which first
+inserts their ``(event, consumer)`` delivery rows: an event whose row exists was already
+handled and is skipped; if the transaction fails, each of its events is delivered again
+in a transaction of its own, and one whose handler still fails leaves no row and is
+retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
 polls, so an event survives a crash of the process that wrote it; woken, it waits
 ``GATHER_SECONDS`` so that the events of a busy moment go in one batch.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,6 +60,16 @@ GATHER_SECONDS = 0.05
 
 # One array parameter, so a batch of any size is the same prepared statement.
 _UUIDS = ARRAY(UUID(as_uuid=True))
+
+
+def _domain_event(event: OutboxEvent) -> DomainEvent:
+    return DomainEvent(
+        id=event.id,
+        topic=event.topic,
+        organization_id=event.organization_id,
+        payload=event.payload,
+        occurred_at=event.occurred_at,
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -101,25 +114,14 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True, key_share=True)
                 )
             ).all()
+            errors = await self._deliver_all(events)
             dispatched = []
             for event in events:
-                organization = await self._organization_of(event)
-                errors = []
-                for subscription in self.subscriptions:
-                    if not subscription.matches(event.topic):
-                        continue
-                    slug = self.owners.get(subscription.consumer, "")
-                    if self._off(slug, organization):
-                        await self._skip(event, subscription)
-                        continue
-                    ctx = await self._context(slug, event)
-                    if (error := await self._deliver(event, subscription, ctx)) is not None:
-                        errors.append(error)
-                if not errors:
+                if not errors.get(event.id):
                     dispatched.append(event.id)
                     continue
                 event.attempts += 1
-                event.last_error = "; ".join(errors)[:4000]
+                event.last_error = "; ".join(errors[event.id])[:4000]
                 if event.attempts >= MAX_ATTEMPTS:
                     event.dead_at = datetime.now(UTC)
                     logger.error("outbox event gave up", extra={"event_id": str(event.id)})
@@ -133,6 +135,80 @@ class OutboxRelay:
                     .execution_options(synchronize_session=False)  # the batch is done with
                 )
         return len(events)
+
+    async def _deliver_all(self, events: Sequence[OutboxEvent]) -> dict[uuid.UUID, list[str]]:
+        """Hand the claimed events to their subscribers: per subscription, the matching
+        events of one organization in one transaction (a flash sale's orders cost each
+        consumer a transaction per batch, not per order); errors per event."""
+        organizations = {}
+        for event in events:
+            if event.organization_id not in organizations:
+                organizations[event.organization_id] = await self._organization_of(event)
+        errors: dict[uuid.UUID, list[str]] = {}
+        for subscription in self.subscriptions:
+            slug = self.owners.get(subscription.consumer, "")
+            groups: dict[uuid.UUID | None, list[OutboxEvent]] = {}
+            for event in events:
+                if not subscription.matches(event.topic):
+                    continue
+                if self._off(slug, organizations[event.organization_id]):
+                    await self._skip(event, subscription)
+                    continue
+                groups.setdefault(event.organization_id, []).append(event)
+            for group in groups.values():
+                ctx = await self._context(slug, group[0])
+                for event_id, error in await self._deliver_group(group, subscription, ctx):
+                    errors.setdefault(event_id, []).append(error)
+        return errors
+
+    async def _deliver_group(
+        self, group: Sequence[OutboxEvent], subscription: Subscription, ctx: PluginContext
+    ) -> list[tuple[uuid.UUID, str]]:
+        """One organization's events for one consumer in one transaction; if it fails,
+        each event again on its own (so only a bad one fails). The errors."""
+        if len(group) > 1:
+            try:
+                await self._deliver_together(group, subscription, ctx)
+                return []
+            except Exception:
+                logger.warning(
+                    "outbox batch delivery failed: delivering its events one by one",
+                    exc_info=True,
+                    extra={"consumer": subscription.consumer, "events": len(group)},
+                )
+        failed = []
+        for event in group:
+            if (error := await self._deliver(event, subscription, ctx)) is not None:
+                failed.append((event.id, error))
+        return failed
+
+    async def _deliver_together(
+        self, group: Sequence[OutboxEvent], subscription: Subscription, ctx: PluginContext
+    ) -> None:
+        async with self.database.transaction() as session:
+            claimed = await session.execute(
+                insert(OutboxDelivery.__table__)
+                .on_conflict_do_nothing()
+                .returning(OutboxDelivery.__table__.c.event_id),
+                [{"event_id": event.id, "consumer": subscription.consumer} for event in group],
+            )
+            new = set(claimed.scalars())
+            fresh = [event for event in group if event.id in new]
+            if subscription.batch_handler is not None and fresh:
+                await subscription.batch_handler([_domain_event(e) for e in fresh], session, ctx)
+            else:
+                for event in fresh:
+                    token = bind_request_id(event.request_id)
+                    try:
+                        await subscription.handler(_domain_event(event), session, ctx)
+                    finally:
+                        reset_request_id(token)
+        if fresh:
+            OUTBOX_DELIVERIES.labels(subscription.consumer, "delivered").inc(len(fresh))
+        if len(group) > len(fresh):
+            OUTBOX_DELIVERIES.labels(subscription.consumer, "duplicate").inc(
+                len(group) - len(fresh)
+            )
 
     async def _organization_of(self, event: OutboxEvent) -> OrganizationPlugins | None:
         """The plugins as the event's organization sees them, through the kernel's current
@@ -168,13 +244,7 @@ class OutboxRelay:
         self, event: OutboxEvent, subscription: Subscription, ctx: PluginContext
     ) -> str | None:
         """Hand one event to one consumer in its own transaction; return an error or None."""
-        domain_event = DomainEvent(
-            id=event.id,
-            topic=event.topic,
-            organization_id=event.organization_id,
-            payload=event.payload,
-            occurred_at=event.occurred_at,
-        )
+        domain_event = _domain_event(event)
         token = bind_request_id(event.request_id)
         try:
             async with self.database.transaction() as session:

@@ -463,3 +463,69 @@ async def test_the_running_app_delivers_committed_events_to_plugins_on_notify(
     (ctx, _) = tap.contexts
     assert ctx.plugin == "outbox-tap" and ctx.organization_id is None
     assert ctx.kernel is app.state.kernel
+
+
+# -- several events of one organization at once --------------------------------------------
+
+
+async def test_a_consumer_gets_an_organizations_events_together_in_one_transaction(
+    database: Database, effects: None
+) -> None:
+    topic, name = unique("orders.placed"), unique("read-model")
+    batches: list[list[DomainEvent]] = []
+    transactions: set[int] = set()
+
+    async def apply_all(events, session: AsyncSession, ctx: PluginContext) -> None:
+        batches.append(list(events))
+        transactions.add(await session.scalar(text("SELECT txid_current()")))
+        for event in events:
+            await session.execute(
+                text(f"INSERT INTO {EFFECT_TABLE} (event_id, consumer) VALUES (:e, :c)"),
+                {"e": event.id, "c": name},
+            )
+
+    one_by_one = Consumer(name, write=True)
+    subscription = Subscription(topic, name, one_by_one, batch_handler=apply_all)
+    organization, other = uuid.uuid4(), uuid.uuid4()
+    ours = [await commit_event(database, topic, organization_id=organization) for _ in range(4)]
+    theirs = await commit_event(database, topic, organization_id=other)
+
+    await OutboxRelay(database, [subscription]).deliver_pending()
+
+    assert [[event.id for event in batch] for batch in batches] == [
+        [event.id for event in ours]  # together, oldest first, in one transaction
+    ]
+    assert len(transactions) == 1
+    assert one_by_one.event_ids == [theirs.id]  # alone in its organization: the handler
+    for event in [*ours, theirs]:
+        assert await effect_rows(database, event.id) == [name]
+        assert await delivered_to(database, event.id) == {name}
+        assert (await load_event(database, event.id)).dispatched_at is not None
+
+
+async def test_one_bad_event_of_a_batch_is_retried_alone_and_the_others_go_through(
+    database: Database, effects: None
+) -> None:
+    topic = unique("orders.paid")
+    organization = uuid.uuid4()
+    events = [await commit_event(database, topic, organization_id=organization) for _ in range(4)]
+    bad = events[2].id
+
+    class Picky(Consumer):
+        async def __call__(self, event, session, ctx) -> None:
+            self.fail = event.id == bad
+            await super().__call__(event, session, ctx)
+
+    picky = Picky(unique("picky"), write=True)
+    await OutboxRelay(database, [picky.subscribe(topic)]).deliver_pending()
+
+    for event in events:
+        expected = [] if event.id == bad else [picky.name]
+        assert await effect_rows(database, event.id) == expected  # once, not twice
+        assert await delivered_to(database, event.id) == set(expected)
+    failed = await load_event(database, bad)
+    assert failed.dispatched_at is None and failed.attempts == 1
+    assert "is broken" in failed.last_error
+    for event in events:
+        if event.id != bad:
+            assert (await load_event(database, event.id)).dispatched_at is not None
