@@ -148,13 +148,15 @@ class OutboxRelay:
         for subscription in self.subscriptions:
             slug = self.owners.get(subscription.consumer, "")
             groups: dict[uuid.UUID | None, list[OutboxEvent]] = {}
+            skipped = []
             for event in events:
                 if not subscription.matches(event.topic):
                     continue
                 if self._off(slug, organizations[event.organization_id]):
-                    await self._skip(event, subscription)
+                    skipped.append(event)
                     continue
                 groups.setdefault(event.organization_id, []).append(event)
+            await self._skip(skipped, subscription)
             for group in groups.values():
                 ctx = await self._context(slug, group[0])
                 for event_id, error in await self._deliver_group(group, subscription, ctx):
@@ -230,15 +232,17 @@ class OutboxRelay:
         record = self.kernel.plugins.record(slug) if self.kernel is not None else None
         return not (record and record.metadata and record.metadata.required)
 
-    async def _skip(self, event: OutboxEvent, subscription: Subscription) -> None:
-        """Record the event as handled by a consumer whose plugin is off for it."""
+    async def _skip(self, events: Sequence[OutboxEvent], subscription: Subscription) -> None:
+        """Record the events as handled by a consumer whose plugin is off for them, in
+        one transaction."""
+        if not events:
+            return
         async with self.database.transaction() as session:
             await session.execute(
-                insert(OutboxDelivery)
-                .values(event_id=event.id, consumer=subscription.consumer)
-                .on_conflict_do_nothing()
+                insert(OutboxDelivery.__table__).on_conflict_do_nothing(),
+                [{"event_id": event.id, "consumer": subscription.consumer} for event in events],
             )
-        OUTBOX_DELIVERIES.labels(subscription.consumer, "skipped").inc()
+        OUTBOX_DELIVERIES.labels(subscription.consumer, "skipped").inc(len(events))
 
     async def _deliver(
         self, event: OutboxEvent, subscription: Subscription, ctx: PluginContext
