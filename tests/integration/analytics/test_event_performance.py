@@ -4,6 +4,7 @@ activity the relay built."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -126,3 +127,20 @@ async def test_performance_projection_views_and_rebuild(
     assert sum(row[7] for row in incremental) == 2  # tickets_checked_in
     await rebuild(database, org)
     assert await _rows(database, activity, org=org) == incremental
+
+
+async def test_a_visitor_racing_itself_is_counted_once(
+    http: httpx.AsyncClient, database: Database
+) -> None:
+    venue = (await open_shop(http, database)).venue
+    views_url = f"/api/v1/events/{venue.event_id}/views"
+    answers = await asyncio.gather(
+        *(http.post(views_url, json={"visitor_id": "racing-visitor"}) for _ in range(20))
+    )
+    assert [answer.status_code for answer in answers] == [202] * 20
+    assert sorted(answer.json()["counted"] for answer in answers) == [False] * 19 + [True]
+    report = await http.get(
+        f"{venue.base}/reports/events/{venue.event_id}/performance", headers=venue.admin
+    )
+    assert report.status_code == 200, report.text
+    assert report.json()["views"] == 1
