@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.analytics import demographic_values as values
+from builtin_plugins.analytics.applied import apply_once
 from builtin_plugins.analytics.demographic_batch import (
     CountedOrder,
     DemographicBatch,
@@ -82,37 +83,14 @@ async def apply_demographic_event(session: AsyncSession, event: DomainEvent) -> 
 async def apply_demographic_events(session: AsyncSession, events: Sequence[DomainEvent]) -> int:
     """Add ``events`` in ``session``'s transaction, in their order, the way one at a time
     would, with a constant number of statements; how many were applied (not before)."""
-    counted = [e for e in events if e.topic in TOPICS and e.organization_id is not None]
-    applied = 0
-    for organization_id in sorted({e.organization_id for e in counted}):  # one lock order
-        mine = [event for event in counted if event.organization_id == organization_id]
-        await _lock(session, organization_id)
-        fresh = await _first_time(session, organization_id, mine)
-        await _apply(session, organization_id, fresh)
-        applied += len(fresh)
-    return applied
-
-
-async def _first_time(
-    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
-) -> list[DomainEvent]:
-    """Record ``events`` as applied; those not recorded before, in order (an event twice
-    in the batch: its first time only)."""
-    first: dict[uuid.UUID, DomainEvent] = {}
-    for event in events:
-        first.setdefault(event.id, event)
-    if not first:
-        return []
-    table = DemographicAppliedEvent.__table__
-    recorded = await session.execute(
-        insert(table).on_conflict_do_nothing().returning(table.c.event_id),
-        [
-            {"event_id": e.id, "organization_id": organization_id, "topic": e.topic}
-            for e in first.values()
-        ],
+    return await apply_once(
+        session,
+        events,
+        topics=TOPICS,
+        lock=_lock,
+        applied=DemographicAppliedEvent.__table__,
+        apply=_apply,
     )
-    new = set(recorded.scalars())
-    return [event for event in first.values() if event.id in new]
 
 
 def _order_id(event: DomainEvent) -> uuid.UUID:

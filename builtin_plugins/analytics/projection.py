@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from builtin_plugins.analytics.applied import apply_once
 from builtin_plugins.analytics.models import COUNTERS, AppliedEvent, SalesFigures
 from builtin_plugins.analytics.sales_deltas import (
     ISSUED,
@@ -66,43 +67,30 @@ async def apply_events(session: AsyncSession, events: Sequence[DomainEvent]) -> 
     """Add ``events`` to the read models in ``session``'s transaction, the way one at a
     time would: a handful of statements for the whole batch (a rebuild replays them by
     the thousand). Returns how many were applied (not applied before)."""
-    counted = [e for e in events if e.topic in ALL_TOPICS and e.organization_id is not None]
-    applied = 0
-    for organization_id in sorted({e.organization_id for e in counted}):  # one lock order
-        mine = [event for event in counted if event.organization_id == organization_id]
-        await lock_organization(session, organization_id)
-        fresh = await _first_time(session, organization_id, mine)
-        tickets = [event for event in fresh if event.topic in TICKET_TOPICS]
-        catalog = await catalog_of(session, organization_id, tickets)
-        await add_ticket_events(session, organization_id, tickets, catalog)
-        orders = [event for event in fresh if event.topic not in TICKET_TOPICS]
-        total: Deltas = defaultdict(dict)
-        _sum_into(total, await _deltas(session, organization_id, orders))
-        for event in tickets:
-            if event.topic == ISSUED and event.payload["event_id"] in catalog:
-                timezone, currency = catalog[event.payload["event_id"]]
-                _sum_into(total, issue_deltas(event.payload, event.occurred_at, timezone, currency))
-        await _add(session, organization_id, total)
-        applied += len(fresh)
-    return applied
-
-
-async def _first_time(
-    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[DomainEvent]
-) -> list[DomainEvent]:
-    """Record ``events`` as applied; those that were not recorded before."""
-    if not events:
-        return []
-    # One statement compiled once, its rows sent as a batch (SQLAlchemy's
-    # "insertmanyvalues"): a VALUES list compiled per call costs more than the database.
-    recorded = await session.execute(
-        insert(AppliedEvent.__table__)
-        .on_conflict_do_nothing()
-        .returning(AppliedEvent.__table__.c.event_id),
-        [{"event_id": e.id, "organization_id": organization_id, "topic": e.topic} for e in events],
+    return await apply_once(
+        session,
+        events,
+        topics=ALL_TOPICS,
+        lock=lock_organization,
+        applied=AppliedEvent.__table__,
+        apply=_apply,
     )
-    new = set(recorded.scalars())
-    return [event for event in events if event.id in new]
+
+
+async def _apply(
+    session: AsyncSession, organization_id: uuid.UUID, fresh: Sequence[DomainEvent]
+) -> None:
+    tickets = [event for event in fresh if event.topic in TICKET_TOPICS]
+    catalog = await catalog_of(session, organization_id, tickets)
+    await add_ticket_events(session, organization_id, tickets, catalog)
+    orders = [event for event in fresh if event.topic not in TICKET_TOPICS]
+    total: Deltas = defaultdict(dict)
+    _sum_into(total, await _deltas(session, organization_id, orders))
+    for event in tickets:
+        if event.topic == ISSUED and event.payload["event_id"] in catalog:
+            timezone, currency = catalog[event.payload["event_id"]]
+            _sum_into(total, issue_deltas(event.payload, event.occurred_at, timezone, currency))
+    await _add(session, organization_id, total)
 
 
 async def _deltas(
