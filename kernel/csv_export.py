@@ -12,10 +12,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import Annotated, Literal
 
+from fastapi import Header
 from starlette.responses import Response
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+#: A report route's ``format`` query parameter and ``Accept`` header (see :func:`wants_csv`).
+ExportFormat = Literal["json", "csv"] | None
+AcceptHeader = Annotated[str | None, Header(max_length=500)]
 #: OpenAPI ``responses`` entry for a route that can answer CSV.
 CSV_ANSWER = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

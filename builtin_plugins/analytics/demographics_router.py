@@ -9,9 +9,9 @@ organization's event is a 404. No other filter exists, on purpose (see
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 
 from builtin_plugins.analytics.analytics_settings import analytics_settings
 from builtin_plugins.analytics.demographics_report import demographics
@@ -22,13 +22,11 @@ from builtin_plugins.analytics.demographics_schemas import (
 )
 from builtin_plugins.events import event_summary
 from sdk import NotFound, Principal, UnprocessableContent
-from sdk.exports import CSV_ANSWER, csv_response, wants_csv
+from sdk.exports import CSV_ANSWER, AcceptHeader, ExportFormat, csv_response, wants_csv
 from sdk.http import SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
 K = Annotated[int | None, Query(ge=1, le=1000, description="Smallest group shown")]
-Format = Literal["json", "csv"] | None
-Accept = Annotated[str | None, Header(max_length=500)]
 
 router = APIRouter(prefix="/organizations/{organization_id}/reports", tags=["reports"])
 routers = [router]
@@ -44,7 +42,7 @@ def _k(k: int | None) -> int:
 
 
 def _answer(
-    report: DemographicsOut, format: Format, accept: str | None, name: str
+    report: DemographicsOut, format: ExportFormat, accept: str | None, name: str
 ) -> DemographicsOut:
     if wants_csv(format, accept):
         return csv_response(to_csv(report), f"{name}.csv")  # type: ignore[return-value]
@@ -61,8 +59,8 @@ async def organization_demographics(
     principal: Reader,
     session: SessionDep,
     k: K = None,
-    format: Format = None,
-    accept: Accept = None,
+    format: ExportFormat = None,
+    accept: AcceptHeader = None,
 ) -> DemographicsOut:
     least = _k(k)
     figures = await demographics(session, organization_id, None, least)
@@ -80,8 +78,8 @@ async def event_demographics(
     principal: Reader,
     session: SessionDep,
     k: K = None,
-    format: Format = None,
-    accept: Accept = None,
+    format: ExportFormat = None,
+    accept: AcceptHeader = None,
 ) -> DemographicsOut:
     least = _k(k)
     if await event_summary(session, organization_id=organization_id, event_id=event_id) is None:

@@ -12,9 +12,9 @@ rate limited per client by the kernel like every route; its body is one bounded 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -33,7 +33,7 @@ from builtin_plugins.analytics.sales_deltas import local_day
 from builtin_plugins.events import Event, EventStatus
 from sdk import NotFound, Principal
 from sdk.clock import utcnow
-from sdk.exports import CSV_ANSWER, csv_response, wants_csv
+from sdk.exports import CSV_ANSWER, AcceptHeader, ExportFormat, csv_response, wants_csv
 from sdk.http import SessionDep, public, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -63,8 +63,8 @@ async def event_performance(
     event_id: uuid.UUID,
     principal: Reader,
     session: SessionDep,
-    format: Literal["json", "csv"] | None = None,
-    accept: Annotated[str | None, Header(max_length=500)] = None,
+    format: ExportFormat = None,
+    accept: AcceptHeader = None,
 ) -> PerformancePublic:
     event = await _event(session, organization_id, event_id)
     report = performance_public(

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from builtin_plugins.analytics.sales_report import GroupBy, SalesFilter, sales_page
 from builtin_plugins.analytics.schemas import SalesRow, sales_row, to_csv
 from builtin_plugins.events import event_summary
 from sdk import NotFound, Principal, UnprocessableContent
-from sdk.exports import CSV_ANSWER, csv_response, wants_csv
+from sdk.exports import CSV_ANSWER, AcceptHeader, ExportFormat, csv_response, wants_csv
 from sdk.http import Page, SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -44,8 +44,8 @@ async def sales(
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-    format: Literal["json", "csv"] | None = None,
-    accept: Annotated[str | None, Header(max_length=500)] = None,
+    format: ExportFormat = None,
+    accept: AcceptHeader = None,
 ) -> Page[SalesRow]:
     if day_from and day_to and day_from > day_to:
         raise UnprocessableContent("`from` is after `to`.")

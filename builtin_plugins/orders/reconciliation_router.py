@@ -17,9 +17,9 @@ import base64
 import binascii
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from builtin_plugins.orders import payout_statements, reconciliation
 from builtin_plugins.orders.reconciliation_import import import_movements
@@ -41,7 +41,7 @@ from builtin_plugins.orders.reconciliation_schemas import (
 )
 from sdk import Principal, UnprocessableContent
 from sdk.clock import utcnow
-from sdk.exports import CSV_ANSWER, csv_response, wants_csv
+from sdk.exports import CSV_ANSWER, AcceptHeader, ExportFormat, csv_response, wants_csv
 from sdk.http import KernelDep, Page, SessionDep, requires
 
 Reader = Annotated[Principal, requires("reports:view")]
@@ -50,8 +50,6 @@ MAX_DAYS = 92  # the widest period one import or report covers
 ProviderQuery = Annotated[str, Query(pattern=r"^[a-z0-9_-]{1,40}$")]
 DayFrom = Annotated[date, Query(alias="from", description="Inclusive (UTC day)")]
 DayTo = Annotated[date, Query(alias="to", description="Inclusive (UTC day)")]
-Format = Literal["json", "csv"] | None
-AcceptHeader = Annotated[str | None, Header(max_length=500)]
 
 router = APIRouter(prefix="/organizations/{organization_id}", tags=["reconciliation"])
 routers = [router]
@@ -123,7 +121,7 @@ async def reconciliation_report(
     include_matched: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
-    format: Format = None,
+    format: ExportFormat = None,
     accept: AcceptHeader = None,
 ) -> ReconciliationReport:
     since, until = _days(day_from, day_to)
@@ -161,7 +159,7 @@ async def payouts_report(
     provider: Annotated[str | None, Query(pattern=r"^[a-z0-9_-]{1,40}$")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-    format: Format = None,
+    format: ExportFormat = None,
     accept: AcceptHeader = None,
 ) -> Page[PayoutOut]:
     since = until = None
@@ -200,7 +198,7 @@ async def payout_report(
     payout_id: Annotated[str, Path(min_length=1, max_length=255)],
     principal: Reader,
     session: SessionDep,
-    format: Format = None,
+    format: ExportFormat = None,
     accept: AcceptHeader = None,
 ) -> PayoutStatementOut:
     found = await payout_statements.payout_statement(
