@@ -121,6 +121,13 @@ def ticketing_api_routers():
 
 
 @hookimpl
+def ticketing_jobs():
+    from builtin_plugins.events import expiry_jobs
+
+    return expiry_jobs.jobs()
+
+
+@hookimpl
 async def ticketing_startup(kernel):
     """Platform-wide categories exist in every deployment, not only seeded ones."""
     from builtin_plugins.events.categories import seed_categories

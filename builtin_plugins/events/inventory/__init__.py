@@ -4,7 +4,7 @@ This package's ``__init__`` is its public face: the operations other plugins may
 the events plugin's inventory (hold, move holds between owners, attach them to an order,
 convert, release, return to stock, availability), its problems and its records. The
 private modules behind it (``_holds``, ``_owners``, ``_buyer``, ``_availability``, ``_pools``,
-``_announce``, ``_sql``, ``_common``) are the events plugin's own. Nobody but this
+``_announce``, ``_expiry``, ``_sql``, ``_common``) are the events plugin's own. Nobody but this
 package writes the inventory tables; :class:`InventoryHold` rows handed out here are
 read-only to callers.
 
@@ -38,6 +38,9 @@ Concurrency rules (every function below follows them; follow them if you add one
   and gives their units back (``held -= q``) while holding the pool lock. Availability
   reads ``capacity - sold - (held - expired_held)``. An expired hold keeps status
   ``active``; it simply no longer counts anywhere once its rows are gone or expired.
+  The job ``events.release-expired-holds`` (:mod:`._expiry`) deletes the expired rows of
+  the pools nobody is short of, so ``held`` comes back down there too; it only tries
+  the shared lock and takes pools and rows ``SKIP LOCKED``, so it never waits on anyone.
 * **Sales are hold rows too.** Converting a hold leaves it ``converted``;
   :func:`sell_directly` writes a ``converted`` row. So the hold table is the ledger a new
   pool is counted from (a pool added after sales starts with the right ``sold``).

@@ -21,11 +21,16 @@ from sdk import Conflict, NotFound, UnprocessableContent
 # migration lock uses); the first int names this lock family ("tick").
 ADVISORY_NAMESPACE = 0x7469636B
 DEFAULT_HOLD_MINUTES = 15
+DEFAULT_EXPIRY_SWEEP_SECONDS = 60
 MAX_OWNER_LENGTH = 128
 
 
 class InventorySettings(BaseSettings):
-    """``TICKETING_HOLD_MINUTES``: how long a hold keeps its units (default 15)."""
+    """``TICKETING_HOLD_MINUTES``: how long a hold keeps its units (default 15).
+
+    ``TICKETING_HOLD_EXPIRY_SWEEP_SECONDS``: how often the job
+    ``events.release-expired-holds`` gives expired holds' units back to their pools
+    (default 60)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -34,6 +39,14 @@ class InventorySettings(BaseSettings):
         gt=0,
         le=24 * 60,
         validation_alias=AliasChoices("TICKETING_HOLD_MINUTES", "ticketing_hold_minutes"),
+    )
+    expiry_sweep_seconds: int = Field(
+        DEFAULT_EXPIRY_SWEEP_SECONDS,
+        ge=1,
+        le=24 * 3600,
+        validation_alias=AliasChoices(
+            "TICKETING_HOLD_EXPIRY_SWEEP_SECONDS", "ticketing_hold_expiry_sweep_seconds"
+        ),
     )
 
 
