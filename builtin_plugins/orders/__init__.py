@@ -113,6 +113,13 @@ def ticketing_event_subscriptions():
 
 
 @hookimpl
+def ticketing_jobs():
+    from builtin_plugins.orders import expiry_jobs
+
+    return expiry_jobs.jobs()
+
+
+@hookimpl
 def ticketing_startup(kernel):
     from builtin_plugins.orders.order_links import order_links
 

@@ -8,20 +8,6 @@ from typing import Annotated
 import typer
 
 from sdk.cli import run_command
-from sdk.db import Database
-
-
-async def expire_all(database: Database, *, batch: int = 500) -> int:
-    """Expire every overdue pending order, ``batch`` per transaction; returns how many."""
-    from builtin_plugins.orders.lifecycle import expire_overdue
-
-    total = 0
-    while True:
-        async with database.transaction() as session:
-            expired = await expire_overdue(session, limit=batch)
-        total += expired
-        if expired < batch:
-            return total
 
 
 def orders_cli() -> typer.Typer:
@@ -31,9 +17,11 @@ def orders_cli() -> typer.Typer:
     def expire(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
         """Expire unpaid orders past their payment deadline, BATCH per transaction.
 
-        Reading an order expires it anyway; run this from cron so that lists and outbox
-        consumers hear of it without anyone reading.
+        Reading an order expires it anyway, and the job orders.expire-overdue sweeps
+        them every TICKETING_ORDER_EXPIRY_SWEEP_SECONDS; this does it now.
         """
+
+        from builtin_plugins.orders.expiry_jobs import expire_all
 
         async def work(kernel) -> int:
             return await expire_all(kernel.database, batch=batch)

@@ -6,9 +6,9 @@ refuses an illegal move (409 ``illegal-transition``), writes the
 ``order.<status>``, so the history and the event commit with the change or not at all.
 
 A pending order past its payment deadline expires lazily: whoever reads or acts on it
-calls :func:`expire_if_overdue`, and ``ticketing orders expire`` sweeps the rest
-(:func:`expire_overdue`). Its inventory needs nothing: the order's holds expire at the
-same instant and give their units back by themselves.
+calls :func:`expire_if_overdue`, and the job ``orders.expire-overdue`` sweeps the rest
+(:func:`expire_overdue`, :mod:`.expiry_jobs`). Its inventory needs nothing: the order's
+holds expire at the same instant and give their units back by themselves.
 
 Lock order: the order row (``FOR UPDATE``) before any inventory lock, as payment does.
 """

@@ -9,6 +9,7 @@ from sdk import env_var
 
 DEFAULT_PAYMENT_MINUTES = 30
 DEFAULT_LINK_DAYS = 30
+DEFAULT_EXPIRY_SWEEP_SECONDS = 30
 
 
 class OrderSettings(BaseSettings):
@@ -17,7 +18,10 @@ class OrderSettings(BaseSettings):
 
     ``TICKETING_ORDER_LINK_SECRET`` signs the order links emailed to buyers (generated
     locally when unset, required in production); a link opens its order until
-    ``TICKETING_ORDER_LINK_DAYS`` (default 30) days after the event ends."""
+    ``TICKETING_ORDER_LINK_DAYS`` (default 30) days after the event ends.
+
+    ``TICKETING_ORDER_EXPIRY_SWEEP_SECONDS``: how often the job ``orders.expire-overdue``
+    expires the unpaid orders past their deadline that nobody read (default 30)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -32,6 +36,12 @@ class OrderSettings(BaseSettings):
     )
     link_days: int = Field(
         DEFAULT_LINK_DAYS, ge=1, le=3650, validation_alias=env_var("TICKETING_ORDER_LINK_DAYS")
+    )
+    expiry_sweep_seconds: int = Field(
+        DEFAULT_EXPIRY_SWEEP_SECONDS,
+        ge=1,
+        le=24 * 3600,
+        validation_alias=env_var("TICKETING_ORDER_EXPIRY_SWEEP_SECONDS"),
     )
 
 

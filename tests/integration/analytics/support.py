@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from builtin_plugins.analytics.models import COUNTERS
 from builtin_plugins.analytics.projection import ALL_TOPICS
-from builtin_plugins.orders.cli import expire_all
+from builtin_plugins.orders.expiry_jobs import expire_all
 from kernel.db import Database
 from tests.integration.orders.refund_support import TEST_PROVIDER, paid_order, refund
 from tests.integration.orders.support import Buyer, Shop, make_overdue, open_shop, place

@@ -9,7 +9,7 @@ import uuid
 import httpx
 from sqlalchemy import select, text
 
-from builtin_plugins.orders.cli import expire_all
+from builtin_plugins.orders.expiry_jobs import expire_all
 from builtin_plugins.orders.lifecycle import expire_overdue
 from kernel.audit import AuditEntry
 from kernel.db import Database
