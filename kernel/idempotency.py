@@ -42,13 +42,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Header, Response
 from fastapi.responses import JSONResponse
 from pydantic_core import to_jsonable_python
 from sqlalchemy import DateTime, Integer, String, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -184,7 +185,8 @@ async def remember(
         .where(_key_matches(scope, key))
         .values(status_code=result_status, body=to_jsonable_python(body))
     )
-    if result.rowcount != 1:
+    updated = cast("CursorResult[Any]", result).rowcount
+    if updated != 1:
         raise LookupError(f"idempotency key {key!r} in scope {scope!r} was not claimed")
 
 
@@ -201,7 +203,7 @@ async def purge_expired(session: AsyncSession) -> int:
     result = await session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now())
     )
-    return result.rowcount
+    return cast("CursorResult[Any]", result).rowcount
 
 
 class IdempotentWrite:

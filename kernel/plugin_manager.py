@@ -211,7 +211,7 @@ class KernelPluginManager(pluggy.PluginManager):
     ) -> list[tuple[str, Callable[[], Any]]]:
         """Each plain implementation of a hook, bound to its arguments, in call order."""
         caller = getattr(self.hook, hook_name)
-        bound = []
+        bound: list[tuple[str, Callable[[], Any]]] = []
         for impl in reversed(caller.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue

@@ -31,4 +31,4 @@ class RouteTemplates:
             return UNMATCHED_ROUTE
         if self._by_route is None:
             self._by_route = self._build()
-        return self._by_route.get(id(route)) or getattr(route, "path", UNMATCHED_ROUTE)
+        return self._by_route.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))

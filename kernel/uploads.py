@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from kernel.problems import Problem, UnprocessableContent
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 UPLOAD_FIELD = "file"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -98,7 +101,7 @@ class _FileCollector:
         self._header_value = b""
         self._disposition = b""
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,

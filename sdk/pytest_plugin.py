@@ -61,7 +61,7 @@ import pytest
 try:
     import pytest_asyncio
 except ImportError:  # ticketing-sdk installed without its `testing` extra
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]  # the fixtures then say what is missing
 
 __all__ = [
     "pytest_addoption",

@@ -61,7 +61,7 @@ class PermissionRegistry:
                 declared_by.setdefault(permission.name, slug)
         return cls(permissions, declared_by=declared_by)
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: object) -> bool:
         return name in self._permissions
 
     def __iter__(self):

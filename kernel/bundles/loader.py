@@ -193,10 +193,12 @@ def _forget(modules: frozenset[str], site: Path) -> None:
 def _forget_tables(modules: frozenset[str]) -> None:
     """Take the bundle's ORM tables off the shared metadata, so another version of the
     plugin can declare them again."""
+    from sqlalchemy import Table
+
     from kernel.db import Base
 
     for mapper in list(Base.registry.mappers):
         if mapper.class_.__module__.partition(".")[0] in modules:
             table = mapper.local_table
-            if table is not None and table.name in Base.metadata.tables:
-                Base.metadata.remove(table)  # type: ignore[arg-type]
+            if isinstance(table, Table) and table.name in Base.metadata.tables:
+                Base.metadata.remove(table)

@@ -171,8 +171,8 @@ class BundleSync:
                 self._clear_failure(slug)
         fresh: list[tuple[str, InstalledBundle | None]] = []
         for slug, spec in sorted(desired.items()):
-            loaded = running.loaded.get(slug)
-            if loaded is not None and loaded.archive_sha256 == spec.archive_sha256:
+            running_here = running.loaded.get(slug)
+            if running_here is not None and running_here.archive_sha256 == spec.archive_sha256:
                 self._clear_failure(slug)  # a rollback to the version running here
                 continue
             switched, previous = await self._switch(spec, revocations)

@@ -43,7 +43,7 @@ def install_connect_errors(engine: AsyncEngine) -> None:
 
 
 def _unavailable_state(state: str | None) -> bool:
-    return bool(state) and (state.startswith("08") or state in UNAVAILABLE_STATES)
+    return state is not None and (state.startswith("08") or state in UNAVAILABLE_STATES)
 
 
 def database_unavailable(exc: BaseException) -> bool:

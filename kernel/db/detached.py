@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 
 Model = TypeVar("Model")
 
@@ -21,7 +22,7 @@ Model = TypeVar("Model")
 @functools.lru_cache(maxsize=512)
 def _attribute_names(model: type) -> tuple[Any, tuple[tuple[str, str], ...]]:
     """(mapper, per column attribute: (column name, attribute name)), once per model."""
-    mapper = inspect(model)
+    mapper: Mapper[Any] = inspect(model)
     return mapper, tuple((prop.columns[0].name, prop.key) for prop in mapper.column_attrs)
 
 
@@ -32,7 +33,8 @@ def detached_copy(model: type[Model], values: Mapping[str, Any]) -> Model:
     The values go straight into the instance's dict, as the ORM's loader puts them: a
     new instance has no history to clear, so this is what setting each value as
     committed comes to, without an attribute event per column."""
-    mapper, names = _attribute_names(model)
+    model_class: type = model  # a class is hashable, whatever mypy makes of type[Model]
+    mapper, names = _attribute_names(model_class)
     row = mapper.class_manager.new_instance()
     row.__dict__.update({key: values[name] for name, key in names if name in values})
     return row

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,7 +95,7 @@ async def purge_organization_rows(
                 result = await session.execute(
                     delete(model).where(model.organization_id == organization_id)
                 )
-                deleted[model.__table__.name] = result.rowcount
+                deleted[model.__table__.name] = cast("CursorResult[Any]", result).rowcount
     except IntegrityError as error:  # a reference written since the check
         raise PurgeBlocked(
             f"The {plugin} plugin's data of this organization became referred to by "

@@ -6,12 +6,12 @@ tenant is simply not found (the API answers 404, never its data).
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.db.base import Base
+from kernel.db.base import Base, TenantScoped
 
 Model = TypeVar("Model", bound=Base)
 
@@ -22,7 +22,7 @@ class Repository(Generic[Model]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def query(self) -> Select[tuple[Model]]:
+    def query(self) -> Select[Model]:
         return select(self.model)
 
     async def get(self, id: uuid.UUID) -> Model | None:
@@ -41,9 +41,9 @@ class TenantRepository(Repository[Model]):
         super().__init__(session)
         self.organization_id = organization_id
 
-    def query(self) -> Select[tuple[Model]]:
+    def query(self) -> Select[Model]:
         return select(self.model).where(self.model.organization_id == self.organization_id)
 
     def add(self, instance: Model) -> Model:
-        instance.organization_id = self.organization_id
+        cast(TenantScoped, instance).organization_id = self.organization_id
         return super().add(instance)

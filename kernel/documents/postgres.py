@@ -133,11 +133,12 @@ class PostgresDocumentStore:
 
     async def count(self, scope: Scope, collection: str, where: Mapping[str, Scalar]) -> int:
         async with self.database.sessions() as session:
-            return await session.scalar(
+            counted = await session.scalar(
                 select(func.count())
                 .select_from(PluginDocument)
                 .where(self._matching(scope, collection, where))
             )
+        return counted or 0
 
     async def delete(self, scope: Scope, collection: str, key: str) -> bool:
         async with self.database.transaction() as session:

@@ -28,6 +28,7 @@ from kernel.problems import Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from kernel.context import Kernel
+    from kernel.installations.schemas import Reason
 
 
 class PluginNotFound(NotFound):
@@ -94,7 +95,7 @@ class Standing:
         )
         return cls(blocked, chosen, with_dependants(kernel.plugins, own))
 
-    def why_off(self, metadata: PluginMetadata) -> str | None:
+    def why_off(self, metadata: PluginMetadata) -> Reason | None:
         """``None`` when on, else ``blocked``, ``disabled``, ``opt_in`` or ``dependency_off``."""
         if metadata.slug not in self.disabled:
             return None

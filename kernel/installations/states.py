@@ -15,6 +15,7 @@ hook called while its request holds a connection never waits on itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -90,7 +91,7 @@ class InstalledPluginStates(PluginStates):
         async with self.lookups.sessions() as session:
             generation = await current(session)
             blocked = set((await session.scalars(select(PluginBlock.plugin))).all())
-            rows = []
+            rows: Sequence[PluginInstallation] = ()
             if organization_id is not None:
                 rows = (
                     await session.scalars(
@@ -105,7 +106,7 @@ class InstalledPluginStates(PluginStates):
         self,
         organization_id: UUID | None,
         blocked: set[str],
-        rows: list[PluginInstallation] | tuple[PluginInstallation, ...],
+        rows: Sequence[PluginInstallation],
     ) -> OrganizationPlugins:
         chosen = {row.plugin: row for row in rows}
         off = switched_off(
@@ -114,7 +115,12 @@ class InstalledPluginStates(PluginStates):
         settings = {}
         for record in self.plugins.loaded:
             row = chosen.get(record.slug)
-            if row is None or record.metadata is None or not row.settings:
+            if (
+                organization_id is None
+                or row is None
+                or not row.settings
+                or record.metadata is None
+            ):
                 continue
             secrets = secret_fields(record.metadata.settings_schema)
             try:

@@ -2,9 +2,9 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +41,8 @@ class OutboxDelivery(Base):
     """Written in the consumer's own transaction: its presence means "already handled"."""
 
     __tablename__ = "outbox_delivery"
+    # A plain table, not any FROM clause: the relay inserts into it with Core statements.
+    __table__: ClassVar[Table]
 
     event_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("outbox_event.id", ondelete="CASCADE"), primary_key=True

@@ -74,4 +74,4 @@ async def organizations_with_events(
         .where(OutboxEvent.topic.in_(topics), OutboxEvent.organization_id.is_not(None))
         .distinct()
     )
-    return sorted(found)
+    return sorted(organization_id for organization_id in found if organization_id is not None)

@@ -66,7 +66,12 @@ class RemoteAdjuster:
     percent: float | None
 
     def adjust(self, context: PricingContext, unit_price: int) -> PriceAdjustment | None:
-        change = self.amount if self.amount is not None else round(unit_price * self.percent / 100)
+        if self.amount is not None:
+            change = self.amount
+        elif self.percent is not None:
+            change = round(unit_price * self.percent / 100)
+        else:  # an adjustment answer gives exactly one of the two
+            return None
         change = max(change, -unit_price)  # never a negative price
         if change == 0:
             return None
