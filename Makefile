@@ -28,8 +28,10 @@ $(NEXTAUTH_STAMP): tests/nextauth/package-lock.json tests/nextauth/package.json
 test: setup $(NEXTAUTH_STAMP)
 	$(UV) run pytest
 
-# lint-imports checks the import contracts in pyproject.toml ([tool.importlinter]).
+# lint-imports checks the import contracts in pyproject.toml ([tool.importlinter]);
+# mypy type-checks the kernel and the SDK ([tool.mypy]).
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
+	$(UV) run mypy
