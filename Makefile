@@ -8,7 +8,7 @@ PORT ?= 8000
 # lock changes (npm ci empties node_modules, so the stamp goes with it).
 NEXTAUTH_STAMP := tests/nextauth/node_modules/.installed
 
-.PHONY: setup serve test lint
+.PHONY: setup serve test lint audit
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -35,3 +35,9 @@ lint: setup
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
 	$(UV) run mypy
+
+# Fails on a known vulnerability in a package uv.lock pins (scripts/audit_dependencies.py).
+audit: setup
+	$(UV) export --frozen --no-hashes --format requirements-txt --no-emit-workspace --quiet \
+		> $(TOOLS)/audit-requirements.txt
+	$(UV) run python scripts/audit_dependencies.py $(TOOLS)/audit-requirements.txt
