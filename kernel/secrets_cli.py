@@ -88,6 +88,12 @@ def env_file_text(now: datetime | None = None) -> str:
         "",
         "# The platform's address, as buyers reach it (Traefik's certificate must match it).",
         "# PUBLIC_URL=https://tickets.example.org",
+        "",
+        "# Sign-in through an OpenID Connect provider (the NextAuth front end): how the first",
+        "# people get an account, before any of them has a password.",
+        "# OIDC_ISSUER=https://login.example.org",
+        "# OIDC_CLIENT_ID=",
+        "# OIDC_CLIENT_SECRET=",
     ]
     lines += _section("The platform: required by every process when TICKETING_ENV=production.")
     lines += _assignments(PLATFORM_SECRETS)
