@@ -79,6 +79,12 @@ class PubSub(Protocol):
         """
         ...
 
+    def end_subscriptions(self, reason: str) -> None:
+        """End every local subscription (:class:`SubscriptionLost` with ``reason``) and
+        refuse new ones (:class:`PubSubError`), while publishing goes on: the process is
+        stopping, and its live clients should start over on another replica."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -167,6 +173,11 @@ class _LocalFanout:
     def __init__(self, *, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._max_pending = max_pending
         self._local: dict[str, set[Subscription]] = {}
+        self._ended: str | None = None  # why new subscriptions are refused
+
+    def end_subscriptions(self, reason: str) -> None:
+        self._ended = reason
+        self._lose_all(reason)
 
     def subscribe(self, channel: str) -> Subscription:
         return Subscription(self, channel, max_pending=self._max_pending)
@@ -183,6 +194,8 @@ class _LocalFanout:
         raise NotImplementedError
 
     def _add(self, subscription: Subscription) -> None:
+        if self._ended is not None:
+            raise PubSubError(self._ended)
         self._local.setdefault(subscription.channel, set()).add(subscription)
 
     def _remove(self, subscription: Subscription) -> bool:

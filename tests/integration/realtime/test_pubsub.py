@@ -228,6 +228,25 @@ async def test_a_broken_connection_loses_its_subscribers_and_the_next_one_reconn
     assert len(await connections_named(redis, process.connection_name)) == 1
 
 
+async def test_a_stopping_process_ends_its_subscriptions_takes_no_new_ones_and_still_publishes(
+    new_pubsub,
+) -> None:
+    """What ``ticketing serve`` does as SIGTERM arrives: its live clients start over
+    elsewhere, while the requests still finishing announce what they changed."""
+    stopping, staying = new_pubsub(), new_pubsub()
+    channel = channel_name()
+    async with stopping.subscribe(channel) as watching, staying.subscribe(channel) as elsewhere:
+        stopping.end_subscriptions("the server is stopping")
+        with pytest.raises(SubscriptionLost, match="stopping"):
+            await next_message(watching)
+        with pytest.raises(PubSubError, match="stopping"):
+            async with stopping.subscribe(channel):
+                pass
+        await stopping.publish(channel, "one sold")
+        assert await next_message(elsewhere) == b"one sold"
+    assert stopping.subscriber_count() == 0
+
+
 async def test_unreachable_redis_is_a_pubsub_error(new_pubsub) -> None:
     pubsub = RedisPubSub.from_url("redis://127.0.0.1:1/0")
     try:
