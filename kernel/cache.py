@@ -28,6 +28,10 @@ class Cache(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def add(self, key: str, value: bytes, *, ttl_seconds: int) -> bool:
+        """Set ``key`` only if it is absent; whether this call set it (a claim)."""
+        ...
+
     async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
         """Increment a counter that expires ``ttl_seconds`` after it was created."""
         ...
@@ -58,6 +62,9 @@ class RedisCache:
             await self.client.delete(*keys)
 
     async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
+    async def add(self, key: str, value: bytes, *, ttl_seconds: int) -> bool:
+        return bool(await self.client.set(key, value, ex=ttl_seconds, nx=True))
+
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, ttl_seconds, nx=True)
@@ -100,6 +107,12 @@ class InProcessCache:
             self._items.pop(key, None)
 
     async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
+    async def add(self, key: str, value: bytes, *, ttl_seconds: int) -> bool:
+        if self._live(key) is not None:
+            return False
+        await self.set(key, value, ttl_seconds=ttl_seconds)
+        return True
+
         current = self._live(key)
         if isinstance(current, int):
             expires = self._items[key][0]

@@ -25,6 +25,7 @@ import typer
 from kernel.context import Kernel, build_kernel
 from kernel.installations import admins
 from kernel.installations.generation import announce
+from kernel.jobs.runtime import JobRuntime
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import Problem
 from kernel.schema import import_models
@@ -37,12 +38,15 @@ T = TypeVar("T")
 async def started_kernel(
     *,
     start_plugins: bool = True,
+    queue_jobs: bool = False,
     settings: Settings | None = None,
     plugins: KernelPluginManager | None = None,
 ) -> AsyncIterator[Kernel]:
     """A kernel built from ``settings`` and ``plugins`` (by default: the environment and
     the entry points), its plugins started unless ``start_plugins`` is false (a command
-    that only reads and writes rows), disposed of afterwards."""
+    that only reads and writes rows), disposed of afterwards. With ``queue_jobs`` the
+    command can ``kernel.jobs.enqueue`` (for the workers to run; inline, it runs them
+    itself before it exits)."""
     settings = settings or Settings()
     plugins = plugins or create_plugin_manager(disabled=settings.disabled_plugins)
     import_models(plugins)
@@ -59,9 +63,13 @@ async def started_kernel(
             yield kernel
             return
         await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
+        jobs = JobRuntime(kernel)
         try:
+            if queue_jobs:
+                await jobs.start(run_jobs=False)
             yield kernel
         finally:
+            await jobs.stop()
             await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
     finally:
         await kernel.remote.close()
@@ -75,6 +83,7 @@ def run_command(
     work: Callable[[Kernel], Awaitable[T]],
     *,
     start_plugins: bool = True,
+    queue_jobs: bool = False,
     settings: Settings | None = None,
     plugins: KernelPluginManager | None = None,
 ) -> T:
@@ -82,7 +91,7 @@ def run_command(
 
     async def run() -> T:
         async with started_kernel(
-            start_plugins=start_plugins, settings=settings, plugins=plugins
+            start_plugins=start_plugins, queue_jobs=queue_jobs, settings=settings, plugins=plugins
         ) as kernel:
             return await work(kernel)
 

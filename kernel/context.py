@@ -17,6 +17,8 @@ from kernel.db.embedded import start_embedded_postgres
 from kernel.documents import DocumentStore, build_document_store
 from kernel.hooks import Hooks
 from kernel.installations.states import InstalledPluginStates
+from kernel.jobs import JobQueue
+from kernel.jobs.queue import namespace_of
 from kernel.local_secrets import local_secret
 from kernel.plugin_manager import KernelPluginManager
 from kernel.pubsub import PubSub, build_pubsub
@@ -51,6 +53,8 @@ class Kernel:
     bundles: BundleSync = field(init=False)
     # The remote plugins this process runs a proxy for, kept as remote_plugin says.
     remote: RemoteSync = field(init=False)
+    # Background jobs: ``await kernel.jobs.enqueue("plugin.job", **arguments)``.
+    jobs: JobQueue = field(init=False)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -118,6 +122,7 @@ def build_kernel(settings: Settings, plugins: KernelPluginManager) -> Kernel:
     kernel.hooks.kernel = kernel
     kernel.bundles = BundleSync(kernel)
     kernel.remote = RemoteSync(kernel)
+    kernel.jobs = JobQueue(settings, kernel.cache, namespace=namespace_of(kernel.database.url))
     return kernel
 
 

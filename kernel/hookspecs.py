@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         CheckoutVeto,
         DisputeOpened,
         IssuedTicket,
+        Job,
         LayoutRequest,
         LineQuote,
         LineTax,
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
 #: versions it works with as a PEP 440 specifier (``>=1.0,<2``); the minor part grows
 #: when hooks or optional arguments are added, the major part when a spec changes in a
 #: way existing implementations would notice.
-HOOK_CONTRACT_VERSION = "1.0"
+HOOK_CONTRACT_VERSION = "1.1"
 
 # ---------------------------------------------------------------------------------------
 # Lifecycle: start-up and shut-down of the service
@@ -165,12 +166,23 @@ def ticketing_cli(cli: typer.Typer) -> None:
 
 @hookspec
 def ticketing_event_subscriptions() -> Sequence[Subscription]:
-    """Called when the outbox relay starts; return the domain events the plugin consumes.
+    """Called when a process starts its job queue; return the domain events the plugin
+    consumes (the kernel's ``outbox.deliver`` job hands them over).
 
     Delivery is at least once and after commit; the kernel records each delivery in the
     handler's own transaction, so handlers that write only to the database see each
     event once. A handler is called ``handler(event, session, ctx)``: ``ctx`` names the
     kernel, the event's organization and this plugin's settings for it. Answers compose.
+    """
+
+
+@hookspec
+def ticketing_jobs() -> Sequence[Job]:
+    """Called when a process starts its job queue; return the background jobs the plugin
+    runs (:class:`~kernel.contracts.jobs.Job`): periodic ones (``every``) and ones it
+    enqueues itself with ``kernel.jobs.enqueue(name, **arguments)``. They run in
+    ``ticketing worker`` processes, or in the API process when
+    ``TICKETING_JOB_RUNNER=inline``. Answers compose.
     """
 
 

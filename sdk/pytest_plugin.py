@@ -24,8 +24,8 @@ Fixtures:
     the server ``TICKETING_TEST_DATABASE_URL`` (else ``DATABASE_URL``) names, else on an
     embedded PostgreSQL started in a temporary directory.
 ``ticketing_kernel`` (module)
-    The started :class:`~sdk.Kernel` (its app's lifespan entered: plugins started, outbox
-    relay running); ``ticketing_app`` is the FastAPI app itself.
+    The started :class:`~sdk.Kernel` (its app's lifespan entered: plugins started, jobs
+    running inline, the outbox's among them); ``ticketing_app`` is the FastAPI app itself.
 ``ticketing_organization``
     A new organization (``.id``, ``.slug``, ``.name``): no plugin chosen yet.
 ``ticketing_new_organization``

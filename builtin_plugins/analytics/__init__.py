@@ -55,6 +55,13 @@ def ticketing_api_routers():
 
 
 @hookimpl
+def ticketing_jobs():
+    from builtin_plugins.analytics import rebuild
+
+    return rebuild.jobs()
+
+
+@hookimpl
 def ticketing_cli(cli):
     from builtin_plugins.analytics.cli import analytics_cli
 

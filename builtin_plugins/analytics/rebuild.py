@@ -1,4 +1,5 @@
-"""Rebuilding the read models from the outbox: ``ticketing analytics rebuild [--org]``.
+"""Rebuilding the read models from the outbox: ``ticketing analytics rebuild [--org]``,
+at once or as the job ``analytics.rebuild`` a worker runs (``--queue``).
 
 Outbox events are never deleted, so the read models can always be thrown away and
 replayed: per organization, in one transaction (under the lock every writer takes), its
@@ -10,6 +11,7 @@ off for the organization (which the relay skipped) count too.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import delete, select
@@ -18,8 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from builtin_plugins.analytics.demographic_projection import rebuild_demographics
 from builtin_plugins.analytics.models import AppliedEvent, SalesFigures, TicketActivity
 from builtin_plugins.analytics.projection import ALL_TOPICS, apply_events, lock_organization
+from sdk import Kernel
 from sdk.db import Database
+from sdk.jobs import Job
 from sdk.outbox import organizations_with_events, replay_events
+
+logger = logging.getLogger(__name__)
 
 REPLAY_BATCH = 1000
 
@@ -62,3 +68,22 @@ async def rebuild(
         async with database.transaction() as session:
             applied[organization] = await rebuild_organization(session, organization)
     return applied
+
+
+REBUILD_JOB = "analytics.rebuild"
+
+
+async def rebuild_job(kernel: Kernel, organization_id: str | None = None) -> None:
+    """The job: a run killed mid-way rolled its organization back, so running it again
+    (another worker claims it) rebuilds from the same events to the same figures."""
+    applied = await rebuild(
+        kernel.database, uuid.UUID(organization_id) if organization_id else None
+    )
+    logger.info(
+        "analytics rebuilt",
+        extra={"organizations": len(applied), "events": sum(applied.values())},
+    )
+
+
+def jobs() -> list[Job]:
+    return [Job(REBUILD_JOB, rebuild_job)]

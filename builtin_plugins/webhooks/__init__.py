@@ -52,10 +52,10 @@ def ticketing_event_subscriptions():
 
 
 @hookimpl
-def ticketing_startup(kernel):
+def ticketing_jobs():
     from builtin_plugins.webhooks import runtime
 
-    runtime.start(kernel)
+    return runtime.jobs()
 
 
 @hookimpl

@@ -1,6 +1,7 @@
-"""The sender loop: posts due deliveries, never inside a database transaction.
+"""The sender: posts due deliveries, never inside a database transaction.
 
-Every process that started the plugin runs one. A pass claims due deliveries with
+It runs as the job ``webhooks.send-due`` (:mod:`.runtime`), in whichever process runs
+jobs; runs at once are safe. A pass claims due deliveries with
 ``FOR UPDATE SKIP LOCKED`` (two replicas never claim the same one) and leases them:
 ``next_attempt_at`` moves a lease ahead and ``attempts`` counts the attempt, then the
 claim commits. Only then are the requests sent, concurrently; each result is recorded in
@@ -11,7 +12,6 @@ its deliveries to be claimed again when the lease runs out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -41,8 +41,9 @@ from sdk.db import Database
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Ticketing-Webhooks/1.0"
-PRUNE_EVERY_SECONDS = 3600
 PRUNE_BATCH = 1000
+# Full passes one run of ``webhooks.send-due`` makes before it queues the next.
+DRAIN_PASSES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +86,6 @@ class WebhookSender:
         self.client = client or httpx.AsyncClient(
             timeout=settings.timeout_seconds, follow_redirects=False
         )
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._prune_at = 0.0  # monotonic time of the next pass over old deliveries
 
     async def claim(self, limit: int) -> list[Claimed]:
         lease = timedelta(seconds=self.settings.lease_seconds)
@@ -192,20 +190,17 @@ class WebhookSender:
                 )
         return len(claimed)
 
-    # -- running in the background ------------------------------------------------------
+    # -- as jobs (:mod:`.runtime`) -----------------------------------------------------
 
-    def wake(self) -> None:
-        """Look for due deliveries now (a redelivery was asked for)."""
-        self._wake.set()
+    async def drain(self, *, max_passes: int = DRAIN_PASSES) -> bool:
+        """Pass after pass until one claims less than a full set; whether more may be due
+        (the pass limit was reached: the caller queues another run)."""
+        for _ in range(max_passes):
+            if await self.deliver_due() < self.settings.concurrency:
+                return False
+        return True
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-sender")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def close(self) -> None:
         await self.client.aclose()
 
     async def prune(self) -> int:
@@ -231,26 +226,3 @@ class WebhookSender:
             forgotten += done.rowcount
             if done.rowcount < PRUNE_BATCH:
                 return forgotten
-
-    async def _prune_when_due(self) -> None:
-        if time.monotonic() < self._prune_at:
-            return
-        self._prune_at = time.monotonic() + PRUNE_EVERY_SECONDS
-        try:
-            await self.prune()
-        except Exception:
-            logger.exception("webhook delivery log pruning failed")
-
-    async def _run(self) -> None:
-        while True:
-            await self._prune_when_due()
-            try:
-                claimed = await self.deliver_due()
-            except Exception:
-                logger.exception("webhook sender pass failed")
-                claimed = 0
-            if claimed >= self.settings.concurrency:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
-            self._wake.clear()

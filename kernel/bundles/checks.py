@@ -32,6 +32,7 @@ STARTUP_ONLY_HOOKS = frozenset(
         "ticketing_permissions",
         "ticketing_cli",
         "ticketing_event_subscriptions",
+        "ticketing_jobs",
         "ticketing_seed",
     }
 )

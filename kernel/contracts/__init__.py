@@ -14,6 +14,7 @@ from kernel.contracts.checkout import (
     RefundSnapshot,
 )
 from kernel.contracts.events import DomainEvent, EventBatchHandler, EventHandler, Subscription
+from kernel.contracts.jobs import Job, JobFunction
 from kernel.contracts.layout import LayoutRequest, RenderedLayout
 from kernel.contracts.money import Money
 from kernel.contracts.orders import (
@@ -69,6 +70,8 @@ __all__ = [
     "EventBatchHandler",
     "EventHandler",
     "IssuedTicket",
+    "Job",
+    "JobFunction",
     "LayoutRequest",
     "LineQuote",
     "LineTax",

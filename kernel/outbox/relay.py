@@ -1,15 +1,16 @@
 """Delivering outbox events to the plugins that subscribed to them.
 
-Every API replica runs a relay. A relay claims a batch of pending events with
+The relay runs as the job ``outbox.deliver`` (:mod:`kernel.outbox.jobs`), in whichever
+process runs jobs; several runs at once are safe. A run claims a batch of pending events with
 ``FOR NO KEY UPDATE SKIP LOCKED`` (so two replicas never work on the same event) and hands
 them to their subscribers: a subscriber gets the batch's matching events of one
 organization in one transaction of its own (:class:`Subscription` says how), which first
 inserts their ``(event, consumer)`` delivery rows: an event whose row exists was already
 handled and is skipped; if the transaction fails, each of its events is delivered again
 in a transaction of its own, and one whose handler still fails leaves no row and is
-retried with back-off. The relay wakes on ``LISTEN``/``NOTIFY`` and also
-polls, so an event survives a crash of the process that wrote it; woken, it waits
-``GATHER_SECONDS`` so that the events of a busy moment go in one batch.
+retried with back-off. A run is queued on ``LISTEN``/``NOTIFY``
+(:mod:`kernel.outbox.waker`) and periodically, so an event survives a crash of the
+process that wrote it.
 
 A subscriber belongs to a plugin (``owners``: consumer -> plugin slug). Its handler is
 called as ``handler(event, session, ctx)``, ``ctx`` a
@@ -23,15 +24,12 @@ every subscriber. The plugin states are read through the kernel at each delivery
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import asyncpg
 from sqlalchemy import any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.engine import make_url
@@ -52,10 +50,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
 BATCH_SIZE = 100
-# After a wake-up, events written within this window join the same batch: under a flash
-# sale every order notifies, and a batch per notification cost every relay of every
-# replica a transaction per order; one per window costs a few per second.
-GATHER_SECONDS = 0.05
+# Full batches one run of the ``outbox.deliver`` job delivers before it queues the next.
+DRAIN_PASSES = 20
 
 
 # One array parameter, so a batch of any size is the same prepared statement.
@@ -83,20 +79,13 @@ class OutboxRelay:
         database: Database,
         subscriptions: Sequence[Subscription],
         *,
-        poll_seconds: float = 2.0,
-        gather_seconds: float = GATHER_SECONDS,
         owners: Mapping[str, str] | None = None,
         kernel: Kernel | None = None,
     ) -> None:
         self.database = database
-        self.gather_seconds = gather_seconds
         self.subscriptions = list(subscriptions)
         self.owners = dict(owners or {})
         self.kernel = kernel  # None: handlers get a context without kernel or settings
-        self.poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
 
     async def deliver_pending(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Deliver one batch of due events; returns how many events were claimed."""
@@ -274,46 +263,13 @@ class OutboxRelay:
         OUTBOX_DELIVERIES.labels(subscription.consumer, "delivered").inc()
         return None
 
-    # -- running in the background ------------------------------------------------------
+    # -- as a job -----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        await self._listen()
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def _listen(self) -> None:
-        """(Re)open the LISTEN connection; without it the relay still polls."""
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        dsn = make_url(self.database.url).set(drivername="postgresql")
-        try:
-            self._listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError):
-            if self._listener is not None and not self._listener.is_closed():
-                await self._listener.close()
-            self._listener = None
-            logger.warning("outbox relay cannot LISTEN; polling until it can", exc_info=True)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._listener is not None:
-            await self._listener.close()
-
-    async def _run(self) -> None:
-        while True:
-            await self._listen()
-            try:
-                claimed = await self.deliver_pending()
-            except Exception:
-                logger.exception("outbox relay pass failed")
-                claimed = 0
-            if claimed >= BATCH_SIZE:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            if self._wake.is_set() and self.gather_seconds > 0:
-                await asyncio.sleep(self.gather_seconds)  # let the next events join
-            self._wake.clear()
+    async def drain(self, *, max_passes: int = DRAIN_PASSES) -> bool:
+        """Deliver batches until one comes back short; whether events may remain (the
+        pass limit was reached, so the caller queues another run rather than holding a
+        worker for a whole backlog)."""
+        for _ in range(max_passes):
+            if await self.deliver_pending() < BATCH_SIZE:
+                return False
+        return True

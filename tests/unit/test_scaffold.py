@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sdk import HOOK_CONTRACT_VERSION
 from sdk.bundles import build, load_public_key, sign_bundle, verify, write_key_pair
 from sdk.tools.cli import app
 from tests.support.databases import ADMIN_URL
@@ -51,7 +52,7 @@ def test_a_new_project_passes_its_tests_and_builds_signs_and_verifies(tmp_path, 
     )
     assert manifest.hooks == ("ticketing_pricing_adjusters",)
     assert manifest.permissions == ()
-    assert manifest.kernel_compatibility == ">=1.0,<2"
+    assert manifest.kernel_compatibility == f">={HOOK_CONTRACT_VERSION},<2"
     assert manifest.settings_schema["properties"]["percent_off"]["default"] == 10
 
     _, public_path, private_key = write_key_pair(tmp_path / "keys")
