@@ -39,4 +39,3 @@ class Job:
                 raise ValueError(f"job {self.name}: every must be whole seconds, at least 1")
         if not 0 <= self.retries <= 20:
             raise ValueError(f"job {self.name}: retries must be 0 to 20")
-

@@ -3,10 +3,10 @@ things a test does to it as an organization and the platform would.
 
 :func:`running_app` builds the real app (``kernel.app.create_app``) with the plugins
 given and runs its lifespan: the plugins' ``ticketing_startup``, its jobs inline (the
-outbox's among them), the generation watcher. :func:`enable_plugin` goes through the installations service, as
-``PUT /organizations/{id}/plugins/{slug}`` does: settings checked against the plugin's
-schema, secrets sealed, the change audited and announced, so the very next hook call
-sees it.
+outbox's among them), the generation watcher. :func:`enable_plugin` goes through the
+installations service, as ``PUT /organizations/{id}/plugins/{slug}`` does: settings
+checked against the plugin's schema, secrets sealed, the change audited and announced,
+so the very next hook call sees it.
 """
 
 from __future__ import annotations

@@ -63,9 +63,7 @@ async def test_a_keyed_run_is_queued_once_until_it_starts(tmp_path, redis_url: s
         await redis.aclose()
 
 
-async def test_a_periodic_run_is_sent_by_one_scheduler_per_period(
-    tmp_path, redis_url: str
-) -> None:
+async def test_a_periodic_run_is_sent_by_one_scheduler_per_period(tmp_path, redis_url: str) -> None:
     namespace = uuid.uuid4().hex[:12]
     queues = [queue_for(tmp_path, redis_url, namespace) for _ in range(3)]
     for queue in queues:
