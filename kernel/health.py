@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from kernel import process_metrics
 from kernel.auth import public
 from kernel.problems import problem_response
 
@@ -108,4 +109,5 @@ async def _run(probe: Callable[[], Awaitable[None]]) -> dict[str, str]:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Every worker's counts under ``ticketing serve --workers N`` (kernel.process_metrics)."""
+    return Response(process_metrics.latest(), media_type=CONTENT_TYPE_LATEST)

@@ -31,6 +31,8 @@ BREAKER_STATE = Gauge(
     "ticketing_remote_breaker_state",
     "Circuit breaker of a remote plugin's hook: 0 closed, 1 half-open, 2 open.",
     ["plugin", "hook"],
+    # One state every process reads from the cache: the last one any live worker saw.
+    multiprocess_mode="livemostrecent",
 )
 TRIPPED_TTL_SECONDS = 24 * 3600
 
