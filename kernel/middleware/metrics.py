@@ -1,6 +1,7 @@
 """Request count and latency by route template (not raw path, so cardinality stays low)."""
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,8 +33,17 @@ class MetricsMiddleware:
             record_request(scope["method"], self.templates.of(scope), status, started)
 
 
+# The two children of each (method, route, status) seen: ``labels()`` checks and looks its
+# labels up on every call; the series are few (route templates, not paths).
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def record_request(method: str, route: str, status: int, started: float) -> None:
     """Count an answered request and its latency (``started``: its ``perf_counter``)."""
-    labels = (method, route, str(status))
-    HTTP_REQUESTS.labels(*labels).inc()
-    HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        labels = (method, route, str(status))
+        children = _children[key] = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
+    children[0].inc()
+    children[1].observe(time.perf_counter() - started)
