@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from builtin_plugins.events import inventory
 from builtin_plugins.events.inventory import cart_owner
+from builtin_plugins.events.inventory._metrics import HOLDS_PLACED
 from builtin_plugins.events.models import (
     Event,
     EventDate,
@@ -156,6 +157,7 @@ async def place_hold(
             owner=owner,
             allow_promo=allow_promo,
         )
+    HOLDS_PLACED.inc()  # committed: the statement committed on its own
     await inventory.announce_availability(
         kernel, event_id=event_id, event_date_id=hold.event_date_id
     )

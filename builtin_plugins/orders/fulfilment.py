@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
-from builtin_plugins.orders import ledger
+from builtin_plugins.orders import ledger, metrics
 from builtin_plugins.orders.lifecycle import lock_order, record_transition
 from builtin_plugins.orders.models import (
     Order,
@@ -163,6 +163,7 @@ async def mark_paid(
     if payment is not None:  # a free order moved no money: nothing to post
         await ledger.post_charge(session, order=order, payment=payment)
     await session.flush()
+    metrics.count_paid(session, amount=order.total_amount, currency=order.currency)
     return tickets
 
 

@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import inventory
-from builtin_plugins.orders import ledger
+from builtin_plugins.orders import ledger, metrics
 from builtin_plugins.orders.fulfilment import order_snapshot
 from builtin_plugins.orders.lifecycle import lock_order, record_transition
 from builtin_plugins.orders.models import (
@@ -536,6 +536,7 @@ async def settle(
         organization_id=order.organization_id,
     )
     await session.flush()
+    metrics.count_refund(session, amount=refund.amount, currency=refund.currency)
 
 
 # -- the whole command -------------------------------------------------------------------------

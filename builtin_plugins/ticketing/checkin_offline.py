@@ -35,6 +35,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from builtin_plugins.ticketing import checkin_metrics
 from builtin_plugins.ticketing.checkin_schemas import (
     CheckinOut,
     OfflineReport,
@@ -335,6 +336,8 @@ async def upload(
             update(TicketCheckin).where(TicketCheckin.id.in_(displaced)).values(accepted=False)
         )
     await session.flush()  # the tickets changed above (ORM rows, locked)
+    unknown = [ScanOutcome.UNKNOWN.value for s in scans if s.ticket is None]
+    checkin_metrics.count_offline(session, [row["outcome"] for row in new_rows] + unknown)
     for entry in admitted_now:
         await record_checked_in(
             session,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from builtin_plugins.events import EventDate, TicketType, get_event
 from builtin_plugins.identity import User
-from builtin_plugins.ticketing import payload, signing
+from builtin_plugins.ticketing import checkin_metrics, payload, signing
 from builtin_plugins.ticketing.checkin_schemas import (
     CheckinListCreate,
     CheckinListOut,
@@ -560,6 +560,7 @@ async def scan(
     if identified is None:
         # The list must exist even for a code that does not.
         await get_list(session, organization_id, event_id, list_id)
+        checkin_metrics.count_refused(ScanOutcome.UNKNOWN)
         raise unknown_ticket()
     statement = _SCAN_BY_ID if identified.ticket_id is not None else _SCAN_BY_CODE
     row = (
@@ -583,6 +584,7 @@ async def scan(
     if row is None:
         raise NotFound(f"No check-in list {list_id} for event {event_id}.")
     if row.ticket_id is None:
+        checkin_metrics.count_refused(ScanOutcome.UNKNOWN)
         raise unknown_ticket()
     if row.outcome == ScanOutcome.ADMITTED.value:
         assert row.written == 2, "an admitted scan writes the scan and the ticket"
@@ -590,6 +592,7 @@ async def scan(
         await record_checked_in(
             session, organization_id, row.ticket_id, event_id, row.event_date_id, checkin.id
         )
+        checkin_metrics.count_admitted(session)
         return ScanAdmitted(id=checkin.id, ticket=_summary(row), checkin=checkin)
     admitting: CheckinOut | None = None
     if row.outcome == ScanOutcome.ALREADY_CHECKED_IN.value and row.checkin_id is not None:
@@ -597,7 +600,9 @@ async def scan(
             admitting = _admitting_scan(row)
         else:  # lost a race: the winner's scan row is newer than this statement's snapshot
             admitting = (await describe_scans(session, [row.checkin_id])).get(row.checkin_id)
-    raise _refusal(row, admitting)
+    refusal = _refusal(row, admitting)
+    checkin_metrics.count_refused(refusal.outcome)
+    raise refusal
 
 
 async def record_checked_in(

@@ -20,6 +20,7 @@ from builtin_plugins.events.inventory._common import (
     SoldOut,
     inventory_settings,
 )
+from builtin_plugins.events.inventory._metrics import HOLD_CONVERTED, HOLD_RELEASED
 from builtin_plugins.events.inventory._sql import (
     _CONVERT_COUNTERS,
     _HOLD_ADVISORY,
@@ -38,6 +39,7 @@ from builtin_plugins.events.models import (
 )
 from sdk import NotFound, UnprocessableContent
 from sdk.db import Executor, fetch_one
+from sdk.metrics import count_on_commit
 
 
 async def _take(
@@ -290,6 +292,7 @@ async def release_hold(
     await session.execute(_LOCK_SHARED_POOLS, {"hold_id": hold_id})
     await session.execute(_RELEASE_SHARES, {"hold_id": hold_id})
     await _close(session, hold, HoldStatus.RELEASED)
+    count_on_commit(session, HOLD_RELEASED)
     return hold
 
 
@@ -364,6 +367,7 @@ async def convert_hold(
         },
     )
     await _close(session, hold, HoldStatus.CONVERTED)
+    count_on_commit(session, HOLD_CONVERTED)
     return hold
 
 
