@@ -23,10 +23,10 @@ TICKETING = str(Path(sys.executable).parent / "ticketing")
 START_TIMEOUT_SECONDS = 120
 
 
-def _serve(port: int, env: Mapping[str, str], log: Path) -> subprocess.Popen:
+def _serve(port: int, env: Mapping[str, str], log: Path, workers: int = 1) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen(
-            [TICKETING, "serve", "--port", str(port)],
+            [TICKETING, "serve", "--port", str(port), "--workers", str(workers)],
             env=dict(env),
             cwd=log.parent,
             stdout=out,
@@ -81,9 +81,11 @@ def served_processes(
     redis_url: str | None,
     count: int = 2,
     env: Mapping[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[list[Served]]:
     """:func:`serve_processes`, yielding the processes themselves, for tests that kill
-    one. Without ``redis_url`` the processes run on their in-process cache."""
+    one. Without ``redis_url`` the processes run on their in-process cache; each
+    process runs ``workers`` worker processes (``ticketing serve --workers``)."""
     shared = {
         **os.environ,
         **IDENTITY_ENV,
@@ -104,7 +106,8 @@ def served_processes(
             data = directory / f"process-{port}"
             data.mkdir(parents=True)
             logs.append(data / "serve.log")
-            started.append(_serve(port, {**shared, "TICKETING_DATA_DIR": str(data)}, logs[-1]))
+            environment = {**shared, "TICKETING_DATA_DIR": str(data)}
+            started.append(_serve(port, environment, logs[-1], workers))
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for url, process, log in zip(urls, started, logs, strict=True):
             _wait_ready(url, process, log)
