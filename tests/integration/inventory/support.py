@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import text
 
+from builtin_plugins.events import inventory
 from builtin_plugins.events.models import Event, EventDate, EventStatus
 from kernel.db import Database
+from tests.integration.conftest import new_organization
 
 PROBLEM = "application/problem+json"
 SOLD_OUT = "urn:ticketing:problem:sold-out"
@@ -180,3 +182,36 @@ async def check_invariants(database: Database, event_id: uuid.UUID) -> None:
             assert row.sold + row.held <= row.capacity, row
             assert row.held == row.share_rows, row
             assert row.sold == row.ledger_sold, row
+
+
+async def shared_pool_sale(
+    api: httpx.AsyncClient, database: Database
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]:
+    """Two types with own capacity 5 each sharing a pool of 6: (organization, event,
+    date, type A, type B)."""
+    organization_id, admin = await new_organization(api)
+    event_id, (date_id,) = await make_event(database, organization_id)
+    a = await make_type(api, organization_id, admin, event_id, name="A", capacity=5)
+    b = await make_type(api, organization_id, admin, event_id, name="B", capacity=5)
+    await make_pool(
+        api,
+        organization_id,
+        admin,
+        event_id,
+        name="Shared",
+        capacity=6,
+        ticket_type_ids=[a["id"], b["id"]],
+    )
+    return uuid.UUID(organization_id), event_id, date_id, uuid.UUID(a["id"]), uuid.UUID(b["id"])
+
+
+async def place(database: Database, event_id, ticket_type_id, quantity: int = 1) -> inventory.Hold:
+    """A hold for a new cart, straight through the inventory, committed."""
+    async with database.transaction() as session:
+        return await inventory.place_hold(
+            session,
+            event_id=event_id,
+            ticket_type_id=ticket_type_id,
+            quantity=quantity,
+            owner=inventory.owner_for(cart_token=cart()),
+        )

@@ -25,13 +25,13 @@ from kernel.plugin_manager import KernelPluginManager
 from kernel.settings import Settings
 from tests.integration.conftest import new_organization
 from tests.integration.inventory.support import (
-    cart,
     check_invariants,
     expire,
     make_event,
-    make_pool,
     make_type,
+    place,
     pools,
+    shared_pool_sale,
 )
 
 WAIT_SECONDS = 30
@@ -47,31 +47,8 @@ async def kernel(settings: Settings, plugins: KernelPluginManager) -> AsyncItera
 @pytest.fixture
 async def sale(api: httpx.AsyncClient, database: Database):
     """Two types with own capacity 5 each sharing a pool of 6."""
-    organization_id, admin = await new_organization(api)
-    event_id, _ = await make_event(database, organization_id)
-    a = await make_type(api, organization_id, admin, event_id, name="A", capacity=5)
-    b = await make_type(api, organization_id, admin, event_id, name="B", capacity=5)
-    await make_pool(
-        api,
-        organization_id,
-        admin,
-        event_id,
-        name="Shared",
-        capacity=6,
-        ticket_type_ids=[a["id"], b["id"]],
-    )
-    return event_id, uuid.UUID(a["id"]), uuid.UUID(b["id"])
-
-
-async def _place(database: Database, event_id, ticket_type_id, quantity=1) -> inventory.Hold:
-    async with database.autocommit() as connection:
-        return await inventory.place_hold(
-            connection,
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=quantity,
-            owner=inventory.owner_for(cart_token=cart()),
-        )
+    _, event_id, _, a, b = await shared_pool_sale(api, database)
+    return event_id, a, b
 
 
 async def _available(database: Database, event_id) -> dict[uuid.UUID, int | None]:
@@ -89,9 +66,9 @@ async def test_expired_holds_units_are_back_in_the_pool_counters_after_the_sweep
     database: Database, kernel: Kernel, sale
 ) -> None:
     event_id, a, b = sale
-    live = await _place(database, event_id, a, 2)
-    lapsed_a = await _place(database, event_id, a, 3)
-    lapsed_b = await _place(database, event_id, b, 1)
+    live = await place(database, event_id, a, 2)
+    lapsed_a = await place(database, event_id, a, 3)
+    lapsed_b = await place(database, event_id, b, 1)
     await expire(database, [lapsed_a.id, lapsed_b.id])
     available = await _available(database, event_id)
     assert available == {a: 3, b: 4}  # expired holds count nowhere already
@@ -131,7 +108,7 @@ async def test_watchers_of_the_event_hear_its_new_availability(
     database: Database, kernel: Kernel, sale
 ) -> None:
     event_id, a, b = sale
-    lapsed = await _place(database, event_id, a, 5)
+    lapsed = await place(database, event_id, a, 5)
     await expire(database, [lapsed.id])
 
     async with kernel.pubsub.subscribe(availability_channel(event_id)) as messages:
@@ -146,7 +123,7 @@ async def test_the_sweep_skips_what_others_have_locked_and_waits_on_nobody(
     database: Database, kernel: Kernel, sale
 ) -> None:
     event_id, a, b = sale
-    lapsed = await _place(database, event_id, a, 2)
+    lapsed = await place(database, event_id, a, 2)
     await expire(database, [lapsed.id])
 
     # A buyer in the middle of a hold has the shared pool locked: the sweep gives back
@@ -184,12 +161,12 @@ async def test_sweeps_racing_buyers_for_the_last_units_neither_oversell_nor_bloc
         event_id, _ = await make_event(racing, organization_id)
         ticket_type = await make_type(api, organization_id, admin, event_id, capacity=capacity)
         ticket_type_id = uuid.UUID(ticket_type["id"])
-        lapsed = [await _place(racing, event_id, ticket_type_id) for _ in range(capacity)]
+        lapsed = [await place(racing, event_id, ticket_type_id) for _ in range(capacity)]
         await expire(racing, [hold.id for hold in lapsed])
 
         async def buy() -> bool:
             try:
-                await _place(racing, event_id, ticket_type_id)
+                await place(racing, event_id, ticket_type_id)
             except inventory.SoldOut:
                 return False
             return True

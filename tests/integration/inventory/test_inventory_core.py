@@ -27,9 +27,9 @@ from tests.integration.inventory.support import (
     check_invariants,
     expire,
     make_event,
-    make_pool,
     make_type,
     pools,
+    shared_pool_sale,
 )
 
 
@@ -61,20 +61,7 @@ async def _available(database: Database, event_id, date_id=None) -> dict[str, in
 @pytest.fixture
 async def sale(api: httpx.AsyncClient, database: Database):
     """Two types with own capacity 5 each sharing a pool of 6."""
-    organization_id, admin = await new_organization(api)
-    event_id, (date_id,) = await make_event(database, organization_id)
-    a = await make_type(api, organization_id, admin, event_id, name="A", capacity=5)
-    b = await make_type(api, organization_id, admin, event_id, name="B", capacity=5)
-    await make_pool(
-        api,
-        organization_id,
-        admin,
-        event_id,
-        name="Shared",
-        capacity=6,
-        ticket_type_ids=[a["id"], b["id"]],
-    )
-    return uuid.UUID(organization_id), event_id, date_id, uuid.UUID(a["id"]), uuid.UUID(b["id"])
+    return await shared_pool_sale(api, database)
 
 
 async def test_convert_moves_held_to_sold_and_release_gives_back(database: Database, sale):

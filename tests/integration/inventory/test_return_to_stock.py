@@ -17,7 +17,13 @@ from builtin_plugins.events.models import HoldStatus, InventoryHold, TicketType
 from kernel.db import Database
 from kernel.problems import UnprocessableContent
 from tests.integration.conftest import new_organization
-from tests.integration.inventory.support import cart, make_event, make_pool, make_type, pools
+from tests.integration.inventory.support import (
+    make_event,
+    make_pool,
+    make_type,
+    place,
+    pools,
+)
 
 # Per pool: the counters, its share rows and what the hold ledger says (sales less their
 # returned units; active holds that have a share row).
@@ -67,17 +73,6 @@ async def _sell(database: Database, event_id, ticket_type_id, quantity, **kwargs
         )
 
 
-async def _place(database: Database, event_id, ticket_type_id, quantity=1):
-    async with database.transaction() as session:
-        return await inventory.place_hold(
-            session,
-            event_id=event_id,
-            ticket_type_id=ticket_type_id,
-            quantity=quantity,
-            owner=inventory.owner_for(cart_token=cart()),
-        )
-
-
 async def _return(database: Database, hold_id, quantity, **kwargs) -> InventoryHold:
     async with database.transaction() as session:
         return await inventory.return_to_stock(
@@ -124,7 +119,7 @@ async def test_returned_units_can_be_sold_again(database: Database, shop):
     counted = await pools(database, event_id)
     assert (counted["A"]["sold"], counted["A"]["held"]) == (3, 0)
 
-    again = await _place(database, event_id, a, 2)
+    again = await place(database, event_id, a, 2)
     assert again.status is HoldStatus.ACTIVE
     async with database.transaction() as session:
         with pytest.raises(inventory.SoldOut):
@@ -150,7 +145,7 @@ async def test_refusals_change_nothing_and_partial_returns_add_up(database: Data
     assert await _returned(database, sale.id) == 0
 
     # An active hold (a cart) and a released one are no sales: 409.
-    active = await _place(database, event_id, a, 1)
+    active = await place(database, event_id, a, 1)
     async with database.transaction() as session:
         with pytest.raises(inventory.HoldNotActive) as refused:
             await inventory.return_to_stock(session, hold_id=active.id, quantity=1)
@@ -201,7 +196,7 @@ async def test_recounts_see_the_returns(api: httpx.AsyncClient, database: Databa
     b = uuid.UUID((await make_type(api, str(organization_id), admin, event_id, name="B"))["id"])
     first = await _sell(database, event_id, a, 3)
     await _sell(database, event_id, b, 4)
-    await _place(database, event_id, a, 1)
+    await place(database, event_id, a, 1)
     await _return(database, first.id, 2)
     counted = await pools(database, event_id)
     assert (counted["A"]["sold"], counted["A"]["held"]) == (1, 1)
@@ -288,7 +283,7 @@ async def test_every_applicable_pool_gets_the_units_back(
         "Date capacity": 3,
     }
     assert await _available(database, event_id) == {a: 3, b: 3}
-    await _place(database, event_id, b, 3)
+    await place(database, event_id, b, 3)
     assert await _available(database, event_id) == {a: 0, b: 0}
     await check_ledger(database, event_id)
 
@@ -331,7 +326,7 @@ async def test_returns_racing_with_holds_keep_the_pools_exact(
 
         async def grab(ticket_type_id: uuid.UUID) -> str:
             try:
-                await _place(racers, event_id, ticket_type_id, 1)
+                await place(racers, event_id, ticket_type_id, 1)
             except inventory.SoldOut:
                 return "sold-out"
             return "held"
