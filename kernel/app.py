@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,12 +12,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
-from kernel import migrate
+from kernel import migrate, process_metrics
 from kernel.admission import buying
 from kernel.context import Kernel, build_kernel
 from kernel.health import router as health_router
 from kernel.installations.router import routers as plugin_routers
 from kernel.installations.watcher import GenerationWatcher
+from kernel.jobs.runtime import JobRuntime
 from kernel.logging import configure_logging
 from kernel.middleware.admission import AdmissionMiddleware, AdmittedRoutes
 from kernel.middleware.errors import ErrorBoundaryMiddleware
@@ -29,7 +29,6 @@ from kernel.middleware.request_limits import RequestLimitsMiddleware
 from kernel.middleware.security_headers import SecurityHeadersMiddleware
 from kernel.middleware.websocket_origin import WebSocketOriginMiddleware
 from kernel.openapi import install_openapi
-from kernel.outbox import OutboxRelay
 from kernel.plugin_gate import gated
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.problems import install_problem_handlers
@@ -42,6 +41,7 @@ from kernel.route_order import tried_first
 from kernel.route_templates import RouteTemplates
 from kernel.settings import Settings
 from kernel.storage import MinioStorage
+from kernel.telemetry import Tracing, tracing_from_environment
 from kernel.websockets import install_upgrade_required
 
 API_PREFIX = "/api/v1"
@@ -60,17 +60,18 @@ def create_app(
     configure_logging(settings.log_level, json=settings.log_json)
     plugins = plugins or create_plugin_manager(disabled=settings.disabled_plugins)
     kernel = build_kernel(settings, plugins)
+    tracing = tracing_from_environment()
 
     app = FastAPI(
-        # FastAPI's own OpenTelemetry only where OpenTelemetry is configured: otherwise it
-        # looks its providers up on every request to find there are none.
-        telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
+        # FastAPI's own OpenTelemetry only where tracing is configured (kernel.telemetry):
+        # otherwise it looks its providers up on every request to find there are none.
+        telemetry=tracing.fastapi_config() if tracing else _NO_TELEMETRY,
         title="Ticketing API",
         version=API_VERSION,
         openapi_url=OPENAPI_URL,
         docs_url=DOCS_URL,
         redoc_url=None,
-        lifespan=_lifespan(kernel),
+        lifespan=_lifespan(kernel, tracing),
     )
     app.state.kernel = kernel
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
@@ -101,10 +102,6 @@ def create_app(
 
 
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-
-
-def _opentelemetry_configured() -> bool:
-    return any(name.startswith("OTEL_") for name in os.environ)
 
 
 def freeze_startup_objects() -> None:
@@ -188,35 +185,26 @@ def _follow_generation(kernel: Kernel):
     return follow
 
 
-def _lifespan(kernel: Kernel):
+def _lifespan(kernel: Kernel, tracing: Tracing | None):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if tracing is not None:
+            tracing.start(kernel)
         if kernel.settings.migrate_on_startup:
             await asyncio.to_thread(migrate.upgrade, kernel.database.url, kernel.plugins)
         if isinstance(kernel.storage, MinioStorage):
             await _ensure_bucket(kernel.storage)
-        owned = [
-            (slug, subscription)
-            for slug, found in kernel.plugins.collect("ticketing_event_subscriptions")
-            for subscription in found or ()
-        ]
-        relay = OutboxRelay(
-            kernel.database,
-            [subscription for _slug, subscription in owned],
-            poll_seconds=kernel.settings.outbox_poll_seconds,
-            owners={subscription.consumer: slug for slug, subscription in owned},
-            kernel=kernel,
-        )
+        jobs = JobRuntime(kernel)
         watcher = GenerationWatcher(
-            kernel.hooks.states,
+            # InstalledPluginStates but where a test swaps in its own (whose checks only log)
+            kernel.hooks.states,  # type: ignore[arg-type]
             kernel.lookups,
             kernel.pubsub,
             poll_seconds=kernel.settings.plugin_poll_seconds,
             on_change=_follow_generation(kernel),
         )
         await watcher.start()
-        await relay.start()
-        app.state.outbox_relay = relay
+        app.state.outbox_relay = jobs.relay
         # Every loaded plugin, under the one failure policy: an optional plugin whose
         # startup fails is logged and skipped, the app serves on without it.
         await kernel.hooks.call_everywhere("ticketing_startup", kernel=kernel)
@@ -225,6 +213,8 @@ def _lifespan(kernel: Kernel):
         await kernel.bundles.sync()
         # And a proxy for each registered remote plugin.
         await kernel.remote.sync()
+        # Jobs last: a run may need any plugin. Inline, this process runs them.
+        await jobs.start(run_jobs=kernel.jobs.runs_here)
         logger.info(
             "ticketing API ready", extra={"plugins": [r.slug for r in kernel.plugins.loaded]}
         )
@@ -235,18 +225,22 @@ def _lifespan(kernel: Kernel):
         finally:
             try:
                 try:
+                    await jobs.stop()  # the runs under way finish with every plugin there
                     await watcher.stop()  # no sync may load a bundle back in
                     await kernel.bundles.close()
                     await kernel.remote.close()
                 finally:
                     await kernel.hooks.call_everywhere("ticketing_shutdown", kernel=kernel)
             finally:
-                await relay.stop()
+                await jobs.stop()
                 await watcher.stop()
                 await kernel.pubsub.close()
                 await kernel.cache.close()
                 await kernel.documents.close()
                 await kernel.lookups.dispose()
                 await kernel.database.dispose()
+                process_metrics.forget_this_process()  # its in-flight gauges leave the sum
+                if tracing is not None:
+                    await asyncio.to_thread(tracing.stop)  # sends the spans still batched
 
     return lifespan

@@ -7,7 +7,7 @@ cache (and rate limits) must live in Redis.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -52,7 +52,8 @@ class RedisCache:
         return cls(Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
 
     async def get(self, key: str) -> bytes | None:
-        return await self.client.get(key)
+        # the client is made without decode_responses, so Redis hands back bytes
+        return cast("bytes | None", await self.client.get(key))
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         await self.client.set(key, value, ex=ttl_seconds)
@@ -61,10 +62,10 @@ class RedisCache:
         if keys:
             await self.client.delete(*keys)
 
-    async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
     async def add(self, key: str, value: bytes, *, ttl_seconds: int) -> bool:
         return bool(await self.client.set(key, value, ex=ttl_seconds, nx=True))
 
+    async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, ttl_seconds, nx=True)
@@ -106,13 +107,13 @@ class InProcessCache:
         for key in keys:
             self._items.pop(key, None)
 
-    async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
     async def add(self, key: str, value: bytes, *, ttl_seconds: int) -> bool:
         if self._live(key) is not None:
             return False
         await self.set(key, value, ttl_seconds=ttl_seconds)
         return True
 
+    async def incr_window(self, key: str, *, ttl_seconds: int) -> int:
         current = self._live(key)
         if isinstance(current, int):
             expires = self._items[key][0]

@@ -13,7 +13,9 @@
   always reaches the caller; any other exception from an optional plugin is logged with
   its slug, counted in ``ticketing_plugin_failures_total`` and skipped, while a required
   plugin's error, or any error in a hook marked
-  :func:`~kernel.markers.errors_propagate`, propagates.
+  :func:`~kernel.markers.errors_propagate`, propagates;
+* each implementation's time is observed in ``ticketing_plugin_hook_duration_seconds``
+  (by hook and plugin), through a histogram child bound once per plan.
 
 Lifecycle hooks (startup, shutdown) go through :meth:`Hooks.call_everywhere`: every
 loaded plugin, whatever organizations chose. Registration hooks (routers, models,
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import GeneratorType
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from kernel.markers import PROPAGATES
-from kernel.metrics import PLUGIN_FAILURES
+from kernel.metrics import PLUGIN_FAILURES, PLUGIN_HOOK_LATENCY
 from kernel.plugin_context import PluginContext
 from kernel.plugin_manager import KernelPluginManager
 from kernel.plugin_states import OrganizationPlugins, PluginStates
@@ -52,6 +55,7 @@ class Implementation:
     required: bool
     wants_context: bool = False  # names ``ctx``
     passed: tuple[str, ...] = ()  # the caller's arguments it names (all but ``ctx``)
+    latency: Any = None  # its child of PLUGIN_HOOK_LATENCY, so a call looks up no labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ class Hooks:
         self._plans: dict[tuple[int, frozenset[str], str], HookPlan] = {}
         # Each organization's PluginContexts by slug, built once per answer of
         # ``states.of`` (kept while ``of`` hands back the very same object).
-        self._contexts: dict[UUID | None, tuple[OrganizationPlugins, dict[str, PluginContext]]] = {}
+        self._contexts: dict[UUID | None, tuple[OrganizationPlugins, _Contexts]] = {}
 
     async def call(self, name: str, /, *, organization_id: UUID | None, **kwargs: Any) -> Any:
         """Call hook ``name`` for an organization (``None``: outside any organization).
@@ -179,6 +183,7 @@ class Hooks:
                     required,
                     wants_context="ctx" in argnames,
                     passed=tuple(argname for argname in argnames if argname != "ctx"),
+                    latency=PLUGIN_HOOK_LATENCY.labels(hook=name, plugin=slug),
                 )
             )
         return HookPlan(
@@ -210,6 +215,7 @@ class Hooks:
         arguments = {argname: kwargs[argname] for argname in implementation.passed}
         if implementation.wants_context:
             arguments["ctx"] = contexts[implementation.slug]
+        started = time.perf_counter()
         try:
             answer = implementation.function(**arguments)
             if _awaitable(answer):
@@ -226,6 +232,8 @@ class Hooks:
                 extra={"plugin": implementation.slug, "hook": plan.hook},
             )
             return None
+        finally:
+            implementation.latency.observe(time.perf_counter() - started)
 
 
 MAX_CACHED_ORGANIZATIONS = 10_000
@@ -255,7 +263,7 @@ class _Contexts(dict[str, PluginContext]):
 
     def __missing__(self, slug: str) -> PluginContext:
         context = self[slug] = PluginContext(
-            kernel=self.kernel,
+            kernel=self.kernel,  # type: ignore[arg-type]  # None only before a kernel attaches
             organization_id=self.organization_id,
             plugin=slug,
             settings=self.organization.settings_of(slug),

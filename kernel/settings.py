@@ -1,6 +1,7 @@
 """Settings from the environment and ``.env``; README's settings table documents each."""
 
 import ipaddress
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -103,6 +104,36 @@ class Settings(BaseSettings):
     plugin_poll_seconds: float = Field(
         0.5, gt=0, le=60, validation_alias=env_var("TICKETING_PLUGIN_POLL_SECONDS")
     )
+    # How long a stopping `ticketing serve` lets requests in flight finish before it
+    # cancels them; below the 30 s a container gets between SIGTERM and SIGKILL.
+    shutdown_timeout_seconds: int = Field(
+        25, ge=1, le=3600, validation_alias=env_var("TICKETING_SHUTDOWN_TIMEOUT_SECONDS")
+    )
+
+    # Background jobs (kernel.jobs): run in this process ("inline", the default: one
+    # process needs nothing else), or only by `ticketing worker` processes ("worker",
+    # over REDIS_URL; API processes then only enqueue).
+    job_runner: Literal["inline", "worker"] = Field(
+        "inline", validation_alias=env_var("TICKETING_JOB_RUNNER")
+    )
+    job_concurrency: int = Field(
+        10, ge=1, le=200, validation_alias=env_var("TICKETING_JOB_CONCURRENCY")
+    )
+    # A job whose worker stopped (killed, lost) is taken over by another worker after
+    # this long; it must exceed the longest run of any job.
+    job_claim_after_seconds: float = Field(
+        300, ge=1, le=86_400, validation_alias=env_var("TICKETING_JOB_CLAIM_AFTER_SECONDS")
+    )
+    # Where `ticketing worker` serves its Prometheus metrics (job runs, outbox, webhooks);
+    # unset: it serves none.
+    worker_metrics_port: int | None = Field(
+        None, ge=1, le=65_535, validation_alias=env_var("TICKETING_WORKER_METRICS_PORT")
+    )
+    # Touched by `ticketing worker` while it runs; `ticketing worker --check` reads it.
+    worker_heartbeat_file: Path = Field(
+        Path(tempfile.gettempdir()) / "ticketing-worker.alive",
+        validation_alias=env_var("TICKETING_WORKER_HEARTBEAT_FILE"),
+    )
 
     # The platform's address as its users and remote plugins reach it (behind a reverse
     # proxy, the proxy's); unset: the address each request came in on.
@@ -162,6 +193,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _workers_need_redis(self) -> Self:
+        if self.job_runner == "worker" and not self.redis_url:
+            raise ValueError("TICKETING_JOB_RUNNER=worker needs REDIS_URL (the job queue)")
+        return self
 
     @model_validator(mode="after")
     def _admission_within_the_pool(self) -> Self:

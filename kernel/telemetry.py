@@ -57,11 +57,11 @@ class Tracing:
     """One app's tracer provider, and the instrumentation it switches on while the app
     runs (:meth:`start`, :meth:`stop`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_service: str = DEFAULT_SERVICE_NAME) -> None:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
 
-        service = os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME
+        service = os.environ.get("OTEL_SERVICE_NAME") or default_service
         # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES; the sampler comes from
         # OTEL_TRACES_SAMPLER (parent-based, always on, by default).
         self.provider: TracerProvider = TracerProvider(
@@ -120,6 +120,6 @@ class Tracing:
         self.provider.shutdown()
 
 
-def tracing_from_environment() -> Tracing | None:
-    """The app's tracing when the environment configures it, else ``None``."""
-    return Tracing() if tracing_configured() else None
+def tracing_from_environment(default_service: str = DEFAULT_SERVICE_NAME) -> Tracing | None:
+    """The process's tracing when the environment configures it, else ``None``."""
+    return Tracing(default_service) if tracing_configured() else None

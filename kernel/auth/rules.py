@@ -18,13 +18,15 @@ import uuid
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from kernel.contracts import Principal
 from kernel.dependants import dependency_calls
 from kernel.problems import Forbidden, NotFound, Unauthorized
+from kernel.request_context import note_organization, note_user
 
 
-async def authenticate(request: Request) -> Principal | None:
+async def authenticate(request: HTTPConnection) -> Principal | None:
     """Ask the authentication hook once per request (the answer is kept on the request)."""
     if not hasattr(request.state, "principal"):
         hooks = request.app.state.kernel.hooks
@@ -33,22 +35,25 @@ async def authenticate(request: Request) -> Principal | None:
             organization_id=None,  # who a credential names is platform-wide
             request=request,
         )
+        if request.state.principal is not None:
+            note_user(request.state.principal.user_id)  # for the request's log lines
     return request.state.principal
 
 
-async def _signed_in(request: Request) -> Principal:
+async def _signed_in(request: HTTPConnection) -> Principal:
     principal = await authenticate(request)
     if principal is None or principal.user_id is None:
         raise Unauthorized("Sign in first: send a bearer token or a session cookie.")
     return principal
 
 
-async def organization_member(request: Request, organization_id: uuid.UUID) -> Principal:
+async def organization_member(request: HTTPConnection, organization_id: uuid.UUID) -> Principal:
     """The signed-in member of ``organization_id`` the request acts as: 401 without
     credentials, 404 for anyone else, as if the organization did not exist."""
     principal = await _signed_in(request)
     if not principal.is_member(organization_id):
         raise NotFound(f"No organization {organization_id}.")
+    note_organization(organization_id)  # for the request's log lines
     return principal
 
 

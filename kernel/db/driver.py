@@ -30,10 +30,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kernel.metrics import DB_STATEMENTS
@@ -112,11 +112,32 @@ def _offers_what_fetch_needs(adapter: type) -> bool:
 async def _adapted(connection: AsyncConnection) -> Any | None:
     """The asyncpg adapter of ``connection`` when it offers what :func:`fetch` needs."""
     raw = await connection.get_raw_connection()
-    adapted = raw.dbapi_connection
-    return adapted if _offers_what_fetch_needs(type(adapted)) else None
+    adapted: Any = raw.dbapi_connection  # the adapter's private attributes are untyped
+    return adapted if _offers_what_fetch_needs(adapted.__class__) else None
 
 
 _SESSION_KEY = "ticketing.driver"
+
+# While OpenTelemetry tracing is on (kernel.telemetry), the tracer of these statements:
+# they bypass SQLAlchemy's execution, and so its instrumentation.
+_tracer: Any = None
+
+
+def trace_statements(tracer: Any) -> None:
+    """Give each statement :func:`fetch` sends a span of ``tracer`` (``None``: none)."""
+    global _tracer
+    _tracer = tracer
+
+
+def _statement_span(sql: str) -> Any:
+    """A client span named as SQLAlchemy's instrumentation names one (the first word)."""
+    from opentelemetry.trace import SpanKind
+
+    return _tracer.start_as_current_span(
+        sql.split(None, 1)[0] if sql.strip() else "postgresql",
+        kind=SpanKind.CLIENT,
+        attributes={"db.system": "postgresql", "db.statement": sql},
+    )
 
 
 async def _connection_of(executor: Executor) -> tuple[AsyncConnection, Any | None]:
@@ -145,15 +166,18 @@ async def fetch(
     params = params or {}
     connection, adapted = await _connection_of(executor)
     plan = None if adapted is None else _plan(statement, connection.dialect)
-    if plan is None:
-        result = await executor.execute(statement, params)
+    if adapted is None or plan is None:
+        result = cast("CursorResult[Any]", await executor.execute(statement, params))
         return result.all() if result.returns_rows else []
     arguments = plan.arguments(params)
     DB_STATEMENTS.inc()
     try:
         if adapted._transaction is None:
             await adapted._start_transaction()  # a no-op on an autocommit connection
-        return await adapted._connection.fetch(plan.sql, *arguments)
+        if _tracer is None:
+            return await adapted._connection.fetch(plan.sql, *arguments)
+        with _statement_span(plan.sql):
+            return await adapted._connection.fetch(plan.sql, *arguments)
     except Exception as error:
         raise await _translated(connection, adapted, plan.sql, arguments, error) from error
 

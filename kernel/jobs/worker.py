@@ -9,7 +9,8 @@ reading new runs and waits up to ``TICKETING_SHUTDOWN_TIMEOUT_SECONDS`` for thos
 way (what it has not finished, another worker claims). While it
 runs, it touches ``TICKETING_WORKER_HEARTBEAT_FILE``; ``ticketing worker --check``
 (a container's health check) says whether that is recent. With
-``TICKETING_WORKER_METRICS_PORT`` it serves its metrics for Prometheus there.
+``TICKETING_WORKER_METRICS_PORT`` it serves its metrics for Prometheus there; with
+``OTEL_*`` set it traces its jobs' SQL and HTTP as ``ticketing-worker``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kernel.cli_kernel import started_kernel
 from kernel.jobs.runtime import JobRuntime
 from kernel.plugin_manager import KernelPluginManager
 from kernel.settings import Settings
+from kernel.telemetry import tracing_from_environment
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,10 @@ async def run_worker(settings: Settings, plugins: KernelPluginManager) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    tracing = tracing_from_environment(default_service="ticketing-worker")
     async with started_kernel(settings=settings, plugins=plugins) as kernel:
+        if tracing is not None:
+            tracing.start(kernel)  # the jobs' SQL and outgoing HTTP
         runtime = JobRuntime(kernel)
         await runtime.start(run_jobs=True)
         broker = kernel.jobs.broker
@@ -89,6 +94,8 @@ async def run_worker(settings: Settings, plugins: KernelPluginManager) -> None:
                 await heartbeat
             settings.worker_heartbeat_file.unlink(missing_ok=True)
             await runtime.stop()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.stop)  # sends the spans still batched
     logger.info("ticketing worker stopped")
 
 

@@ -32,13 +32,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
-from sqlalchemy.engine import make_url
 
 from kernel.contracts import DomainEvent, Subscription
 from kernel.db import Database
-from kernel.metrics import OUTBOX_DELIVERIES
+from kernel.metrics import OUTBOX_DELIVERIES, OUTBOX_LAG
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
-from kernel.outbox.publisher import NOTIFY_CHANNEL
 from kernel.plugin_context import PluginContext
 from kernel.plugin_states import OrganizationPlugins
 from kernel.request_context import bind_request_id, reset_request_id
@@ -105,9 +103,11 @@ class OutboxRelay:
             ).all()
             errors = await self._deliver_all(events)
             dispatched = []
+            delivered_at = datetime.now(UTC)
             for event in events:
                 if not errors.get(event.id):
                     dispatched.append(event.id)
+                    OUTBOX_LAG.observe((delivered_at - event.occurred_at).total_seconds())
                     continue
                 event.attempts += 1
                 event.last_error = "; ".join(errors[event.id])[:4000]
