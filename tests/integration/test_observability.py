@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import new_organization
 from tests.support.metrics import metric_value
+from tests.support.openapi_contract import checked_client
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 from tests.support.processes import Served, served_processes
 
@@ -145,7 +146,7 @@ async def test_metrics_count_every_workers_requests_whichever_worker_answers(
 async def test_a_members_log_lines_name_the_request_the_user_and_the_organization(
     server: Server,
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as api:
+    async with checked_client(server.url, timeout=30) as api:
         organization_id, admin = await new_organization(api)
         me = await api.get("/api/v1/me", headers=admin)
         user_id = me.json()["id"]
@@ -173,7 +174,7 @@ async def test_a_members_log_lines_name_the_request_the_user_and_the_organizatio
 
 
 async def test_a_request_is_traced_with_the_sql_it_ran(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as api:
+    async with checked_client(server.url, timeout=30) as api:
         organization_id, admin = await new_organization(api)
         answer = await api.get(f"/api/v1/organizations/{organization_id}/audit-log", headers=admin)
         assert answer.status_code == 200, answer.text

@@ -106,6 +106,10 @@ UNCHECKED_ALLOWED = {
     "integration/remote/test_plugin_state.py": 1,  # replays signed requests to the plugin
     "integration/remote/support.py": 1,  # waits for a plugin process to answer
     "support/webhook_receiver.py": 3,  # steers and reads the webhook receiver process
+    "integration/deploy/test_production_boot.py": 1,  # waits for /health/ready
+    "integration/jobs/test_worker.py": 1,  # scrapes a worker's metrics port
+    "integration/replicas/test_graceful_stop.py": 2,  # connections held across a SIGTERM
+    "integration/test_observability.py": 2,  # scrapes /metrics of two workers by hand
 }
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.compose_files import parse_env_file
 from tests.support.databases import create_database, drop_database
+from tests.support.openapi_contract import checked_client
 from tests.support.ports import free_port
 
 TICKETING = str(Path(sys.executable).parent / "ticketing")
@@ -53,7 +54,7 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> httpx.Respons
     raise AssertionError(f"not ready in {START_TIMEOUT_SECONDS} s: {log.read_text()[-3000:]}")
 
 
-def test_a_production_process_starts_from_the_generated_secrets_alone(
+async def test_a_production_process_starts_from_the_generated_secrets_alone(
     tmp_path: Path, fresh_database: str, redis_url: str
 ) -> None:
     system = {name: os.environ[name] for name in SYSTEM_VARIABLES if name in os.environ}
@@ -98,7 +99,8 @@ def test_a_production_process_starts_from_the_generated_secrets_alone(
         assert checks["database"]["status"] == "ok"
         assert checks["cache"] == {"backend": "redis", "status": "ok"}
 
-        events = httpx.get(f"{url}/api/v1/events", timeout=10)
+        async with checked_client(url, timeout=10) as api:
+            events = await api.get("/api/v1/events")
         assert events.status_code == 200, events.text
         assert events.json()["items"] == []
         # Every secret came from the file: none was invented into the data directory.
