@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,6 +17,7 @@ from kernel.logging import configure_logging
 from kernel.plugin_manager import KernelPluginManager, create_plugin_manager
 from kernel.remote.cli import remote_now
 from kernel.remote.sync import is_remote_source
+from kernel.secrets_cli import secrets_commands
 from kernel.settings import Settings
 
 
@@ -27,6 +28,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
         no_args_is_help=True,
     )
     cli.add_typer(plugins_cli, name="plugins")
+    cli.add_typer(secrets_commands(), name="secrets")
     add_plugin_commands(plugins_cli, settings, plugins)
 
     @cli.command()
@@ -37,18 +39,41 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
     ) -> None:
         """Start the API server (migrating first unless TICKETING_MIGRATE_ON_STARTUP=false)."""
         from kernel.http_server import uvicorn_options
+        from kernel.process_metrics import shared_by_workers
+        from kernel.termination import exit_cleanly_on_termination
 
+        exit_cleanly_on_termination()  # before the embedded database may start
         options = {**uvicorn_options(settings), "host": host, "port": port}
         if workers == 1:
             from kernel.app import create_app
 
-            uvicorn.run(create_app(settings, plugins=plugins), **options)
+            with shared_by_workers(workers):
+                uvicorn.run(create_app(settings, plugins=plugins), **options)
             return
         if not settings.database_url:
             # The workers share the embedded database through its URL; this process owns
             # it, so it stops when this process exits, however it is stopped.
             os.environ["DATABASE_URL"] = resolve_database_url(settings)
-        uvicorn.run("kernel.app:create_app", factory=True, workers=workers, **options)
+        # The workers' metrics meet in one directory, so /metrics counts all of them.
+        with shared_by_workers(workers):
+            uvicorn.run("kernel.app:create_app", factory=True, workers=workers, **options)
+
+    @cli.command()
+    def worker(
+        check: Annotated[
+            bool, typer.Option("--check", help="Exit 0 if a worker here is alive, else 1.")
+        ] = False,
+    ) -> None:
+        """Run background jobs from the queue (TICKETING_JOB_RUNNER=worker) until SIGTERM."""
+        from kernel.jobs.worker import WorkerNotNeeded, healthy, run_worker
+
+        if check:
+            raise typer.Exit(0 if healthy(settings.worker_heartbeat_file) else 1)
+        try:
+            asyncio.run(run_worker(settings, plugins))
+        except WorkerNotNeeded as refused:
+            typer.echo(f"error: {refused}", err=True)
+            raise typer.Exit(2) from refused
 
     @cli.command()
     def migrate(
@@ -92,7 +117,7 @@ def build_cli(settings: Settings, plugins: KernelPluginManager) -> typer.Typer:
         and which the platform blocked; remote plugins with their URL and each hook's
         circuit breaker (when DATABASE_URL is set)."""
         blocked = blocked_now(settings, plugins)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "slug": record.slug,
                 "status": record.status.value,

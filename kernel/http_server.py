@@ -22,6 +22,9 @@ middleware, so its refusal carries the CORS headers the browser needs. This hook
 uvicorn's ``HttpToolsProtocol`` where it starts a request's task (``_start_asgi_task``)
 and ends a cycle the way its own ``send`` does; both belong to the uvicorn version the
 lock file pins.
+
+When the server stops, the live streams (Server-Sent Events) are ended as it asks each
+connection to shut down: see :mod:`kernel.termination`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from kernel.problems import PROBLEM_MEDIA_TYPE
 from kernel.request_context import bind_request_id, reset_request_id
 from kernel.request_limits import headers_too_large
 from kernel.settings import Settings
+
+WORKER_HEALTHCHECK_SECONDS = 60
 
 # What the security headers middleware gives every answer the application sends.
 _SECURITY_HEADERS = (*COMMON_HEADERS, (b"content-security-policy", STRICT_CSP.encode()))
@@ -102,6 +107,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(_refusal(self.max_head_bytes))
             self.transport.close()
 
+    def shutdown(self) -> None:
+        """The server is stopping (:mod:`kernel.termination`): besides what uvicorn does
+        (close this connection if idle, else after its answer), end the process's live
+        streams, whose answers never end by themselves, so their clients reconnect to
+        another replica instead of holding the shutdown until its timeout."""
+        kernel = getattr(getattr(self.app, "state", None), "kernel", None)
+        if kernel is not None:
+            kernel.pubsub.end_subscriptions("the server is stopping")
+        super().shutdown()
+
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         """Admit a buying request before it becomes a task (see the module): a refused
         one is answered here; an admitted one keeps its slot until its task ends."""
@@ -121,14 +136,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             super()._start_asgi_task(cycle, _leaving_when_done(app, self.app))
             return
         request_id = incoming_request_id(scope)
-        token = bind_request_id(request_id)  # the problem's body names it
+        token = bind_request_id(request_id)  # the problem's body and the access line name it
         try:
             answer = shed_answer(scope, entry, refusal)
+            self._answer_at_once(cycle, answer, request_id)
+            record_request(scope["method"], entry.template, answer.status_code, started)
+            log_access(scope, route=entry.template, status=answer.status_code, started=started)
         finally:
             reset_request_id(token)
-        self._answer_at_once(cycle, answer, request_id)
-        record_request(scope["method"], entry.template, answer.status_code, started)
-        log_access(scope, route=entry.template, status=answer.status_code, started=started)
 
     def _answer_at_once(self, cycle: Any, answer: Response, request_id: str) -> None:
         """Send ``answer`` whole, as the application would have, and end the cycle."""
@@ -167,5 +182,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "proxy_headers": False,
         "server_header": False,
-        "timeout_graceful_shutdown": 10,
+        # SIGTERM: stop accepting, let requests in flight finish this long (kernel.termination)
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+        # With --workers, a worker that does not answer the parent's ping within this long
+        # is killed and replaced. It answers only once it has imported this module (its
+        # configuration names the protocol above), which can take longer than uvicorn's
+        # 5 s default on a busy machine: every worker was then replaced before it started.
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }

@@ -4,8 +4,8 @@ Several processes (``serve``, ``migrate``, ``seed``) may share it: pgserver keep
 reference count and the server stops when the last of them exits. It counts an exit by
 ``atexit``, which a process killed by a signal's default action never runs; so a process
 that starts (or joins) the server turns SIGTERM and SIGHUP (``docker stop``, systemd, a
-closed terminal) into a normal exit. uvicorn handles SIGTERM itself while it serves and
-re-raises it once it has shut down, which then reaches this handler too.
+closed terminal) into a normal exit. ``ticketing serve`` has set its own SIGTERM handler
+before, which exits the same way with status 0 (:mod:`kernel.termination`).
 """
 
 import logging

@@ -185,7 +185,7 @@ def test_serve_without_database_url_uses_embedded_postgres_and_sigterm_stops_it(
         assert _postgres_serving(pgdata)
 
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) in (0, 128 + signal.SIGTERM)
+        assert process.wait(timeout=60) == 0  # a requested stop is a normal exit
         assert _postgres_serving(pgdata) == []
     finally:
         if process.poll() is None:
