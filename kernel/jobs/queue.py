@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 STREAM = "ticketing:jobs"
 CONSUMER_GROUP = "ticketing-workers"
+STREAM_MAX_LENGTH = 100_000
 DELAYED_PREFIX = "ticketing:jobs:delayed"
 # How long a debounce claim outlives a run that never started (its message lost).
 QUEUED_TTL_SECONDS = 60
@@ -111,6 +112,10 @@ class JobQueue:
                 idle_timeout=int(self.settings.job_claim_after_seconds * 1000),
                 unacknowledged_lock_timeout=30,
                 xread_block=1000,
+                # acknowledged runs stay in a stream until trimmed: keep the last ~100,000
+                # (hours of periodic runs), far more than can be pending at once
+                maxlen=STREAM_MAX_LENGTH,
+                approximate=True,
             )
             self.delayed = DelayedRuns(
                 self.settings.redis_url,
