@@ -1,10 +1,12 @@
 """A production deployment's first start, as an operator runs it: ``ticketing secrets
-generate``, then ``ticketing migrate`` and ``ticketing serve`` with TICKETING_ENV=production,
-that file and the real PostgreSQL and Redis, nothing else. Production invents no secret,
-so a missing one stops the process; the generated file is enough to serve."""
+generate``, then ``ticketing migrate``, ``ticketing serve`` and ``ticketing worker`` with
+TICKETING_ENV=production, the job runner compose.yml sets, that file and the real
+PostgreSQL and Redis, nothing else. Production invents no secret, so a missing one stops
+the process; the generated file is enough to serve and to run the jobs."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from kernel.db import Database
+from kernel.outbox import record_event
 from tests.support.compose_files import parse_env_file
 from tests.support.databases import create_database, drop_database
 from tests.support.openapi_contract import checked_client
@@ -71,6 +76,8 @@ async def test_a_production_process_starts_from_the_generated_secrets_alone(
         "TICKETING_DATA_DIR": str(data),
         "TICKETING_MIGRATE_ON_STARTUP": "false",
         "TICKETING_LOG_LEVEL": "WARNING",
+        "TICKETING_JOB_RUNNER": "worker",  # as compose.yml: the API only queues
+        "TICKETING_WORKER_HEARTBEAT_FILE": str(tmp_path / "worker.alive"),
     }
 
     without_keys = {k: v for k, v in env.items() if k != "TICKETING_ENCRYPTION_KEYS"}
@@ -106,9 +113,46 @@ async def test_a_production_process_starts_from_the_generated_secrets_alone(
         # Every secret came from the file: none was invented into the data directory.
         assert not (data / "secrets.json").exists()
 
+        await _a_worker_runs_the_jobs(env, tmp_path, fresh_database)
+
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+async def _a_worker_runs_the_jobs(env: dict[str, str], cwd: Path, database_url: str) -> None:
+    """The worker of that deployment reports healthy and delivers a committed event."""
+    log = cwd / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [TICKETING, "worker"], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    database = Database(database_url, pool_size=1, max_overflow=0)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while _run(["worker", "--check"], env, cwd).returncode != 0:
+            assert worker.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"worker not healthy: {log.read_text()[-3000:]}"
+            await asyncio.sleep(0.5)
+        async with database.transaction() as session:
+            event = await record_event(session, "deployment.checked", {"by": "the boot test"})
+        while True:
+            async with database.sessions() as session:
+                done = await session.scalar(
+                    text("SELECT dispatched_at IS NOT NULL FROM outbox_event WHERE id = :id"),
+                    {"id": event.id},
+                )
+            if done:
+                break
+            assert time.monotonic() < deadline, f"not delivered: {log.read_text()[-3000:]}"
+            await asyncio.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        await database.dispose()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
