@@ -26,15 +26,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
-from taskiq import (
-    AsyncBroker,
-    InMemoryBroker,
-    ScheduledTask,
-    ScheduleSource,
-    SmartRetryMiddleware,
-)
-from taskiq.exceptions import ScheduledTaskCancelledError
-from taskiq_redis import ListRedisScheduleSource, RedisStreamBroker
 
 from kernel.cache import Cache
 from kernel.contracts.jobs import Job
@@ -42,6 +33,8 @@ from kernel.metrics import JOB_RUNS, JOB_SECONDS
 from kernel.settings import Settings
 
 if TYPE_CHECKING:
+    from taskiq import AsyncBroker, ScheduleSource
+
     from kernel.context import Kernel
 
 logger = logging.getLogger(__name__)
@@ -54,6 +47,8 @@ DELAYED_PREFIX = "ticketing:jobs:delayed"
 QUEUED_TTL_SECONDS = 60
 # A run's own argument naming the debounce claim it releases when it starts.
 QUEUED_ARGUMENT = "_queued_key"
+#: The debounce key of periodic runs, and of the wake-ups that stand for an early tick.
+NEXT = "next"
 # How long stopping an inline queue waits for the runs under way.
 STOP_WAIT_SECONDS = 10
 
@@ -69,21 +64,6 @@ def namespace_of(database_url: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()[:12]
 
 
-class DelayedRuns(ListRedisScheduleSource):
-    """Failed runs waiting for their retry. Every worker's scheduler reads them; the one
-    that claims a retry (``SET NX``) sends it, so a retry is not sent once per worker."""
-
-    def __init__(self, url: str, *, prefix: str, claims: Cache, claim_prefix: str) -> None:
-        super().__init__(url, prefix=prefix)
-        self.claims = claims
-        self.claim_prefix = claim_prefix
-
-    async def pre_send(self, task: ScheduledTask) -> None:
-        claim = f"{self.claim_prefix}:{task.schedule_id}"
-        if not await self.claims.add(claim, b"1", ttl_seconds=86_400):
-            raise ScheduledTaskCancelledError
-
-
 class JobQueue:
     def __init__(self, settings: Settings, cache: Cache, *, namespace: str) -> None:
         self.settings = settings
@@ -92,15 +72,27 @@ class JobQueue:
         self.jobs: dict[str, Job] = {}
         #: Where a failed run waits for its retry (the worker's scheduler sends it on).
         self.delayed: ScheduleSource | None = None
-        self.broker = self._broker()
+        self._broker: AsyncBroker | None = None
         self._started = False
+
+    @property
+    def broker(self) -> AsyncBroker:
+        """Made at first use: a command that queues nothing never imports taskiq."""
+        if self._broker is None:
+            self._broker = self._make_broker()
+        return self._broker
 
     @property
     def runs_here(self) -> bool:
         """Whether this process runs jobs itself (inline), rather than a worker."""
         return self.settings.job_runner == "inline"
 
-    def _broker(self) -> AsyncBroker:
+    def _make_broker(self) -> AsyncBroker:
+        from taskiq import InMemoryBroker, SmartRetryMiddleware
+        from taskiq_redis import RedisStreamBroker
+
+        from kernel.jobs.schedule import DelayedRuns
+
         broker: AsyncBroker
         if self.settings.job_runner == "worker":
             assert self.settings.redis_url  # the settings refuse a worker runner without it
@@ -198,7 +190,8 @@ class JobQueue:
         if not self._started:
             return
         self._started = False
-        if isinstance(self.broker, InMemoryBroker):  # its runs are this process's tasks
+        wait_all = getattr(self.broker, "wait_all", None)  # inline: its runs are our tasks
+        if wait_all is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.broker.wait_all(), STOP_WAIT_SECONDS)
+                await asyncio.wait_for(wait_all(), STOP_WAIT_SECONDS)
         await self.broker.shutdown()

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from kernel.jobs.schedule import run_schedules
 from kernel.outbox.jobs import deliver_job, outbox_relay
 from kernel.outbox.relay import OutboxRelay
 from kernel.outbox.waker import OutboxWaker
@@ -41,6 +40,8 @@ class JobRuntime:
         await queue.start()
         if not run_jobs:
             return
+        from kernel.jobs.schedule import run_schedules  # taskiq's scheduler, where jobs run
+
         self._scheduler = asyncio.create_task(run_schedules(queue), name="job-scheduler")
         self._waker = OutboxWaker(kernel.database.url, queue)
         await self._waker.start()

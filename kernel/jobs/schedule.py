@@ -15,11 +15,10 @@ from datetime import timedelta
 from taskiq import ScheduledTask, ScheduleSource, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.exceptions import ScheduledTaskCancelledError
+from taskiq_redis import ListRedisScheduleSource
 
-from kernel.jobs.queue import QUEUED_ARGUMENT, QUEUED_TTL_SECONDS, JobQueue
-
-#: The debounce key of periodic runs, and of the wake-ups that stand for an early tick.
-NEXT = "next"
+from kernel.cache import Cache
+from kernel.jobs.queue import NEXT, QUEUED_ARGUMENT, QUEUED_TTL_SECONDS, JobQueue
 
 
 class PeriodicJobs(ScheduleSource):
@@ -49,6 +48,21 @@ class PeriodicJobs(ScheduleSource):
             raise ScheduledTaskCancelledError  # another scheduler sent this period's run
         if not await cache.add(task.kwargs[QUEUED_ARGUMENT], b"1", ttl_seconds=QUEUED_TTL_SECONDS):
             raise ScheduledTaskCancelledError  # a run is still queued
+
+
+class DelayedRuns(ListRedisScheduleSource):
+    """Failed runs waiting for their retry. Every worker's scheduler reads them; the one
+    that claims a retry (``SET NX``) sends it, so a retry is not sent once per worker."""
+
+    def __init__(self, url: str, *, prefix: str, claims: Cache, claim_prefix: str) -> None:
+        super().__init__(url, prefix=prefix)
+        self.claims = claims
+        self.claim_prefix = claim_prefix
+
+    async def pre_send(self, task: ScheduledTask) -> None:
+        claim = f"{self.claim_prefix}:{task.schedule_id}"
+        if not await self.claims.add(claim, b"1", ttl_seconds=86_400):
+            raise ScheduledTaskCancelledError
 
 
 async def run_schedules(queue: JobQueue) -> None:
