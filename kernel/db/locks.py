@@ -18,3 +18,12 @@ _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 async def transaction_lock(session: AsyncSession, name: str) -> None:
     """Hold the exclusive lock ``name`` until ``session``'s transaction ends."""
     await session.execute(_LOCK, {"name": name})
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+async def try_transaction_lock(session: AsyncSession, name: str) -> bool:
+    """Take the lock ``name`` until ``session``'s transaction ends if nobody holds it;
+    whether it was taken (never waits)."""
+    return bool(await session.scalar(_TRY_LOCK, {"name": name}))

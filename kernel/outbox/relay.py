@@ -1,7 +1,8 @@
 """Delivering outbox events to the plugins that subscribed to them.
 
 The relay runs as the job ``outbox.deliver`` (:mod:`kernel.outbox.jobs`), in whichever
-process runs jobs; several runs at once are safe. A run claims a batch of pending events with
+process runs jobs, one run at a time across the deployment (:meth:`OutboxRelay.drain`).
+A run claims a batch of pending events with
 ``FOR NO KEY UPDATE SKIP LOCKED`` (so two replicas never work on the same event) and hands
 them to their subscribers: a subscriber gets the batch's matching events of one
 organization in one transaction of its own (:class:`Subscription` says how), which first
@@ -35,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 
 from kernel.contracts import DomainEvent, Subscription
 from kernel.db import Database
+from kernel.db.locks import try_transaction_lock
 from kernel.metrics import OUTBOX_DELIVERIES, OUTBOX_LAG
 from kernel.outbox.models import OutboxDelivery, OutboxEvent
 from kernel.plugin_context import PluginContext
@@ -50,6 +52,7 @@ MAX_ATTEMPTS = 20
 BATCH_SIZE = 100
 # Full batches one run of the ``outbox.deliver`` job delivers before it queues the next.
 DRAIN_PASSES = 20
+DELIVERY_LOCK = "outbox:delivery"
 
 
 # One array parameter, so a batch of any size is the same prepared statement.
@@ -84,6 +87,8 @@ class OutboxRelay:
         self.subscriptions = list(subscriptions)
         self.owners = dict(owners or {})
         self.kernel = kernel  # None: handlers get a context without kernel or settings
+        self._draining = False  # a run of drain is under way in this process
+        self._again = False  # and was asked, meanwhile, to go round once more
 
     async def deliver_pending(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Deliver one batch of due events; returns how many events were claimed."""
@@ -268,8 +273,30 @@ class OutboxRelay:
     async def drain(self, *, max_passes: int = DRAIN_PASSES) -> bool:
         """Deliver batches until one comes back short; whether events may remain (the
         pass limit was reached, so the caller queues another run rather than holding a
-        worker for a whole backlog)."""
-        for _ in range(max_passes):
-            if await self.deliver_pending() < BATCH_SIZE:
-                return False
-        return True
+        worker for a whole backlog).
+
+        One run at a time across the deployment, so a consumer never gets later events
+        before earlier ones (a read model that tells a returning buyer from a new one
+        counts in the order events occurred). In this process a run that finds another
+        under way asks it to go round once more and returns; across processes, one that
+        finds the advisory lock taken returns at once (holding no connection while it
+        waits), and the next wake-up or tick comes back."""
+        if self._draining:
+            self._again = True
+            return False
+        self._draining = True
+        try:
+            async with self.database.transaction() as lock:
+                if not await try_transaction_lock(lock, DELIVERY_LOCK):
+                    return False
+                while True:
+                    self._again = False
+                    for _ in range(max_passes):
+                        if await self.deliver_pending() < BATCH_SIZE:
+                            break
+                    else:
+                        return True
+                    if not self._again:
+                        return False
+        finally:
+            self._draining = False

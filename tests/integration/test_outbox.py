@@ -397,6 +397,40 @@ async def test_concurrent_relays_deliver_each_event_once_per_consumer(
     assert pending == 0
 
 
+async def test_runs_racing_across_processes_hand_a_consumer_events_in_order(
+    database_url: str, database: Database
+) -> None:
+    """``drain`` is one run at a time across the deployment: four relays (four
+    processes' pools) draining at once still hand the consumer 300 events once each, in
+    the order they occurred, which ordered read models (new or returning buyer) need."""
+    topic = unique("ordered")
+    seen: list[int] = []
+
+    async def handle(event: DomainEvent, session: AsyncSession, ctx: PluginContext) -> None:
+        seen.append(event.payload["n"])
+        await asyncio.sleep(0)  # let the other relays run in between
+
+    subscriptions = [Subscription(topic, unique("ordered-consumer"), handle)]
+    for n in range(300):  # a commit each: 300 moments, one after the other
+        async with database.transaction() as session:
+            await record_event(session, topic, {"n": n})
+
+    databases = [Database(database_url, pool_size=3, max_overflow=2) for _ in range(4)]
+    try:
+        relays = [OutboxRelay(db, subscriptions) for db in databases]
+
+        async def drain(relay: OutboxRelay) -> None:
+            while len(seen) < 300:
+                await relay.drain(max_passes=1)
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(asyncio.gather(*(drain(relay) for relay in relays)), 60)
+    finally:
+        await asyncio.gather(*(db.dispose() for db in databases))
+
+    assert seen == list(range(300))
+
+
 # -- through the running app ------------------------------------------------------------
 
 
