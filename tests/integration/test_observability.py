@@ -34,6 +34,7 @@ class Server:
     url: str
     log: Path
     traces: OtlpReceiver
+    served: Served
 
     def lines(self) -> list[dict]:
         """The JSON log lines written so far (both workers and their parent)."""
@@ -78,7 +79,7 @@ def server(tmp_path_factory, database_url: str, redis_url: str) -> Iterator[Serv
 
 
 def _server(served: Served, traces: OtlpReceiver) -> Server:
-    return Server(served.url, served.log, traces)
+    return Server(served.url, served.log, traces, served)
 
 
 def access_lines(server: Server, route: str) -> list[dict]:
@@ -89,13 +90,21 @@ def access_lines(server: Server, route: str) -> list[dict]:
     ]
 
 
-async def _get_on_new_connections(url: str, count: int) -> None:
+async def _get_on_new_connections(server: Server, url: str, count: int) -> None:
     """``count`` GETs at once, each on a connection of its own (a client each), so the
     kernel hands the connections to whichever worker accepts first."""
 
     async def one() -> None:
         async with httpx.AsyncClient(timeout=30) as client:
-            answer = await client.get(url)
+            try:
+                answer = await client.get(url)
+            except httpx.ConnectError as refused:
+                state = server.served.process.poll()
+                raise AssertionError(
+                    f"server exited with {state}: {server.log.read_text()[-3000:]}"
+                    if state is not None
+                    else f"server running but refused: {server.log.read_text()[-3000:]}"
+                ) from refused
             assert answer.status_code == 200, answer.text
 
     await asyncio.gather(*(one() for _ in range(count)))
@@ -110,7 +119,7 @@ async def test_metrics_count_every_workers_requests_whichever_worker_answers(
     served_by: set[int] = set()
     while len(served_by) < 2:  # until both workers answered some
         assert time.monotonic() < deadline, f"one worker answered all: {served_by}"
-        await _get_on_new_connections(f"{server.url}{route}", 20)
+        await _get_on_new_connections(server, f"{server.url}{route}", 20)
         sent += 20
         served_by = {line["pid"] for line in access_lines(server, route)}
     server.wait_for_lines(lambda _: len(access_lines(server, route)) == sent, "for each request")
