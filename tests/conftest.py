@@ -32,11 +32,11 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379/15")
 # The SDK's ticketing_* fixtures (sdk.pytest_plugin) make their databases on the same server.
 os.environ.setdefault("TICKETING_TEST_DATABASE_URL", ADMIN_URL)
 # Every test app runs the periodic jobs, over the session's one database: the expiry
-# sweeps would reclaim, at any moment, the holds and orders tests let expire on purpose.
-# Once a day (the longest period), a run the first app of the session claims as it
-# starts; the sweeps' own tests call them directly.
-os.environ.setdefault("TICKETING_ORDER_EXPIRY_SWEEP_SECONDS", "86400")
-os.environ.setdefault("TICKETING_HOLD_EXPIRY_SWEEP_SECONDS", "86400")
+# sweeps would reclaim, at any moment (and at each app's start), the holds and orders
+# tests let expire or build on purpose. They are off in the suite; the sweeps' own tests
+# call them directly.
+os.environ.setdefault("TICKETING_ORDER_EXPIRY_SWEEP_SECONDS", "0")
+os.environ.setdefault("TICKETING_HOLD_EXPIRY_SWEEP_SECONDS", "0")
 
 
 def worker_redis_url(base: str, worker: str | None) -> str:

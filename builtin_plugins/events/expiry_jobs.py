@@ -32,6 +32,9 @@ async def release_expired_holds(kernel: Kernel) -> int:
 
 
 def jobs() -> list[Job]:
-    every = timedelta(seconds=inventory_settings().expiry_sweep_seconds)
+    seconds = inventory_settings().expiry_sweep_seconds
+    if not seconds:
+        return []  # turned off: buyers short of units still reclaim expired ones
     # a failed run is the next tick's business: it finds the same shares expired
+    every = timedelta(seconds=seconds)
     return [Job(RELEASE_EXPIRED_HOLDS, release_expired_holds, every=every, retries=0)]

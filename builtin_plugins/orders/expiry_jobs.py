@@ -39,6 +39,9 @@ async def expire_overdue_orders(kernel: Kernel) -> int:
 
 
 def jobs() -> list[Job]:
-    every = timedelta(seconds=order_settings().expiry_sweep_seconds)
+    seconds = order_settings().expiry_sweep_seconds
+    if not seconds:
+        return []  # turned off: an overdue order still expires when it is read
     # a failed run is the next tick's business: it finds the same orders overdue
+    every = timedelta(seconds=seconds)
     return [Job(EXPIRE_OVERDUE, expire_overdue_orders, every=every, retries=0)]

@@ -37,9 +37,10 @@ class OrderSettings(BaseSettings):
     link_days: int = Field(
         DEFAULT_LINK_DAYS, ge=1, le=3650, validation_alias=env_var("TICKETING_ORDER_LINK_DAYS")
     )
+    # 0: no periodic sweep (expiry still happens when a buyer or a reader meets it)
     expiry_sweep_seconds: int = Field(
         DEFAULT_EXPIRY_SWEEP_SECONDS,
-        ge=1,
+        ge=0,
         le=24 * 3600,
         validation_alias=env_var("TICKETING_ORDER_EXPIRY_SWEEP_SECONDS"),
     )

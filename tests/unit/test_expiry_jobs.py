@@ -54,3 +54,13 @@ def test_the_sweep_periods_come_from_the_settings(
 
     assert jobs["orders.expire-overdue"][1].every == timedelta(seconds=5)
     assert jobs["events.release-expired-holds"][1].every == timedelta(seconds=300)
+
+
+def test_a_sweep_period_of_0_turns_the_sweep_off(
+    fresh_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKETING_ORDER_EXPIRY_SWEEP_SECONDS", "0")
+    monkeypatch.setenv("TICKETING_HOLD_EXPIRY_SWEEP_SECONDS", "0")
+    jobs = declared_jobs()
+    assert "orders.expire-overdue" not in jobs
+    assert "events.release-expired-holds" not in jobs

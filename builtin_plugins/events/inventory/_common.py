@@ -40,9 +40,10 @@ class InventorySettings(BaseSettings):
         le=24 * 60,
         validation_alias=AliasChoices("TICKETING_HOLD_MINUTES", "ticketing_hold_minutes"),
     )
+    # 0: no periodic sweep (expiry still happens when a buyer or a reader meets it)
     expiry_sweep_seconds: int = Field(
         DEFAULT_EXPIRY_SWEEP_SECONDS,
-        ge=1,
+        ge=0,
         le=24 * 3600,
         validation_alias=AliasChoices(
             "TICKETING_HOLD_EXPIRY_SWEEP_SECONDS", "ticketing_hold_expiry_sweep_seconds"
